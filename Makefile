@@ -1,0 +1,59 @@
+# recsys_tf: every command a user needs. The first target that needs Python
+# creates .venv and installs the pinned packages of setup.cfg; later runs reuse it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SEEDS ?= 0 1 2
+SIZE ?= small
+DATA := data/synthetic_$(SIZE)
+RUNS ?= runs
+RUFF_FLAGS := --line-length 88 --select E,F,W,I,B,UP --ignore E501,B905,B028 --exclude .venv,runs,data
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: install test test-slow lint reproduce-foundation data bench tensorboard summarize clean
+
+$(STAMP): setup.cfg
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q $$($(PYTHON) -c "import configparser; c = configparser.ConfigParser(); c.read('setup.cfg'); print(c['options']['install_requires'], c['options.extras_require']['test'])")
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q --durations=15
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(PY) -m ruff check $(RUFF_FLAGS) .
+	$(PY) -m ruff format --check --line-length 88 --exclude .venv,runs,data .
+
+$(DATA)/events.parquet: | $(STAMP)
+	$(PY) -m data_prep.synthetic --size=$(SIZE) --seed=0 --output=$(DATA)
+
+data: $(DATA)/events.parquet
+
+# The foundation's two models and their baselines on the simulator (small size), 3 seeds each.
+FOUNDATION_CONFIGS := logistic_synthetic wide_deep_synthetic oracle_ctr_synthetic popularity_synthetic youtube_dnn_synthetic oracle_retrieval_synthetic
+reproduce-foundation: $(DATA)/events.parquet
+	@for config in $(FOUNDATION_CONFIGS); do for seed in $(SEEDS); do \
+	  $(PY) -m experiments.train --config=experiments/configs/$$config.py \
+	    --config.data.path=$(DATA) --config.seed=$$seed --workdir=$(RUNS)/$$config/seed$$seed || exit 1; \
+	done; done
+	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
+
+summarize: $(STAMP)
+	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
+
+bench: $(STAMP)
+	$(PY) -m experiments.bench --output=experiments/results/bench.json
+
+tensorboard: $(STAMP)
+	$(VENV)/bin/tensorboard --logdir=$(RUNS) --bind_all
+
+clean:
+	rm -rf $(RUNS) data

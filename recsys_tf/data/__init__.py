@@ -1,0 +1,1 @@
+"""Canonical event-log schema, task builders and tf.data input."""
