@@ -1,0 +1,240 @@
+"""Turns results files into the README tables (never typed by hand).
+
+    python -m experiments.summarize --runs=runs --results=experiments/results --readme=README.md
+
+1. Collects `runs/<experiment>/seed<k>/{results,config}.json` into
+   `experiments/results/<experiment>/seed<k>.{results,config}.json` (committed).
+2. Rewrites every README block between `<!-- table:<id> -->` and `<!-- /table -->`
+   from the collected files: Paper | Ours (mean ± std over seeds) | Δ | command, with
+   "—" for rows not yet run, and † where a two-sided Welch t-test over the seeds
+   finds the difference to the table's reference row significant (p < 0.05).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import math
+import os
+import platform
+import re
+import shutil
+
+from absl import app, flags
+
+_RUNS = flags.DEFINE_string("runs", "runs", "Folder of training workdirs.")
+_RESULTS = flags.DEFINE_string("results", "experiments/results", "Collected results files.")
+_README = flags.DEFINE_string("readme", "README.md", "README to update.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    label: str
+    experiment: str
+    paper: dict | None = None  # metric -> the paper's number
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    id: str
+    metrics: tuple[str, ...]
+    rows: tuple[Row, ...]
+    command: str
+    reference: str | None = None  # experiment the † significance marks compare to
+
+
+TABLES = (
+    Table(
+        id="foundation_ctr",
+        metrics=("auc", "gauc", "logloss"),
+        rows=(
+            Row("Logistic regression (user×category cross)", "logistic_synthetic"),
+            Row("Wide&Deep", "wide_deep_synthetic"),
+            Row("Oracle (true preference)", "oracle_ctr_synthetic"),
+        ),
+        command="make reproduce-foundation",
+        reference="logistic_synthetic",
+    ),
+    Table(
+        id="foundation_retrieval",
+        metrics=("hr@10", "hr@50", "ndcg@50", "mrr@50"),
+        rows=(
+            Row("Popularity", "popularity_synthetic"),
+            Row("YouTube DNN (sampled softmax)", "youtube_dnn_synthetic"),
+            Row("Oracle (true preference)", "oracle_retrieval_synthetic"),
+        ),
+        command="make reproduce-foundation",
+        reference="popularity_synthetic",
+    ),
+)
+
+
+def collect(runs: str, results: str) -> int:
+    """Copies every finished run's results.json / config.json into `results`."""
+    count = 0
+    for path in sorted(glob.glob(os.path.join(runs, "*", "*", "results.json"))):
+        workdir = os.path.dirname(path)
+        experiment = os.path.basename(os.path.dirname(workdir))
+        seed = os.path.basename(workdir)
+        target = os.path.join(results, experiment)
+        os.makedirs(target, exist_ok=True)
+        shutil.copyfile(path, os.path.join(target, f"{seed}.results.json"))
+        config = os.path.join(workdir, "config.json")
+        if os.path.exists(config):
+            shutil.copyfile(config, os.path.join(target, f"{seed}.config.json"))
+        count += 1
+    return count
+
+
+def load(results: str) -> dict[str, list[dict]]:
+    """experiment -> list of results dicts (one per seed)."""
+    out: dict[str, list[dict]] = {}
+    for path in sorted(glob.glob(os.path.join(results, "*", "*.results.json"))):
+        with open(path) as f:
+            out.setdefault(os.path.basename(os.path.dirname(path)), []).append(json.load(f))
+    return out
+
+
+def _mean_std(values):
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
+def _betainc(a, b, x):
+    """Regularised incomplete beta I_x(a, b) by its continued fraction (Lentz)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    if x > (a + 1) / (a + b + 2):
+        return 1.0 - _betainc(b, a, 1 - x)
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+        + a * math.log(x) + b * math.log(1 - x)
+    )
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-12:
+            break
+    return math.exp(log_front) * h / a
+
+
+def welch_p_value(a, b) -> float | None:
+    """Two-sided p-value of Welch's t-test between samples `a` and `b`."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    ma, sa = _mean_std(a)
+    mb, sb = _mean_std(b)
+    va, vb = sa**2 / len(a), sb**2 / len(b)
+    if va + vb == 0:
+        return 0.0 if ma != mb else 1.0
+    t = (ma - mb) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return _betainc(df / 2, 0.5, df / (df + t * t))
+
+
+def _fmt(value):
+    return "—" if value is None else f"{value:.4f}"
+
+
+def render(table: Table, results: dict[str, list[dict]]) -> str:
+    header = ["Model"]
+    for metric in table.metrics:
+        header += [f"{metric} paper", f"{metric} ours", "Δ"]
+    header += ["seeds", "command"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    reference = results.get(table.reference, []) if table.reference else []
+    for row in table.rows:
+        runs = results.get(row.experiment, [])
+        cells = [row.label]
+        for metric in table.metrics:
+            paper = (row.paper or {}).get(metric)
+            values = [r["test"][metric] for r in runs if metric in r.get("test", {})]
+            if not values:
+                cells += [_fmt(paper), "—", "—"]
+                continue
+            mean, std = _mean_std(values)
+            mark = ""
+            if row.experiment != table.reference:
+                ref = [r["test"][metric] for r in reference if metric in r.get("test", {})]
+                p = welch_p_value(values, ref)
+                mark = "†" if p is not None and p < 0.05 else ""
+            cells += [
+                _fmt(paper),
+                f"{mean:.4f} ± {std:.4f}{mark}",
+                "—" if paper is None else f"{mean - paper:+.4f}",
+            ]
+        seeds = sorted({r["seed"] for r in runs})
+        cells += [",".join(map(str, seeds)) or "—", f"`{table.command}`" if runs else "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    walls = [r.get("wall_seconds") for row in table.rows for r in results.get(row.experiment, [])]
+    walls = [w for w in walls if w]
+    if walls:
+        lines.append("")
+        lines.append(
+            f"Measured on {_machine()}; wall time per run {min(walls):.0f}–{max(walls):.0f} s. "
+            + (
+                f"† = differs from the {table.reference} row at p < 0.05 (two-sided Welch "
+                "t-test over seeds)."
+                if table.reference
+                else ""
+            )
+        )
+    return "\n".join(lines)
+
+
+def _machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, no GPU"
+
+
+def update_readme(readme: str, results: dict[str, list[dict]], tables=TABLES) -> int:
+    with open(readme) as f:
+        text = f.read()
+    updated = 0
+    for table in tables:
+        pattern = re.compile(
+            rf"(<!-- table:{re.escape(table.id)} -->\n).*?(<!-- /table -->)", re.S
+        )
+        if pattern.search(text):
+            body = render(table, results)
+            text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+            updated += 1
+    with open(readme, "w") as f:
+        f.write(text)
+    return updated
+
+
+def main(argv):
+    del argv
+    copied = collect(_RUNS.value, _RESULTS.value) if os.path.isdir(_RUNS.value) else 0
+    results = load(_RESULTS.value)
+    updated = update_readme(_README.value, results)
+    print(f"[summarize] collected {copied} runs; updated {updated} README tables")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,185 @@
+"""Next-item retrieval task builder: event log -> (history, next item) examples."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from recsys_tf.data import splits
+from recsys_tf.data.schema import EventLog
+
+
+@dataclasses.dataclass
+class RetrievalSplit:
+    """One part of a retrieval task; row r predicts `targets[r]` from its history.
+
+    Attributes:
+        user_ids: int64 [n].
+        history: int64 [n, max_length] item ids, oldest first, most recent in the
+            last column; left-padded with 0 where `history_mask` is False.
+        history_mask: bool [n, max_length].
+        targets: int64 [n] the next positive item.
+        timestamps: int64 [n] time of the target event.
+        request_ids: int64 [n] request of the target event (-1 if unknown).
+        user_features: column name -> int64 [n] user feature codes.
+    """
+
+    user_ids: np.ndarray
+    history: np.ndarray
+    history_mask: np.ndarray
+    targets: np.ndarray
+    timestamps: np.ndarray
+    request_ids: np.ndarray
+    user_features: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def features(self) -> dict[str, np.ndarray]:
+        """The model inputs of this part."""
+        return {
+            "user_id": self.user_ids,
+            "history": self.history,
+            "history_mask": self.history_mask,
+            **self.user_features,
+        }
+
+
+@dataclasses.dataclass
+class RetrievalTask:
+    """A next-item retrieval task over the whole catalogue."""
+
+    train: RetrievalSplit
+    validation: RetrievalSplit
+    test: RetrievalSplit
+    num_users: int
+    num_items: int
+    user_vocabulary_sizes: dict[str, int]
+    item_counts: np.ndarray  # training frequency of each item as a target
+
+    def parts(self):
+        return {"train": self.train, "validation": self.validation, "test": self.test}
+
+
+def _histories(users: np.ndarray, items: np.ndarray, max_length: int):
+    """Histories of every row of a (user, time)-sorted positive sequence."""
+    n = len(users)
+    starts = np.ones(n, bool)
+    starts[1:] = users[1:] != users[:-1]
+    user_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    offsets = np.arange(-max_length, 0)
+    index = np.arange(n)[:, None] + offsets[None, :]
+    mask = index >= user_start[:, None]
+    history = np.where(mask, items[np.clip(index, 0, None)], 0)
+    return history.astype(np.int64), mask
+
+
+def build_retrieval_task(
+    log: EventLog,
+    positive_events: tuple[str, ...] = ("click",),
+    split: str = "time",
+    fractions=(0.8, 0.1, 0.1),
+    max_length: int = 50,
+    min_history: int = 1,
+    user_features: tuple[str, ...] | None = None,
+    max_eval_examples: int | None = None,
+    seed: int = 0,
+) -> RetrievalTask:
+    """Turns an event log into next-item examples.
+
+    Each positive event (one of `positive_events`) with at least `min_history`
+    earlier positives of the same user becomes an example: the last `max_length`
+    earlier positives predict its item. The split assigns examples by the time of
+    their target (`split="time"`: global quantiles, so training never sees a later
+    target) or per user (`"leave_one_out"`: last target to test, second last to
+    validation). Histories contain only earlier events, whatever the part.
+
+    Args:
+        log: a validated event log.
+        positive_events: event types that make the sequence.
+        split: "time" or "leave_one_out".
+        fractions: train / validation / test fractions of the time split.
+        max_length: history length L.
+        min_history: minimum number of earlier positives for an example.
+        user_features: user columns given to the model (None = all non-truth).
+        max_eval_examples: if set, validation and test keep at most this many
+            examples each, drawn with `seed` (to bound full-ranking cost).
+        seed: seed of that draw.
+
+    Returns:
+        A `RetrievalTask`.
+    """
+    if split not in ("time", "leave_one_out"):
+        raise ValueError(
+            "`split` must be 'time' or 'leave_one_out' for retrieval. "
+            f"Received: split={split!r}"
+        )
+    if max_length < 1 or min_history < 1:
+        raise ValueError(
+            "`max_length` and `min_history` must be >= 1. Received: "
+            f"max_length={max_length}, min_history={min_history}"
+        )
+    events = log.events_of(*positive_events)
+    if events.empty:
+        raise ValueError(
+            f"{log.path or 'event log'}: no events of type {positive_events}; "
+            "nothing to build sequences from."
+        )
+    order = np.lexsort((events["timestamp"].to_numpy(), events["user_id"].to_numpy()))
+    events = events.iloc[order]
+    users = events["user_id"].to_numpy(np.int64)
+    items = events["item_id"].to_numpy(np.int64)
+    stamps = events["timestamp"].to_numpy(np.int64)
+    requests = (
+        events["request_id"].to_numpy(np.int64)
+        if "request_id" in events.columns
+        else np.full(len(events), -1, np.int64)
+    )
+    history, mask = _histories(users, items, max_length)
+    if split == "time":
+        parts = splits.time_split(stamps, fractions)
+    else:
+        parts = splits.leave_one_out_split(users, stamps)
+    keep = mask.sum(axis=1) >= min(min_history, max_length)
+    table = log.users.set_index("user_id")
+    if user_features is None:
+        user_features = tuple(c for c in table.columns if not c.startswith("truth_"))
+    unknown = [c for c in user_features if c not in table.columns]
+    if unknown:
+        raise ValueError(f"users table has no column(s) {unknown}")
+    vocab = {c: int(table[c].max()) + 1 for c in user_features}
+    rng = np.random.default_rng(seed)
+
+    def part(index):
+        rows = np.flatnonzero(keep & (parts == index))
+        if index and max_eval_examples is not None and len(rows) > max_eval_examples:
+            rows = np.sort(rng.choice(rows, max_eval_examples, replace=False))
+        if len(rows) == 0:
+            raise ValueError(
+                f"the {('train', 'validation', 'test')[index]} part of the "
+                f"{split} split has no example (min_history={min_history})"
+            )
+        return RetrievalSplit(
+            user_ids=users[rows],
+            history=history[rows],
+            history_mask=mask[rows],
+            targets=items[rows],
+            timestamps=stamps[rows],
+            request_ids=requests[rows],
+            user_features={
+                c: table[c].to_numpy(np.int64)[users[rows]] for c in user_features
+            },
+        )
+
+    train = part(0)
+    counts = np.bincount(train.targets, minlength=log.num_items).astype(np.int64)
+    return RetrievalTask(
+        train=train,
+        validation=part(1),
+        test=part(2),
+        num_users=log.num_users,
+        num_items=log.num_items,
+        user_vocabulary_sizes=vocab,
+        item_counts=counts,
+    )

@@ -1,0 +1,24 @@
+"""Models of the suite and the registry the experiment entry point reads."""
+
+from recsys_tf.models.baselines.logistic_regression import LogisticRegression
+from recsys_tf.models.baselines.popularity import Popularity
+from recsys_tf.models.baselines.wide_deep import WideDeep
+from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
+from recsys_tf.models.base import CTRModel, RetrievalModel
+
+MODELS = {
+    "logistic_regression": LogisticRegression,
+    "wide_deep": WideDeep,
+    "popularity": Popularity,
+    "youtube_dnn": YouTubeDNN,
+}
+
+__all__ = [
+    "MODELS",
+    "CTRModel",
+    "RetrievalModel",
+    "LogisticRegression",
+    "Popularity",
+    "WideDeep",
+    "YouTubeDNN",
+]

@@ -1,0 +1,101 @@
+"""Base classes that separate what a model computes from how it is scored.
+
+As in TFRS `models/base.py`: a model's `call` returns logits (CTR) or query
+embeddings (retrieval); its `compute_loss` holds the training objective, so
+`compile` / `fit` keep their usual Keras meaning.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+def scale_for_replicas(loss):
+    """Divides a per-replica mean loss by the number of replicas in sync.
+
+    Under tf.distribute each replica's gradients are summed, so a loss averaged
+    over the local batch must be divided by the replica count to give the mean
+    over the global batch (what Keras' compiled losses do internally).
+    """
+    strategy = tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if replicas > 1 and tf.distribute.in_cross_replica_context() is False:
+        return loss / replicas
+    return loss
+
+
+def _regularisation(model):
+    if not model.losses:
+        return 0.0
+    return ops.sum(ops.stack([ops.cast(x, "float32") for x in model.losses]))
+
+
+class CTRModel(keras.Model):
+    """A click-through-rate model: `call` returns logits `[batch]`.
+
+    The loss is the binary cross-entropy of the logits against the labels,
+    averaged over the batch, plus the layers' regularisation losses.
+    """
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        labels = ops.cast(ops.reshape(y, (-1,)), "float32")
+        logits = ops.reshape(y_pred, (-1,))
+        loss = ops.mean(
+            ops.binary_crossentropy(labels, logits, from_logits=True)
+            if sample_weight is None
+            else ops.binary_crossentropy(labels, logits, from_logits=True)
+            * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
+        )
+        return scale_for_replicas(loss + _regularisation(self))
+
+    def predict_proba(self, logits):
+        return ops.sigmoid(logits)
+
+
+class RetrievalModel(keras.Model):
+    """A two-tower style retrieval model scored by a dot product.
+
+    Subclasses implement `call(inputs) -> query [batch, dim]` and
+    `candidate_embeddings() -> [num_items, dim]` (biases folded in as an extra
+    column of ones in the query). Training uses the model's `sampled_softmax`
+    (a `recsys_tf.losses.SampledSoftmax`, or None for the full softmax).
+    """
+
+    sampled_softmax = None
+
+    def output_table(self):
+        """The (embeddings [num_items, dim], biases [num_items] or None) scored."""
+        raise NotImplementedError
+
+    def candidate_embeddings(self):
+        """Candidates for brute-force retrieval: `[E, b]` `[num_items, dim (+1)]`."""
+        embeddings, biases = self.output_table()
+        if biases is None:
+            return embeddings
+        return ops.concatenate([embeddings, ops.expand_dims(biases, 1)], axis=1)
+
+    def retrieval_queries(self, queries):
+        """Queries matching `candidate_embeddings`: `[q, 1]` when there are biases."""
+        _, biases = self.output_table()
+        if biases is None:
+            return queries
+        ones = ops.ones_like(queries[:, :1])
+        return ops.concatenate([queries, ones], axis=1)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        embeddings, biases = self.output_table()
+        labels = ops.cast(ops.reshape(y, (-1,)), "int64")
+        if training and self.sampled_softmax is not None:
+            per_example = self.sampled_softmax(embeddings, biases, y_pred, labels)
+        else:
+            logits = ops.matmul(y_pred, ops.transpose(embeddings))
+            if biases is not None:
+                logits = logits + biases[None, :]
+            per_example = keras.losses.sparse_categorical_crossentropy(
+                labels, logits, from_logits=True
+            )
+        if sample_weight is not None:
+            per_example = per_example * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
+        return scale_for_replicas(ops.mean(per_example) + _regularisation(self))

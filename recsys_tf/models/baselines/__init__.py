@@ -1,0 +1,1 @@
+"""Baseline models of the papers' tables."""

@@ -1,0 +1,1 @@
+"""Strategy factory, evaluation, callbacks and the fit-loop glue."""

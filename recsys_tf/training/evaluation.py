@@ -1,0 +1,66 @@
+"""Evaluation of trained models (and of score functions such as the oracle)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from recsys_tf import metrics
+from recsys_tf.data.input import make_dataset
+
+
+def ctr_metrics(labels, probabilities, user_ids) -> dict[str, float]:
+    """`auc`, `gauc` and `logloss` of click probabilities."""
+    return {
+        "auc": metrics.auc(labels, probabilities),
+        "gauc": metrics.gauc(user_ids, labels, probabilities),
+        "logloss": metrics.logloss(labels, probabilities),
+    }
+
+
+def predict_ctr(model, split, batch_size: int = 8192) -> np.ndarray:
+    """Click probabilities of a CTR model on a `CTRSplit`."""
+    logits = model.predict(make_dataset(split.features, batch_size=batch_size), verbose=0)
+    return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64).reshape(-1)))
+
+
+def evaluate_ctr(model, split, batch_size: int = 8192) -> dict[str, float]:
+    return ctr_metrics(split.labels, predict_ctr(model, split, batch_size), split.user_ids)
+
+
+def retrieve_topk(model, split, k: int, batch_size: int = 4096) -> np.ndarray:
+    """Top-k item ids over the whole catalogue, via keras-rs BruteForceRetrieval."""
+    queries = model.predict(make_dataset(split.features(), batch_size=batch_size), verbose=0)
+    queries = keras.ops.convert_to_numpy(model.retrieval_queries(keras.ops.convert_to_tensor(queries)))
+    candidates = keras.ops.convert_to_numpy(model.candidate_embeddings())
+    k = min(k, candidates.shape[0])
+    retrieval = _brute_force(candidates, k)
+    out = [
+        np.asarray(retrieval(tf.constant(queries[i : i + batch_size])))
+        for i in range(0, len(queries), batch_size)
+    ]
+    return np.concatenate(out).astype(np.int64)
+
+
+def _brute_force(candidates, k):
+    import keras_rs
+
+    return keras_rs.layers.BruteForceRetrieval(
+        candidate_embeddings=tf.constant(candidates), k=k, return_scores=False
+    )
+
+
+def evaluate_retrieval(model, split, ks=(10, 50, 100), batch_size: int = 4096):
+    """Full-ranking HR / NDCG / MRR / recall / precision / F1 @k of a retrieval model."""
+    topk = retrieve_topk(model, split, max(ks), batch_size)
+    return metrics.ranking_metrics_from_topk(topk, split.targets, ks)
+
+
+def evaluate_scores(score_fn, split, ks=(10, 50, 100), chunk: int = 2048):
+    """Full-ranking metrics of a NumPy score function `rows -> [len(rows), num_items]`."""
+    tops = []
+    for start in range(0, len(split), chunk):
+        rows = np.arange(start, min(start + chunk, len(split)))
+        tops.append(metrics.topk_from_scores(score_fn(rows), max(ks)))
+    return metrics.ranking_metrics_from_topk(np.concatenate(tops), split.targets, ks)

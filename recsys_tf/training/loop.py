@@ -1,0 +1,256 @@
+"""The fit-loop glue: config -> data -> model -> training -> results.json."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from recsys_tf.data import ctr, retrieval
+from recsys_tf.data.datasets import load_event_log
+from recsys_tf.data.input import make_dataset
+from recsys_tf.models import MODELS, RetrievalModel
+from recsys_tf.training import callbacks as cb
+from recsys_tf.training import evaluation, projector
+from recsys_tf.training.strategy import get_strategy
+
+TASKS = ("ctr", "retrieval")
+ORACLE = "oracle"
+CONFIG_FILE = "config.json"
+RESULTS_FILE = "results.json"
+
+
+class ConfigError(ValueError):
+    """A config value or key is not understood."""
+
+
+def build_task(config, log):
+    """The task examples named by `config.task` and `config.data`."""
+    data = config.data
+    if config.task == "ctr":
+        return ctr.build_ctr_task(
+            log,
+            label=data.label,
+            split=data.split,
+            fractions=tuple(data.fractions),
+            seed=config.seed,
+            crosses=tuple(tuple(c) for c in data.crosses),
+            rating_threshold=data.rating_threshold,
+        )
+    if config.task == "retrieval":
+        return retrieval.build_retrieval_task(
+            log,
+            positive_events=tuple(data.positive_events),
+            split=data.split,
+            fractions=tuple(data.fractions),
+            max_length=data.max_length,
+            min_history=data.min_history,
+            max_eval_examples=data.max_eval_examples or None,
+            seed=config.seed,
+        )
+    raise ConfigError(f"config.task must be one of {TASKS}. Received: {config.task!r}")
+
+
+def build_model(config, task):
+    """Instantiates `config.model.name` from the registry for `task`."""
+    hparams = dict(config.model)
+    name = hparams.pop("name")
+    if name not in MODELS:
+        raise ConfigError(
+            f"config.model.name={name!r} is not a registered model; "
+            f"known: {sorted(MODELS)} (and {ORACLE!r} on simulated data)"
+        )
+    try:
+        return MODELS[name].from_task(task, **hparams)
+    except TypeError as error:
+        raise ConfigError(f"config.model: {error}") from error
+
+
+def _inputs(config, part):
+    if config.task == "ctr":
+        return part.features, part.labels
+    return part.features(), part.targets
+
+
+def _evaluate(config, model, part):
+    if config.task == "ctr":
+        return evaluation.evaluate_ctr(model, part, config.eval.batch_size)
+    return evaluation.evaluate_retrieval(model, part, tuple(config.eval.ks), config.eval.batch_size)
+
+
+def _oracle(config, log, task):
+    """Scores of the planted true preference (simulated data only)."""
+    truth_file = os.path.join(log.path or "", "truth.npz")
+    if config.task == "ctr":
+        results = {}
+        for name, part in task.parts().items():
+            if part.truth is None:
+                raise ConfigError("the oracle needs a `truth_pref` column (simulated data)")
+            results[name] = {
+                "auc": evaluation.metrics.auc(part.labels, part.truth),
+                "gauc": evaluation.metrics.gauc(part.user_ids, part.labels, part.truth),
+            }
+        return results
+    if not os.path.exists(truth_file):
+        raise ConfigError(f"the oracle needs {truth_file} (simulated data only)")
+    from data_prep import synthetic
+
+    truth = log.truth()
+    results = {}
+    for name, part in task.parts().items():
+        if name == "train":
+            continue
+
+        def scores(rows, part=part):
+            return synthetic.true_preference(truth, part.user_ids[rows], part.request_ids[rows])
+
+        results[name] = evaluation.evaluate_scores(scores, part, tuple(config.eval.ks))
+    return results
+
+
+def _summary_writer_text(workdir, config_json):
+    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "config"))
+    with writer.as_default():
+        tf.summary.text("config", "```\n" + config_json + "\n```", step=0)
+    writer.flush()
+
+
+def run(config, workdir: str, strategy: str = "default") -> dict:
+    """Trains and evaluates the model of `config` in `workdir`; returns the results.
+
+    Writes `config.json` first, logs to `workdir/tensorboard`, checkpoints every
+    epoch under `workdir/checkpoints` (a restarted run resumes from the last one),
+    selects the best epoch on the validation split, evaluates it on test and writes
+    `results.json`.
+    """
+    start = time.time()
+    os.makedirs(workdir, exist_ok=True)
+    config_json = config.to_json_best_effort(indent=2, sort_keys=True)
+    with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
+        f.write(config_json)
+    keras.utils.set_random_seed(config.seed)
+    log = load_event_log(config.data)
+    task = build_task(config, log)
+    _summary_writer_text(workdir, config_json)
+    base = {
+        "name": config.name,
+        "model": config.model.name,
+        "task": config.task,
+        "dataset": log.meta.get("name", config.data.name),
+        "data_path": log.path,
+        "seed": config.seed,
+        "num_train": len(task.train),
+        "num_validation": len(task.validation),
+        "num_test": len(task.test),
+    }
+    if config.model.name == ORACLE:
+        scores = _oracle(config, log, task)
+        results = {**base, "test": scores["test"], "validation": scores["validation"],
+                   "wall_seconds": time.time() - start}
+        cb.write_json_atomic(os.path.join(workdir, RESULTS_FILE), results)
+        return results
+
+    distribution = get_strategy(strategy)
+    with distribution.scope():
+        model = build_model(config, task)
+        optimizer = keras.optimizers.get(
+            {"class_name": config.train.optimizer,
+             "config": {"learning_rate": config.train.learning_rate}}
+        )
+        model.compile(
+            optimizer=optimizer,
+            jit_compile=config.train.jit_compile,
+            steps_per_execution=config.train.steps_per_execution,
+        )
+        features, labels = _inputs(config, task.train)
+        sample = make_dataset(features, labels, batch_size=2)
+        x, _ = next(iter(sample))
+        model(x)
+        if model.trainable_variables:
+            optimizer.build(model.trainable_variables)
+
+    state = cb.read_state(workdir)
+    initial_epoch = 0
+    if state and state["epoch"] > 0:
+        model.load_weights(os.path.join(workdir, cb.epoch_weights(state["epoch"])))
+        initial_epoch = state["epoch"]
+        print(f"[train] resuming {workdir} after epoch {initial_epoch}", flush=True)
+
+    validate = lambda m: _evaluate(config, m, task.validation)  # noqa: E731
+    monitor = config.eval.monitor
+    mode = "min" if monitor in ("logloss",) else "max"
+    validator = cb.ValidateAndCheckpoint(
+        workdir, validate, monitor, mode, config.train.patience, state
+    )
+    epochs = config.train.epochs if model.trainable_variables else 0
+    stopped = bool(state and state.get("stopped"))
+    if model.trainable_variables and initial_epoch < epochs and not stopped:
+        batch = config.train.batch_size
+        steps = math.ceil(len(task.train) / batch)
+        dataset = make_dataset(
+            features, labels, batch_size=batch, shuffle=True, seed=config.seed,
+            epochs=(initial_epoch, None),
+        )
+        tensorboard = keras.callbacks.TensorBoard(
+            log_dir=os.path.join(workdir, "tensorboard"),
+            histogram_freq=config.train.histogram_freq,
+            update_freq=config.train.log_every_steps,
+            write_graph=False,
+        )
+        model.fit(
+            dataset,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps,
+            callbacks=[validator, tensorboard],
+            verbose=config.train.verbose,
+        )
+        if model.stop_training:
+            validator.state["stopped"] = True
+            cb.write_json_atomic(os.path.join(workdir, cb.STATE_FILE), validator.state)
+    state = validator.state
+    if state["best_epoch"]:
+        model.load_weights(os.path.join(workdir, cb.epoch_weights(state["best_epoch"])))
+    test = _evaluate(config, model, task.test)
+    validation = _evaluate(config, model, task.validation)
+    trained = sum(1 for h in state["history"])
+    seconds = state["train_seconds"]
+    results = {
+        **base,
+        "test": test,
+        "validation": validation,
+        "best_epoch": state["best_epoch"],
+        "epochs_run": trained,
+        "train_seconds": seconds,
+        "train_examples_per_second": (trained * len(task.train) / seconds) if seconds else None,
+        "num_parameters": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
+        "wall_seconds": time.time() - start,
+        "strategy": strategy,
+        "replicas": distribution.num_replicas_in_sync,
+    }
+    embeddings = dict(model.projector_embeddings()) if hasattr(model, "projector_embeddings") else {}
+    if isinstance(model, RetrievalModel) and "user" not in embeddings:
+        embeddings["user"], users = _last_user_queries(model, task.test)
+    else:
+        users = None
+    projector.write(os.path.join(workdir, "tensorboard", "projector"), embeddings, log, users)
+    cb.write_json_atomic(os.path.join(workdir, RESULTS_FILE), results)
+    print(f"[train] {config.name} seed {config.seed}: test {json.dumps(test)}", flush=True)
+    return results
+
+
+def _last_user_queries(model, part):
+    """The query vector of each user's last test example, and those user ids."""
+    order = np.argsort(part.timestamps, kind="stable")
+    last = {}
+    for row in order:
+        last[int(part.user_ids[row])] = row
+    rows = np.array(sorted(last.values()))
+    feats = {k: v[rows] for k, v in part.features().items()}
+    queries = model.predict(make_dataset(feats, batch_size=4096), verbose=0)
+    return np.asarray(queries), part.user_ids[rows]

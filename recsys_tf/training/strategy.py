@@ -1,0 +1,47 @@
+"""tf.distribute strategy factory."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "one_device")
+
+
+def get_strategy(name: str = "default") -> tf.distribute.Strategy:
+    """Returns the tf.distribute strategy called `name`.
+
+    - `default`: the default (no-op) strategy: one device.
+    - `mirrored`: synchronous data parallelism over all local GPUs (or CPU logical
+      devices when there is no GPU).
+    - `multi_worker`: synchronous data parallelism over the workers listed in the
+      `TF_CONFIG` environment variable (which must be set).
+    - `one_device`: everything on the first GPU, else the CPU.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus] or [
+            d.name for d in tf.config.list_logical_devices("CPU")
+        ]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multi_worker":
+        raw = os.environ.get("TF_CONFIG")
+        if not raw:
+            raise ValueError(
+                "--strategy=multi_worker needs the TF_CONFIG environment variable "
+                '(e.g. {"cluster": {"worker": ["host:port", ...]}, "task": '
+                '{"type": "worker", "index": 0}}).'
+            )
+        try:
+            json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"TF_CONFIG is not valid JSON: {error}") from error
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "one_device":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    raise ValueError(f"Unknown strategy {name!r}; expected one of {STRATEGIES}.")

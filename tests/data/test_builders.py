@@ -1,0 +1,184 @@
+"""Tests of the splits, the CTR / retrieval task builders and the tf.data input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_tf.data import ctr, input as data_input, retrieval, splits
+from recsys_tf.data.schema import EventLog, validate
+
+
+def _log(seed=0, num_users=20, num_items=30, num_requests=400):
+    rng = np.random.default_rng(seed)
+    users = pd.DataFrame({"user_id": np.arange(num_users), "age": rng.integers(0, 3, num_users)})
+    items = pd.DataFrame(
+        {
+            "item_id": np.arange(num_items),
+            "category": rng.integers(0, 4, num_items),
+            "brand": rng.integers(0, 6, num_items),
+        }
+    )
+    rows = []
+    for r in range(num_requests):
+        u = int(rng.integers(num_users))
+        t = 1_577_836_800 + 60 * r
+        shown = rng.choice(num_items, 3, replace=False)
+        for i in shown:
+            rows.append((u, int(i), t, "impression", 1.0, r))
+        for i in shown[: int(rng.integers(0, 3))]:
+            rows.append((u, int(i), t + 1, "click", 1.0, r))
+        if r % 7 == 0:
+            rows.append((u, int(shown[0]), t + 2, "rating", float(rng.integers(1, 6)), r))
+    events = pd.DataFrame(
+        rows, columns=["user_id", "item_id", "timestamp", "event", "value", "request_id"]
+    )
+    return validate(EventLog(users, items, events))
+
+
+def test_time_split_never_leaks_future():
+    stamps = np.random.default_rng(0).integers(0, 1000, 500)
+    parts = splits.time_split(stamps, (0.8, 0.1, 0.1))
+    assert stamps[parts == 0].max() < stamps[parts == 1].min()
+    assert stamps[parts == 1].max() < stamps[parts == 2].min()
+    assert abs((parts == 0).mean() - 0.8) < 0.05
+
+
+def test_random_split_is_seeded_and_sized():
+    a = splits.random_split(1000, (0.8, 0.1, 0.1), seed=3)
+    assert np.array_equal(a, splits.random_split(1000, (0.8, 0.1, 0.1), seed=3))
+    assert not np.array_equal(a, splits.random_split(1000, (0.8, 0.1, 0.1), seed=4))
+    assert np.bincount(a).tolist() == [800, 100, 100]
+
+
+def test_leave_one_out_split():
+    users = np.array([0, 0, 0, 1, 1, 2, 0])
+    stamps = np.array([1, 2, 3, 5, 4, 9, 0])
+    parts = splits.leave_one_out_split(users, stamps)
+    # user 0: times 0,1,2,3 -> the event at t=3 is test, t=2 validation.
+    assert parts.tolist() == [0, 1, 2, 2, 0, 0, 0]
+
+
+@pytest.mark.parametrize("fractions", [(0.5, 0.5), (0.8, 0.3, 0.1), (-0.1, 0.6, 0.5)])
+def test_bad_fractions(fractions):
+    with pytest.raises(ValueError, match="fractions"):
+        splits.time_split(np.arange(10), fractions)
+
+
+def test_ctr_task_labels_match_clicks():
+    log = _log()
+    task = ctr.build_ctr_task(log, crosses=(("user_id", "category"),))
+    clicks = set(
+        map(tuple, log.events_of("click")[["user_id", "item_id", "request_id"]].to_numpy())
+    )
+    n = sum(len(p) for p in task.parts().values())
+    assert n == len(log.events_of("impression"))
+    assert set(task.fields) == {"user_id", "item_id", "age", "category", "brand", "user_id_x_category"}
+    cats = log.items["category"].to_numpy()
+    for part in task.parts().values():
+        f = part.features
+        np.testing.assert_array_equal(f["category"], cats[f["item_id"]])
+        np.testing.assert_array_equal(f["user_id_x_category"], f["user_id"] * 4 + f["category"])
+        for k in range(min(50, len(part))):
+            uid, iid = f["user_id"][k], f["item_id"][k]
+            # Each impression's label is whether a click of the same request exists.
+            matches = [c for c in clicks if c[0] == uid and c[1] == iid]
+            if part.labels[k] == 1:
+                assert matches
+    assert task.train.timestamps.max() <= task.validation.timestamps.min()
+    assert task.vocabulary_sizes["user_id_x_category"] == 20 * 4
+
+
+def test_ctr_rating_label_and_random_split():
+    log = _log()
+    task = ctr.build_ctr_task(log, label="rating", split="random", seed=1, rating_threshold=4)
+    ratings = log.events_of("rating")
+    assert sum(len(p) for p in task.parts().values()) == len(ratings)
+    assert set(np.unique(task.train.labels)) <= {0.0, 1.0}
+    expected = (ratings["value"].to_numpy() >= 4).mean()
+    got = np.concatenate([p.labels for p in task.parts().values()]).mean()
+    assert got == pytest.approx(expected)
+
+
+def test_ctr_errors():
+    log = _log()
+    with pytest.raises(ValueError, match="label"):
+        ctr.build_ctr_task(log, label="buy")
+    with pytest.raises(ValueError, match="unknown field 'colour'"):
+        ctr.build_ctr_task(log, crosses=(("user_id", "colour"),))
+    with pytest.raises(ValueError, match="no column"):
+        ctr.build_ctr_task(log, user_features=("height",))
+    no_ratings = validate(
+        EventLog(log.users, log.items, log.events[log.events["event"] != "rating"])
+    )
+    with pytest.raises(ValueError, match="needs rating events"):
+        ctr.build_ctr_task(no_ratings, label="rating")
+
+
+def test_retrieval_histories_are_the_previous_clicks():
+    log = _log()
+    task = retrieval.build_retrieval_task(log, max_length=4)
+    clicks = log.events_of("click").sort_values(["user_id", "timestamp"], kind="stable")
+    seqs = {u: g["item_id"].tolist() for u, g in clicks.groupby("user_id")}
+    times = {u: g["timestamp"].tolist() for u, g in clicks.groupby("user_id")}
+    for part in task.parts().values():
+        for r in range(len(part)):
+            u = int(part.user_ids[r])
+            history = part.history[r][part.history_mask[r]].tolist()
+            # The history is a window of the user's clicks ending right before the target.
+            pos = times[u].index(part.timestamps[r])
+            candidates = [
+                p for p in range(len(seqs[u]))
+                if times[u][p] == part.timestamps[r] and seqs[u][p] == part.targets[r]
+            ]
+            assert any(seqs[u][max(0, p - 4) : p] == history for p in candidates), (u, pos)
+            assert part.history_mask[r][-1]  # most recent is last (left padding)
+            assert (part.history[r][~part.history_mask[r]] == 0).all()
+    assert task.train.timestamps.max() <= task.test.timestamps.min()
+    np.testing.assert_array_equal(
+        task.item_counts, np.bincount(task.train.targets, minlength=log.num_items)
+    )
+
+
+def test_retrieval_leave_one_out_and_caps():
+    log = _log()
+    task = retrieval.build_retrieval_task(log, split="leave_one_out", max_eval_examples=5, seed=0)
+    assert len(task.test) == 5 and len(task.validation) == 5
+    full = retrieval.build_retrieval_task(log, split="leave_one_out")
+    assert len(np.unique(full.test.user_ids)) == len(full.test)
+    for u, t in zip(full.test.user_ids, full.test.timestamps):
+        assert (full.train.timestamps[full.train.user_ids == u] <= t).all()
+
+
+def test_retrieval_errors():
+    log = _log()
+    with pytest.raises(ValueError, match="no events of type"):
+        retrieval.build_retrieval_task(log, positive_events=("buy",))
+    with pytest.raises(ValueError, match="split"):
+        retrieval.build_retrieval_task(log, split="random")
+    with pytest.raises(ValueError, match="max_length"):
+        retrieval.build_retrieval_task(log, max_length=0)
+
+
+def test_make_dataset_epochs_are_deterministic_permutations():
+    features = {"a": np.arange(10), "b": np.arange(10) * 2}
+    ds = data_input.make_dataset(features, np.arange(10), batch_size=4, shuffle=True, seed=5, epochs=(0, 2))
+    batches = [(x["a"].numpy(), y.numpy()) for x, y in ds]
+    assert [len(a) for a, _ in batches] == [4, 4, 2, 4, 4, 2]
+    first = np.concatenate([a for a, _ in batches[:3]])
+    second = np.concatenate([a for a, _ in batches[3:]])
+    assert sorted(first) == list(range(10)) and sorted(second) == list(range(10))
+    assert not np.array_equal(first, second)
+    for a, y in batches:
+        np.testing.assert_array_equal(a, y)
+    # Resuming at epoch 1 yields exactly the second epoch's batches.
+    resumed = data_input.make_dataset(features, np.arange(10), batch_size=4, shuffle=True, seed=5, epochs=(1, 2))
+    np.testing.assert_array_equal(np.concatenate([x["a"].numpy() for x, _ in resumed]), second)
+
+
+def test_make_dataset_errors():
+    with pytest.raises(ValueError, match="same length"):
+        data_input.make_dataset({"a": np.arange(3)}, np.arange(4))
+    with pytest.raises(ValueError, match="empty"):
+        data_input.make_dataset({})
+    with pytest.raises(ValueError, match="batch_size"):
+        data_input.make_dataset({"a": np.arange(3)}, batch_size=0)
