@@ -9,9 +9,10 @@ same workdir resumes) and results.json into --workdir.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from recsys_tf.data.schema import SchemaError
@@ -26,12 +27,61 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder (checkpoints, logs, 
 _STRATEGY = flags.DEFINE_enum(
     "strategy", "default", list(STRATEGIES), "tf.distribute strategy."
 )
+_CPU_DEVICES = flags.DEFINE_integer(
+    "cpu_devices", 0,
+    "Split the CPU into this many logical devices (0 = leave as is), to run the "
+    "multi-replica code paths of --strategy=mirrored on a machine without GPUs.",
+)
 flags.mark_flags_as_required(["config", "workdir"])
+
+
+def _known_keys(config, prefix=""):
+    keys = []
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if hasattr(value, "items"):
+            keys.extend(_known_keys(value, name + "."))
+        else:
+            keys.append(name)
+    return keys
+
+
+def parse_flags(argv):
+    """Parses flags; an unknown or ill-typed config key is a one-line error, not a traceback."""
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as error:
+        overrides = [a.split("=")[0][len("--config."):] for a in argv if a.startswith("--config.")]
+        message = f"error: bad config override ({error}); overrides given: {overrides}"
+        try:
+            config_file = next(a.split("=", 1)[1] for a in argv if a.startswith("--config="))
+            spec = importlib.util.spec_from_file_location("_config", config_file)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            known = _known_keys(module.get_config())
+            unknown = [o for o in overrides if o not in known]
+            if unknown:
+                message = (
+                    f"error: unknown config key(s) {unknown} in {config_file}; "
+                    f"valid keys: {', '.join(known)}"
+                )
+        except Exception:  # noqa: BLE001 - the original message is still printed.
+            pass
+        print(message, file=sys.stderr)
+        sys.exit(2)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)
+    if _CPU_DEVICES.value:
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * _CPU_DEVICES.value
+        )
     try:
         loop.run(_CONFIG.value, _WORKDIR.value, _STRATEGY.value)
     except (loop.ConfigError, SchemaError) as error:
@@ -40,4 +90,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

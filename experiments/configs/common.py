@@ -45,7 +45,7 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.train.steps_per_execution = 1
     config.train.log_every_steps = 100
     config.train.histogram_freq = 1
-    config.train.verbose = "auto"
+    config.train.verbose = 1  # 1 = Keras progress bar, 2 = one line per epoch, 0 = silent
 
     config.eval = ml_collections.ConfigDict()
     config.eval.monitor = "auc" if task == "ctr" else "hr@50"

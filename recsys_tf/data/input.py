@@ -26,6 +26,13 @@ def _check_lengths(features: dict, labels) -> int:
     return n
 
 
+def _feedable(array) -> np.ndarray:
+    """Boolean masks are fed as int8 0/1: under tf.distribute, Keras reduces a first
+    batch with a MEAN to build the model symbolically, and bool has no sum."""
+    array = np.asarray(array)
+    return array.astype(np.int8) if array.dtype == bool else array
+
+
 def make_dataset(
     features: dict[str, np.ndarray],
     labels: np.ndarray | None = None,
@@ -38,7 +45,7 @@ def make_dataset(
     """A batched `tf.data.Dataset` of `(features, labels)` (or `features`).
 
     Args:
-        features: name -> array [n, ...].
+        features: name -> array [n, ...]; bool arrays arrive as int8 0/1.
         labels: array [n, ...] or None.
         batch_size: global batch size (tf.distribute splits it across replicas).
         shuffle: shuffle the rows; epoch `e` uses the permutation of the
@@ -54,7 +61,7 @@ def make_dataset(
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
     n = _check_lengths(features, labels)
-    tensors = {k: tf.constant(np.asarray(v)) for k, v in features.items()}
+    tensors = {k: tf.constant(_feedable(v)) for k, v in features.items()}
     label_tensor = None if labels is None else tf.constant(np.asarray(labels))
     first, end = epochs if epochs is not None else (0, 1)
     end = 2**62 if end is None else end

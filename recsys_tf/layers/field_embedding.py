@@ -21,7 +21,9 @@ class FieldEmbedding(keras.layers.Layer):
         vocabulary_sizes: number of codes of each field, in input column order.
         output_dim: embedding size (the papers' E or d).
         embeddings_initializer: initializer of the table.
-        embeddings_regularizer: optional L2 factor on the looked-up rows.
+        embeddings_regularizer: optional L2 factor on the looked-up rows: adds
+            `factor * sum(rows**2) / batch`, a per-example mean, so the penalty
+            does not depend on the batch size or on its split across replicas.
 
     Example:
         >>> layer = FieldEmbedding((10, 3), output_dim=4)
@@ -63,6 +65,11 @@ class FieldEmbedding(keras.layers.Layer):
         self._total = total
 
     def build(self, input_shape):
+        if input_shape[-1] not in (None, len(self.vocabulary_sizes)):
+            raise ValueError(
+                f"The last input axis must hold the {len(self.vocabulary_sizes)} "
+                f"fields. Received: input_shape={input_shape}"
+            )
         self.embeddings = self.add_weight(
             name="embeddings",
             shape=(self._total, self.output_dim),
@@ -75,7 +82,10 @@ class FieldEmbedding(keras.layers.Layer):
         )
         rows = ops.take(self.embeddings, codes, axis=0)
         if self.embeddings_regularizer:
-            self.add_loss(self.embeddings_regularizer * ops.sum(ops.square(rows)))
+            batch = ops.cast(ops.shape(rows)[0], rows.dtype)
+            self.add_loss(
+                self.embeddings_regularizer * ops.sum(ops.square(rows)) / batch
+            )
         return rows
 
     def compute_output_shape(self, input_shape):

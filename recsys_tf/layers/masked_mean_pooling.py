@@ -21,6 +21,13 @@ class MaskedMeanPooling(keras.layers.Layer):
         (2, 4)
     """
 
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                "`inputs` must have shape [batch, seq_len, dim]. Received: "
+                f"input_shape={input_shape}"
+            )
+
     def call(self, inputs, mask=None):
         if mask is None:
             return ops.mean(inputs, axis=1)

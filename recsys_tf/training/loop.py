@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -65,10 +66,20 @@ def build_model(config, task):
             f"config.model.name={name!r} is not a registered model; "
             f"known: {sorted(MODELS)} (and {ORACLE!r} on simulated data)"
         )
-    try:
-        return MODELS[name].from_task(task, **hparams)
-    except TypeError as error:
-        raise ConfigError(f"config.model: {error}") from error
+    cls = MODELS[name]
+    accepted = {
+        p.name
+        for method in (cls.__init__, cls.from_task)
+        for p in inspect.signature(method).parameters.values()
+        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name not in ("self", "cls", "task")
+    }
+    unknown = sorted(set(hparams) - accepted)
+    if unknown:
+        raise ConfigError(
+            f"config.model has key(s) {unknown} that {cls.__name__} does not take; "
+            f"it takes {sorted(accepted)}"
+        )
+    return cls.from_task(task, **hparams)
 
 
 def _inputs(config, part):
@@ -208,6 +219,7 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
             initial_epoch=initial_epoch,
             steps_per_epoch=steps,
             callbacks=[validator, tensorboard],
+            shuffle=False,  # the dataset shuffles itself, per epoch and seeded
             verbose=config.train.verbose,
         )
         if model.stop_training:

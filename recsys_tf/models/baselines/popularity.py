@@ -41,10 +41,11 @@ class Popularity(RetrievalModel):
 
     def adapt(self, item_counts):
         counts = np.asarray(item_counts, np.float32)
-        if counts.shape != (self.num_items,) or (counts < 0).any():
+        valid = np.isfinite(counts) & (counts >= 0)
+        if counts.shape != (self.num_items,) or not valid.all():
             raise ValueError(
-                f"`item_counts` must be {self.num_items} non-negative counts; got "
-                f"shape {counts.shape}"
+                f"`item_counts` must be {self.num_items} finite non-negative counts; "
+                f"got shape {counts.shape}"
             )
         self.log_counts.assign(np.log1p(counts)[:, None])
 

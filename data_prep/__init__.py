@@ -1,0 +1,1 @@
+"""Dataset converters and the synthetic simulator; all write the canonical schema."""

@@ -1,0 +1,228 @@
+"""Throughput benchmark of the foundation models (`make bench`).
+
+    python -m experiments.bench --output=experiments/results/bench.json
+
+Generated data of a fixed shape (200k rows, 10 categorical fields, embedding 16,
+MLP 256-128-64, Adam 1e-3, batch 4096). Labels come from a planted logistic model
+over the fields (CTR) or a planted user-item affinity (retrieval), so the test metric
+says whether the fast configuration still learns. Reports, per model: training
+examples/s (steady state, after a warm-up epoch), the test metric, the share of step
+time spent waiting for the input pipeline, and the achieved FLOP/s of the model's
+dense layers as a ratio of a dense matmul measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from recsys_tf import metrics
+from recsys_tf.data.input import make_dataset
+from recsys_tf.models import WideDeep, YouTubeDNN
+from recsys_tf.training import evaluation
+
+_OUTPUT = flags.DEFINE_string("output", "experiments/results/bench.json", "Results file.")
+_ROWS = flags.DEFINE_integer("rows", 200_000, "Training rows.")
+_EPOCHS = flags.DEFINE_integer("epochs", 3, "Timed epochs (after one warm-up epoch).")
+_JIT = flags.DEFINE_string("jit_compile", "auto", "jit_compile of model.compile.")
+_SEED = flags.DEFINE_integer("seed", 0, "Data and model seed.")
+
+BATCH = 4096
+FIELDS = 10
+EMBEDDING = 16
+HIDDEN = (256, 128, 64)
+VOCAB = (100_000, 50_000, 10_000, 5_000, 1_000, 1_000, 100, 100, 20, 10)
+NUM_ITEMS = 10_000
+HISTORY = 20
+NUM_SAMPLED = 100
+
+
+def ctr_data(rows, seed):
+    """Fields with planted weights: y ~ Bernoulli(sigmoid(sum_f w_f[x_f]))."""
+    rng = np.random.default_rng(seed)
+    x = {f"f{i}": (rng.zipf(1.2, rows) % v).astype(np.int64) for i, v in enumerate(VOCAB)}
+    logit = sum(rng.normal(0, 0.6, v)[x[f"f{i}"]] for i, v in enumerate(VOCAB)) - 1.0
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.float32)
+    return x, y
+
+
+def retrieval_data(rows, seed):
+    """Users in 50 taste clusters; items in 50 clusters; the next item is drawn from
+    the user's cluster 80% of the time; histories from the same process."""
+    rng = np.random.default_rng(seed)
+    item_cluster = rng.integers(0, 50, NUM_ITEMS)
+    by_cluster = [np.flatnonzero(item_cluster == c) for c in range(50)]
+    user_cluster = rng.integers(0, 50, rows)
+
+    def draw(n_per_row):
+        own = rng.random((rows, n_per_row)) < 0.8
+        pick = rng.integers(0, 1 << 30, (rows, n_per_row))
+        items = rng.integers(0, NUM_ITEMS, (rows, n_per_row))
+        for c in range(50):
+            rows_c = user_cluster == c
+            members = by_cluster[c]
+            chosen = members[pick[rows_c] % len(members)]
+            items[rows_c] = np.where(own[rows_c], chosen, items[rows_c])
+        return items
+
+    history = draw(HISTORY)
+    target = draw(1)[:, 0]
+    lengths = rng.integers(1, HISTORY + 1, rows)
+    mask = np.arange(HISTORY)[None, :] >= (HISTORY - lengths)[:, None]
+    x = {"history": np.where(mask, history, 0), "history_mask": mask}
+    for i, v in enumerate(VOCAB[1:FIELDS]):  # 9 user fields + the history = 10 fields
+        x[f"u{i}"] = (rng.zipf(1.2, rows) % v).astype(np.int64)
+    return x, target.astype(np.int64)
+
+
+def matmul_flops_per_second(size=2048, repeats=20):
+    a = tf.random.normal((size, size))
+    b = tf.random.normal((size, size))
+    f = tf.function(lambda: tf.matmul(a, b))
+    f().numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        out = f()
+    out.numpy()
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def mlp_flops_per_example(in_dim, units):
+    """Forward + backward multiply-adds of the dense layers (x3 forward), times 2."""
+    total, dims = 0, (in_dim,) + tuple(units)
+    for a, b in zip(dims[:-1], dims[1:]):
+        total += 2 * a * b
+    return 3 * total
+
+
+def input_share(dataset, step_seconds, steps):
+    """Fraction of a training step that the input pipeline alone would take."""
+    iterator = iter(dataset)
+    next(iterator)
+    start = time.perf_counter()
+    for _ in range(steps):
+        next(iterator)
+    return (time.perf_counter() - start) / steps / step_seconds
+
+
+class _Timer(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epoch_seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_seconds.append(time.perf_counter() - self._t)
+
+
+def _train(model, x, y, rows, epochs, seed):
+    steps = -(-rows // BATCH)
+    dataset = make_dataset(x, y, batch_size=BATCH, shuffle=True, seed=seed, epochs=(0, None))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=_JIT.value)
+    timer = _Timer()
+    model.fit(dataset, epochs=epochs + 1, steps_per_epoch=steps, callbacks=[timer], verbose=2)
+    seconds = sum(timer.epoch_seconds[1:])
+    step_seconds = seconds / (epochs * steps)
+    return rows * epochs / seconds, step_seconds, input_share(dataset, step_seconds, steps)
+
+
+def bench_wide_deep(rows, epochs, seed, peak):
+    keras.utils.set_random_seed(seed)
+    x, y = ctr_data(int(rows * 1.2), seed)
+    train = {k: v[:rows] for k, v in x.items()}
+    test = {k: v[rows:] for k, v in x.items()}
+    names = tuple(x)
+    model = WideDeep(names, VOCAB, names, VOCAB, EMBEDDING, HIDDEN)
+    speed, step, share = _train(model, train, y[:rows], rows, epochs, seed)
+    logits = model.predict(make_dataset(test, batch_size=BATCH), verbose=0)
+    flops = mlp_flops_per_example(FIELDS * EMBEDDING, HIDDEN + (1,)) * speed
+    return {
+        "model": "wide_deep",
+        "examples_per_second": speed,
+        "step_seconds": step,
+        "input_pipeline_share": share,
+        "test_auc": metrics.auc(y[rows:], np.asarray(logits).reshape(-1)),
+        "dense_flops_per_second": flops,
+        "dense_flops_ratio_to_matmul": flops / peak,
+        "target_examples_per_second": 180_000,
+    }
+
+
+def bench_youtube_dnn(rows, epochs, seed, peak):
+    keras.utils.set_random_seed(seed)
+    x, y = retrieval_data(int(rows * 1.05), seed)
+    train = {k: v[:rows] for k, v in x.items()}
+    user_fields = tuple(k for k in x if k.startswith("u"))
+    model = YouTubeDNN(
+        NUM_ITEMS, user_fields, VOCAB[1:FIELDS], EMBEDDING, HIDDEN,
+        num_sampled=NUM_SAMPLED, sampler="log_uniform", seed=seed,
+    )
+    speed, step, share = _train(model, train, y[:rows], rows, epochs, seed)
+
+    class _Split:
+        targets = y[rows:]
+
+        @staticmethod
+        def features():
+            return {k: v[rows:] for k, v in x.items()}
+
+    topk = evaluation.retrieve_topk(model, _Split, 50)
+    scores = metrics.ranking_metrics_from_topk(topk, y[rows:], (10, 50))
+    in_dim = FIELDS * EMBEDDING
+    flops = (mlp_flops_per_example(in_dim, HIDDEN) + 3 * 2 * HIDDEN[-1] * (NUM_SAMPLED + 1)) * speed
+    return {
+        "model": "youtube_dnn",
+        "examples_per_second": speed,
+        "step_seconds": step,
+        "input_pipeline_share": share,
+        "test_hr@10": scores["hr@10"],
+        "test_hr@50": scores["hr@50"],
+        "num_sampled": NUM_SAMPLED,
+        "num_items": NUM_ITEMS,
+        "dense_flops_per_second": flops,
+        "dense_flops_ratio_to_matmul": flops / peak,
+        "target_examples_per_second": 118_000,
+    }
+
+
+def main(argv):
+    del argv
+    peak = matmul_flops_per_second()
+    print(f"[bench] dense matmul: {peak / 1e9:.1f} GFLOP/s", flush=True)
+    runs = [
+        bench_wide_deep(_ROWS.value, _EPOCHS.value, _SEED.value, peak),
+        bench_youtube_dnn(_ROWS.value, _EPOCHS.value, _SEED.value, peak),
+    ]
+    for run in runs:
+        print(f"[bench] {json.dumps(run)}", flush=True)
+    out = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "jit_compile": _JIT.value,
+        "rows": _ROWS.value,
+        "batch_size": BATCH,
+        "matmul_flops_per_second": peak,
+        "runs": runs,
+    }
+    existing = {}
+    if os.path.exists(_OUTPUT.value):
+        with open(_OUTPUT.value) as f:
+            existing = json.load(f)
+    existing["training"] = out
+    os.makedirs(os.path.dirname(_OUTPUT.value) or ".", exist_ok=True)
+    with open(_OUTPUT.value, "w") as f:
+        json.dump(existing, f, indent=2, sort_keys=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
