@@ -51,6 +51,7 @@ summarize: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m experiments.bench --output=experiments/results/bench.json
+	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 tensorboard: $(STAMP)
 	$(VENV)/bin/tensorboard --logdir=$(RUNS) --bind_all

@@ -211,18 +211,53 @@ def _machine() -> str:
     return f"{model}, {os.cpu_count()} cores, no GPU"
 
 
-def update_readme(readme: str, results: dict[str, list[dict]], tables=TABLES) -> int:
+def render_bench(bench: dict) -> str:
+    """The `make bench` table from experiments/results/bench.json."""
+    training = bench.get("training")
+    if not training:
+        return "Not measured yet: run `make bench`."
+    lines = [
+        "| model | examples/s | target examples/s | test metric | input pipeline share "
+        "| dense FLOP/s vs matmul |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in training["runs"]:
+        metric = ", ".join(
+            f"{k[5:]} {v:.4f}" for k, v in sorted(run.items()) if k.startswith("test_")
+        )
+        lines.append(
+            f"| {run['model']} | {run['examples_per_second']:,.0f} | "
+            f"{run['target_examples_per_second']:,} | {metric} | "
+            f"{run['input_pipeline_share']:.0%} | {run['dense_flops_ratio_to_matmul']:.1%} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Measured by `make bench` on {training['machine']}, TensorFlow "
+        f"{training['tensorflow']}, Keras {training['keras']}, jit_compile="
+        f"{training['jit_compile']}, {training['rows']:,} rows, batch "
+        f"{training['batch_size']}; dense matmul reference "
+        f"{training['matmul_flops_per_second'] / 1e9:.0f} GFLOP/s."
+    )
+    return "\n".join(lines)
+
+
+def _replace_block(text: str, block_id: str, body: str) -> tuple[str, bool]:
+    pattern = re.compile(rf"(<!-- table:{re.escape(block_id)} -->\n).*?(<!-- /table -->)", re.S)
+    if not pattern.search(text):
+        return text, False
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text), True
+
+
+def update_readme(readme: str, results: dict[str, list[dict]], tables=TABLES, bench=None) -> int:
     with open(readme) as f:
         text = f.read()
     updated = 0
     for table in tables:
-        pattern = re.compile(
-            rf"(<!-- table:{re.escape(table.id)} -->\n).*?(<!-- /table -->)", re.S
-        )
-        if pattern.search(text):
-            body = render(table, results)
-            text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
-            updated += 1
+        text, done = _replace_block(text, table.id, render(table, results))
+        updated += done
+    if bench is not None:
+        text, done = _replace_block(text, "bench", render_bench(bench))
+        updated += done
     with open(readme, "w") as f:
         f.write(text)
     return updated
@@ -232,7 +267,12 @@ def main(argv):
     del argv
     copied = collect(_RUNS.value, _RESULTS.value) if os.path.isdir(_RUNS.value) else 0
     results = load(_RESULTS.value)
-    updated = update_readme(_README.value, results)
+    bench_file = os.path.join(_RESULTS.value, "bench.json")
+    bench = None
+    if os.path.exists(bench_file):
+        with open(bench_file) as f:
+            bench = json.load(f)
+    updated = update_readme(_README.value, results, bench=bench)
     print(f"[summarize] collected {copied} runs; updated {updated} README tables")
 
 

@@ -1,0 +1,300 @@
+"""Shared test harness for the layers and models of recsys_tf.
+
+`run_layer_test` is in the spirit of Keras' own layer test helper: it builds a
+layer symbolically and eagerly, compares the shapes, rebuilds it from its config,
+checks that every trainable weight receives a gradient, and saves / reloads it
+inside a functional model. The model helpers check gradients through the model's
+own `compute_loss`, `.keras` round trips and overfitting of one batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+SEED = 0
+# A gradient whose largest entry is below this is rounding noise, not a signal
+# (e.g. the bias gradient of a zero-initialised model on balanced labels).
+NUMERICALLY_ZERO = 1e-6
+
+
+def set_seed(seed: int = SEED) -> None:
+    """Seeds Python, NumPy and the backend (Keras initialisers, dropout)."""
+    keras.utils.set_random_seed(seed)
+
+
+def to_numpy(x) -> np.ndarray:
+    if isinstance(x, tf.IndexedSlices):
+        x = tf.convert_to_tensor(x)
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def json_round_trip(config: dict) -> dict:
+    """What a config looks like after being written to disk (tuples -> lists)."""
+    return json.loads(json.dumps(config))
+
+
+# --- Independent NumPy references --------------------------------------------
+
+
+def numpy_activation(name, x: np.ndarray) -> np.ndarray:
+    if name is None or name == "linear":
+        return x
+    if name == "relu":
+        return np.maximum(x, 0.0)
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-x))
+    raise NotImplementedError(name)
+
+
+def numpy_dense_stack(x: np.ndarray, params, activations) -> np.ndarray:
+    """`h_{l+1} = act_l(h_l W_l + b_l)` for `params = [(W_0, b_0), ...]`."""
+    assert len(params) == len(activations)
+    h = np.asarray(x, np.float64)
+    for (kernel, bias), activation in zip(params, activations):
+        h = numpy_activation(activation, h @ np.asarray(kernel, np.float64) + bias)
+    return h
+
+
+def mlp_params(mlp) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The `(kernel, bias)` pairs of a `recsys_tf.layers.MLP`, first layer first."""
+    return [(to_numpy(d.kernel), to_numpy(d.bias)) for d in mlp.dense_layers]
+
+
+def numpy_bce_with_logits(labels, logits) -> np.ndarray:
+    """Per-example `-y log sigmoid(z) - (1 - y) log(1 - sigmoid(z))`, stably."""
+    z = np.asarray(logits, np.float64)
+    y = np.asarray(labels, np.float64)
+    return np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
+
+
+def numpy_softmax_cross_entropy(logits, labels) -> np.ndarray:
+    """Per-example `logsumexp_j(s_j) - s_label`."""
+    s = np.asarray(logits, np.float64)
+    peak = s.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(s - peak).sum(axis=1)) + peak[:, 0]
+    return lse - s[np.arange(len(s)), np.asarray(labels)]
+
+
+# --- Gradients ---------------------------------------------------------------
+
+
+def assert_trainable_gradients(target, loss_fn, variables=None):
+    """Every trainable variable of `target` gets a finite, non-zero gradient.
+
+    `loss_fn()` is evaluated under a `tf.GradientTape`; a variable without a
+    gradient (a dead branch), with a non-finite one or a numerically zero one
+    (every entry below `NUMERICALLY_ZERO`) fails.
+    Returns the loss as a float.
+    """
+    with tf.GradientTape() as tape:
+        loss = loss_fn()
+    # Read after the call, which may have built the target.
+    variables = list(target.trainable_variables if variables is None else variables)
+    assert variables, f"{target.name} has no trainable variables"
+    loss_value = float(to_numpy(loss))
+    assert math.isfinite(loss_value), f"loss is not finite: {loss_value}"
+    grads = tape.gradient(loss, variables)
+    problems = []
+    for variable, grad in zip(variables, grads):
+        if grad is None:
+            problems.append(f"{variable.path}: no gradient")
+            continue
+        values = to_numpy(grad)
+        if not np.all(np.isfinite(values)):
+            problems.append(f"{variable.path}: non-finite gradient")
+        elif np.max(np.abs(values), initial=0.0) < NUMERICALLY_ZERO:
+            problems.append(f"{variable.path}: all-zero gradient")
+    if problems:
+        raise AssertionError("Bad gradients:\n  " + "\n  ".join(problems))
+    return loss_value
+
+
+def _random_projection(shape, seed: int = SEED) -> np.ndarray:
+    """Fixed random weights: `sum(out * w)` reaches every output coordinate."""
+    return np.random.default_rng(seed).normal(size=tuple(shape)).astype(np.float32)
+
+
+# --- Layers -----------------------------------------------------------------
+
+
+def _symbolic_input(value: np.ndarray, name: str):
+    return keras.Input(shape=value.shape[1:], dtype=str(value.dtype), name=name)
+
+
+def run_layer_test(
+    layer_cls,
+    init_kwargs: dict,
+    inputs: np.ndarray,
+    expected_output_shape: tuple,
+    call_kwargs: dict | None = None,
+    expect_trainable_weights: bool = True,
+    save_dir: str | os.PathLike | None = None,
+) -> np.ndarray:
+    """Shape, config, gradient and serialization checks of one layer.
+
+    Args:
+        layer_cls: the layer class.
+        init_kwargs: constructor arguments.
+        inputs: the first positional input, a NumPy array `[batch, ...]`.
+        expected_output_shape: the eager output shape for `inputs`.
+        call_kwargs: further tensor arguments of `call` (e.g. `mask`), arrays.
+        expect_trainable_weights: False for weightless layers (checked).
+        save_dir: if given, a functional model around the layer is saved there
+            as `.keras` and reloaded.
+
+    Returns:
+        The eager output (NumPy).
+    """
+    call_kwargs = dict(call_kwargs or {})
+    expected_output_shape = tuple(expected_output_shape)
+
+    # Symbolic: keras.Input with an unknown batch size, and compute_output_shape.
+    layer = layer_cls(**init_kwargs)
+    symbolic = {"inputs": _symbolic_input(inputs, "inputs")}
+    symbolic.update({k: _symbolic_input(v, k) for k, v in call_kwargs.items()})
+    symbolic_kwargs = {k: symbolic[k] for k in call_kwargs}
+    symbolic_output = layer(symbolic["inputs"], **symbolic_kwargs)
+    assert tuple(symbolic_output.shape) == (None,) + expected_output_shape[1:], (
+        f"symbolic shape {symbolic_output.shape} != {(None,) + expected_output_shape[1:]}"
+    )
+    assert tuple(layer.compute_output_shape(inputs.shape)) == expected_output_shape
+
+    # Eager, with the weights created by the symbolic call.
+    output = to_numpy(layer(inputs, **call_kwargs))
+    assert output.shape == expected_output_shape, (
+        f"eager shape {output.shape} != {expected_output_shape}"
+    )
+    assert np.all(np.isfinite(output))
+    if expect_trainable_weights:
+        assert layer.trainable_weights, f"{layer.name} has no trainable weights"
+    else:
+        assert not layer.weights, f"{layer.name} unexpectedly has weights"
+
+    # The functional model around the layer computes the same thing.
+    model = keras.Model(symbolic, symbolic_output)
+    feed = {"inputs": inputs, **call_kwargs}
+    np.testing.assert_allclose(to_numpy(model(feed)), output, rtol=1e-6, atol=1e-6)
+
+    # get_config / from_config (through JSON) gives the same layer.
+    config = json_round_trip(layer.get_config())
+    clone = layer_cls.from_config(config)
+    assert json_round_trip(clone.get_config()) == config
+    clone(inputs, **call_kwargs)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(to_numpy(clone(inputs, **call_kwargs)), output)
+
+    # Every trainable weight is used.
+    if expect_trainable_weights:
+        projection = _random_projection(output.shape)
+        assert_trainable_gradients(
+            layer,
+            lambda: keras.ops.sum(layer(inputs, **call_kwargs) * projection),
+        )
+
+    if save_dir is not None:
+        path = os.path.join(os.fspath(save_dir), f"{layer.name}.keras")
+        model.save(path)
+        reloaded = keras.models.load_model(path)
+        reloaded_layer = reloaded.get_layer(layer.name)
+        assert type(reloaded_layer) is layer_cls
+        np.testing.assert_array_equal(to_numpy(reloaded(feed)), output)
+    return output
+
+
+# --- Models -------------------------------------------------------------------
+
+
+def model_loss(model, x, y, training=True, sample_weight=None):
+    """The model's own objective: `compute_loss(y_pred=model(x, training))`."""
+    y_pred = model(x, training=training)
+    return model.compute_loss(
+        x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
+    )
+
+
+def assert_model_gradients(model, x, y, training=True) -> float:
+    """Finite loss, and a finite non-zero gradient for every trainable variable."""
+    return assert_trainable_gradients(
+        model, lambda: model_loss(model, x, y, training=training)
+    )
+
+
+def assert_one_train_step(model, x, y) -> float:
+    """`compile(optimizer="adam")` + `train_on_batch`: finite loss, weights move."""
+    model.compile(optimizer="adam")
+    before = [to_numpy(v).copy() for v in model.trainable_variables]
+    loss = float(np.asarray(model.train_on_batch(x, y)).reshape(-1)[0])
+    assert math.isfinite(loss), f"train_on_batch loss is not finite: {loss}"
+    after = [to_numpy(v) for v in model.trainable_variables]
+    unchanged = [
+        v.path
+        for v, b, a in zip(model.trainable_variables, before, after)
+        if np.array_equal(b, a)
+    ]
+    assert not unchanged, f"variables not updated by one Adam step: {unchanged}"
+    return loss
+
+
+def fit_one_batch(model, x, y, steps: int, learning_rate: float = 0.05) -> float:
+    """Trains `steps` Adam steps on the same batch; returns the final loss.
+
+    The loss returned is `compute_loss` of the trained model on the batch with
+    `training=False` (for retrieval models, the full softmax), not Keras' epoch
+    average of the training losses.
+    """
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    data = tf.data.Dataset.from_tensors((x, y)).repeat(steps)
+    model.fit(data, epochs=1, shuffle=False, verbose=0)
+    return float(to_numpy(model_loss(model, x, y, training=False)))
+
+
+def assert_config_round_trip(model, x) -> None:
+    """`from_config(get_config())` (through JSON) with the same weights agrees."""
+    config = json_round_trip(model.get_config())
+    clone = type(model).from_config(config)
+    assert json_round_trip(clone.get_config()) == config
+    clone(x)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(to_numpy(clone(x)), to_numpy(model(x)))
+
+
+def assert_save_reload(model, x, save_dir) -> keras.Model:
+    """`.keras` save then `load_model` (no custom objects): identical predictions."""
+    expected = to_numpy(model(x))
+    expected_predict = np.asarray(model.predict(x, verbose=0))
+    path = os.path.join(os.fspath(save_dir), f"{model.name}.keras")
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    assert type(reloaded) is type(model)
+    assert json_round_trip(reloaded.get_config()) == json_round_trip(model.get_config())
+    assert len(reloaded.weights) == len(model.weights)
+    for a, b in zip(reloaded.weights, model.weights):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b), err_msg=b.path)
+    np.testing.assert_array_equal(to_numpy(reloaded(x)), expected)
+    np.testing.assert_array_equal(reloaded.predict(x, verbose=0), expected_predict)
+    return reloaded
+
+
+class FakeCTRTask:
+    """Duck-typed CTR task: `.fields` and `.vocabulary_sizes`."""
+
+    def __init__(self, vocabulary_sizes: dict):
+        self.fields = tuple(vocabulary_sizes)
+        self.vocabulary_sizes = dict(vocabulary_sizes)
+
+
+class FakeRetrievalTask:
+    """Duck-typed retrieval task: `.num_items`, `.user_vocabulary_sizes`, counts."""
+
+    def __init__(self, num_items: int, user_vocabulary_sizes: dict, item_counts):
+        self.num_items = num_items
+        self.user_vocabulary_sizes = dict(user_vocabulary_sizes)
+        self.item_counts = np.asarray(item_counts, np.int64)
