@@ -35,7 +35,8 @@ class YouTubeDNN(RetrievalModel):
         embedding_dim: input embedding size.
         hidden_units: user tower sizes; the last one is the retrieval dimension.
         dropout: tower dropout.
-        l2: L2 factor on looked-up embeddings and tower kernels.
+        l2: L2 factor on looked-up embeddings (valid history positions only)
+            and tower kernels, per example.
         num_sampled: negatives per batch of the sampled softmax (0 = full softmax).
         sampler: "log_uniform", "uniform" or "unigram".
         sampler_counts: item frequencies for "unigram".
@@ -80,8 +81,7 @@ class YouTubeDNN(RetrievalModel):
         self.remove_accidental_hits = remove_accidental_hits
         self.seed = seed
         self.item_embedding = FieldEmbedding(
-            (self.num_items,), self.embedding_dim, embeddings_regularizer=l2,
-            name="item_embedding",
+            (self.num_items,), self.embedding_dim, name="item_embedding",
         )
         self.pooling = MaskedMeanPooling(name="history_pooling")
         if self.user_features:
@@ -130,6 +130,11 @@ class YouTubeDNN(RetrievalModel):
     def call(self, inputs, training=False):
         history = self.item_embedding(ops.expand_dims(inputs["history"], -1))
         history = ops.squeeze(history, 2)
+        if self.l2:
+            # L2 on the valid history rows only (padding reuses item id 0).
+            mask = ops.cast(inputs["history_mask"], history.dtype)[..., None]
+            batch = ops.cast(ops.shape(history)[0], history.dtype)
+            self.add_loss(self.l2 * ops.sum(ops.square(history) * mask) / batch)
         parts = [self.pooling(history, mask=inputs["history_mask"])]
         if self.user_features:
             users = self.user_embedding(stack_fields(inputs, self.user_features))
