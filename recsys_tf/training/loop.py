@@ -18,6 +18,7 @@ from recsys_tf.data.input import make_dataset
 from recsys_tf.models import MODELS, RetrievalModel
 from recsys_tf.training import callbacks as cb
 from recsys_tf.training import evaluation, projector
+from recsys_tf.training.optimizers import get_optimizer
 from recsys_tf.training.strategy import get_strategy
 
 TASKS = ("ctr", "retrieval")
@@ -169,10 +170,10 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     distribution = get_strategy(strategy)
     with distribution.scope():
         model = build_model(config, task)
-        optimizer = keras.optimizers.get(
-            {"class_name": config.train.optimizer,
-             "config": {"learning_rate": config.train.learning_rate}}
-        )
+        try:
+            optimizer = get_optimizer(config.train.optimizer, config.train.learning_rate)
+        except ValueError as error:
+            raise ConfigError(f"config.train.optimizer: {error}") from error
         model.compile(
             optimizer=optimizer,
             jit_compile=config.train.jit_compile,
