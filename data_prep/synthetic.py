@@ -471,6 +471,11 @@ def _shaped_rate(rate, weights):
 
 
 def _make_items(config, rng):
+    """Categories (Zipf sizes), brands nested in them, item vectors and biases.
+
+    Arrays are indexed by item id except `slot_*`, which follow the items
+    ordered by category (what the policy samples from).
+    """
     n, c, d = config.num_items, config.num_categories, config.latent_dim
     category_sizes = _allocate(n, _zipf(c, config.category_zipf), 2)
     category_of_slot = np.repeat(np.arange(c), category_sizes)
@@ -536,6 +541,7 @@ def _make_items(config, rng):
 
 
 def _make_users(config, items, rng):
+    """User features, long-term interests (steered by the features), taste."""
     u, c, k = config.num_users, config.num_categories, config.num_long_term_interests
     d = config.latent_dim
     age = rng.integers(0, config.num_age_buckets, size=u)
@@ -757,7 +763,6 @@ def _run_requests(config, items, users, truth, streams):
     c, n = config.num_categories, config.num_items
     everyone = np.arange(u)
 
-    # Short-term chain: jump to related (same direction), popular categories.
     # Short-term chain: jump to related (close direction), popular categories,
     # tilted by the user's demographic group.
     gram = items["category_vectors"] @ items["category_vectors"].T
@@ -780,9 +785,8 @@ def _run_requests(config, items, users, truth, streams):
     long_term_scores = config.long_term_weight * (
         users["long_term"] @ items["category_vectors"].T
     )
-    bias_estimate = items[
-        "item_bias"
-    ] + config.policy_bias_noise * policy_rng.standard_normal(n)
+    bias_noise = config.policy_bias_noise * policy_rng.standard_normal(n)
+    bias_estimate = items["item_bias"] + bias_noise
     slot_weight = np.exp(
         (bias_estimate[items["slot_item"]] - bias_estimate.max()) / tau
     )
@@ -856,7 +860,7 @@ def _run_requests(config, items, users, truth, streams):
         policy_items = items["slot_item"][slots]
         random_items = policy_rng.integers(0, n, size=(u, random_draws))
         order_keys = policy_rng.random((u, p))
-        page = _fill_page(policy_items, random_items, personal, p, policy_rng)
+        page = _fill_page(policy_items, random_items, personal, p, n, policy_rng)
         page = np.take_along_axis(page, np.argsort(order_keys, axis=1), axis=1)
 
         # True preference and clicks.
@@ -879,7 +883,7 @@ def _run_requests(config, items, users, truth, streams):
     }
 
 
-def _fill_page(policy_items, random_items, personal, page_size, rng):
+def _fill_page(policy_items, random_items, personal, page_size, num_items, rng):
     """Distinct items per row: the first `personal` distinct policy draws, then
     distinct random items (not already on the page) up to `page_size`."""
     u = len(random_items)
@@ -907,7 +911,7 @@ def _fill_page(policy_items, random_items, personal, page_size, rng):
     page[rows, count[rows] + rank[rows, cols] - 1] = random_items[rows, cols]
     for row in short:  # Practically never: too few distinct random draws.
         have = page[row, : count[row]]
-        extra = rng.permutation(np.setdiff1d(np.arange(random_items.max() + 1), have))
+        extra = rng.permutation(np.setdiff1d(np.arange(num_items), have))
         page[row, count[row] :] = extra[: page_size - count[row]]
     return page
 
@@ -1112,9 +1116,9 @@ def _assemble(config, seed, items, users, pages, request_ts, segments):
     data["item_id"] = column("item_id")[order]
     data["timestamp"] = timestamp[order]
     del timestamp
-    data["event"] = pd.Categorical.from_codes(
-        column("event")[order], categories=list(schema.EVENT_TYPES)
-    )
+    # Plain strings (all sharing the eight name objects): `schema.validate`
+    # checks and converts these faster and with less memory than a categorical.
+    data["event"] = np.array(schema.EVENT_TYPES, dtype=object)[column("event")[order]]
     for name in (
         "value",
         "request_id",

@@ -174,9 +174,15 @@ def _check_column(frame: pd.DataFrame, file: str, column: str, kind: str) -> Non
         raise SchemaError(file, f"expected {expected}, got {shown}", column, row)
 
     if kind == _EVENT:
-        bad = ~series.astype("string").isin(EVENT_TYPES).fillna(False)
-        if bad.to_numpy(dtype=bool).any():
-            fail(bad.to_numpy(dtype=bool))
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            # Check the few categories, then the rows only through their codes.
+            allowed = np.array([str(c) in EVENT_TYPES for c in series.cat.categories])
+            codes = series.cat.codes.to_numpy()
+            bad = (codes < 0) | ~np.append(allowed, False)[codes]
+        else:
+            bad = ~series.astype("string").isin(EVENT_TYPES).fillna(False).to_numpy(bool)
+        if bad.any():
+            fail(bad)
         return
     missing = series.isna().to_numpy()
     if kind == _BOOL:
@@ -262,25 +268,42 @@ def _check_non_negative(frame, file, column):
         )
 
 
+_EVENT_DTYPE = pd.CategoricalDtype(list(EVENT_TYPES))
+_DTYPES = {_INT: np.dtype(np.int64), _FLOAT: np.dtype(np.float64), _BOOL: np.dtype(bool)}
+
+
 def _normalise(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
-    frame = frame.reset_index(drop=True).copy()
+    """Canonical dtypes, converting only the columns that differ (no full copy:
+    pandas' copy-on-write keeps the caller's frame unchanged)."""
+    frame = frame.reset_index(drop=True)
     for column in frame.columns:
         kind = spec.get(column)
         if kind is None:
             if str(column).startswith("truth_"):
                 continue
             kind = _INT
-        if kind == _INT:
-            frame[column] = frame[column].astype(np.int64)
-        elif kind == _FLOAT:
-            frame[column] = frame[column].astype(np.float64)
-        elif kind == _BOOL:
-            frame[column] = frame[column].astype(bool)
-        elif kind == _EVENT:
-            frame[column] = pd.Categorical(
-                frame[column].astype(str), categories=EVENT_TYPES
-            )
+        series = frame[column]
+        if kind == _EVENT:
+            if isinstance(series.dtype, pd.CategoricalDtype):
+                if list(series.cat.categories) != list(EVENT_TYPES):
+                    frame[column] = series.astype(str).astype(_EVENT_DTYPE)
+            else:
+                frame[column] = series.astype(str).astype(_EVENT_DTYPE)
+        elif series.dtype != _DTYPES[kind]:
+            frame[column] = series.astype(_DTYPES[kind])
     return frame
+
+
+def _sorted_by(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Stable sort by `keys`, skipped when the rows are already in that order."""
+    first = frame[keys[0]].to_numpy()
+    second = frame[keys[1]].to_numpy()
+    ordered = bool(
+        np.all((first[1:] > first[:-1]) | ((first[1:] == first[:-1]) & (second[1:] >= second[:-1])))
+    )
+    if ordered:
+        return frame
+    return frame.sort_values(keys, kind="stable", ignore_index=True)
 
 
 def validate_users(users: pd.DataFrame, file: str = USERS_FILE) -> pd.DataFrame:
@@ -338,7 +361,7 @@ def validate_events(
             row,
         )
     frame = _normalise(events, {**EVENT_COLUMNS, **OPTIONAL_EVENT_COLUMNS})
-    return frame.sort_values(["timestamp", "user_id"], kind="stable", ignore_index=True)
+    return _sorted_by(frame, ["timestamp", "user_id"])
 
 
 def validate(log: EventLog) -> EventLog:

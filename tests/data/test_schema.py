@@ -188,3 +188,21 @@ def test_fuzz_valid_logs_pass_and_keep_every_row(num_users, num_items, num_event
     assert len(out.events) == num_events
     assert out.events["timestamp"].is_monotonic_increasing
     assert out.events["user_id"].dtype == np.int64
+
+
+def test_categorical_event_column_is_checked_through_codes():
+    log = _log(num_events=6)
+    values = list(log.events["event"].astype(str))
+    values[2] = "clk"
+    log.events["event"] = pd.Categorical(values)
+    with pytest.raises(SchemaError, match="row 2, column 'event'.*'clk'"):
+        schema.validate(log)
+    values[2] = None
+    log.events["event"] = pd.Categorical(values)
+    with pytest.raises(SchemaError, match="row 2, column 'event'"):
+        schema.validate(log)
+    values[2] = "click"
+    log.events["event"] = pd.Categorical(values, categories=["click", *sorted(set(values) - {"click"})])
+    out = schema.validate(log)
+    assert list(out.events["event"].cat.categories) == list(schema.EVENT_TYPES)
+    assert sorted(out.events["event"].astype(str)) == sorted(values)
