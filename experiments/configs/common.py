@@ -38,7 +38,7 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict()
     config.train.epochs = 10
     config.train.batch_size = 1024
-    config.train.optimizer = "adam"
+    config.train.optimizer = "lazy_adam"  # Adam; embedding tables updated on looked-up rows only
     config.train.learning_rate = 1e-3
     config.train.patience = 3  # epochs without validation improvement (0 = off)
     config.train.jit_compile = "auto"

@@ -61,12 +61,30 @@ def make_dataset(
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
     n = _check_lengths(features, labels)
-    tensors = {k: tf.constant(_feedable(v)) for k, v in features.items()}
+    # Same-dtype 1-D features are stored as the columns of one matrix, so a batch
+    # costs one gather per dtype instead of one per feature.
+    arrays = {k: _feedable(v) for k, v in features.items()}
+    groups: dict = {}
+    for name, array in arrays.items():
+        key = array.dtype.str if array.ndim == 1 else name
+        groups.setdefault(key, []).append(name)
+    tensors = {}
+    for key, names in groups.items():
+        if len(names) == 1:
+            tensors[key] = (names, tf.constant(arrays[names[0]]))
+        else:
+            tensors[key] = (names, tf.constant(np.stack([arrays[k] for k in names], 1)))
     label_tensor = None if labels is None else tf.constant(np.asarray(labels))
     first, end = epochs if epochs is not None else (0, 1)
     end = 2**62 if end is None else end
     if end <= first:
         raise ValueError(f"`epochs` must be (first, end) with end > first. Received: {epochs}")
+
+    num_batches = n // batch_size if drop_remainder else -(-n // batch_size)
+    if num_batches == 0:
+        raise ValueError(
+            f"{n} examples make no full batch of {batch_size} with drop_remainder=True."
+        )
 
     def epoch_batches(epoch):
         rows = tf.range(n, dtype=tf.int64)
@@ -74,8 +92,9 @@ def make_dataset(
             rows = tf.random.experimental.stateless_shuffle(
                 rows, seed=tf.stack([tf.cast(seed, tf.int64), epoch])
             )
-        return tf.data.Dataset.from_tensor_slices(rows).batch(
-            batch_size, drop_remainder=drop_remainder
+        # Slices of the permutation, one per batch (no per-example tf.data work).
+        return tf.data.Dataset.range(num_batches).map(
+            lambda b: rows[b * batch_size : tf.minimum((b + 1) * batch_size, n)]
         )
 
     if epochs is None:
@@ -85,7 +104,14 @@ def make_dataset(
         indices = tf.data.Dataset.range(first, end).flat_map(epoch_batches)
 
     def gather(index):
-        x = {k: tf.gather(v, index) for k, v in tensors.items()}
+        x = {}
+        for names, tensor in tensors.values():
+            block = tf.gather(tensor, index)
+            if len(names) == 1:
+                x[names[0]] = block
+            else:
+                x.update(zip(names, tf.unstack(block, axis=1)))
+        x = {k: x[k] for k in features}
         if label_tensor is None:
             return x
         return x, tf.gather(label_tensor, index)
