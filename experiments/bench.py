@@ -29,18 +29,23 @@ from recsys_tf.models import WideDeep, YouTubeDNN
 from recsys_tf.training import evaluation
 from recsys_tf.training.optimizers import get_optimizer
 
-_OUTPUT = flags.DEFINE_string("output", "experiments/results/bench.json", "Results file.")
+_OUTPUT = flags.DEFINE_string(
+    "output", "experiments/results/bench.json", "Results file."
+)
 _ROWS = flags.DEFINE_integer("rows", 200_000, "Training rows.")
 _EPOCHS_CTR = flags.DEFINE_integer(
     "epochs_ctr", 3, "Timed Wide&Deep epochs (after one warm-up epoch)."
 )
 _EPOCHS_RETRIEVAL = flags.DEFINE_integer(
-    "epochs_retrieval", 10,
+    "epochs_retrieval",
+    10,
     "Timed YouTube DNN epochs (after one warm-up epoch); its loss leaves the "
     "log(num_sampled + 1) plateau only after about five epochs at Adam 1e-3.",
 )
 _JIT = flags.DEFINE_enum(
-    "jit_compile", "auto", ["auto", "true", "false"],
+    "jit_compile",
+    "auto",
+    ["auto", "true", "false"],
     "XLA for model.compile (Keras' auto means off on CPU-only machines).",
 )
 _SEED = flags.DEFINE_integer("seed", 0, "Data and model seed.")
@@ -48,11 +53,15 @@ _OPTIMIZER = flags.DEFINE_string(
     "optimizer", "lazy_adam", "adam (dense updates of whole tables) or lazy_adam."
 )
 _SAMPLER = flags.DEFINE_enum(
-    "sampler", "uniform", ["uniform", "log_uniform", "unigram"],
+    "sampler",
+    "uniform",
+    ["uniform", "log_uniform", "unigram"],
     "Candidate sampler of the YouTube DNN sampled softmax (the generated items are "
     "equally popular, so uniform is the matching proposal).",
 )
-_STEPS_PER_EXECUTION = flags.DEFINE_integer("steps_per_execution", 1, "Keras steps_per_execution.")
+_STEPS_PER_EXECUTION = flags.DEFINE_integer(
+    "steps_per_execution", 1, "Keras steps_per_execution."
+)
 
 BATCH = 4096
 FIELDS = 10
@@ -67,7 +76,9 @@ NUM_SAMPLED = 100
 def ctr_data(rows, seed):
     """Fields with planted weights: y ~ Bernoulli(sigmoid(sum_f w_f[x_f]))."""
     rng = np.random.default_rng(seed)
-    x = {f"f{i}": (rng.zipf(1.2, rows) % v).astype(np.int64) for i, v in enumerate(VOCAB)}
+    x = {
+        f"f{i}": (rng.zipf(1.2, rows) % v).astype(np.int64) for i, v in enumerate(VOCAB)
+    }
     logit = sum(rng.normal(0, 0.6, v)[x[f"f{i}"]] for i, v in enumerate(VOCAB)) - 1.0
     y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.float32)
     return x, y
@@ -146,17 +157,25 @@ class _Timer(keras.callbacks.Callback):
 
 def _train(model, x, y, rows, epochs, seed):
     steps = -(-rows // BATCH)
-    dataset = make_dataset(x, y, batch_size=BATCH, shuffle=True, seed=seed, epochs=(0, None))
+    dataset = make_dataset(
+        x, y, batch_size=BATCH, shuffle=True, seed=seed, epochs=(0, None)
+    )
     model.compile(
         optimizer=get_optimizer(_OPTIMIZER.value, 1e-3),
         jit_compile={"auto": "auto", "true": True, "false": False}[_JIT.value],
         steps_per_execution=_STEPS_PER_EXECUTION.value,
     )
     timer = _Timer()
-    model.fit(dataset, epochs=epochs + 1, steps_per_epoch=steps, callbacks=[timer], verbose=2)
+    model.fit(
+        dataset, epochs=epochs + 1, steps_per_epoch=steps, callbacks=[timer], verbose=2
+    )
     seconds = sum(timer.epoch_seconds[1:])
     step_seconds = seconds / (epochs * steps)
-    return rows * epochs / seconds, step_seconds, input_share(dataset, step_seconds, steps)
+    return (
+        rows * epochs / seconds,
+        step_seconds,
+        input_share(dataset, step_seconds, steps),
+    )
 
 
 def bench_wide_deep(rows, epochs, seed, peak):
@@ -187,8 +206,14 @@ def bench_youtube_dnn(rows, epochs, seed, peak):
     train = {k: v[:rows] for k, v in x.items()}
     user_fields = tuple(k for k in x if k.startswith("u"))
     model = YouTubeDNN(
-        NUM_ITEMS, user_fields, VOCAB[1:FIELDS], EMBEDDING, HIDDEN,
-        num_sampled=NUM_SAMPLED, sampler=_SAMPLER.value, seed=seed,
+        NUM_ITEMS,
+        user_fields,
+        VOCAB[1:FIELDS],
+        EMBEDDING,
+        HIDDEN,
+        num_sampled=NUM_SAMPLED,
+        sampler=_SAMPLER.value,
+        seed=seed,
     )
     speed, step, share = _train(model, train, y[:rows], rows, epochs, seed)
 
@@ -202,7 +227,9 @@ def bench_youtube_dnn(rows, epochs, seed, peak):
     topk = evaluation.retrieve_topk(model, _Split, 50)
     scores = metrics.ranking_metrics_from_topk(topk, y[rows:], (10, 50))
     in_dim = FIELDS * EMBEDDING
-    flops = (mlp_flops_per_example(in_dim, HIDDEN) + 3 * 2 * HIDDEN[-1] * (NUM_SAMPLED + 1)) * speed
+    flops = (
+        mlp_flops_per_example(in_dim, HIDDEN) + 3 * 2 * HIDDEN[-1] * (NUM_SAMPLED + 1)
+    ) * speed
     return {
         "model": "youtube_dnn",
         "examples_per_second": speed,
@@ -237,7 +264,10 @@ def main(argv):
         "optimizer": _OPTIMIZER.value,
         "steps_per_execution": _STEPS_PER_EXECUTION.value,
         "rows": _ROWS.value,
-        "epochs": {"wide_deep": _EPOCHS_CTR.value, "youtube_dnn": _EPOCHS_RETRIEVAL.value},
+        "epochs": {
+            "wide_deep": _EPOCHS_CTR.value,
+            "youtube_dnn": _EPOCHS_RETRIEVAL.value,
+        },
         "batch_size": BATCH,
         "matmul_flops_per_second": peak,
         "runs": runs,

@@ -24,7 +24,9 @@ import shutil
 from absl import app, flags
 
 _RUNS = flags.DEFINE_string("runs", "runs", "Folder of training workdirs.")
-_RESULTS = flags.DEFINE_string("results", "experiments/results", "Collected results files.")
+_RESULTS = flags.DEFINE_string(
+    "results", "experiments/results", "Collected results files."
+)
 _README = flags.DEFINE_string("readme", "README.md", "README to update.")
 
 
@@ -92,7 +94,9 @@ def load(results: str) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for path in sorted(glob.glob(os.path.join(results, "*", "*.results.json"))):
         with open(path) as f:
-            out.setdefault(os.path.basename(os.path.dirname(path)), []).append(json.load(f))
+            out.setdefault(os.path.basename(os.path.dirname(path)), []).append(
+                json.load(f)
+            )
     return out
 
 
@@ -112,8 +116,11 @@ def _betainc(a, b, x):
     if x > (a + 1) / (a + b + 2):
         return 1.0 - _betainc(b, a, 1 - x)
     log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-        + a * math.log(x) + b * math.log(1 - x)
+        math.lgamma(a + b)
+        - math.lgamma(a)
+        - math.lgamma(b)
+        + a * math.log(x)
+        + b * math.log(1 - x)
     )
     tiny = 1e-300
     c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
@@ -171,7 +178,9 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
             mean, std = _mean_std(values)
             mark = ""
             if row.experiment != table.reference:
-                ref = [r["test"][metric] for r in reference if metric in r.get("test", {})]
+                ref = [
+                    r["test"][metric] for r in reference if metric in r.get("test", {})
+                ]
                 p = welch_p_value(values, ref)
                 mark = "†" if p is not None and p < 0.05 else ""
             cells += [
@@ -180,9 +189,16 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
                 "—" if paper is None else f"{mean - paper:+.4f}",
             ]
         seeds = sorted({r["seed"] for r in runs})
-        cells += [",".join(map(str, seeds)) or "—", f"`{table.command}`" if runs else "—"]
+        cells += [
+            ",".join(map(str, seeds)) or "—",
+            f"`{table.command}`" if runs else "—",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
-    walls = [r.get("wall_seconds") for row in table.rows for r in results.get(row.experiment, [])]
+    walls = [
+        r.get("wall_seconds")
+        for row in table.rows
+        for r in results.get(row.experiment, [])
+    ]
     walls = [w for w in walls if w]
     if walls:
         lines.append("")
@@ -242,13 +258,17 @@ def render_bench(bench: dict) -> str:
 
 
 def _replace_block(text: str, block_id: str, body: str) -> tuple[str, bool]:
-    pattern = re.compile(rf"(<!-- table:{re.escape(block_id)} -->\n).*?(<!-- /table -->)", re.S)
+    pattern = re.compile(
+        rf"(<!-- table:{re.escape(block_id)} -->\n).*?(<!-- /table -->)", re.S
+    )
     if not pattern.search(text):
         return text, False
     return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text), True
 
 
-def update_readme(readme: str, results: dict[str, list[dict]], tables=TABLES, bench=None) -> int:
+def update_readme(
+    readme: str, results: dict[str, list[dict]], tables=TABLES, bench=None
+) -> int:
     with open(readme) as f:
         text = f.read()
     updated = 0

@@ -20,15 +20,20 @@ from recsys_tf.training import loop
 from recsys_tf.training.strategy import STRATEGIES
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Path to an experiments/configs/<model>_<dataset>.py file.",
+    "config",
+    None,
+    "Path to an experiments/configs/<model>_<dataset>.py file.",
     lock_config=True,
 )
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run folder (checkpoints, logs, results).")
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Run folder (checkpoints, logs, results)."
+)
 _STRATEGY = flags.DEFINE_enum(
     "strategy", "default", list(STRATEGIES), "tf.distribute strategy."
 )
 _CPU_DEVICES = flags.DEFINE_integer(
-    "cpu_devices", 0,
+    "cpu_devices",
+    0,
     "Split the CPU into this many logical devices (0 = leave as is), to run the "
     "multi-replica code paths of --strategy=mirrored on a machine without GPUs.",
 )
@@ -51,10 +56,16 @@ def parse_flags(argv):
     try:
         return flags.FLAGS(argv)
     except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as error:
-        overrides = [a.split("=")[0][len("--config."):] for a in argv if a.startswith("--config.")]
+        overrides = [
+            a.split("=")[0][len("--config.") :]
+            for a in argv
+            if a.startswith("--config.")
+        ]
         message = f"error: bad config override ({error}); overrides given: {overrides}"
         try:
-            config_file = next(a.split("=", 1)[1] for a in argv if a.startswith("--config="))
+            config_file = next(
+                a.split("=", 1)[1] for a in argv if a.startswith("--config=")
+            )
             spec = importlib.util.spec_from_file_location("_config", config_file)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)

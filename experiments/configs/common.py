@@ -38,17 +38,26 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict()
     config.train.epochs = 10
     config.train.batch_size = 1024
-    config.train.optimizer = "lazy_adam"  # Adam; embedding tables updated on looked-up rows only
+    config.train.optimizer = (
+        "lazy_adam"  # Adam; embedding tables updated on looked-up rows only
+    )
     config.train.learning_rate = 1e-3
     config.train.patience = 3  # epochs without validation improvement (0 = off)
     config.train.jit_compile = "auto"
     config.train.steps_per_execution = 1
     config.train.log_every_steps = 100
     config.train.histogram_freq = 1
-    config.train.verbose = 1  # 1 = Keras progress bar, 2 = one line per epoch, 0 = silent
+    config.train.verbose = (
+        1  # 1 = Keras progress bar, 2 = one line per epoch, 0 = silent
+    )
 
     config.eval = ml_collections.ConfigDict()
     config.eval.monitor = "auc" if task == "ctr" else "hr@50"
     config.eval.ks = (10, 50, 100)
     config.eval.batch_size = 8192
+    # Retrieval: "full" ranks the whole catalogue; "sampled" ranks the target among
+    # num_negatives items drawn once with negatives_seed, none of them the user's.
+    config.eval.protocol = "full"
+    config.eval.num_negatives = 100
+    config.eval.negatives_seed = 0
     return config

@@ -9,7 +9,9 @@ from experiments.configs import common
 
 
 def get_config():
-    config = common.base("logistic_synthetic", "ctr", dict(name="logistic_regression", l2=0.0))
+    config = common.base(
+        "logistic_synthetic", "ctr", dict(name="logistic_regression", l2=0.0)
+    )
     config.data.crosses = (("user_id", "category"),)
     config.train.batch_size = 4096
     config.train.learning_rate = 1e-2

@@ -14,7 +14,13 @@ def get_config():
     config = common.base(
         "wide_deep_synthetic",
         "ctr",
-        dict(name="wide_deep", embedding_dim=16, hidden_units=(256, 128, 64), dropout=0.0, l2=0.0),
+        dict(
+            name="wide_deep",
+            embedding_dim=16,
+            hidden_units=(256, 128, 64),
+            dropout=0.0,
+            l2=0.0,
+        ),
     )
     config.data.crosses = (("user_id", "category"),)
     config.train.batch_size = 4096

@@ -47,7 +47,9 @@ class FieldEmbedding(keras.layers.Layer):
                 f"vocabulary_sizes={vocabulary_sizes}"
             )
         if int(output_dim) < 1:
-            raise ValueError(f"`output_dim` must be > 0. Received: output_dim={output_dim}")
+            raise ValueError(
+                f"`output_dim` must be > 0. Received: output_dim={output_dim}"
+            )
         if embeddings_regularizer < 0:
             raise ValueError(
                 "`embeddings_regularizer` must be >= 0. Received: "

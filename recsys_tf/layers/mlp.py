@@ -38,9 +38,13 @@ class MLP(keras.layers.Layer):
         super().__init__(**kwargs)
         units = tuple(int(u) for u in units)
         if not units or min(units) < 1:
-            raise ValueError(f"`units` must be positive integers. Received: units={units}")
+            raise ValueError(
+                f"`units` must be positive integers. Received: units={units}"
+            )
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+            raise ValueError(
+                f"`dropout` must be in [0, 1). Received: dropout={dropout}"
+            )
         if kernel_regularizer < 0:
             raise ValueError(
                 f"`kernel_regularizer` must be >= 0. Received: {kernel_regularizer}"

@@ -1,10 +1,10 @@
 """Models of the suite and the registry the experiment entry point reads."""
 
+from recsys_tf.models.base import CTRModel, RetrievalModel
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
 from recsys_tf.models.baselines.popularity import Popularity
 from recsys_tf.models.baselines.wide_deep import WideDeep
 from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
-from recsys_tf.models.base import CTRModel, RetrievalModel
 
 MODELS = {
     "logistic_regression": LogisticRegression,

@@ -39,7 +39,9 @@ class CTRModel(keras.Model):
     averaged over the batch, plus the layers' regularisation losses.
     """
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
         labels = ops.cast(ops.reshape(y, (-1,)), "float32")
         logits = ops.reshape(y_pred, (-1,))
         loss = ops.mean(
@@ -84,7 +86,9 @@ class RetrievalModel(keras.Model):
         ones = ops.ones_like(queries[:, :1])
         return ops.concatenate([queries, ones], axis=1)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
         embeddings, biases = self.output_table()
         labels = ops.cast(ops.reshape(y, (-1,)), "int64")
         if training and self.sampled_softmax is not None:
@@ -97,5 +101,7 @@ class RetrievalModel(keras.Model):
                 labels, logits, from_logits=True
             )
         if sample_weight is not None:
-            per_example = per_example * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
+            per_example = per_example * ops.cast(
+                ops.reshape(sample_weight, (-1,)), "float32"
+            )
         return scale_for_replicas(ops.mean(per_example) + _regularisation(self))

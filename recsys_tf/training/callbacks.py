@@ -104,7 +104,9 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
             logs[f"val_{name}"] = value
         value = results[self.monitor]
         if math.isnan(value):
-            raise FloatingPointError(f"validation {self.monitor} is NaN at epoch {epoch + 1}")
+            raise FloatingPointError(
+                f"validation {self.monitor} is NaN at epoch {epoch + 1}"
+            )
         os.makedirs(os.path.join(self.workdir, CHECKPOINT_DIR), exist_ok=True)
         self.model.save_weights(os.path.join(self.workdir, epoch_weights(epoch + 1)))
         if self._better(value):
@@ -113,11 +115,17 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
         self.state["epoch"] = epoch + 1
         self.state["train_seconds"] += seconds
         self.state["history"].append(
-            {"epoch": epoch + 1, "seconds": seconds,
-             **{k: float(v) for k, v in logs.items()}}
+            {
+                "epoch": epoch + 1,
+                "seconds": seconds,
+                **{k: float(v) for k, v in logs.items()},
+            }
         )
         write_json_atomic(os.path.join(self.workdir, STATE_FILE), self.state)
-        keep = {epoch_weights(self.state["epoch"]), epoch_weights(self.state["best_epoch"])}
+        keep = {
+            epoch_weights(self.state["epoch"]),
+            epoch_weights(self.state["best_epoch"]),
+        }
         folder = os.path.join(self.workdir, CHECKPOINT_DIR)
         for name in os.listdir(folder):
             if name.startswith("epoch_") and f"{CHECKPOINT_DIR}/{name}" not in keep:

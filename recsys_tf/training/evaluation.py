@@ -21,18 +21,26 @@ def ctr_metrics(labels, probabilities, user_ids) -> dict[str, float]:
 
 def predict_ctr(model, split, batch_size: int = 8192) -> np.ndarray:
     """Click probabilities of a CTR model on a `CTRSplit`."""
-    logits = model.predict(make_dataset(split.features, batch_size=batch_size), verbose=0)
+    logits = model.predict(
+        make_dataset(split.features, batch_size=batch_size), verbose=0
+    )
     return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64).reshape(-1)))
 
 
 def evaluate_ctr(model, split, batch_size: int = 8192) -> dict[str, float]:
-    return ctr_metrics(split.labels, predict_ctr(model, split, batch_size), split.user_ids)
+    return ctr_metrics(
+        split.labels, predict_ctr(model, split, batch_size), split.user_ids
+    )
 
 
 def retrieve_topk(model, split, k: int, batch_size: int = 4096) -> np.ndarray:
     """Top-k item ids over the whole catalogue, via keras-rs BruteForceRetrieval."""
-    queries = model.predict(make_dataset(split.features(), batch_size=batch_size), verbose=0)
-    queries = keras.ops.convert_to_numpy(model.retrieval_queries(keras.ops.convert_to_tensor(queries)))
+    queries = model.predict(
+        make_dataset(split.features(), batch_size=batch_size), verbose=0
+    )
+    queries = keras.ops.convert_to_numpy(
+        model.retrieval_queries(keras.ops.convert_to_tensor(queries))
+    )
     candidates = keras.ops.convert_to_numpy(model.candidate_embeddings())
     k = min(k, candidates.shape[0])
     retrieval = _brute_force(candidates, k)
@@ -64,3 +72,46 @@ def evaluate_scores(score_fn, split, ks=(10, 50, 100), chunk: int = 2048):
         rows = np.arange(start, min(start + chunk, len(split)))
         tops.append(metrics.topk_from_scores(score_fn(rows), max(ks)))
     return metrics.ranking_metrics_from_topk(np.concatenate(tops), split.targets, ks)
+
+
+def user_items(task) -> dict[int, np.ndarray]:
+    """Every item each user interacted with anywhere in a retrieval task."""
+    users, items = [], []
+    for part in task.parts().values():
+        users += [part.user_ids, np.repeat(part.user_ids, part.history.shape[1])]
+        items += [
+            part.targets,
+            np.where(part.history_mask, part.history, -1).reshape(-1),
+        ]
+    users, items = np.concatenate(users), np.concatenate(items)
+    keep = items >= 0
+    pairs = np.unique(np.stack([users[keep], items[keep]], 1), axis=0)
+    bounds = np.flatnonzero(np.diff(pairs[:, 0])) + 1
+    return {
+        int(chunk[0, 0]): chunk[:, 1] for chunk in np.split(pairs, bounds) if len(chunk)
+    }
+
+
+def sampled_negatives(task, split, num_negatives: int, seed: int) -> np.ndarray:
+    """`num_negatives` items per row, fixed by `seed`, none of them the user's items."""
+    seen = user_items(task)
+    exclude = [seen.get(int(u), np.empty(0, np.int64)) for u in split.user_ids]
+    return metrics.sample_negatives(
+        task.num_items, split.targets, num_negatives, seed, exclude=exclude
+    )
+
+
+def evaluate_retrieval_sampled(
+    model, split, negatives, ks=(10, 50, 100), batch_size: int = 4096
+):
+    """HR / NDCG / MRR / ... @k of the target ranked among fixed sampled negatives."""
+    queries = model.predict(
+        make_dataset(split.features(), batch_size=batch_size), verbose=0
+    )
+    queries = keras.ops.convert_to_numpy(
+        model.retrieval_queries(keras.ops.convert_to_tensor(queries))
+    )
+    candidates = keras.ops.convert_to_numpy(model.candidate_embeddings())
+    target = np.einsum("nd,nd->n", queries, candidates[split.targets])
+    negative = np.einsum("nd,nkd->nk", queries, candidates[negatives])
+    return metrics.sampled_ranking_metrics(target, negative, ks)

@@ -72,7 +72,8 @@ def build_model(config, task):
         p.name
         for method in (cls.__init__, cls.from_task)
         for p in inspect.signature(method).parameters.values()
-        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name not in ("self", "cls", "task")
+        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        and p.name not in ("self", "cls", "task")
     }
     unknown = sorted(set(hparams) - accepted)
     if unknown:
@@ -89,20 +90,49 @@ def _inputs(config, part):
     return part.features(), part.targets
 
 
-def _evaluate(config, model, part):
+PROTOCOLS = ("full", "sampled")
+
+
+def _negatives(config, task):
+    """Fixed sampled negatives of the validation and test parts (sampled protocol)."""
+    if config.task != "retrieval" or config.eval.protocol == "full":
+        return {}
+    if config.eval.protocol not in PROTOCOLS:
+        raise ConfigError(
+            f"config.eval.protocol must be one of {PROTOCOLS}. "
+            f"Received: {config.eval.protocol!r}"
+        )
+    return {
+        name: evaluation.sampled_negatives(
+            task, part, config.eval.num_negatives, config.eval.negatives_seed + index
+        )
+        for index, (name, part) in enumerate(task.parts().items())
+        if name != "train"
+    }
+
+
+def _evaluate(config, model, part, negatives=None):
     if config.task == "ctr":
         return evaluation.evaluate_ctr(model, part, config.eval.batch_size)
-    return evaluation.evaluate_retrieval(model, part, tuple(config.eval.ks), config.eval.batch_size)
+    if negatives is not None:
+        return evaluation.evaluate_retrieval_sampled(
+            model, part, negatives, tuple(config.eval.ks), config.eval.batch_size
+        )
+    return evaluation.evaluate_retrieval(
+        model, part, tuple(config.eval.ks), config.eval.batch_size
+    )
 
 
-def _oracle(config, log, task):
+def _oracle(config, log, task, negatives):
     """Scores of the planted true preference (simulated data only)."""
     truth_file = os.path.join(log.path or "", "truth.npz")
     if config.task == "ctr":
         results = {}
         for name, part in task.parts().items():
             if part.truth is None:
-                raise ConfigError("the oracle needs a `truth_pref` column (simulated data)")
+                raise ConfigError(
+                    "the oracle needs a `truth_pref` column (simulated data)"
+                )
             results[name] = {
                 "auc": evaluation.metrics.auc(part.labels, part.truth),
                 "gauc": evaluation.metrics.gauc(part.user_ids, part.labels, part.truth),
@@ -118,15 +148,29 @@ def _oracle(config, log, task):
         if name == "train":
             continue
 
+        if name in negatives:
+            candidates = np.concatenate([part.targets[:, None], negatives[name]], 1)
+            pref = synthetic.true_preference(
+                truth, part.user_ids, part.request_ids, candidates
+            )
+            results[name] = evaluation.metrics.sampled_ranking_metrics(
+                pref[:, 0], pref[:, 1:], tuple(config.eval.ks)
+            )
+            continue
+
         def scores(rows, part=part):
-            return synthetic.true_preference(truth, part.user_ids[rows], part.request_ids[rows])
+            return synthetic.true_preference(
+                truth, part.user_ids[rows], part.request_ids[rows]
+            )
 
         results[name] = evaluation.evaluate_scores(scores, part, tuple(config.eval.ks))
     return results
 
 
 def _summary_writer_text(workdir, config_json):
-    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "config"))
+    writer = tf.summary.create_file_writer(
+        os.path.join(workdir, "tensorboard", "config")
+    )
     with writer.as_default():
         tf.summary.text("config", "```\n" + config_json + "\n```", step=0)
     writer.flush()
@@ -148,6 +192,7 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     keras.utils.set_random_seed(config.seed)
     log = load_event_log(config.data)
     task = build_task(config, log)
+    negatives = _negatives(config, task)
     _summary_writer_text(workdir, config_json)
     base = {
         "name": config.name,
@@ -159,11 +204,16 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
         "num_train": len(task.train),
         "num_validation": len(task.validation),
         "num_test": len(task.test),
+        "protocol": config.eval.protocol if config.task == "retrieval" else None,
     }
     if config.model.name == ORACLE:
-        scores = _oracle(config, log, task)
-        results = {**base, "test": scores["test"], "validation": scores["validation"],
-                   "wall_seconds": time.time() - start}
+        scores = _oracle(config, log, task, negatives)
+        results = {
+            **base,
+            "test": scores["test"],
+            "validation": scores["validation"],
+            "wall_seconds": time.time() - start,
+        }
         cb.write_json_atomic(os.path.join(workdir, RESULTS_FILE), results)
         return results
 
@@ -171,7 +221,9 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     with distribution.scope():
         model = build_model(config, task)
         try:
-            optimizer = get_optimizer(config.train.optimizer, config.train.learning_rate)
+            optimizer = get_optimizer(
+                config.train.optimizer, config.train.learning_rate
+            )
         except ValueError as error:
             raise ConfigError(f"config.train.optimizer: {error}") from error
         model.compile(
@@ -193,7 +245,9 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
         initial_epoch = state["epoch"]
         print(f"[train] resuming {workdir} after epoch {initial_epoch}", flush=True)
 
-    validate = lambda m: _evaluate(config, m, task.validation)  # noqa: E731
+    validate = lambda m: _evaluate(  # noqa: E731
+        config, m, task.validation, negatives.get("validation")
+    )
     monitor = config.eval.monitor
     mode = "min" if monitor in ("logloss",) else "max"
     validator = cb.ValidateAndCheckpoint(
@@ -205,7 +259,11 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
         batch = config.train.batch_size
         steps = math.ceil(len(task.train) / batch)
         dataset = make_dataset(
-            features, labels, batch_size=batch, shuffle=True, seed=config.seed,
+            features,
+            labels,
+            batch_size=batch,
+            shuffle=True,
+            seed=config.seed,
             epochs=(initial_epoch, None),
         )
         tensorboard = keras.callbacks.TensorBoard(
@@ -229,8 +287,8 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     state = validator.state
     if state["best_epoch"]:
         model.load_weights(os.path.join(workdir, cb.epoch_weights(state["best_epoch"])))
-    test = _evaluate(config, model, task.test)
-    validation = _evaluate(config, model, task.validation)
+    test = _evaluate(config, model, task.test, negatives.get("test"))
+    validation = _evaluate(config, model, task.validation, negatives.get("validation"))
     trained = sum(1 for h in state["history"])
     seconds = state["train_seconds"]
     results = {
@@ -240,20 +298,30 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
         "best_epoch": state["best_epoch"],
         "epochs_run": trained,
         "train_seconds": seconds,
-        "train_examples_per_second": (trained * len(task.train) / seconds) if seconds else None,
+        "train_examples_per_second": (trained * len(task.train) / seconds)
+        if seconds
+        else None,
         "num_parameters": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
         "wall_seconds": time.time() - start,
         "strategy": strategy,
         "replicas": distribution.num_replicas_in_sync,
     }
-    embeddings = dict(model.projector_embeddings()) if hasattr(model, "projector_embeddings") else {}
+    embeddings = (
+        dict(model.projector_embeddings())
+        if hasattr(model, "projector_embeddings")
+        else {}
+    )
     if isinstance(model, RetrievalModel) and "user" not in embeddings:
         embeddings["user"], users = _last_user_queries(model, task.test)
     else:
         users = None
-    projector.write(os.path.join(workdir, "tensorboard", "projector"), embeddings, log, users)
+    projector.write(
+        os.path.join(workdir, "tensorboard", "projector"), embeddings, log, users
+    )
     cb.write_json_atomic(os.path.join(workdir, RESULTS_FILE), results)
-    print(f"[train] {config.name} seed {config.seed}: test {json.dumps(test)}", flush=True)
+    print(
+        f"[train] {config.name} seed {config.seed}: test {json.dumps(test)}", flush=True
+    )
     return results
 
 

@@ -65,7 +65,9 @@ def get_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer
     if name in OPTIMIZERS:
         return OPTIMIZERS[name](learning_rate=learning_rate)
     try:
-        return keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}})
+        return keras.optimizers.get(
+            {"class_name": name, "config": {"learning_rate": learning_rate}}
+        )
     except ValueError as error:
         raise ValueError(
             f"Unknown optimizer {name!r}: use one of {sorted(OPTIMIZERS)} or a Keras "

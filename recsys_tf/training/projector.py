@@ -16,7 +16,9 @@ def write(logdir: str, embeddings: dict, log, user_ids=None) -> None:
     the user features (row i of "user" is user `user_ids[i]`, or user i when
     `user_ids` is None).
     """
-    embeddings = {k: np.asarray(v, np.float32) for k, v in embeddings.items() if v is not None}
+    embeddings = {
+        k: np.asarray(v, np.float32) for k, v in embeddings.items() if v is not None
+    }
     if not embeddings:
         return
     os.makedirs(logdir, exist_ok=True)

@@ -12,18 +12,25 @@ from experiments import summarize
 def _student_t_two_sided_p(t, df, steps=200_000):
     """Independent reference: integrate the Student-t density numerically."""
     x = np.linspace(abs(t), abs(t) + 200.0, steps)
-    log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    log_c = (
+        math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    )
     density = np.exp(log_c - (df + 1) / 2 * np.log1p(x * x / df))
     return float(2 * np.trapezoid(density, x))
 
 
-@pytest.mark.parametrize("a, b", [([1.0, 1.2, 0.9], [2.0, 2.1, 1.8]), ([0.5, 0.6, 0.4, 0.55], [0.52, 0.58, 0.47])])
+@pytest.mark.parametrize(
+    "a, b",
+    [([1.0, 1.2, 0.9], [2.0, 2.1, 1.8]), ([0.5, 0.6, 0.4, 0.55], [0.52, 0.58, 0.47])],
+)
 def test_welch_p_value_matches_numeric_integral(a, b):
     ma, mb = np.mean(a), np.mean(b)
     va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
     t = (ma - mb) / math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    assert summarize.welch_p_value(a, b) == pytest.approx(_student_t_two_sided_p(t, df), rel=1e-3)
+    assert summarize.welch_p_value(a, b) == pytest.approx(
+        _student_t_two_sided_p(t, df), rel=1e-3
+    )
 
 
 def test_welch_needs_two_values():
@@ -32,7 +39,10 @@ def test_welch_needs_two_values():
 
 def test_collect_and_render(tmp_path):
     runs = tmp_path / "runs"
-    for experiment, values in {"base": [0.60, 0.61, 0.59], "better": [0.70, 0.71, 0.69]}.items():
+    for experiment, values in {
+        "base": [0.60, 0.61, 0.59],
+        "better": [0.70, 0.71, 0.69],
+    }.items():
         for seed, value in enumerate(values):
             workdir = runs / experiment / f"seed{seed}"
             workdir.mkdir(parents=True)
@@ -57,7 +67,9 @@ def test_collect_and_render(tmp_path):
     text = summarize.render(table, results)
     lines = text.splitlines()
     assert "| Base | — | 0.6000 ± 0.0100 | — | 0,1,2 | `make x` |" in lines
-    assert "| Better | 0.7500 | 0.7000 ± 0.0100† | -0.0500 | 0,1,2 | `make x` |" in lines
+    assert (
+        "| Better | 0.7500 | 0.7000 ± 0.0100† | -0.0500 | 0,1,2 | `make x` |" in lines
+    )
     assert "| Missing | 0.5000 | — | — | — | — |" in lines
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- table:t -->\nold\n<!-- /table -->\nend\n")

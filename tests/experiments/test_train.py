@@ -10,12 +10,14 @@ import sys
 import time
 
 import pytest
+
 from recsys_tf.models import MODELS
 from recsys_tf.training import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = sorted(
-    p for p in glob.glob(os.path.join(ROOT, "experiments", "configs", "*.py"))
+    p
+    for p in glob.glob(os.path.join(ROOT, "experiments", "configs", "*.py"))
     if os.path.basename(p) not in ("__init__.py", "common.py")
 )
 
@@ -63,19 +65,27 @@ def test_every_config_trains_end_to_end(path, data_root, tmp_path):
     assert saved["test"] == pytest.approx(results["test"])
     metric = "auc" if config.task == "ctr" else "hr@20"
     assert 0.0 <= saved["test"][metric] <= 1.0
-    assert glob.glob(str(tmp_path / "tensorboard" / "**" / "events.out.tfevents.*"), recursive=True)
+    assert glob.glob(
+        str(tmp_path / "tensorboard" / "**" / "events.out.tfevents.*"), recursive=True
+    )
     if config.model.name not in (loop.ORACLE, "popularity"):
         assert saved["epochs_run"] == 1 and saved["best_epoch"] == 1
     if config.model.name in ("wide_deep", "youtube_dnn"):
-        assert os.path.exists(tmp_path / "tensorboard" / "projector" / "projector_config.pbtxt")
+        assert os.path.exists(
+            tmp_path / "tensorboard" / "projector" / "projector_config.pbtxt"
+        )
 
 
 def test_train_main_through_absl_flags(data_root, tmp_path):
     path = os.path.join(ROOT, "experiments", "configs", "wide_deep_synthetic.py")
     proc = _cli(
-        f"--config={path}", f"--workdir={tmp_path}",
-        f"--config.data.root={data_root}", "--config.data.size=tiny",
-        "--config.train.epochs=1", "--config.train.verbose=0", "--config.seed=3",
+        f"--config={path}",
+        f"--workdir={tmp_path}",
+        f"--config.data.root={data_root}",
+        "--config.data.size=tiny",
+        "--config.train.epochs=1",
+        "--config.train.verbose=0",
+        "--config.seed=3",
     )
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
@@ -90,11 +100,15 @@ def test_resume_continues_from_last_epoch(data_root, tmp_path):
     straight = loop.run(_config(path, data_root, epochs=2), str(tmp_path / "straight"))
     loop.run(_config(path, data_root, epochs=1), str(tmp_path / "resumed"))
     resumed = loop.run(_config(path, data_root, epochs=2), str(tmp_path / "resumed"))
-    state = json.loads((tmp_path / "resumed" / "checkpoints" / "state.json").read_text())
+    state = json.loads(
+        (tmp_path / "resumed" / "checkpoints" / "state.json").read_text()
+    )
     assert [h["epoch"] for h in state["history"]] == [1, 2]
     assert resumed["epochs_run"] == 2
     # Same seed, same per-epoch batch order: the resumed run matches the straight one.
-    assert resumed["validation"]["auc"] == pytest.approx(straight["validation"]["auc"], abs=2e-3)
+    assert resumed["validation"]["auc"] == pytest.approx(
+        straight["validation"]["auc"], abs=2e-3
+    )
 
 
 def test_unknown_model_and_task_are_clear_errors(data_root, tmp_path):
@@ -113,7 +127,12 @@ def _cli(*args, **kwargs):
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.Popen(
         [sys.executable, "-m", "experiments.train", *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
     )
 
 
@@ -130,11 +149,19 @@ def test_killed_run_resumes_and_mirrored_strategy(data_root, tmp_path):
     """A run killed after its first checkpoint resumes there; it runs on 2 replicas."""
     path = os.path.join(ROOT, "experiments", "configs", "youtube_dnn_synthetic.py")
     args = [
-        f"--config={path}", f"--workdir={tmp_path}", f"--config.data.root={data_root}",
-        "--config.data.size=tiny", "--config.train.epochs=30", "--config.train.patience=0",
-        "--config.train.verbose=0", "--config.train.batch_size=64", "--config.eval.ks=(5,20)",
-        "--config.eval.monitor=hr@20", "--config.data.max_eval_examples=0",
-        "--strategy=mirrored", "--cpu_devices=2",
+        f"--config={path}",
+        f"--workdir={tmp_path}",
+        f"--config.data.root={data_root}",
+        "--config.data.size=tiny",
+        "--config.train.epochs=30",
+        "--config.train.patience=0",
+        "--config.train.verbose=0",
+        "--config.train.batch_size=64",
+        "--config.eval.ks=(5,20)",
+        "--config.eval.monitor=hr@20",
+        "--config.data.max_eval_examples=0",
+        "--strategy=mirrored",
+        "--cpu_devices=2",
     ]
     proc = _cli(*args)
     state_file = tmp_path / "checkpoints" / "state.json"
@@ -152,3 +179,23 @@ def test_killed_run_resumes_and_mirrored_strategy(data_root, tmp_path):
     assert f"resuming {tmp_path} after epoch {done}" in out
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["replicas"] == 2 and results["epochs_run"] == done + 1
+
+
+@pytest.mark.parametrize(
+    "name", ["youtube_dnn_synthetic.py", "oracle_retrieval_synthetic.py"]
+)
+def test_sampled_protocol(name, data_root, tmp_path):
+    config = _config(os.path.join(ROOT, "experiments", "configs", name), data_root)
+    config.eval.protocol = "sampled"
+    config.eval.num_negatives = 50
+    results = loop.run(config, str(tmp_path))
+    assert results["protocol"] == "sampled"
+    # With 50 negatives a hit@20 is far easier than in the 300-item catalogue.
+    full = loop.run(
+        _config(os.path.join(ROOT, "experiments", "configs", name), data_root),
+        str(tmp_path / "full"),
+    )
+    assert results["test"]["hr@20"] > full["test"]["hr@20"]
+    config.eval.protocol = "bogus"
+    with pytest.raises(loop.ConfigError, match="protocol"):
+        loop.run(config, str(tmp_path / "bad"))

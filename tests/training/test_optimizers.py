@@ -35,11 +35,17 @@ def test_sparse_updates_match_numpy_and_leave_other_rows():
         (np.array([0]), rng.normal(size=(1, 3)).astype(np.float32)),
     ]
     for ids, grads in steps:
-        grad = tf.IndexedSlices(tf.constant(grads), tf.constant(ids), tf.constant([6, 3]))
+        grad = tf.IndexedSlices(
+            tf.constant(grads), tf.constant(ids), tf.constant([6, 3])
+        )
         opt.apply_gradients([(grad, var)])
     expected = _numpy_lazy_adam(table, steps)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(var), expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(var)[[1, 3, 4]], table[[1, 3, 4]])
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(var), expected, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(var)[[1, 3, 4]], table[[1, 3, 4]]
+    )
 
 
 def test_dense_gradient_is_plain_adam():
@@ -51,7 +57,9 @@ def test_dense_gradient_is_plain_adam():
         g = tf.constant(rng.normal(size=(4,)).astype(np.float32))
         lazy.apply_gradients([(g, a)])
         plain.apply_gradients([(g, b)])
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-6
+    )
 
 
 def test_embedding_gradient_reaches_update_step_as_indexed_slices():

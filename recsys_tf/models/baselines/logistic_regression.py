@@ -33,8 +33,11 @@ class LogisticRegression(CTRModel):
         self.vocabulary_sizes = tuple(int(v) for v in vocabulary_sizes)
         self.l2 = l2
         self.linear = FieldEmbedding(
-            self.vocabulary_sizes, 1, embeddings_initializer="zeros",
-            embeddings_regularizer=l2, name="linear",
+            self.vocabulary_sizes,
+            1,
+            embeddings_initializer="zeros",
+            embeddings_regularizer=l2,
+            name="linear",
         )
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
 
@@ -50,5 +53,7 @@ class LogisticRegression(CTRModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(fields=self.fields, vocabulary_sizes=self.vocabulary_sizes, l2=self.l2)
+        config.update(
+            fields=self.fields, vocabulary_sizes=self.vocabulary_sizes, l2=self.l2
+        )
         return config

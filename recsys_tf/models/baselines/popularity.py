@@ -28,7 +28,9 @@ class Popularity(RetrievalModel):
         super().__init__(**kwargs)
         self.num_items = int(num_items)
         self.log_counts = self.add_weight(
-            name="log_counts", shape=(self.num_items, 1), initializer="zeros",
+            name="log_counts",
+            shape=(self.num_items, 1),
+            initializer="zeros",
             trainable=False,
         )
 

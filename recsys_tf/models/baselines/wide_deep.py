@@ -61,9 +61,13 @@ class WideDeep(CTRModel):
         if not (wide or deep):
             raise ValueError("At least one of `wide` and `deep` must be True.")
         if len(deep_fields) != len(deep_vocabulary_sizes):
-            raise ValueError("`deep_fields` and `deep_vocabulary_sizes` differ in length.")
+            raise ValueError(
+                "`deep_fields` and `deep_vocabulary_sizes` differ in length."
+            )
         if len(wide_fields) != len(wide_vocabulary_sizes):
-            raise ValueError("`wide_fields` and `wide_vocabulary_sizes` differ in length.")
+            raise ValueError(
+                "`wide_fields` and `wide_vocabulary_sizes` differ in length."
+            )
         self.deep_fields = tuple(deep_fields)
         self.deep_vocabulary_sizes = tuple(int(v) for v in deep_vocabulary_sizes)
         self.wide_fields = tuple(wide_fields)
@@ -76,18 +80,25 @@ class WideDeep(CTRModel):
         self.deep = deep
         if wide:
             self.linear = FieldEmbedding(
-                self.wide_vocabulary_sizes, 1, embeddings_initializer="zeros",
+                self.wide_vocabulary_sizes,
+                1,
+                embeddings_initializer="zeros",
                 name="wide",
             )
             self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
         if deep:
             self.embedding = FieldEmbedding(
-                self.deep_vocabulary_sizes, self.embedding_dim,
-                embeddings_regularizer=l2, name="deep_embedding",
+                self.deep_vocabulary_sizes,
+                self.embedding_dim,
+                embeddings_regularizer=l2,
+                name="deep_embedding",
             )
             self.mlp = MLP(
-                self.hidden_units + (1,), output_activation=None, dropout=dropout,
-                kernel_regularizer=l2, name="mlp",
+                self.hidden_units + (1,),
+                output_activation=None,
+                dropout=dropout,
+                kernel_regularizer=l2,
+                name="mlp",
             )
 
     @classmethod
@@ -126,7 +137,9 @@ class WideDeep(CTRModel):
             logits = ops.sum(weights, axis=(1, 2)) + self.bias
         if self.deep:
             embedded = self.embedding(stack_fields(inputs, self.deep_fields))
-            flat = ops.reshape(embedded, (-1, len(self.deep_fields) * self.embedding_dim))
+            flat = ops.reshape(
+                embedded, (-1, len(self.deep_fields) * self.embedding_dim)
+            )
             logits = logits + ops.squeeze(self.mlp(flat, training=training), -1)
         return logits
 

@@ -64,9 +64,13 @@ class YouTubeDNN(RetrievalModel):
     ):
         super().__init__(**kwargs)
         if int(num_items) < 2:
-            raise ValueError(f"`num_items` must be >= 2. Received: num_items={num_items}")
+            raise ValueError(
+                f"`num_items` must be >= 2. Received: num_items={num_items}"
+            )
         if len(user_features) != len(user_vocabulary_sizes):
-            raise ValueError("`user_features` and `user_vocabulary_sizes` differ in length.")
+            raise ValueError(
+                "`user_features` and `user_vocabulary_sizes` differ in length."
+            )
         self.num_items = int(num_items)
         self.user_features = tuple(user_features)
         self.user_vocabulary_sizes = tuple(int(v) for v in user_vocabulary_sizes)
@@ -76,26 +80,36 @@ class YouTubeDNN(RetrievalModel):
         self.l2 = l2
         self.num_sampled = int(num_sampled)
         self.sampler = sampler
-        self.sampler_counts = None if sampler_counts is None else [float(c) for c in sampler_counts]
+        self.sampler_counts = (
+            None if sampler_counts is None else [float(c) for c in sampler_counts]
+        )
         self.logq_correction = logq_correction
         self.remove_accidental_hits = remove_accidental_hits
         self.seed = seed
         self.item_embedding = FieldEmbedding(
-            (self.num_items,), self.embedding_dim, name="item_embedding",
+            (self.num_items,),
+            self.embedding_dim,
+            name="item_embedding",
         )
         self.pooling = MaskedMeanPooling(name="history_pooling")
         if self.user_features:
             self.user_embedding = FieldEmbedding(
-                self.user_vocabulary_sizes, self.embedding_dim,
-                embeddings_regularizer=l2, name="user_feature_embedding",
+                self.user_vocabulary_sizes,
+                self.embedding_dim,
+                embeddings_regularizer=l2,
+                name="user_feature_embedding",
             )
         self.tower = MLP(
-            self.hidden_units, output_activation=None, dropout=dropout,
-            kernel_regularizer=l2, name="user_tower",
+            self.hidden_units,
+            output_activation=None,
+            dropout=dropout,
+            kernel_regularizer=l2,
+            name="user_tower",
         )
         dim = self.hidden_units[-1]
         self.output_embeddings = self.add_weight(
-            name="output_embeddings", shape=(self.num_items, dim),
+            name="output_embeddings",
+            shape=(self.num_items, dim),
             initializer=keras.initializers.TruncatedNormal(stddev=1.0 / dim**0.5),
         )
         self.output_biases = self.add_weight(
@@ -103,10 +117,13 @@ class YouTubeDNN(RetrievalModel):
         )
         if self.num_sampled:
             self.sampled_softmax = SampledSoftmax(
-                num_items=self.num_items, num_sampled=self.num_sampled,
-                sampler=sampler, unigram_counts=self.sampler_counts,
+                num_items=self.num_items,
+                num_sampled=self.num_sampled,
+                sampler=sampler,
+                unigram_counts=self.sampler_counts,
                 logq_correction=logq_correction,
-                remove_accidental_hits=remove_accidental_hits, seed=seed,
+                remove_accidental_hits=remove_accidental_hits,
+                seed=seed,
             )
 
     @classmethod
@@ -138,7 +155,9 @@ class YouTubeDNN(RetrievalModel):
         parts = [self.pooling(history, mask=inputs["history_mask"])]
         if self.user_features:
             users = self.user_embedding(stack_fields(inputs, self.user_features))
-            parts.append(ops.reshape(users, (-1, len(self.user_features) * self.embedding_dim)))
+            parts.append(
+                ops.reshape(users, (-1, len(self.user_features) * self.embedding_dim))
+            )
         return self.tower(ops.concatenate(parts, axis=-1), training=training)
 
     def output_table(self):
