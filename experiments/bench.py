@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 
 import keras
@@ -23,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from experiments import summarize
 from recsys_tf import metrics
 from recsys_tf.data.input import make_dataset
 from recsys_tf.models import WideDeep, YouTubeDNN
@@ -34,7 +34,7 @@ _OUTPUT = flags.DEFINE_string(
 )
 _ROWS = flags.DEFINE_integer("rows", 200_000, "Training rows.")
 _EPOCHS_CTR = flags.DEFINE_integer(
-    "epochs_ctr", 3, "Timed Wide&Deep epochs (after one warm-up epoch)."
+    "epochs_ctr", 5, "Timed Wide&Deep epochs (after one warm-up epoch)."
 )
 _EPOCHS_RETRIEVAL = flags.DEFINE_integer(
     "epochs_retrieval",
@@ -156,6 +156,11 @@ class _Timer(keras.callbacks.Callback):
 
 
 def _train(model, x, y, rows, epochs, seed):
+    """Fits one warm-up epoch plus `epochs` timed ones.
+
+    Returns the median examples/s over the timed epochs (this VM's speed varies
+    by about 20% between epochs), all of them, the median step time and the
+    input pipeline's share of it."""
     steps = -(-rows // BATCH)
     dataset = make_dataset(
         x, y, batch_size=BATCH, shuffle=True, seed=seed, epochs=(0, None)
@@ -167,15 +172,16 @@ def _train(model, x, y, rows, epochs, seed):
     )
     timer = _Timer()
     model.fit(
-        dataset, epochs=epochs + 1, steps_per_epoch=steps, callbacks=[timer], verbose=2
+        dataset,
+        epochs=epochs + 1,
+        steps_per_epoch=steps,
+        callbacks=[timer],
+        verbose=2,
     )
-    seconds = sum(timer.epoch_seconds[1:])
-    step_seconds = seconds / (epochs * steps)
-    return (
-        rows * epochs / seconds,
-        step_seconds,
-        input_share(dataset, step_seconds, steps),
-    )
+    speeds = [rows / seconds for seconds in timer.epoch_seconds[1:]]
+    speed = float(np.median(speeds))
+    step_seconds = rows / speed / steps
+    return speed, speeds, step_seconds, input_share(dataset, step_seconds, steps)
 
 
 def bench_wide_deep(rows, epochs, seed, peak):
@@ -185,12 +191,13 @@ def bench_wide_deep(rows, epochs, seed, peak):
     test = {k: v[rows:] for k, v in x.items()}
     names = tuple(x)
     model = WideDeep(names, VOCAB, names, VOCAB, EMBEDDING, HIDDEN)
-    speed, step, share = _train(model, train, y[:rows], rows, epochs, seed)
+    speed, speeds, step, share = _train(model, train, y[:rows], rows, epochs, seed)
     logits = model.predict(make_dataset(test, batch_size=BATCH), verbose=0)
     flops = mlp_flops_per_example(FIELDS * EMBEDDING, HIDDEN + (1,)) * speed
     return {
         "model": "wide_deep",
         "examples_per_second": speed,
+        "examples_per_second_per_epoch": speeds,
         "step_seconds": step,
         "input_pipeline_share": share,
         "test_auc": metrics.auc(y[rows:], np.asarray(logits).reshape(-1)),
@@ -215,7 +222,7 @@ def bench_youtube_dnn(rows, epochs, seed, peak):
         sampler=_SAMPLER.value,
         seed=seed,
     )
-    speed, step, share = _train(model, train, y[:rows], rows, epochs, seed)
+    speed, speeds, step, share = _train(model, train, y[:rows], rows, epochs, seed)
 
     class _Split:
         targets = y[rows:]
@@ -233,6 +240,7 @@ def bench_youtube_dnn(rows, epochs, seed, peak):
     return {
         "model": "youtube_dnn",
         "examples_per_second": speed,
+        "examples_per_second_per_epoch": speeds,
         "step_seconds": step,
         "input_pipeline_share": share,
         "test_hr@10": scores["hr@10"],
@@ -257,7 +265,7 @@ def main(argv):
     for run in runs:
         print(f"[bench] {json.dumps(run)}", flush=True)
     out = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": summarize.machine(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "jit_compile": _JIT.value,

@@ -194,27 +194,32 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
             f"`{table.command}`" if runs else "—",
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    walls = [
-        r.get("wall_seconds")
+    seconds = [
+        r["train_seconds"]
         for row in table.rows
         for r in results.get(row.experiment, [])
+        if r.get("train_seconds")
     ]
-    walls = [w for w in walls if w]
-    if walls:
-        lines.append("")
-        lines.append(
-            f"Measured on {_machine()}; wall time per run {min(walls):.0f}–{max(walls):.0f} s. "
-            + (
-                f"† = differs from the {table.reference} row at p < 0.05 (two-sided Welch "
-                "t-test over seeds)."
-                if table.reference
-                else ""
-            )
+    if any(results.get(row.experiment) for row in table.rows):
+        timing = (
+            f"; training time per trained run {min(seconds):.0f}–{max(seconds):.0f} s "
+            "(all epochs, resumed sessions included)"
+            if seconds
+            else ""
         )
+        significance = (
+            f" † = differs from the {table.reference} row at p < 0.05 (two-sided "
+            "Welch t-test over seeds)."
+            if table.reference
+            else ""
+        )
+        lines.append("")
+        lines.append(f"Measured on {machine()}{timing}.{significance}")
     return "\n".join(lines)
 
 
-def _machine() -> str:
+def machine() -> str:
+    """CPU model, core count and GPU presence of this machine, for table footers."""
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -233,23 +238,29 @@ def render_bench(bench: dict) -> str:
     if not training:
         return "Not measured yet: run `make bench`."
     lines = [
-        "| model | examples/s | target examples/s | test metric | input pipeline share "
-        "| dense FLOP/s vs matmul |",
-        "|---|---|---|---|---|---|",
+        "| model | examples/s (median over epochs) | range over epochs | target examples/s "
+        "| test metric | input pipeline share | dense FLOP/s vs matmul |",
+        "|---|---|---|---|---|---|---|",
     ]
     for run in training["runs"]:
         metric = ", ".join(
             f"{k[5:]} {v:.4f}" for k, v in sorted(run.items()) if k.startswith("test_")
         )
+        per_epoch = run.get("examples_per_second_per_epoch") or [
+            run["examples_per_second"]
+        ]
         lines.append(
             f"| {run['model']} | {run['examples_per_second']:,.0f} | "
+            f"{min(per_epoch):,.0f}–{max(per_epoch):,.0f} | "
             f"{run['target_examples_per_second']:,} | {metric} | "
             f"{run['input_pipeline_share']:.0%} | {run['dense_flops_ratio_to_matmul']:.1%} |"
         )
     lines.append("")
     lines.append(
         f"Measured by `make bench` on {training['machine']}, TensorFlow "
-        f"{training['tensorflow']}, Keras {training['keras']}, jit_compile="
+        f"{training['tensorflow']}, Keras {training['keras']}, optimizer "
+        f"{training.get('optimizer', 'adam')}, steps_per_execution "
+        f"{training.get('steps_per_execution', 1)}, jit_compile="
         f"{training['jit_compile']}, {training['rows']:,} rows, batch "
         f"{training['batch_size']}; dense matmul reference "
         f"{training['matmul_flops_per_second'] / 1e9:.0f} GFLOP/s."

@@ -47,7 +47,7 @@ def test_collect_and_render(tmp_path):
             workdir = runs / experiment / f"seed{seed}"
             workdir.mkdir(parents=True)
             (workdir / "results.json").write_text(
-                json.dumps({"seed": seed, "test": {"auc": value}, "wall_seconds": 3.0})
+                json.dumps({"seed": seed, "test": {"auc": value}, "train_seconds": 3.0})
             )
             (workdir / "config.json").write_text("{}")
     results_dir = tmp_path / "results"
@@ -71,6 +71,8 @@ def test_collect_and_render(tmp_path):
         "| Better | 0.7500 | 0.7000 ± 0.0100† | -0.0500 | 0,1,2 | `make x` |" in lines
     )
     assert "| Missing | 0.5000 | — | — | — | — |" in lines
+    assert "training time per trained run 3–3 s" in lines[-1]
+    assert "differs from the base row at p < 0.05" in lines[-1]
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- table:t -->\nold\n<!-- /table -->\nend\n")
     assert summarize.update_readme(str(readme), results, tables=(table,)) == 1

@@ -201,9 +201,11 @@ def test_num_sampled_zero_trains_on_the_full_softmax():
     )
 
 
-def test_loss_adds_l2_of_rows_and_tower_kernels():
+@pytest.mark.parametrize("padded", [False, True])
+def test_loss_adds_l2_of_valid_rows_and_tower_kernels(padded):
     x, labels = _batch(n=8)
-    x["history_mask"] = np.ones_like(x["history_mask"])  # no padding
+    if not padded:
+        x["history_mask"] = np.ones_like(x["history_mask"])
     model = _model(l2=0.01)
     queries = model(x)
     loss = float(
@@ -213,24 +215,7 @@ def test_loss_adds_l2_of_rows_and_tower_kernels():
     users = testing.to_numpy(model.user_embedding.embeddings)
     user_rows = np.stack([users[x["user_id"]], users[x["age"] + 16]], 1)
     kernels = sum(np.sum(k**2) for k, _ in testing.mlp_params(model.tower))
-    penalty = 0.01 * (
-        np.sum(items[x["history"]] ** 2) / 8 + np.sum(user_rows**2) / 8 + kernels
-    )
-    ce = _numpy_full_softmax_loss(model, testing.to_numpy(queries), labels)
-    np.testing.assert_allclose(loss, ce + penalty, rtol=1e-5)
-
-
-def test_l2_skips_padded_history_positions():
-    x, labels = _batch(n=8)
-    model = _model(l2=0.01)
-    queries = model(x)
-    loss = float(
-        testing.to_numpy(model.compute_loss(y=labels, y_pred=queries, training=False))
-    )
-    items = testing.to_numpy(model.item_embedding.embeddings)
-    users = testing.to_numpy(model.user_embedding.embeddings)
-    user_rows = np.stack([users[x["user_id"]], users[x["age"] + 16]], 1)
-    kernels = sum(np.sum(k**2) for k, _ in testing.mlp_params(model.tower))
+    # Padded positions (id 0, mask False) carry no penalty.
     valid = items[x["history"]] ** 2 * x["history_mask"][..., None]
     penalty = 0.01 * (np.sum(valid) / 8 + np.sum(user_rows**2) / 8 + kernels)
     ce = _numpy_full_softmax_loss(model, testing.to_numpy(queries), labels)
