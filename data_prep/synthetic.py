@@ -350,7 +350,17 @@ def true_click_probability(
     + accidental_rate * (1 - sigmoid(pref)) with the rates of the run (zero when
     the run had `label_noise=False`). Arguments as in `true_preference`.
     """
-    wanted = _sigmoid(true_preference(truth, user_ids, request_ids, item_ids))
+    pref = true_preference(truth, user_ids, request_ids, item_ids)
+    return click_probability(truth, pref, label_noise)
+
+
+def click_probability(truth, pref, label_noise=True) -> np.ndarray:
+    """P(click) of items of true preference `pref` (e.g. a `truth_pref` column).
+
+    sigmoid(pref), and with `label_noise` the run's accidental and missed clicks:
+    (1 - missed_rate) * sigmoid(pref) + accidental_rate * (1 - sigmoid(pref)).
+    """
+    wanted = _sigmoid(np.asarray(pref, np.float64))
     if not label_noise:
         return wanted
     missed = _scalar(truth, "missed_rate")

@@ -127,6 +127,7 @@ def _oracle(config, log, task, negatives):
     """Scores of the planted true preference (simulated data only)."""
     truth_file = os.path.join(log.path or "", "truth.npz")
     if config.task == "ctr":
+        truth = log.truth() if os.path.exists(truth_file) else None
         results = {}
         for name, part in task.parts().items():
             if part.truth is None:
@@ -137,6 +138,13 @@ def _oracle(config, log, task, negatives):
                 "auc": evaluation.metrics.auc(part.labels, part.truth),
                 "gauc": evaluation.metrics.gauc(part.user_ids, part.labels, part.truth),
             }
+            if truth is not None:
+                from data_prep import synthetic
+
+                probability = synthetic.click_probability(truth, part.truth)
+                results[name]["logloss"] = evaluation.metrics.logloss(
+                    part.labels, probability
+                )
         return results
     if not os.path.exists(truth_file):
         raise ConfigError(f"the oracle needs {truth_file} (simulated data only)")

@@ -198,6 +198,10 @@ def test_true_click_probability_is_calibrated():
         label_noise=False,
     )
     np.testing.assert_allclose(wanted, 1 / (1 + np.exp(-shown["truth_pref"][:10])))
+    # From a truth_pref column directly: the same numbers.
+    np.testing.assert_allclose(
+        synthetic.click_probability(truth, shown["truth_pref"].to_numpy()), probability
+    )
 
 
 def test_clicked_above_unclicked_above_random():

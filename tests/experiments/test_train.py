@@ -65,6 +65,8 @@ def test_every_config_trains_end_to_end(path, data_root, tmp_path):
     assert saved["test"] == pytest.approx(results["test"])
     metric = "auc" if config.task == "ctr" else "hr@20"
     assert 0.0 <= saved["test"][metric] <= 1.0
+    if config.task == "ctr":
+        assert saved["test"]["logloss"] > 0
     assert glob.glob(
         str(tmp_path / "tensorboard" / "**" / "events.out.tfevents.*"), recursive=True
     )
