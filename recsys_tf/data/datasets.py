@@ -10,8 +10,11 @@ SYNTHETIC = "synthetic"
 
 
 def synthetic_path(root: str, size: str, seed: int, disable=()) -> str:
-    suffix = "".join(f"_no_{name}" for name in sorted(disable))
-    return os.path.join(root, f"synthetic_{size}_seed{seed}{suffix}")
+    """`root/synthetic_<size>[_seed<k>][_no_<switch>...]` (seed 0 has no suffix, so
+    it is the folder `make data` writes)."""
+    suffix = f"_seed{seed}" if seed else ""
+    suffix += "".join(f"_no_{name}" for name in sorted(disable))
+    return os.path.join(root, f"synthetic_{size}{suffix}")
 
 
 def load_event_log(data) -> EventLog:
