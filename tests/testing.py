@@ -86,6 +86,22 @@ def numpy_softmax_cross_entropy(logits, labels) -> np.ndarray:
 # --- Gradients ---------------------------------------------------------------
 
 
+def memorisable_ctr_batch(user, item, num_users, num_items, n=32, seed=1):
+    """A CTR batch with fields `user`, `item` and their cross `user_x_item`.
+
+    `item` is a distinct code per example, so any labelling can be memorised.
+    Labels are unbalanced (3/8 positive): with zero-initialised weights the bias
+    gradient mean(sigmoid(0) - y) is then non-zero.
+    """
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, num_users, n)
+    items = rng.permutation(num_items)[:n]
+    x = {user: users, item: items, f"{user}_x_{item}": users * num_items + items}
+    x = {k: v.astype(np.int64) for k, v in x.items()}
+    y = (np.arange(n) < 3 * n // 8).astype(np.float32)
+    return x, rng.permutation(y)
+
+
 def assert_trainable_gradients(target, loss_fn, variables=None):
     """Every trainable variable of `target` gets a finite, non-zero gradient.
 

@@ -18,16 +18,9 @@ def _seed():
 
 
 def _batch(n=32, seed=1):
-    """`item` is a distinct code per example, so any labelling can be memorised."""
-    rng = np.random.default_rng(seed)
-    user = rng.integers(0, VOCAB["user"], n)
-    item = rng.permutation(VOCAB["item"])[:n]
-    x = {"user": user, "item": item, "user_x_item": user * VOCAB["item"] + item}
-    x = {k: v.astype(np.int64) for k, v in x.items()}
-    # Unbalanced labels: with zero-initialised weights the bias gradient
-    # mean(sigmoid(0) - y) is then non-zero.
-    y = (np.arange(n) < 3 * n // 8).astype(np.float32)
-    return x, rng.permutation(y)
+    return testing.memorisable_ctr_batch(
+        "user", "item", VOCAB["user"], VOCAB["item"], n, seed
+    )
 
 
 def _model(**kwargs):

@@ -21,14 +21,9 @@ def _seed():
 
 
 def _batch(n=32, seed=1):
-    """`item_id` is a distinct code per example, so the batch can be memorised."""
-    rng = np.random.default_rng(seed)
-    user = rng.integers(0, VOCAB["user_id"], n)
-    item = rng.permutation(VOCAB["item_id"])[:n]
-    x = {"user_id": user, "item_id": item, "user_id_x_item_id": user * 32 + item}
-    x = {k: v.astype(np.int64) for k, v in x.items()}
-    y = (np.arange(n) < 3 * n // 8).astype(np.float32)
-    return x, rng.permutation(y)
+    return testing.memorisable_ctr_batch(
+        "user_id", "item_id", VOCAB["user_id"], VOCAB["item_id"], n, seed
+    )
 
 
 def _model(**kwargs):
