@@ -175,6 +175,46 @@ def _oracle(config, log, task, negatives):
     return results
 
 
+# Keys that may change when a run is resumed (how long and how verbosely it trains).
+RESUMABLE_CHANGES = (
+    "train.epochs",
+    "train.patience",
+    "train.verbose",
+    "train.log_every_steps",
+    "train.histogram_freq",
+    "eval.batch_size",
+)
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _check_resumable(workdir: str, config: dict) -> None:
+    """Refuses to resume a workdir whose checkpoints come from another config."""
+    if cb.read_state(workdir) is None:
+        return
+    with open(os.path.join(workdir, CONFIG_FILE)) as f:
+        old = _flatten(json.load(f))
+    new = _flatten(config)
+    changed = sorted(
+        k
+        for k in set(old) | set(new)
+        if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES
+    )
+    if changed:
+        raise ConfigError(
+            f"{workdir} holds checkpoints of a run whose config differs in {changed}; "
+            "use another --workdir (or delete this one) to start a new run"
+        )
+
+
 def _summary_writer_text(workdir, config_json):
     writer = tf.summary.create_file_writer(
         os.path.join(workdir, "tensorboard", "config")
@@ -195,6 +235,7 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     start = time.time()
     os.makedirs(workdir, exist_ok=True)
     config_json = config.to_json_best_effort(indent=2, sort_keys=True)
+    _check_resumable(workdir, json.loads(config_json))
     with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
         f.write(config_json)
     keras.utils.set_random_seed(config.seed)
@@ -297,7 +338,7 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
         model.load_weights(os.path.join(workdir, cb.epoch_weights(state["best_epoch"])))
     test = _evaluate(config, model, task.test, negatives.get("test"))
     validation = _evaluate(config, model, task.validation, negatives.get("validation"))
-    trained = sum(1 for h in state["history"])
+    trained = len(state["history"])
     seconds = state["train_seconds"]
     results = {
         **base,

@@ -201,3 +201,16 @@ def test_sampled_protocol(name, data_root, tmp_path):
     config.eval.protocol = "bogus"
     with pytest.raises(loop.ConfigError, match="protocol"):
         loop.run(config, str(tmp_path / "bad"))
+
+
+def test_resume_refuses_a_different_config(data_root, tmp_path):
+    path = os.path.join(ROOT, "experiments", "configs", "wide_deep_synthetic.py")
+    loop.run(_config(path, data_root), str(tmp_path))
+    changed = _config(path, data_root, epochs=2)
+    changed.model.embedding_dim = 8
+    with pytest.raises(loop.ConfigError, match=r"differs in \['model.embedding_dim'\]"):
+        loop.run(changed, str(tmp_path))
+    # More epochs alone is a resume, not a new run.
+    assert (
+        loop.run(_config(path, data_root, epochs=2), str(tmp_path))["epochs_run"] == 2
+    )
