@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 from absl import app, flags
 
@@ -254,8 +259,85 @@ def bench_youtube_dnn(rows, epochs, seed, peak):
     }
 
 
+_DATA_SIZES = flags.DEFINE_list(
+    "data_sizes",
+    ["small", "large"],
+    "Simulator sizes whose generation and validated read-back are timed (each in a "
+    "subprocess, peak resident memory from getrusage); empty to skip.",
+)
+_ONLY_DATA = flags.DEFINE_bool("only_data", False, "Run only the data benchmark.")
+
+
+def _child(command) -> tuple[float, float]:
+    """Runs `command`; returns (seconds, peak resident GB of that child)."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    code = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "print(time.perf_counter() - t, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *command],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout.split()
+    return float(out[0]), float(out[1]) / 1e6  # ru_maxrss is in KiB on Linux
+
+
+def bench_data(sizes) -> list[dict]:
+    """Generation and read-back (schema validation included) of simulator sizes."""
+    runs = []
+    with tempfile.TemporaryDirectory() as folder:
+        for size in sizes:
+            path = os.path.join(folder, size)
+            gen_seconds, gen_peak = _child(
+                [
+                    sys.executable,
+                    "-m",
+                    "data_prep.synthetic",
+                    f"--size={size}",
+                    "--seed=0",
+                    f"--output={path}",
+                ]
+            )
+            read_seconds, read_peak = _child(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from recsys_tf.data.schema import read_event_log; "
+                    "print(len(read_event_log(sys.argv[1]).events))",
+                    path,
+                ]
+            )
+            rows = len(
+                pd.read_parquet(
+                    os.path.join(path, "events.parquet"), columns=["user_id"]
+                )
+            )
+            runs.append(
+                {
+                    "size": size,
+                    "events": rows,
+                    "generate_seconds": gen_seconds,
+                    "generate_peak_gb": gen_peak,
+                    "read_seconds": read_seconds,
+                    "read_peak_gb": read_peak,
+                }
+            )
+            print(f"[bench] data {json.dumps(runs[-1])}", flush=True)
+            shutil.rmtree(path)
+    return runs
+
+
 def main(argv):
     del argv
+    if _ONLY_DATA.value:
+        _write({"data": bench_data(_DATA_SIZES.value)})
+        return
     peak = matmul_flops_per_second()
     print(f"[bench] dense matmul: {peak / 1e9:.1f} GFLOP/s", flush=True)
     runs = [
@@ -280,11 +362,19 @@ def main(argv):
         "matmul_flops_per_second": peak,
         "runs": runs,
     }
+    sections = {"training": out}
+    if _DATA_SIZES.value:
+        sections["data"] = bench_data(_DATA_SIZES.value)
+    _write(sections)
+
+
+def _write(sections: dict) -> None:
+    """Updates the given sections of the results file, keeping the others."""
     existing = {}
     if os.path.exists(_OUTPUT.value):
         with open(_OUTPUT.value) as f:
             existing = json.load(f)
-    existing["training"] = out
+    existing.update(sections)
     os.makedirs(os.path.dirname(_OUTPUT.value) or ".", exist_ok=True)
     with open(_OUTPUT.value, "w") as f:
         json.dump(existing, f, indent=2, sort_keys=True)

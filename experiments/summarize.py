@@ -237,6 +237,19 @@ def render_bench(bench: dict) -> str:
     training = bench.get("training")
     if not training:
         return "Not measured yet: run `make bench`."
+    data_lines = []
+    if bench.get("data"):
+        data_lines = [
+            "",
+            "| simulator size | events | generate (s) | generate peak memory (GB) "
+            "| read + validate (s) | read peak memory (GB) |",
+            "|---|---|---|---|---|---|",
+        ] + [
+            f"| {d['size']} | {d['events']:,} | {d['generate_seconds']:.1f} | "
+            f"{d['generate_peak_gb']:.2f} | {d['read_seconds']:.1f} | "
+            f"{d['read_peak_gb']:.2f} |"
+            for d in bench["data"]
+        ]
     lines = [
         "| model | examples/s (median over epochs) | range over epochs | target examples/s "
         "| test metric | input pipeline share | dense FLOP/s vs matmul |",
@@ -265,7 +278,7 @@ def render_bench(bench: dict) -> str:
         f"{training['batch_size']}; dense matmul reference "
         f"{training['matmul_flops_per_second'] / 1e9:.0f} GFLOP/s."
     )
-    return "\n".join(lines)
+    return "\n".join(lines + data_lines)
 
 
 def _replace_block(text: str, block_id: str, body: str) -> tuple[str, bool]:

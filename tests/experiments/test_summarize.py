@@ -78,3 +78,44 @@ def test_collect_and_render(tmp_path):
     assert summarize.update_readme(str(readme), results, tables=(table,)) == 1
     body = readme.read_text()
     assert "old" not in body and "0.7000 ± 0.0100†" in body and body.endswith("end\n")
+
+
+def test_render_bench():
+    assert "make bench" in summarize.render_bench({})
+    run = {
+        "model": "wide_deep",
+        "examples_per_second": 2000.0,
+        "examples_per_second_per_epoch": [1000.0, 2000.0, 3000.0],
+        "target_examples_per_second": 1500,
+        "test_auc": 0.75,
+        "input_pipeline_share": 0.1,
+        "dense_flops_ratio_to_matmul": 0.2,
+    }
+    bench = {
+        "training": {
+            "runs": [run],
+            "machine": "m",
+            "tensorflow": "t",
+            "keras": "k",
+            "jit_compile": "auto",
+            "rows": 10,
+            "batch_size": 2,
+            "matmul_flops_per_second": 1e9,
+        },
+        "data": [
+            {
+                "size": "tiny",
+                "events": 1234,
+                "generate_seconds": 1.25,
+                "generate_peak_gb": 0.5,
+                "read_seconds": 0.25,
+                "read_peak_gb": 0.4,
+            }
+        ],
+    }
+    lines = summarize.render_bench(bench).splitlines()
+    assert (
+        "| wide_deep | 2,000 | 1,000–3,000 | 1,500 | auc 0.7500 | 10% | 20.0% |"
+        in lines
+    )
+    assert "| tiny | 1,234 | 1.2 | 0.50 | 0.2 | 0.40 |" in lines
