@@ -32,7 +32,32 @@ def _regularisation(model):
     return ops.sum(ops.stack([ops.cast(x, "float32") for x in model.losses]))
 
 
-class CTRModel(keras.Model):
+class SuiteModel(keras.Model):
+    """What every model of the suite shares."""
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 under tf.distribute draws a training batch (which the epoch then
+        # misses) and reduces it with a MEAN (which fails for bool tensors and for the
+        # per-worker values of MultiWorkerMirroredStrategy) only to build the model
+        # symbolically. The trainer builds the model and its optimizer before `fit`,
+        # so there is nothing to build: skip it.
+        if self.built and self.optimizer is not None and self.optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        if isinstance(
+            self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy
+        ):
+            # Keras 3.15 averages the logs across workers with
+            # strategy.reduce("MEAN", value, axis=0), which fails on scalars; as
+            # [1] vectors they reduce to the scalar mean over replicas.
+            logs = {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+        return logs
+
+
+class CTRModel(SuiteModel):
     """A click-through-rate model: `call` returns logits `[batch]`.
 
     The loss is the binary cross-entropy of the logits against the labels,
@@ -56,7 +81,7 @@ class CTRModel(keras.Model):
         return ops.sigmoid(logits)
 
 
-class RetrievalModel(keras.Model):
+class RetrievalModel(SuiteModel):
     """A two-tower style retrieval model scored by a dot product.
 
     Subclasses implement `call(inputs) -> query [batch, dim]` and

@@ -224,6 +224,20 @@ def _summary_writer_text(workdir, config_json):
     writer.flush()
 
 
+def worker_workdir(workdir: str, distribution) -> str:
+    """`workdir` for the chief (or a single process), `workdir/worker<i>` for the
+    other workers of a multi-worker run, so that they never write the same files."""
+    resolver = getattr(distribution, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return workdir
+    task_type, task_id = resolver.task_type, resolver.task_id
+    jobs = resolver.cluster_spec().as_dict()
+    chief = task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and "chief" not in jobs
+    )
+    return workdir if chief else os.path.join(workdir, f"{task_type}{task_id}")
+
+
 def run(config, workdir: str, strategy: str = "default") -> dict:
     """Trains and evaluates the model of `config` in `workdir`; returns the results.
 
@@ -233,6 +247,10 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     `results.json`.
     """
     start = time.time()
+    # The strategy comes first: a multi-worker strategy must exist before any
+    # TensorFlow op runs.
+    distribution = get_strategy(strategy)
+    workdir = worker_workdir(workdir, distribution)
     os.makedirs(workdir, exist_ok=True)
     config_json = config.to_json_best_effort(indent=2, sort_keys=True)
     _check_resumable(workdir, json.loads(config_json))
@@ -266,7 +284,6 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
         cb.write_json_atomic(os.path.join(workdir, RESULTS_FILE), results)
         return results
 
-    distribution = get_strategy(strategy)
     with distribution.scope():
         model = build_model(config, task)
         try:

@@ -214,3 +214,64 @@ def test_resume_refuses_a_different_config(data_root, tmp_path):
     assert (
         loop.run(_config(path, data_root, epochs=2), str(tmp_path))["epochs_run"] == 2
     )
+
+
+def _free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_strategy_on_localhost(data_root, tmp_path):
+    """Two workers on loopback train one model; the second writes under worker1/."""
+    path = os.path.join(ROOT, "experiments", "configs", "wide_deep_synthetic.py")
+    # Generate the data once, before two processes race to write it.
+    loop.load_event_log(_config(path, data_root).data)
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        )
+        env = {
+            **os.environ,
+            "PYTHONPATH": ROOT,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "TF_CONFIG": tf_config,
+        }
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "experiments.train",
+                    f"--config={path}",
+                    f"--workdir={tmp_path}",
+                    f"--config.data.root={data_root}",
+                    "--config.data.size=tiny",
+                    "--config.train.epochs=1",
+                    "--config.train.verbose=0",
+                    "--config.train.batch_size=256",
+                    "--strategy=multi_worker",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    chief = json.loads((tmp_path / "results.json").read_text())
+    other = json.loads((tmp_path / "worker1" / "results.json").read_text())
+    assert chief["replicas"] == 2 and chief["strategy"] == "multi_worker"
+    # Synchronous training: both workers end with the same model.
+    assert chief["test"]["auc"] == pytest.approx(other["test"]["auc"], abs=1e-6)
