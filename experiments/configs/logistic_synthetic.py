@@ -2,7 +2,7 @@
 
 Table: README "Foundation: CTR on the simulator", row LR (the baseline Wide&Deep must beat).
 Command: make reproduce-foundation
-Expected time on a 2-core CPU: about 1 minute per seed at size small.
+Expected time on a 2-core CPU: about 10 seconds per seed at size small.
 """
 
 from experiments.configs import common

@@ -2,7 +2,7 @@
 
 Table: README "Foundation: retrieval on the simulator", row Oracle (the ceiling).
 Command: make reproduce-foundation
-Expected time on a 2-core CPU: under a minute.
+Expected time on a 2-core CPU: about 5 seconds.
 """
 
 from experiments.configs import common

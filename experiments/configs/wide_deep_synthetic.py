@@ -4,7 +4,7 @@ Table: README "Foundation: CTR on the simulator", row Wide&Deep. No paper number
 the simulator has none; the oracle row is the ceiling.
 Command: make reproduce-foundation (or python -m experiments.train
   --config=experiments/configs/wide_deep_synthetic.py --workdir=runs/wide_deep_synthetic/seed0)
-Expected time on a 2-core CPU: about 2 minutes per seed at size small.
+Expected time on a 2-core CPU: about 40 seconds per seed at size small.
 """
 
 from experiments.configs import common

@@ -2,7 +2,7 @@
 
 Table: README "Foundation: retrieval on the simulator", row YouTube DNN. No paper number.
 Command: make reproduce-foundation
-Expected time on a 2-core CPU: about 3 minutes per seed at size small.
+Expected time on a 2-core CPU: about 1 minute per seed at size small (early stopping).
 """
 
 from experiments.configs import common
@@ -25,5 +25,6 @@ def get_config():
         ),
     )
     config.train.batch_size = 512
+    config.train.epochs = 20  # validation HR@50 still rises slowly after epoch 10
     config.data.max_eval_examples = 20000
     return config
