@@ -9,6 +9,8 @@ SEEDS ?= 0 1 2
 SIZE ?= small
 DATA := data/synthetic_$(SIZE)
 RUNS ?= runs
+TB_HOST ?= localhost
+TB_PORT ?= 6006
 RUFF_FLAGS := --line-length 88 --select E,F,W,I,B,UP --ignore E501,B905,B028 --exclude .venv,runs,data
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONPATH := $(CURDIR)
@@ -56,7 +58,7 @@ bench: $(STAMP)
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 tensorboard: $(STAMP)
-	$(VENV)/bin/tensorboard --logdir=$(RUNS) --bind_all
+	$(VENV)/bin/tensorboard --logdir=$(RUNS) --host=$(TB_HOST) --port=$(TB_PORT)
 
 clean:
 	rm -rf $(RUNS) data

@@ -8,6 +8,7 @@ import os
 import time
 
 import keras
+import tensorflow as tf
 
 CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "checkpoints/state.json"
@@ -132,3 +133,17 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
                 os.remove(os.path.join(folder, name))
         if self.patience and epoch + 1 - self.state["best_epoch"] >= self.patience:
             self.model.stop_training = True
+
+
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback with every epoch summary recorded.
+
+    Keras 3.15 keeps the per-step `record_if(step % update_freq == 0)` of
+    `update_freq` active during `on_epoch_end`, so epoch scalars, validation
+    metrics and weight histograms were written only when the epoch happened to end
+    on a multiple of `update_freq` steps.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        with tf.summary.record_if(True):
+            super().on_epoch_end(epoch, logs)

@@ -332,7 +332,7 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
             seed=config.seed,
             epochs=(initial_epoch, None),
         )
-        tensorboard = keras.callbacks.TensorBoard(
+        tensorboard = cb.TensorBoard(
             log_dir=os.path.join(workdir, "tensorboard"),
             histogram_freq=config.train.histogram_freq,
             update_freq=config.train.log_every_steps,

@@ -41,6 +41,16 @@ def _config(path, data_root, **train_overrides):
     return config
 
 
+def _event_tags(folder):
+    import tensorflow as tf
+
+    tags = set()
+    for path in glob.glob(str(folder / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     return str(tmp_path_factory.mktemp("data"))
@@ -72,6 +82,13 @@ def test_every_config_trains_end_to_end(path, data_root, tmp_path):
     )
     if config.model.name not in (loop.ORACLE, "popularity"):
         assert saved["epochs_run"] == 1 and saved["best_epoch"] == 1
+    if config.model.name not in (loop.ORACLE, "popularity"):
+        # Epoch scalars, validation metrics (same names as results.json) and
+        # weight histograms, although log_every_steps (100) exceeds the steps.
+        train_tags = _event_tags(tmp_path / "tensorboard" / "train")
+        assert "epoch_loss" in train_tags
+        assert any(tag.endswith("/histogram") for tag in train_tags)
+        assert f"epoch_{metric}" in _event_tags(tmp_path / "tensorboard" / "validation")
     if config.model.name in ("wide_deep", "youtube_dnn"):
         assert os.path.exists(
             tmp_path / "tensorboard" / "projector" / "projector_config.pbtxt"
