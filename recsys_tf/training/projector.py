@@ -43,3 +43,12 @@ def write(logdir: str, embeddings: dict, log, user_ids=None) -> None:
         return
     tf.train.Checkpoint(**variables).save(os.path.join(logdir, "embeddings.ckpt"))
     projector.visualize_embeddings(logdir, config)
+    # TensorBoard lists a folder as a run (and so finds its projector config)
+    # only when it holds an event file.
+    writer = tf.summary.create_file_writer(logdir)
+    with writer.as_default():
+        summary = ", ".join(
+            f"{k}: {v.shape[0]} x {v.shape[1]}" for k, v in variables.items()
+        )
+        tf.summary.text("embeddings", summary, step=0)
+    writer.close()

@@ -93,6 +93,8 @@ def test_every_config_trains_end_to_end(path, data_root, tmp_path):
         assert os.path.exists(
             tmp_path / "tensorboard" / "projector" / "projector_config.pbtxt"
         )
+        # An event file makes the folder a TensorBoard run, found by the projector.
+        assert "embeddings" in _event_tags(tmp_path / "tensorboard" / "projector")
 
 
 def test_train_main_through_absl_flags(data_root, tmp_path):
