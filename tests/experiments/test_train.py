@@ -144,8 +144,9 @@ def test_unknown_model_and_task_are_clear_errors(data_root, tmp_path):
         loop.run(config, str(tmp_path / "b"))
 
 
-def _cli(*args, **kwargs):
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+def _cli(*args, env=None):
+    """`python -m experiments.train *args` in a subprocess (extra `env` variables)."""
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "experiments.train", *args],
         cwd=ROOT,
@@ -153,7 +154,6 @@ def _cli(*args, **kwargs):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **kwargs,
     )
 
 
@@ -258,32 +258,17 @@ def test_multi_worker_strategy_on_localhost(data_root, tmp_path):
         tf_config = json.dumps(
             {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         )
-        env = {
-            **os.environ,
-            "PYTHONPATH": ROOT,
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "TF_CONFIG": tf_config,
-        }
         procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "experiments.train",
-                    f"--config={path}",
-                    f"--workdir={tmp_path}",
-                    f"--config.data.root={data_root}",
-                    "--config.data.size=tiny",
-                    "--config.train.epochs=1",
-                    "--config.train.verbose=0",
-                    "--config.train.batch_size=256",
-                    "--strategy=multi_worker",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
+            _cli(
+                f"--config={path}",
+                f"--workdir={tmp_path}",
+                f"--config.data.root={data_root}",
+                "--config.data.size=tiny",
+                "--config.train.epochs=1",
+                "--config.train.verbose=0",
+                "--config.train.batch_size=256",
+                "--strategy=multi_worker",
+                env={"TF_CONFIG": tf_config},
             )
         )
     for proc in procs:
