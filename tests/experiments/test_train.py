@@ -99,15 +99,7 @@ def test_every_config_trains_end_to_end(path, data_root, tmp_path):
 
 def test_train_main_through_absl_flags(data_root, tmp_path):
     path = os.path.join(ROOT, "experiments", "configs", "wide_deep_synthetic.py")
-    proc = _cli(
-        f"--config={path}",
-        f"--workdir={tmp_path}",
-        f"--config.data.root={data_root}",
-        "--config.data.size=tiny",
-        "--config.train.epochs=1",
-        "--config.train.verbose=0",
-        "--config.seed=3",
-    )
+    proc = _cli(*_tiny_args(path, tmp_path, data_root), "--config.seed=3")
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     config = json.loads((tmp_path / "config.json").read_text())
@@ -142,6 +134,18 @@ def test_unknown_model_and_task_are_clear_errors(data_root, tmp_path):
     config.model.unknown_width = 3
     with pytest.raises(loop.ConfigError, match="unknown_width"):
         loop.run(config, str(tmp_path / "b"))
+
+
+def _tiny_args(path, workdir, data_root):
+    """CLI flags of a one-epoch, silent run of config `path` on tiny simulated data."""
+    return [
+        f"--config={path}",
+        f"--workdir={workdir}",
+        f"--config.data.root={data_root}",
+        "--config.data.size=tiny",
+        "--config.train.epochs=1",
+        "--config.train.verbose=0",
+    ]
 
 
 def _cli(*args, env=None):
@@ -260,12 +264,7 @@ def test_multi_worker_strategy_on_localhost(data_root, tmp_path):
         )
         procs.append(
             _cli(
-                f"--config={path}",
-                f"--workdir={tmp_path}",
-                f"--config.data.root={data_root}",
-                "--config.data.size=tiny",
-                "--config.train.epochs=1",
-                "--config.train.verbose=0",
+                *_tiny_args(path, tmp_path, data_root),
                 "--config.train.batch_size=256",
                 "--strategy=multi_worker",
                 env={"TF_CONFIG": tf_config},
