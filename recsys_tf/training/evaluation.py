@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import keras_rs
 import numpy as np
 import tensorflow as tf
 
@@ -33,30 +34,35 @@ def evaluate_ctr(model, split, batch_size: int = 8192) -> dict[str, float]:
     )
 
 
+def predict_queries(model, features, batch_size: int = 4096) -> np.ndarray:
+    """Query vectors `[n, dim]` of a retrieval model for the given inputs."""
+    dataset = make_dataset(features, batch_size=batch_size)
+    return np.asarray(model.predict(dataset, verbose=0))
+
+
+def _queries_and_candidates(model, split, batch_size):
+    """Queries `[n, d]` and candidates `[num_items, d]`, item biases folded in."""
+    queries = predict_queries(model, split.features(), batch_size)
+    queries = model.retrieval_queries(keras.ops.convert_to_tensor(queries))
+    return (
+        keras.ops.convert_to_numpy(queries),
+        keras.ops.convert_to_numpy(model.candidate_embeddings()),
+    )
+
+
 def retrieve_topk(model, split, k: int, batch_size: int = 4096) -> np.ndarray:
     """Top-k item ids over the whole catalogue, via keras-rs BruteForceRetrieval."""
-    queries = model.predict(
-        make_dataset(split.features(), batch_size=batch_size), verbose=0
+    queries, candidates = _queries_and_candidates(model, split, batch_size)
+    retrieval = keras_rs.layers.BruteForceRetrieval(
+        candidate_embeddings=tf.constant(candidates),
+        k=min(k, candidates.shape[0]),
+        return_scores=False,
     )
-    queries = keras.ops.convert_to_numpy(
-        model.retrieval_queries(keras.ops.convert_to_tensor(queries))
-    )
-    candidates = keras.ops.convert_to_numpy(model.candidate_embeddings())
-    k = min(k, candidates.shape[0])
-    retrieval = _brute_force(candidates, k)
     out = [
         np.asarray(retrieval(tf.constant(queries[i : i + batch_size])))
         for i in range(0, len(queries), batch_size)
     ]
     return np.concatenate(out).astype(np.int64)
-
-
-def _brute_force(candidates, k):
-    import keras_rs
-
-    return keras_rs.layers.BruteForceRetrieval(
-        candidate_embeddings=tf.constant(candidates), k=k, return_scores=False
-    )
 
 
 def evaluate_retrieval(model, split, ks=(10, 50, 100), batch_size: int = 4096):
@@ -92,12 +98,14 @@ def user_items(task) -> dict[int, np.ndarray]:
     }
 
 
-def sampled_negatives(task, split, num_negatives: int, seed: int) -> np.ndarray:
-    """`num_negatives` items per row, fixed by `seed`, none of them the user's items."""
-    seen = user_items(task)
+def sampled_negatives(
+    split, num_items: int, seen: dict, num_negatives: int, seed: int
+) -> np.ndarray:
+    """`num_negatives` items per row, fixed by `seed`, none of them the user's items
+    (`seen`, from `user_items`)."""
     exclude = [seen.get(int(u), np.empty(0, np.int64)) for u in split.user_ids]
     return metrics.sample_negatives(
-        task.num_items, split.targets, num_negatives, seed, exclude=exclude
+        num_items, split.targets, num_negatives, seed, exclude=exclude
     )
 
 
@@ -105,13 +113,7 @@ def evaluate_retrieval_sampled(
     model, split, negatives, ks=(10, 50, 100), batch_size: int = 4096
 ):
     """HR / NDCG / MRR / ... @k of the target ranked among fixed sampled negatives."""
-    queries = model.predict(
-        make_dataset(split.features(), batch_size=batch_size), verbose=0
-    )
-    queries = keras.ops.convert_to_numpy(
-        model.retrieval_queries(keras.ops.convert_to_tensor(queries))
-    )
-    candidates = keras.ops.convert_to_numpy(model.candidate_embeddings())
+    queries, candidates = _queries_and_candidates(model, split, batch_size)
     target = np.einsum("nd,nd->n", queries, candidates[split.targets])
     negative = np.einsum("nd,nkd->nk", queries, candidates[negatives])
     return metrics.sampled_ranking_metrics(target, negative, ks)

@@ -102,9 +102,14 @@ def _negatives(config, task):
             f"config.eval.protocol must be one of {PROTOCOLS}. "
             f"Received: {config.eval.protocol!r}"
         )
+    seen = evaluation.user_items(task)
     return {
         name: evaluation.sampled_negatives(
-            task, part, config.eval.num_negatives, config.eval.negatives_seed + index
+            part,
+            task.num_items,
+            seen,
+            config.eval.num_negatives,
+            config.eval.negatives_seed + index,
         )
         for index, (name, part) in enumerate(task.parts().items())
         if name != "train"
@@ -124,38 +129,35 @@ def _evaluate(config, model, part, negatives=None):
 
 
 def _oracle(config, log, task, negatives):
-    """Scores of the planted true preference (simulated data only)."""
+    """Validation and test scores of the planted true preference (simulated data)."""
+    from data_prep import synthetic
+
     truth_file = os.path.join(log.path or "", "truth.npz")
+    truth = log.truth() if os.path.exists(truth_file) else None
+    parts = {name: part for name, part in task.parts().items() if name != "train"}
+    results = {}
     if config.task == "ctr":
-        truth = log.truth() if os.path.exists(truth_file) else None
-        results = {}
-        for name, part in task.parts().items():
+        for name, part in parts.items():
             if part.truth is None:
                 raise ConfigError(
                     "the oracle needs a `truth_pref` column (simulated data)"
                 )
-            results[name] = {
-                "auc": evaluation.metrics.auc(part.labels, part.truth),
-                "gauc": evaluation.metrics.gauc(part.user_ids, part.labels, part.truth),
-            }
-            if truth is not None:
-                from data_prep import synthetic
-
+            if truth is None:  # a truth_pref column without truth.npz: no P(click)
+                results[name] = {
+                    "auc": evaluation.metrics.auc(part.labels, part.truth),
+                    "gauc": evaluation.metrics.gauc(
+                        part.user_ids, part.labels, part.truth
+                    ),
+                }
+            else:
                 probability = synthetic.click_probability(truth, part.truth)
-                results[name]["logloss"] = evaluation.metrics.logloss(
-                    part.labels, probability
+                results[name] = evaluation.ctr_metrics(
+                    part.labels, probability, part.user_ids
                 )
         return results
-    if not os.path.exists(truth_file):
+    if truth is None:
         raise ConfigError(f"the oracle needs {truth_file} (simulated data only)")
-    from data_prep import synthetic
-
-    truth = log.truth()
-    results = {}
-    for name, part in task.parts().items():
-        if name == "train":
-            continue
-
+    for name, part in parts.items():
         if name in negatives:
             candidates = np.concatenate([part.targets[:, None], negatives[name]], 1)
             pref = synthetic.true_preference(
@@ -393,11 +395,8 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
 
 def _last_user_queries(model, part):
     """The query vector of each user's last test example, and those user ids."""
-    order = np.argsort(part.timestamps, kind="stable")
-    last = {}
-    for row in order:
-        last[int(part.user_ids[row])] = row
-    rows = np.array(sorted(last.values()))
-    feats = {k: v[rows] for k, v in part.features().items()}
-    queries = model.predict(make_dataset(feats, batch_size=4096), verbose=0)
-    return np.asarray(queries), part.user_ids[rows]
+    latest_first = np.argsort(part.timestamps, kind="stable")[::-1]
+    _, first = np.unique(part.user_ids[latest_first], return_index=True)
+    rows = np.sort(latest_first[first])
+    features = {k: v[rows] for k, v in part.features().items()}
+    return evaluation.predict_queries(model, features), part.user_ids[rows]

@@ -26,10 +26,10 @@ def test_user_items_and_sampled_negatives_avoid_them():
     seen = evaluation.user_items(task)
     assert seen[0].tolist() == [1, 3, 5]
     assert seen[1].tolist() == [0, 2, 4, 6]
-    negatives = evaluation.sampled_negatives(task, test, 20, seed=0)
+    negatives = evaluation.sampled_negatives(test, task.num_items, seen, 20, seed=0)
     assert negatives.shape == (2, 20)
     for row, user in enumerate(test.user_ids):
         assert not set(negatives[row]) & set(seen[user].tolist())
     np.testing.assert_array_equal(
-        negatives, evaluation.sampled_negatives(task, test, 20, seed=0)
+        negatives, evaluation.sampled_negatives(test, task.num_items, seen, 20, seed=0)
     )
