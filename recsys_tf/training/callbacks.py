@@ -79,7 +79,7 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
             "best": None,
             "history": [],
             "train_seconds": 0.0,
-            "train_examples": 0,
+            "stopped": False,
         }
         self._start = None
 
@@ -122,6 +122,10 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
                 **{k: float(v) for k, v in logs.items()},
             }
         )
+        # Early stopping is part of the state, so a restarted run does not resume it.
+        self.state["stopped"] = bool(
+            self.patience and epoch + 1 - self.state["best_epoch"] >= self.patience
+        )
         write_json_atomic(os.path.join(self.workdir, STATE_FILE), self.state)
         keep = {
             epoch_weights(self.state["epoch"]),
@@ -131,7 +135,7 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
         for name in os.listdir(folder):
             if name.startswith("epoch_") and f"{CHECKPOINT_DIR}/{name}" not in keep:
                 os.remove(os.path.join(folder, name))
-        if self.patience and epoch + 1 - self.state["best_epoch"] >= self.patience:
+        if self.state["stopped"]:
             self.model.stop_training = True
 
 

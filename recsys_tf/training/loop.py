@@ -349,9 +349,6 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
             shuffle=False,  # the dataset shuffles itself, per epoch and seeded
             verbose=config.train.verbose,
         )
-        if model.stop_training:
-            validator.state["stopped"] = True
-            cb.write_json_atomic(os.path.join(workdir, cb.STATE_FILE), validator.state)
     state = validator.state
     if state["best_epoch"]:
         model.load_weights(os.path.join(workdir, cb.epoch_weights(state["best_epoch"])))

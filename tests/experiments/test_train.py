@@ -278,3 +278,15 @@ def test_multi_worker_strategy_on_localhost(data_root, tmp_path):
     assert chief["replicas"] == 2 and chief["strategy"] == "multi_worker"
     # Synchronous training: both workers end with the same model.
     assert chief["test"]["auc"] == pytest.approx(other["test"]["auc"], abs=1e-6)
+
+
+def test_early_stopping_is_kept_across_restarts(data_root, tmp_path):
+    path = os.path.join(ROOT, "experiments", "configs", "logistic_synthetic.py")
+    config = _config(path, data_root, epochs=30, patience=1, learning_rate=0.05)
+    first = loop.run(config, str(tmp_path))
+    state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
+    assert state["stopped"] and first["epochs_run"] < 30
+    assert first["epochs_run"] == first["best_epoch"] + 1
+    again = loop.run(config, str(tmp_path))
+    assert again["epochs_run"] == first["epochs_run"]
+    assert again["test"] == pytest.approx(first["test"])
