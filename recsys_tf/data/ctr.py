@@ -176,7 +176,7 @@ def build_ctr_task(
         mask = parts == index
         if not mask.any():
             raise ValueError(
-                f"the {('train', 'validation', 'test')[index]} part of the split is "
+                f"the {splits.PARTS[index]} part of the split is "
                 f"empty (fractions={tuple(fractions)}, {len(frame)} instances)"
             )
         return CTRSplit(

@@ -157,7 +157,7 @@ def build_retrieval_task(
             rows = np.sort(rng.choice(rows, max_eval_examples, replace=False))
         if len(rows) == 0:
             raise ValueError(
-                f"the {('train', 'validation', 'test')[index]} part of the "
+                f"the {splits.PARTS[index]} part of the "
                 f"{split} split has no example (min_history={min_history})"
             )
         return RetrievalSplit(

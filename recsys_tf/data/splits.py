@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 SPLITS = ("time", "random", "leave_one_out")
+PARTS = ("train", "validation", "test")
+"""Names of the part indices 0, 1, 2 that the split functions assign."""
 
 
 def check_fractions(fractions) -> tuple[float, float, float]:
