@@ -86,3 +86,12 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="Unknown optimizer"):
         get_optimizer("adamm", 0.1)
     assert isinstance(get_optimizer("sgd", 0.1), keras.optimizers.SGD)
+
+
+def test_config_round_trip():
+    opt = LazyAdam(learning_rate=0.02, beta_1=0.8, epsilon=1e-6)
+    again = LazyAdam.from_config(opt.get_config())
+    assert again.get_config() == opt.get_config()
+    restored = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
+    assert isinstance(restored, LazyAdam)
+    assert restored.get_config() == opt.get_config()
