@@ -1,0 +1,267 @@
+"""Tests of the converters' shared reading, parsing and id machinery."""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from data_prep import common
+
+
+def _blocks(tmp_path, text, block_bytes=1 << 20, name="f.txt", **kwargs):
+    path = tmp_path / name
+    data = text.encode(kwargs.pop("file_encoding", "utf-8"))
+    if name.endswith(".gz"):
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+    return str(path), list(common.iter_blocks(str(path), block_bytes, **kwargs))
+
+
+@pytest.mark.parametrize("name", ["f.txt", "f.txt.gz"])
+@pytest.mark.parametrize("block_bytes", [1, 7, 1 << 20])
+def test_blocks_hold_whole_lines_with_their_numbers(tmp_path, name, block_bytes):
+    lines = [f"{i},{i * 10}" for i in range(1, 40)]
+    _, blocks = _blocks(tmp_path, "\n".join(lines), block_bytes, name)  # no final \n
+    seen = []
+    for block in blocks:
+        got = block.data.decode().splitlines()
+        assert block.num_lines == len(got)
+        for offset, line in enumerate(got):
+            seen.append((block.first_line + offset, line))
+    assert seen == [(i + 1, line) for i, line in enumerate(lines)]
+
+
+def test_blocks_skip_header_but_count_it(tmp_path):
+    _, blocks = _blocks(tmp_path, "a,b\n1,2\n3,4\n", skip_lines=1)
+    assert blocks[0].first_line == 2 and blocks[0].num_lines == 2
+
+
+def test_blocks_transcode_latin1_and_crlf(tmp_path):
+    _, blocks = _blocks(
+        tmp_path, "1::Amélie\r\n", encoding="latin-1", file_encoding="latin-1"
+    )
+    assert blocks[0].data.decode() == "1::Amélie\n"
+
+
+def test_invalid_utf8_names_the_line(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"1,a\n2,b\n3,\xff\n")
+    with pytest.raises(common.FormatError, match="line 3: not valid UTF-8") as info:
+        list(common.iter_blocks(str(path)))
+    assert info.value.line == 3
+
+
+def test_missing_file():
+    with pytest.raises(common.FormatError, match="file not found"):
+        list(common.iter_blocks("/nonexistent/ratings.dat"))
+
+
+def test_find_file_prefers_plain_then_gz(tmp_path):
+    (tmp_path / "ratings.dat.gz").write_bytes(b"")
+    assert common.find_file(str(tmp_path), "ratings.dat").endswith("ratings.dat.gz")
+    with pytest.raises(common.FormatError, match="looked for x.csv"):
+        common.find_file(str(tmp_path), "x.csv")
+
+
+@pytest.mark.parametrize("sep", [",", "::", "\t"])
+def test_split_fields_any_separator(tmp_path, sep):
+    path, blocks = _blocks(tmp_path, f"1{sep}a b{sep}3\n4{sep}{sep}6\n")
+    fields = common.split_fields(blocks[0], path, ("x", "y", "z"), sep)
+    assert fields["x"].to_pylist() == ["1", "4"]
+    assert fields["y"].to_pylist() == ["a b", ""]
+    assert fields["z"].to_pylist() == ["3", "6"]
+
+
+@pytest.mark.parametrize(
+    "text, line, got",
+    [
+        ("1,2,3\n4,5\n", 2, "got 2"),  # too few
+        ("1,2,3\n4,5,6\n7,8,9,10\n", 3, "got 4"),  # too many
+        ("1;2;3\n", 1, "got 1"),  # wrong separator
+        ("1,2,3\n\n4,5,6\n", 2, "got 1"),  # empty line
+    ],
+)
+def test_split_fields_wrong_field_count_names_line(tmp_path, text, line, got):
+    path, blocks = _blocks(tmp_path, text)
+    with pytest.raises(common.FormatError, match=f"expected 3 fields.*{got}") as info:
+        common.split_fields(blocks[0], path, ("a", "b", "c"), ",")
+    assert info.value.line == line and info.value.file == path
+
+
+def test_split_fields_line_numbers_of_a_later_block(tmp_path):
+    text = "".join(f"{i},{i}\n" for i in range(100)) + "oops\n"
+    path, blocks = _blocks(tmp_path, text, block_bytes=64)
+    with pytest.raises(common.FormatError) as info:
+        for block in blocks:
+            common.split_fields(block, path, ("a", "b"), ",")
+    assert info.value.line == 101
+
+
+def test_split_fields_rejects_quotes_spanning_lines(tmp_path):
+    # Quotes are plain characters: a quoted comma is two fields, not one.
+    path, blocks = _blocks(tmp_path, '1,"a,b"\n')
+    with pytest.raises(common.FormatError, match="got 3"):
+        common.split_fields(blocks[0], path, ("a", "b"), ",")
+
+
+def _strings(*values):
+    return pa.array(list(values), pa.string())
+
+
+def test_parse_int():
+    out = common.parse_int(_strings("1", " 22 ", "-3"), "f", "id", 10)
+    np.testing.assert_array_equal(out, [1, 22, -3])
+    assert out.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    "value, got",
+    [("1.5", "'1.5'"), ("", "an empty value"), ("abc", "'abc'"), ("9" * 30, "'9999")],
+)
+def test_parse_int_errors_name_line_field_and_value(value, got):
+    with pytest.raises(
+        common.FormatError, match=f"field 'id': expected an integer, got {got}"
+    ) as info:
+        common.parse_int(_strings("1", "2", value), "f.csv", "id", 10)
+    assert (info.value.file, info.value.line, info.value.field) == ("f.csv", 12, "id")
+
+
+def test_parse_int_range_and_line_numbers():
+    with pytest.raises(common.FormatError, match=r"in \[1, 5\], got 7") as info:
+        common.parse_int(
+            _strings("1", "7"),
+            "f",
+            "r",
+            1,
+            line_numbers=np.array([4, 9]),
+            minimum=1,
+            maximum=5,
+        )
+    assert info.value.line == 9
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "x", ""])
+def test_parse_float_rejects_nan_inf_and_text(value):
+    with pytest.raises(common.FormatError, match="expected a finite number") as info:
+        common.parse_float(_strings("1.5", value), "f", "rating", 1)
+    assert info.value.line == 2
+
+
+def test_parse_float_values_and_range():
+    np.testing.assert_allclose(
+        common.parse_float(_strings("1.5", "2", "3e0"), "f", "r", 1), [1.5, 2, 3]
+    )
+    with pytest.raises(common.FormatError, match=r"in \[1, 5\], got '0.5'"):
+        common.parse_float(_strings("0.5"), "f", "r", 1, minimum=1, maximum=5)
+
+
+def test_parse_choice():
+    codes = common.parse_choice(
+        _strings("pv", "buy", " pv"), "f", "b", 1, {"pv": 4, "buy": 6}
+    )
+    np.testing.assert_array_equal(codes, [4, 6, 4])
+    with pytest.raises(
+        common.FormatError, match="expected one of 'pv', 'buy', got 'clk'"
+    ) as info:
+        common.parse_choice(_strings("pv", "clk"), "f", "b", 5, {"pv": 4, "buy": 6})
+    assert info.value.line == 6
+
+
+def test_parse_string_rejects_empty():
+    assert list(common.parse_string(_strings(" a ", "b"), "f", "s", 1)) == ["a", "b"]
+    with pytest.raises(common.FormatError, match="non-empty"):
+        common.parse_string(_strings("a", " "), "f", "s", 1)
+
+
+def test_check_timestamps_catches_milliseconds():
+    with pytest.raises(common.FormatError, match="seconds since the epoch") as info:
+        common.check_timestamps(np.array([978300760, 978300760000]), "f", "ts", 3)
+    assert info.value.line == 4
+
+
+def test_columns_concatenate_in_order():
+    columns = common.Columns()
+    columns.add(a=np.array([1, 2]), b=np.array([0.5, 1.5]))
+    columns.add(a=np.array([3]), b=np.array([2.5]))
+    assert len(columns) == 3
+    np.testing.assert_array_equal(columns.pop("a"), [1, 2, 3])
+
+
+def test_remap_is_sorted_and_invertible(tmp_path):
+    raw = np.array([50, 7, 50, 1000, 7])
+    codes, originals = common.remap(raw)
+    np.testing.assert_array_equal(originals, [7, 50, 1000])
+    np.testing.assert_array_equal(originals[codes], raw)
+    common.write_mapping(str(tmp_path), "item", originals)
+    np.testing.assert_array_equal(common.to_original(str(tmp_path), "item", codes), raw)
+    with pytest.raises(ValueError, match="unknown item code 3"):
+        common.to_original(str(tmp_path), "item", [3])
+    with pytest.raises(FileNotFoundError, match="no saved user id mapping"):
+        common.to_original(str(tmp_path), "user", [0])
+
+
+def test_remap_strings():
+    codes, originals = common.remap(np.array(["b", "a", "b"], dtype=object))
+    assert list(originals) == ["a", "b"] and list(codes) == [1, 0, 1]
+
+
+def test_count_out_of_order_per_user_in_file_order():
+    users = np.array([1, 2, 1, 1, 2, 3])
+    stamps = np.array([10, 5, 9, 12, 4, 1])
+    # user 1: 10, 9 (back), 12; user 2: 5, 4 (back).
+    assert common.count_out_of_order(users, stamps) == 2
+
+
+def test_duplicate_mask():
+    a = np.array([1, 1, 2, 1])
+    b = np.array([5, 5, 5, 6])
+    np.testing.assert_array_equal(
+        common.duplicate_mask(a, b), [False, True, False, False]
+    )
+    np.testing.assert_array_equal(
+        common.duplicate_mask(a, b, keep="last"), [True, False, False, False]
+    )
+
+
+def test_write_dataset_requires_timestamp_kind(tmp_path):
+    users = pd.DataFrame({"user_id": [0]})
+    items = pd.DataFrame({"item_id": [0], "category": [0], "brand": [0]})
+    events = pd.DataFrame(
+        {
+            "user_id": [0],
+            "item_id": [0],
+            "timestamp": [0],
+            "event": common.event_column([common.EVENT_CODES["click"]]),
+            "value": [1.0],
+        }
+    )
+    progress = common.Progress("t")
+    with pytest.raises(ValueError, match="timestamps"):
+        common.write_dataset(
+            str(tmp_path),
+            users,
+            items,
+            events,
+            {"name": "t", "source": "s", "timestamps": "days"},
+            {},
+            common.Report(),
+            progress,
+        )
+    report = common.Report()
+    report.count("lines_read", 1)
+    log = common.write_dataset(
+        str(tmp_path),
+        users,
+        items,
+        events,
+        {"name": "t", "source": "s", "timestamps": "order"},
+        {"user": np.array([42])},
+        report,
+        progress,
+    )
+    assert log.meta["conversion"]["counts"] == {"lines_read": 1, "events_written": 1}
+    assert common.to_original(str(tmp_path), "user", [0])[0] == 42
