@@ -15,7 +15,7 @@ RUFF_FLAGS := --line-length 88 --select E,F,W,I,B,UP --ignore E501,B905,B028 --e
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install test test-slow lint reproduce-foundation data bench tensorboard summarize clean
+.PHONY: install test test-slow lint reproduce-foundation reproduce-real-data describe-data data bench tensorboard summarize clean
 
 $(STAMP): setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,26 @@ reproduce-foundation: $(DATA)/events.parquet
 	  $(PY) -m experiments.train --config=experiments/configs/$$config.py \
 	    --config.data.path=$(DATA) --config.seed=$$seed --workdir=$(RUNS)/$$config/seed$$seed || exit 1; \
 	done; done
+	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
+
+# The same models on the real datasets held in ../shared/datasets (or $$RECSYS_TF_DATASETS),
+# converted into data/<name> on first use: ML-1M (users 1-2999, the held ratings with
+# timestamps) and KuaiRand-Pure, 3 seeds each; the config names the dataset, nothing else changes.
+REAL_DATASETS ?= ml1m kuairand
+REAL_CONFIGS ?= logistic wide_deep popularity youtube_dnn
+reproduce-real-data: $(STAMP)
+	@for dataset in $(REAL_DATASETS); do for model in $(REAL_CONFIGS); do for seed in $(SEEDS); do \
+	  $(PY) -m experiments.train --config=experiments/configs/$${model}_synthetic.py \
+	    --config.name=$${model}_$$dataset --config.data.name=$$dataset --config.seed=$$seed \
+	    --workdir=$(RUNS)/$${model}_$$dataset/seed$$seed || exit 1; \
+	done; done; done
+	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
+
+# Statistics of every dataset held (README table "Datasets").
+DESCRIBE_DATASETS ?= ml1m ml1m_all kuairand taobao_userbehavior
+describe-data: $(DATA)/events.parquet
+	@for dataset in $(DESCRIBE_DATASETS) $(DATA); do \
+	  $(PY) -m data_prep.describe $$dataset || exit 1; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 summarize: $(STAMP)

@@ -15,20 +15,25 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.task = task
 
     config.data = ml_collections.ConfigDict()
+    # "synthetic" (the simulator) or a real dataset of recsys_tf.data.datasets.REAL
+    # (ml1m, ml1m_all, kuairand, taobao_userbehavior), converted on first use.
     config.data.name = "synthetic"
     config.data.path = ""  # a folder in the canonical schema; wins over name/size
-    config.data.root = "data"  # where the simulator writes its datasets
+    config.data.root = "data"  # where generated and converted datasets are written
+    # Folder of the original real-data files ("" = $RECSYS_TF_DATASETS, else
+    # ../shared/datasets beside the repository).
+    config.data.source_root = ""
     config.data.size = "small"  # simulator size: tiny / small / large
     config.data.simulator_seed = 0
     config.data.disable = ()  # simulator mechanisms switched off for a control run
     config.data.split = "time"
     config.data.fractions = (0.8, 0.1, 0.1)
     # CTR tasks.
-    config.data.label = "click"
+    config.data.label = "auto"  # "click" when the log has impressions, else "rating"
     config.data.rating_threshold = 4.0
     config.data.crosses = ()
     # Retrieval tasks.
-    config.data.positive_events = ("click",)
+    config.data.positive_events = ()  # () = ("click",) if the log has clicks, else ("rating",)
     config.data.max_length = 50
     config.data.min_history = 1
     config.data.max_eval_examples = 0  # 0 = all validation / test examples

@@ -10,7 +10,7 @@ import pandas as pd
 from recsys_tf.data import splits
 from recsys_tf.data.schema import EventLog
 
-LABELS = ("click", "rating")
+LABELS = ("auto", "click", "rating")
 HASH_BUCKETS = 1 << 20
 
 
@@ -50,6 +50,14 @@ class CTRTask:
         return {"train": self.train, "validation": self.validation, "test": self.test}
 
 
+def resolve_label(log: EventLog, label: str) -> str:
+    """`label`, with "auto" resolved: "click" when the log has impressions, else
+    "rating" (ML-1M style rating data)."""
+    if label != "auto":
+        return label
+    return "click" if (log.events["event"] == "impression").any() else "rating"
+
+
 def _instances(log: EventLog, label: str, rating_threshold: float) -> pd.DataFrame:
     events = log.events
     if label == "click":
@@ -81,7 +89,7 @@ def _instances(log: EventLog, label: str, rating_threshold: float) -> pd.DataFra
 
 def build_ctr_task(
     log: EventLog,
-    label: str = "click",
+    label: str = "auto",
     split: str = "time",
     fractions=(0.8, 0.1, 0.1),
     seed: int = 0,
@@ -95,7 +103,8 @@ def build_ctr_task(
     Instances are impressions labelled by whether the same user clicked the same
     item in the same request (`label="click"`), or ratings labelled
     `value >= rating_threshold` (`label="rating"`, the ML-1M CTR convention of
-    AutoDenoise and pytorch-fm).
+    AutoDenoise and pytorch-fm); `label="auto"` picks "click" when the log has
+    impressions, else "rating".
 
     Fields: `user_id`, `item_id`, the user and item feature columns (all integer
     columns of the users / items tables not starting with `truth_` when None), and
@@ -104,7 +113,7 @@ def build_ctr_task(
 
     Args:
         log: a validated event log.
-        label: "click" or "rating".
+        label: "auto", "click" or "rating".
         split: "time" (global time quantiles, the default) or "random" (seeded).
         fractions: train / validation / test fractions.
         seed: seed of the random split.
@@ -122,7 +131,8 @@ def build_ctr_task(
         raise ValueError(
             f"`split` must be 'time' or 'random' for CTR. Received: split={split!r}"
         )
-    frame = _instances(log, label, rating_threshold)
+    splits.check_timestamps_support(log.meta, split, log.path or "event log")
+    frame = _instances(log, resolve_label(log, label), rating_threshold)
     users = log.users.set_index("user_id")
     items = log.items.set_index("item_id")
     if user_features is None:
@@ -140,7 +150,10 @@ def build_ctr_task(
             )
     user_idx = frame["user_id"].to_numpy()
     item_idx = frame["item_id"].to_numpy()
-    features = {"user_id": user_idx.astype(np.int64), "item_id": item_idx.astype(np.int64)}
+    features = {
+        "user_id": user_idx.astype(np.int64),
+        "item_id": item_idx.astype(np.int64),
+    }
     vocab = {"user_id": log.num_users, "item_id": log.num_items}
     for column in user_features:
         values = users[column].to_numpy()

@@ -75,9 +75,15 @@ def _histories(users: np.ndarray, items: np.ndarray, max_length: int):
     return history.astype(np.int64), mask
 
 
+def default_positive_events(log: EventLog) -> tuple[str, ...]:
+    """("click",) when the log has clicks (simulator, Taobao, KuaiRand), else
+    ("rating",) (every rating of ML-1M or Netflix is a positive)."""
+    return ("click",) if (log.events["event"] == "click").any() else ("rating",)
+
+
 def build_retrieval_task(
     log: EventLog,
-    positive_events: tuple[str, ...] = ("click",),
+    positive_events: tuple[str, ...] = (),
     split: str = "time",
     fractions=(0.8, 0.1, 0.1),
     max_length: int = 50,
@@ -97,7 +103,8 @@ def build_retrieval_task(
 
     Args:
         log: a validated event log.
-        positive_events: event types that make the sequence.
+        positive_events: event types that make the sequence; empty = "click"
+            when the log has clicks, else "rating" (`default_positive_events`).
         split: "time" or "leave_one_out".
         fractions: train / validation / test fractions of the time split.
         max_length: history length L.
@@ -120,6 +127,8 @@ def build_retrieval_task(
             "`max_length` and `min_history` must be >= 1. Received: "
             f"max_length={max_length}, min_history={min_history}"
         )
+    splits.check_timestamps_support(log.meta, split, log.path or "event log")
+    positive_events = tuple(positive_events) or default_positive_events(log)
     events = log.events_of(*positive_events)
     if events.empty:
         raise ValueError(

@@ -9,6 +9,35 @@ PARTS = ("train", "validation", "test")
 """Names of the part indices 0, 1, 2 that the split functions assign."""
 
 
+# What the timestamps of a dataset mean (`meta.json` "timestamps"; real seconds
+# when absent) and which splits each supports.
+TIMESTAMP_SPLITS = {
+    "seconds": ("time", "random", "leave_one_out"),
+    "order": ("random", "leave_one_out"),
+    "absent": ("random",),
+}
+
+
+def check_timestamps_support(meta: dict, split: str, where: str = "event log") -> None:
+    """Refuses a split the dataset's timestamps cannot support.
+
+    A global time split needs real times; leave-one-out needs at least each user's
+    order; data without timestamps (e.g. ML-1M ratings without their times) only
+    supports the random split.
+    """
+    kind = meta.get("timestamps", "seconds")
+    if kind not in TIMESTAMP_SPLITS:
+        raise ValueError(
+            f"{where}: meta 'timestamps' must be one of {sorted(TIMESTAMP_SPLITS)}, "
+            f"got {kind!r}"
+        )
+    if split not in TIMESTAMP_SPLITS[kind]:
+        raise ValueError(
+            f"{where}: split={split!r} needs real timestamps, but this dataset's are "
+            f"{kind!r}; it supports split in {TIMESTAMP_SPLITS[kind]}"
+        )
+
+
 def check_fractions(fractions) -> tuple[float, float, float]:
     fractions = tuple(float(f) for f in fractions)
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:

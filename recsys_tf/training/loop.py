@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsys_tf.data import ctr, retrieval
-from recsys_tf.data.datasets import load_event_log
+from recsys_tf.data.datasets import REAL, load_event_log
 from recsys_tf.data.input import make_dataset
 from recsys_tf.models import MODELS, RetrievalModel
 from recsys_tf.training import callbacks as cb
@@ -267,7 +267,11 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
         "name": config.name,
         "model": config.model.name,
         "task": config.task,
-        "dataset": log.meta.get("name", config.data.name),
+        "dataset": (
+            config.data.name
+            if config.data.name in REAL and not config.data.path
+            else log.meta.get("name", config.data.name)
+        ),
         "data_path": log.path,
         "seed": config.seed,
         "num_train": len(task.train),

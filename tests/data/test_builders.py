@@ -4,13 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_tf.data import ctr, input as data_input, retrieval, splits
+from recsys_tf.data import ctr, retrieval, splits
+from recsys_tf.data import input as data_input
 from recsys_tf.data.schema import EventLog, validate
 
 
 def _log(seed=0, num_users=20, num_items=30, num_requests=400):
     rng = np.random.default_rng(seed)
-    users = pd.DataFrame({"user_id": np.arange(num_users), "age": rng.integers(0, 3, num_users)})
+    users = pd.DataFrame(
+        {"user_id": np.arange(num_users), "age": rng.integers(0, 3, num_users)}
+    )
     items = pd.DataFrame(
         {
             "item_id": np.arange(num_items),
@@ -28,9 +31,12 @@ def _log(seed=0, num_users=20, num_items=30, num_requests=400):
         for i in shown[: int(rng.integers(0, 3))]:
             rows.append((u, int(i), t + 1, "click", 1.0, r))
         if r % 7 == 0:
-            rows.append((u, int(shown[0]), t + 2, "rating", float(rng.integers(1, 6)), r))
+            rows.append(
+                (u, int(shown[0]), t + 2, "rating", float(rng.integers(1, 6)), r)
+            )
     events = pd.DataFrame(
-        rows, columns=["user_id", "item_id", "timestamp", "event", "value", "request_id"]
+        rows,
+        columns=["user_id", "item_id", "timestamp", "event", "value", "request_id"],
     )
     return validate(EventLog(users, items, events))
 
@@ -68,16 +74,28 @@ def test_ctr_task_labels_match_clicks():
     log = _log()
     task = ctr.build_ctr_task(log, crosses=(("user_id", "category"),))
     clicks = set(
-        map(tuple, log.events_of("click")[["user_id", "item_id", "request_id"]].to_numpy())
+        map(
+            tuple,
+            log.events_of("click")[["user_id", "item_id", "request_id"]].to_numpy(),
+        )
     )
     n = sum(len(p) for p in task.parts().values())
     assert n == len(log.events_of("impression"))
-    assert set(task.fields) == {"user_id", "item_id", "age", "category", "brand", "user_id_x_category"}
+    assert set(task.fields) == {
+        "user_id",
+        "item_id",
+        "age",
+        "category",
+        "brand",
+        "user_id_x_category",
+    }
     cats = log.items["category"].to_numpy()
     for part in task.parts().values():
         f = part.features
         np.testing.assert_array_equal(f["category"], cats[f["item_id"]])
-        np.testing.assert_array_equal(f["user_id_x_category"], f["user_id"] * 4 + f["category"])
+        np.testing.assert_array_equal(
+            f["user_id_x_category"], f["user_id"] * 4 + f["category"]
+        )
         for k in range(min(50, len(part))):
             uid, iid = f["user_id"][k], f["item_id"][k]
             # Each impression's label is whether a click of the same request exists.
@@ -90,7 +108,9 @@ def test_ctr_task_labels_match_clicks():
 
 def test_ctr_rating_label_and_random_split():
     log = _log()
-    task = ctr.build_ctr_task(log, label="rating", split="random", seed=1, rating_threshold=4)
+    task = ctr.build_ctr_task(
+        log, label="rating", split="random", seed=1, rating_threshold=4
+    )
     ratings = log.events_of("rating")
     assert sum(len(p) for p in task.parts().values()) == len(ratings)
     assert set(np.unique(task.train.labels)) <= {0.0, 1.0}
@@ -127,10 +147,14 @@ def test_retrieval_histories_are_the_previous_clicks():
             # The history is a window of the user's clicks ending right before the target.
             pos = times[u].index(part.timestamps[r])
             candidates = [
-                p for p in range(len(seqs[u]))
+                p
+                for p in range(len(seqs[u]))
                 if times[u][p] == part.timestamps[r] and seqs[u][p] == part.targets[r]
             ]
-            assert any(seqs[u][max(0, p - 4) : p] == history for p in candidates), (u, pos)
+            assert any(seqs[u][max(0, p - 4) : p] == history for p in candidates), (
+                u,
+                pos,
+            )
             assert part.history_mask[r][-1]  # most recent is last (left padding)
             assert (part.history[r][~part.history_mask[r]] == 0).all()
     assert task.train.timestamps.max() <= task.test.timestamps.min()
@@ -141,7 +165,9 @@ def test_retrieval_histories_are_the_previous_clicks():
 
 def test_retrieval_leave_one_out_and_caps():
     log = _log()
-    task = retrieval.build_retrieval_task(log, split="leave_one_out", max_eval_examples=5, seed=0)
+    task = retrieval.build_retrieval_task(
+        log, split="leave_one_out", max_eval_examples=5, seed=0
+    )
     assert len(task.test) == 5 and len(task.validation) == 5
     full = retrieval.build_retrieval_task(log, split="leave_one_out")
     assert len(np.unique(full.test.user_ids)) == len(full.test)
@@ -161,7 +187,9 @@ def test_retrieval_errors():
 
 def test_make_dataset_epochs_are_deterministic_permutations():
     features = {"a": np.arange(10), "b": np.arange(10) * 2}
-    ds = data_input.make_dataset(features, np.arange(10), batch_size=4, shuffle=True, seed=5, epochs=(0, 2))
+    ds = data_input.make_dataset(
+        features, np.arange(10), batch_size=4, shuffle=True, seed=5, epochs=(0, 2)
+    )
     batches = [(x["a"].numpy(), y.numpy()) for x, y in ds]
     assert [len(a) for a, _ in batches] == [4, 4, 2, 4, 4, 2]
     first = np.concatenate([a for a, _ in batches[:3]])
@@ -171,8 +199,12 @@ def test_make_dataset_epochs_are_deterministic_permutations():
     for a, y in batches:
         np.testing.assert_array_equal(a, y)
     # Resuming at epoch 1 yields exactly the second epoch's batches.
-    resumed = data_input.make_dataset(features, np.arange(10), batch_size=4, shuffle=True, seed=5, epochs=(1, 2))
-    np.testing.assert_array_equal(np.concatenate([x["a"].numpy() for x, _ in resumed]), second)
+    resumed = data_input.make_dataset(
+        features, np.arange(10), batch_size=4, shuffle=True, seed=5, epochs=(1, 2)
+    )
+    np.testing.assert_array_equal(
+        np.concatenate([x["a"].numpy() for x, _ in resumed]), second
+    )
 
 
 def test_make_dataset_errors():
@@ -182,3 +214,50 @@ def test_make_dataset_errors():
         data_input.make_dataset({})
     with pytest.raises(ValueError, match="batch_size"):
         data_input.make_dataset({"a": np.arange(3)}, batch_size=0)
+
+
+def _ratings_only(log, timestamps="seconds"):
+    events = log.events[log.events["event"] == "rating"]
+    return EventLog(log.users, log.items, events, {"timestamps": timestamps})
+
+
+def test_auto_label_and_positive_events_follow_the_data():
+    log = _log()
+    assert ctr.resolve_label(log, "auto") == "click"
+    assert retrieval.default_positive_events(log) == ("click",)
+    auto = ctr.build_ctr_task(log, label="auto")
+    click = ctr.build_ctr_task(log, label="click")
+    np.testing.assert_array_equal(auto.train.labels, click.train.labels)
+    ratings = _ratings_only(log)
+    assert ctr.resolve_label(ratings, "auto") == "rating"
+    assert retrieval.default_positive_events(ratings) == ("rating",)
+    task = retrieval.build_retrieval_task(ratings, split="leave_one_out")
+    assert set(task.test.targets) <= set(ratings.events["item_id"])
+
+
+@pytest.mark.parametrize(
+    "kind, allowed",
+    [
+        ("seconds", {"time", "random", "leave_one_out"}),
+        ("order", {"random", "leave_one_out"}),
+        ("absent", {"random"}),
+    ],
+)
+def test_splits_refused_without_the_timestamps_they_need(kind, allowed):
+    log = _ratings_only(_log(num_requests=2000), kind)
+    for split in ("time", "random", "leave_one_out"):
+        builds = []
+        if split != "leave_one_out":
+            builds.append(lambda s=split: ctr.build_ctr_task(log, split=s))
+        if split != "random":
+            builds.append(lambda s=split: retrieval.build_retrieval_task(log, split=s))
+        for build in builds:
+            if split in allowed:
+                build()
+            else:
+                with pytest.raises(
+                    ValueError, match=f"split='{split}' needs real timestamps.*'{kind}'"
+                ):
+                    build()
+    with pytest.raises(ValueError, match="must be one of"):
+        splits.check_timestamps_support({"timestamps": "days"}, "random")

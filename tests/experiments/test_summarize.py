@@ -119,3 +119,47 @@ def test_render_bench():
         in lines
     )
     assert "| tiny | 1,234 | 1.2 | 0.50 | 0.2 | 0.40 |" in lines
+
+
+def test_render_datasets_beside_paper_numbers(tmp_path):
+    stats = {
+        "ml1m_all": {
+            "users": 6040,
+            "items": 3706,
+            "events_per_type": {"rating": 1000209},
+            "density": 0.044684,
+            "sequence_length_p50": 96.0,
+            "sequence_length_p90": 400.0,
+            "sequence_length_max": 2314,
+            "timestamps": "absent",
+        },
+        "kuairand": {
+            "users": 2,
+            "items": 3,
+            "events_per_type": {"impression": 4, "click": 1},
+            "density": 0.5,
+            "sequence_length_p50": 1.0,
+            "sequence_length_p90": 1.0,
+            "sequence_length_max": 1,
+            "timestamps": "seconds",
+            "first": "2022-04-25",
+            "last": "2022-05-08",
+        },
+    }
+    paper = {"ml1m_all": {"users": 6040, "density": 0.0447, "source": "DMAN l.147"}}
+    text = summarize.render_datasets(stats, paper)
+    rows = text.splitlines()
+    assert rows[2].startswith(
+        "| ml1m_all | 6,040 | 3,706 | rating 1,000,209 | 4.47% | 96 / 400 / 2,314 | none (absent) | 6,040 / — / — / 4.47% | DMAN l.147 |"
+    )
+    assert rows[3].startswith("| kuairand | 2 | 3 | impression 4, click 1 | 50.00% |")
+    assert "2022-04-25 .. 2022-05-08" in rows[3] and rows[3].endswith(
+        "| — / — / — / — | — |"
+    )
+    assert summarize.render_datasets({}, paper).startswith("Not measured yet")
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    (folder / "ml1m_all.json").write_text(json.dumps(stats["ml1m_all"]))
+    assert summarize.load_dataset_stats(str(tmp_path)) == {
+        "ml1m_all": stats["ml1m_all"]
+    }

@@ -290,3 +290,38 @@ def test_early_stopping_is_kept_across_restarts(data_root, tmp_path):
     again = loop.run(config, str(tmp_path))
     assert again["epochs_run"] == first["epochs_run"]
     assert again["test"] == pytest.approx(first["test"])
+
+
+REAL_RUNS = [
+    ("wide_deep_synthetic.py", "ml1m_all", "auc", ("--config.data.split=random",)),
+    ("youtube_dnn_synthetic.py", "ml1m", "hr@50", ()),
+]
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("config, dataset, metric, extra", REAL_RUNS)
+def test_real_dataset_by_name_only(config, dataset, metric, extra, tmp_path_factory):
+    """The foundation's models train on a real dataset named in the config alone."""
+    from data_prep.describe import PAPER_STATS  # noqa: F401  (registry and stats agree)
+    from recsys_tf.data import datasets
+    from tests.data_prep.shared import shared_dataset
+
+    shared_dataset(datasets.REAL[dataset].folder)
+    root = tmp_path_factory.mktemp("real")
+    workdir = root / "run"
+    proc = _cli(
+        f"--config={os.path.join(ROOT, 'experiments', 'configs', config)}",
+        f"--workdir={workdir}",
+        f"--config.data.name={dataset}",
+        f"--config.data.root={root}",
+        "--config.data.max_eval_examples=2000",
+        "--config.train.epochs=1",
+        "--config.train.verbose=0",
+        *extra,
+    )
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
+    assert f"[{datasets.REAL[dataset].converter}] written" in out
+    results = json.loads((workdir / "results.json").read_text())
+    assert results["dataset"] == dataset
+    assert 0.0 < results["test"][metric] < 1.0
