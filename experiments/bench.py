@@ -333,10 +333,82 @@ def bench_data(sizes) -> list[dict]:
     return runs
 
 
+_CONVERSION_ROWS = flags.DEFINE_list(
+    "conversion_rows",
+    ["1000000", "4000000", "16000000"],
+    "Rows of generated Taobao UserBehavior files whose conversion time and peak "
+    "memory are measured (each in a subprocess); empty to skip.",
+)
+_ONLY_CONVERSION = flags.DEFINE_bool(
+    "only_conversion", False, "Run only the conversion benchmark."
+)
+TAOBAO_FULL_ROWS = 100_150_807  # rows of the original UserBehavior.csv (3.5 GB)
+
+
+def bench_conversion(row_counts) -> dict:
+    """Peak memory and time of `data_prep.taobao_userbehavior` on generated files
+    of the original's shape, with a linear fit extrapolated to the full file."""
+    runs = []
+    with tempfile.TemporaryDirectory() as folder:
+        for rows in row_counts:
+            source = os.path.join(folder, f"source_{rows}")
+            os.makedirs(source)
+            file = os.path.join(source, "UserBehavior.csv")
+            write_seconds, _ = _child(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from data_prep import taobao_userbehavior as t; "
+                    "t.write_synthetic_file(sys.argv[1], int(sys.argv[2]), 0)",
+                    file,
+                    str(rows),
+                ]
+            )
+            output = os.path.join(folder, f"converted_{rows}")
+            seconds, peak = _child(
+                [
+                    sys.executable,
+                    "-m",
+                    "data_prep.taobao_userbehavior",
+                    f"--input={source}",
+                    f"--output={output}",
+                ]
+            )
+            runs.append(
+                {
+                    "rows": rows,
+                    "file_bytes": os.path.getsize(file),
+                    "write_seconds": write_seconds,
+                    "convert_seconds": seconds,
+                    "convert_peak_gb": peak,
+                }
+            )
+            print(f"[bench] conversion {json.dumps(runs[-1])}", flush=True)
+            shutil.rmtree(source)
+            shutil.rmtree(output)
+    result = {"file": "Taobao UserBehavior shape (data_prep.taobao_userbehavior)"}
+    result["runs"] = runs
+    if len(runs) >= 2:
+        x = np.array([r["rows"] for r in runs], float)
+        y = np.array([r["convert_peak_gb"] for r in runs], float)
+        slope, intercept = np.polyfit(x, y, 1)
+        result["fit"] = {
+            "gb_per_million_rows": slope * 1e6,
+            "intercept_gb": intercept,
+            "full_rows": TAOBAO_FULL_ROWS,
+            "full_peak_gb_extrapolated": intercept + slope * TAOBAO_FULL_ROWS,
+        }
+    return result
+
+
 def main(argv):
     del argv
     if _ONLY_DATA.value:
         _write({"data": bench_data(_DATA_SIZES.value)})
+        return
+    if _ONLY_CONVERSION.value:
+        rows = [int(r) for r in _CONVERSION_ROWS.value]
+        _write({"conversion": bench_conversion(rows)})
         return
     peak = matmul_flops_per_second()
     print(f"[bench] dense matmul: {peak / 1e9:.1f} GFLOP/s", flush=True)
@@ -365,6 +437,10 @@ def main(argv):
     sections = {"training": out}
     if _DATA_SIZES.value:
         sections["data"] = bench_data(_DATA_SIZES.value)
+    if _CONVERSION_ROWS.value:
+        sections["conversion"] = bench_conversion(
+            [int(r) for r in _CONVERSION_ROWS.value]
+        )
     _write(sections)
 
 

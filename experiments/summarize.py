@@ -310,7 +310,32 @@ def render_bench(bench: dict) -> str:
         f"{training['batch_size']}; dense matmul reference "
         f"{training['matmul_flops_per_second'] / 1e9:.0f} GFLOP/s."
     )
-    return "\n".join(lines + data_lines)
+    return "\n".join(lines + data_lines + _conversion_lines(bench.get("conversion")))
+
+
+def _conversion_lines(conversion) -> list[str]:
+    if not conversion or not conversion.get("runs"):
+        return []
+    lines = [
+        "",
+        "| conversion: Taobao UserBehavior-shaped file | rows | file (GB) | convert (s) "
+        "| convert peak memory (GB) |",
+        "|---|---|---|---|---|",
+    ] + [
+        f"| generated, seed 0 | {r['rows']:,} | {r['file_bytes'] / 1e9:.2f} | "
+        f"{r['convert_seconds']:.1f} | {r['convert_peak_gb']:.2f} |"
+        for r in conversion["runs"]
+    ]
+    fit = conversion.get("fit")
+    if fit:
+        lines += [
+            "",
+            f"Peak memory grows by {fit['gb_per_million_rows']:.3f} GB per million rows "
+            f"(linear fit, intercept {fit['intercept_gb']:.2f} GB): about "
+            f"{fit['full_peak_gb_extrapolated']:.1f} GB for the full "
+            f"{fit['full_rows']:,}-row file, on a 24 GB machine.",
+        ]
+    return lines
 
 
 def _count(value) -> str:

@@ -119,6 +119,35 @@ def test_render_bench():
         in lines
     )
     assert "| tiny | 1,234 | 1.2 | 0.50 | 0.2 | 0.40 |" in lines
+    assert not any("conversion" in line for line in lines)
+    bench["conversion"] = {
+        "runs": [
+            {
+                "rows": 1_000_000,
+                "file_bytes": 35e6,
+                "convert_seconds": 2.0,
+                "convert_peak_gb": 1.0,
+            },
+            {
+                "rows": 3_000_000,
+                "file_bytes": 105e6,
+                "convert_seconds": 6.0,
+                "convert_peak_gb": 2.0,
+            },
+        ],
+        "fit": {
+            "gb_per_million_rows": 0.5,
+            "intercept_gb": 0.5,
+            "full_rows": 100_150_807,
+            "full_peak_gb_extrapolated": 50.6,
+        },
+    }
+    lines = summarize.render_bench(bench).splitlines()
+    assert "| generated, seed 0 | 3,000,000 | 0.10 | 6.0 | 2.00 |" in lines
+    assert any(
+        "0.500 GB per million rows" in line and "about 50.6 GB" in line
+        for line in lines
+    )
 
 
 def test_render_datasets_beside_paper_numbers(tmp_path):

@@ -295,6 +295,7 @@ def test_early_stopping_is_kept_across_restarts(data_root, tmp_path):
 REAL_RUNS = [
     ("wide_deep_synthetic.py", "ml1m_all", "auc", ("--config.data.split=random",)),
     ("youtube_dnn_synthetic.py", "ml1m", "hr@50", ()),
+    ("wide_deep_synthetic.py", "kuairand", "auc", ()),
 ]
 
 

@@ -1,0 +1,916 @@
+"""KuaiRand (Gao et al., CIKM 2022) -> the canonical schema.
+
+Input: a KuaiRand ``data`` folder; the Pure, 1K and 27K variants share the format
+and differ in file-name suffixes (``_pure``, ``_1k``, ``_27k_part1`` ...):
+
+- the standard logs ``log_standard_*.csv`` (or ``.gz``; one or several files, e.g.
+  ``4_08_to_4_21`` and ``4_22_to_5_08``) and, when present, the random-exposure
+  log ``log_random_*.csv``; or the files named by ``--logs``. Comma-separated with
+  a header naming the columns ``user_id, video_id, date, hourmin, time_ms,
+  is_click, is_like, is_follow, is_comment, is_forward, is_hate, long_view,
+  play_time_ms, duration_ms, profile_stay_time, comment_stay_time,
+  is_profile_enter, is_rand, tab`` (found by name, in any order; other columns
+  are ignored). Logs are streamed block by block (the 27K logs hold 322 M rows);
+- ``user_features*.csv`` (or ``--user_features``): ``user_id``, the strings
+  ``user_active_degree`` and ``*_range`` (``follow_user_num_range``,
+  ``fans_user_num_range``, ``friend_user_num_range``, ``register_days_range``),
+  the integers ``is_lowactive_period``, ``is_live_streamer``,
+  ``is_video_author`` and ``onehot_feat0`` .. ``onehot_feat17`` (written ``1`` or
+  ``1.0``; empty when missing);
+- ``video_features_basic*.csv`` (or ``--video_features``): ``video_id``,
+  ``author_id``, ``video_type``, ``upload_type``, ``video_duration`` (ms, float
+  text), ``music_type`` (float text) and ``tag``, the video's tags as a quoted
+  comma-separated list of integers (``39`` or ``"39,68"``; empty when none).
+
+Feature files use CSV quoting and are streamed too (the 27K video file has 32 M
+rows); every value is checked, and errors name the file, line and column.
+
+Output, one exposure = one log row:
+
+- an ``impression`` event per exposure, plus ``click`` when ``is_click`` = 1,
+  ``like`` when ``is_like`` = 1 and ``dislike`` when ``is_hate`` = 1 (the DUMN
+  mapping: is_hate is the explicit dislike; like and dislike are emitted whether
+  or not the exposure was clicked). All events of an exposure share its
+  ``timestamp`` = ``time_ms // 1000`` and one ``request_id`` (one per exposure,
+  numbered in time order), so the CTR builder matches a click to exactly its own
+  impression. Events are ordered by ``time_ms`` before the schema's stable sort by
+  seconds, so sub-second order survives; ``value`` is 1.0.
+- integer event columns carried by every event of an exposure: ``is_follow``,
+  ``is_comment``, ``is_forward``, ``long_view``, ``is_profile_enter``,
+  ``play_time_ms``, ``duration_ms``, ``is_rand`` and ``tab`` (the scenario code,
+  kept as is). ``profile_stay_time``, ``comment_stay_time``, ``date`` and
+  ``hourmin`` are checked but not kept (``date``/``hourmin`` repeat ``time_ms``).
+- users: ``user_active_degree``, ``is_lowactive_period``, ``is_live_streamer``,
+  ``is_video_author``, the four ``*_range`` columns and ``onehot_feat0..17``. The
+  raw counts (``follow_user_num``, ``fans_user_num``, ``friend_user_num``,
+  ``register_days``) are left out: their ``*_range`` columns carry them as
+  categories.
+- items: ``category`` = the first tag of ``tag``; ``brand`` = ``author_id``
+  (remapped); ``video_type``, ``upload_type``, ``music_type`` and
+  ``duration_bucket`` (``video_duration`` in seconds cut at 7, 18, 30, 60, 120
+  and 300: codes 1-7; 7 s and 18 s are KuaiRand's valid-play and long-view
+  limits).
+- every feature column (category and brand included) is coded the same way: 0
+  = missing (empty), 1.. = the column's distinct values among the kept rows in
+  sorted order (numeric order for numbers). The values are listed in
+  ``meta.json`` ``feature_values``; ``category_ids.parquet`` and
+  ``brand_ids.parquet`` map the codes back to the first tag and the author id
+  (original -1 for code 0).
+
+Rules (each counted in ``meta.json``):
+
+- 0/1 columns (``is_click`` .. ``is_rand``) hold 0 or 1, the other numbers are
+  non-negative integers and ``time_ms`` a millisecond time before 2100; anything
+  else is an error;
+- an exact duplicate log row (every one of the 19 columns equal, the logs taken
+  together) is kept once; 5,460 on the held KuaiRand-Pure extract;
+- exposures are ordered by ``time_ms``; rows earlier than the previous row of
+  their user in the same file are counted;
+- every row of a ``log_random_*`` file gets ``is_rand`` = 1 (rows whose column
+  said 0 are counted);
+- a log user or video missing from its feature file is an error (the KuaiRand
+  feature files list every user and video of their variant, so a miss means
+  files of different variants were mixed); feature rows of users and videos
+  without an exposure are left out, counted; an id listed twice among the kept
+  rows is an error;
+- an empty feature value gets code 0 (counted per column).
+
+Command:
+  python -m data_prep.kuairand --input ../shared/datasets/kuairand-pure \\
+      --output data/kuairand
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import glob
+import gzip
+import io
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from data_prep import common
+from recsys_tf.data import schema
+
+BINARY_COLUMNS = (
+    "is_click",
+    "is_like",
+    "is_follow",
+    "is_comment",
+    "is_forward",
+    "is_hate",
+    "long_view",
+    "is_profile_enter",
+    "is_rand",
+)
+COUNT_COLUMNS = (
+    "play_time_ms",
+    "duration_ms",
+    "profile_stay_time",
+    "comment_stay_time",
+)
+LOG_COLUMNS = (
+    "user_id",
+    "video_id",
+    "date",
+    "hourmin",
+    "time_ms",
+    *BINARY_COLUMNS[:7],
+    "play_time_ms",
+    "duration_ms",
+    "profile_stay_time",
+    "comment_stay_time",
+    "is_profile_enter",
+    "is_rand",
+    "tab",
+)
+EVENT_EXTRAS = (
+    "is_follow",
+    "is_comment",
+    "is_forward",
+    "long_view",
+    "is_profile_enter",
+    "play_time_ms",
+    "duration_ms",
+    "is_rand",
+    "tab",
+)
+"""Integer event columns kept from the log (every event of an exposure)."""
+
+USER_FEATURES = {
+    "user_active_degree": "string",
+    "is_lowactive_period": "integer",
+    "is_live_streamer": "integer",
+    "is_video_author": "integer",
+    "follow_user_num_range": "string",
+    "fans_user_num_range": "string",
+    "friend_user_num_range": "string",
+    "register_days_range": "string",
+    **{f"onehot_feat{i}": "integer" for i in range(18)},
+}
+"""User feature columns (shared with KuaiRec's user_features.csv) and their kind."""
+
+DURATION_EDGES_SECONDS = (7, 18, 30, 60, 120, 300)
+_BIT = {name: 1 << i for i, name in enumerate(BINARY_COLUMNS)}
+_TAGS = r"^\s*[0-9]+(\s*,\s*[0-9]+)*\s*$"
+_MISSING_RULE = (
+    "an empty feature value gets code 0 (every feature column: 0 = missing, "
+    "1.. = its distinct values in sorted order)"
+)
+
+
+# --------------------------------------------------------------------------
+# Generic CSV helpers (also used by data_prep.kuairec).
+# --------------------------------------------------------------------------
+
+
+def read_header(path: str) -> tuple[str, ...]:
+    """The column names on the first line of the CSV file `path` (``.gz`` aware)."""
+    common.require_file(path)
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        first = f.readline()
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise common.FormatError(
+            path, f"header is not UTF-8 ({error.reason})", 1
+        ) from None
+    text = text.lstrip("\ufeff").rstrip("\r\n")
+    if not text.strip():
+        raise common.FormatError(path, "empty file: expected a header line", 1)
+    names = tuple(name.strip() for name in next(csv.reader([text])))
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise common.FormatError(
+                path, f"column {name!r} twice in the header", 1, name
+            )
+        seen.add(name)
+    return names
+
+
+def require_columns(path: str, header: tuple[str, ...], required) -> None:
+    """A `FormatError` naming the first of `required` missing from `header`."""
+    for name in required:
+        if name not in header:
+            raise common.FormatError(
+                path,
+                f"missing column {name!r}; the header has {', '.join(header)}",
+                1,
+                name,
+            )
+
+
+def _odd_quote_line(block: common.Block) -> int | None:
+    """Index of the first line of `block` with an unbalanced double quote."""
+    for index, line in enumerate(block.data.split(b"\n")[: block.num_lines]):
+        if line.count(b'"') % 2:
+            return index
+    return None
+
+
+def split_quoted(
+    block: common.Block, path: str, names: tuple[str, ...]
+) -> dict[str, pa.Array]:
+    """`common.split_fields` for comma-separated files with ``"`` quoting.
+
+    A quoted field may hold commas but not a line break (every line is a row).
+
+    Raises:
+        FormatError: a line with another number of fields, an unbalanced quote
+            or an empty line, naming its line.
+    """
+    invalid = []
+
+    def handler(row):
+        invalid.append(row)
+        return "error"
+
+    def fail(reason):
+        odd = _odd_quote_line(block)
+        count_line = None
+        if invalid:
+            row = invalid[0]
+            count_line = block.first_line + (row.number or 1) - 1
+        if odd is not None and (
+            count_line is None or block.first_line + odd <= count_line
+        ):
+            text = block.data.split(b"\n")[odd].decode()[:200]
+            raise common.FormatError(
+                path, f"unbalanced double quote: {text!r}", block.first_line + odd
+            )
+        if count_line is not None:
+            row = invalid[0]
+            raise common.FormatError(
+                path,
+                f"expected {len(names)} fields ({', '.join(names)}) separated by ',', "
+                f"got {row.actual_columns}: {row.text[:200]!r}",
+                count_line,
+            )
+        raise common.FormatError(path, reason, block.first_line)
+
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(block.data),
+            read_options=pa_csv.ReadOptions(
+                column_names=list(names),
+                use_threads=False,
+                block_size=len(block.data) + 1,
+            ),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=",",
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+                invalid_row_handler=handler,
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        fail(f"unreadable block ({error})")
+    if table.num_rows != block.num_lines:
+        fail(f"parsed {table.num_rows} rows from {block.num_lines} lines")
+    return {name: table.column(name).combine_chunks() for name in names}
+
+
+def iter_csv(
+    path: str,
+    required,
+    block_bytes: int = common.BLOCK_BYTES,
+    quoted: bool = False,
+):
+    """Streams a headed CSV file: yields ``(block, {column: string array})``.
+
+    Args:
+        path: the file (``.gz`` aware).
+        required: the columns that must be in the header (only these are returned).
+        block_bytes: bytes read at a time.
+        quoted: whether fields may be ``"``-quoted (feature files).
+    """
+    header = read_header(path)
+    require_columns(path, header, required)
+    for block in common.iter_blocks(path, block_bytes, skip_lines=1):
+        if quoted:
+            raw = split_quoted(block, path, header)
+        else:
+            raw = common.split_fields(block, path, header, ",")
+        yield block, {name: raw[name] for name in required}
+
+
+def block_lines(block: common.Block) -> np.ndarray:
+    """The file line number of every line of `block`."""
+    return np.arange(
+        block.first_line, block.first_line + block.num_lines, dtype=np.int64
+    )
+
+
+# --------------------------------------------------------------------------
+# Feature values: parsers and codes.
+# --------------------------------------------------------------------------
+
+
+def _bad(path, field, lines, index, expected, got):
+    got_text = "an empty value" if got == "" else repr(got)
+    raise common.FormatError(
+        path, f"expected {expected}, got {got_text}", int(lines[index]), field
+    )
+
+
+def parse_feature(
+    values: pa.Array, path: str, field: str, lines: np.ndarray, kind: str
+):
+    """A feature column -> (values, missing mask); an empty value is missing.
+
+    Kinds: ``string`` (trimmed text), ``integer`` (an integral number, ``3`` or
+    ``3.0``), ``duration`` (a finite number >= 0).
+    """
+    trimmed = pc.utf8_trim_whitespace(values)
+    missing = pc.equal(pc.utf8_length(trimmed), 0).to_numpy(zero_copy_only=False)
+    if kind == "string":
+        return trimmed.to_numpy(zero_copy_only=False), missing
+    present = np.flatnonzero(~missing)
+    out = np.zeros(len(values), np.float64)
+    if len(present):
+        numbers = common.parse_float(
+            trimmed.take(pa.array(present)),
+            path,
+            field,
+            0,
+            line_numbers=lines[present],
+            minimum=0 if kind == "duration" else None,
+        )
+        out[present] = numbers
+        if kind == "integer":
+            bad = (numbers != np.floor(numbers)) | (np.abs(numbers) > 2**53)
+            if bad.any():
+                first = int(np.flatnonzero(bad)[0])
+                _bad(
+                    path,
+                    field,
+                    lines[present],
+                    first,
+                    "an integer",
+                    trimmed[present[first]].as_py(),
+                )
+    if kind == "integer":
+        return out.astype(np.int64), missing
+    return out, missing
+
+
+def parse_first_tag(
+    values: pa.Array, path: str, field: str, lines: np.ndarray, bracketed: bool = False
+):
+    """A list of integer tags -> (the first tag, missing mask).
+
+    ``"39,68"`` (KuaiRand ``tag``; empty = no tag) or, with `bracketed`,
+    ``"[27, 9]"`` (KuaiRec ``feat``; ``[]`` = no tag). Anything else is an error.
+    """
+    trimmed = pc.utf8_trim_whitespace(values)
+    if bracketed:
+        pattern = r"^\[\s*([0-9]+(\s*,\s*[0-9]+)*)?\s*\]$"
+        expected = "a list of integer tags such as [8] or [27, 9]"
+    else:
+        pattern = r"^$|" + _TAGS
+        expected = "comma-separated integer tags such as 39 or 39,68 (or nothing)"
+    ok = pc.match_substring_regex(trimmed, pattern).to_numpy(zero_copy_only=False)
+    if not ok.all():
+        first = int(np.flatnonzero(~ok)[0])
+        _bad(path, field, lines, first, expected, values[first].as_py())
+    inner = trimmed
+    if bracketed:
+        inner = pc.utf8_trim(pc.utf8_trim(trimmed, "[]"), " ")
+    head = pc.utf8_trim_whitespace(
+        pc.list_element(pc.split_pattern(inner, ",", max_splits=1), 0)
+    )
+    missing = pc.equal(pc.utf8_length(head), 0).to_numpy(zero_copy_only=False)
+    filled = pc.if_else(pc.equal(pc.utf8_length(head), 0), "0", head)
+    return common.parse_int(filled, path, field, 0, line_numbers=lines), missing
+
+
+def encode(values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, list]:
+    """Values -> (codes, vocabulary): 0 = missing, i = vocabulary[i - 1] (sorted)."""
+    codes = np.zeros(len(values), np.int64)
+    present = ~missing
+    if not present.any():
+        return codes, []
+    uniques, inverse = np.unique(values[present], return_inverse=True)
+    codes[present] = inverse + 1
+    return codes, [v.item() if hasattr(v, "item") else v for v in uniques]
+
+
+@dataclasses.dataclass
+class FeatureTable:
+    """The kept rows of a feature file.
+
+    Attributes:
+        path: the file.
+        id_field: its id column.
+        ids: original ids of the kept rows (file order).
+        lines: their line numbers.
+        columns: column -> (values, missing mask) of the kept rows.
+        rows_read: all data rows of the file.
+    """
+
+    path: str
+    id_field: str
+    ids: np.ndarray
+    lines: np.ndarray
+    columns: dict[str, tuple[np.ndarray, np.ndarray]]
+    rows_read: int
+
+    def align(self, wanted: np.ndarray, what: str) -> FeatureTable:
+        """The rows of `wanted` ids in that order; an absent id is an error."""
+        index = pd.Index(self.ids).get_indexer(wanted)
+        if (index < 0).any():
+            absent = wanted[index < 0]
+            raise common.FormatError(
+                self.path,
+                f"lists no row for {len(absent):,} {what}(s) that have events "
+                f"(first: {absent[0]})",
+                None,
+                self.id_field,
+            )
+        return FeatureTable(
+            self.path,
+            self.id_field,
+            self.ids[index],
+            self.lines[index],
+            {k: (v[index], m[index]) for k, (v, m) in self.columns.items()},
+            self.rows_read,
+        )
+
+
+def read_features(
+    path: str,
+    id_field: str,
+    parsers: dict,
+    keep: np.ndarray,
+    block_bytes: int = common.BLOCK_BYTES,
+) -> FeatureTable:
+    """Streams a feature file, checking every row and keeping those of `keep` ids.
+
+    Args:
+        path: the file.
+        id_field: the id column (a non-negative integer).
+        parsers: column -> ``f(values, path, field, lines) -> (values, missing)``.
+        keep: the original ids to keep (sorted).
+        block_bytes: bytes read at a time.
+
+    Raises:
+        FormatError: a bad value, or an id twice among the kept rows.
+    """
+    ids, lines, rows = [], [], 0
+    parts = {name: ([], []) for name in parsers}
+    for block, raw in iter_csv(path, (id_field, *parsers), block_bytes, quoted=True):
+        numbers = block_lines(block)
+        found = common.parse_int(
+            raw[id_field], path, id_field, block.first_line, minimum=0
+        )
+        mask = np.isin(found, keep)
+        rows += len(found)
+        ids.append(found[mask])
+        lines.append(numbers[mask])
+        for name, parser in parsers.items():
+            values, missing = parser(raw[name], path, name, numbers)
+            parts[name][0].append(values[mask])
+            parts[name][1].append(missing[mask])
+    if not rows:
+        raise common.FormatError(path, "no rows after the header")
+    ids = np.concatenate(ids)
+    lines = np.concatenate(lines)
+    dup = pd.Index(ids).duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        raise common.FormatError(
+            path, f"id {ids[row]} listed twice", int(lines[row]), id_field
+        )
+    columns = {
+        name: (np.concatenate(values), np.concatenate(missing))
+        for name, (values, missing) in parts.items()
+    }
+    return FeatureTable(path, id_field, ids, lines, columns, rows)
+
+
+def _kind_parser(kind):
+    def parser(values, path, field, lines):
+        return parse_feature(values, path, field, lines, kind)
+
+    return parser
+
+
+def read_user_features(
+    path: str,
+    users: np.ndarray,
+    report: common.Report,
+    block_bytes: int = common.BLOCK_BYTES,
+):
+    """KuaiRand / KuaiRec ``user_features.csv`` -> (coded columns, vocabularies).
+
+    Args:
+        path: the file.
+        users: the original ids of the log's users (sorted): the output rows.
+        report: counts users left out and missing values.
+        block_bytes: bytes read at a time.
+    """
+    parsers = {name: _kind_parser(kind) for name, kind in USER_FEATURES.items()}
+    table = read_features(path, "user_id", parsers, users, block_bytes)
+    report.count(
+        "users_without_events_dropped",
+        table.rows_read - len(table.ids),
+        "feature-file users with no event are left out",
+    )
+    table = table.align(users, "user")
+    return _encode_columns(table, USER_FEATURES, report)
+
+
+def _encode_columns(table: FeatureTable, names, report):
+    coded, vocab = {}, {}
+    for name in names:
+        values, missing = table.columns[name]
+        coded[name], vocab[name] = encode(values, missing)
+        if missing.any():
+            report.count(f"missing_{name}", int(missing.sum()), _MISSING_RULE)
+    return coded, vocab
+
+
+# --------------------------------------------------------------------------
+# KuaiRand.
+# --------------------------------------------------------------------------
+
+
+def _glob_one_kind(folder: str, pattern: str) -> list[str]:
+    paths = sorted(
+        set(glob.glob(os.path.join(folder, pattern)))
+        | set(glob.glob(os.path.join(folder, pattern + ".gz")))
+    )
+    for path in paths:
+        if path.endswith(".gz") and path[:-3] in paths:
+            raise common.FormatError(
+                path,
+                f"both {os.path.basename(path[:-3])} and its .gz are present; remove one "
+                "or name the files with a flag",
+            )
+    return paths
+
+
+def find_logs(folder: str, include_random: bool = True) -> list[str]:
+    """The standard logs (sorted by name), then the random logs, of `folder`."""
+    logs = _glob_one_kind(folder, "log_standard_*.csv")
+    if include_random:
+        logs += _glob_one_kind(folder, "log_random_*.csv")
+    if not logs:
+        raise common.FormatError(
+            os.path.join(folder, "log_standard_*.csv"),
+            "no log file found (looked for log_standard_*.csv and log_random_*.csv, "
+            "also gzipped); name them with --logs",
+        )
+    return logs
+
+
+def find_feature_file(folder: str, prefix: str, flag: str) -> str:
+    """The one ``<prefix>*.csv[.gz]`` file of `folder`."""
+    paths = _glob_one_kind(folder, prefix + "*.csv")
+    if not paths:
+        raise common.FormatError(
+            os.path.join(folder, prefix + "*.csv"),
+            f"file not found (looked for {prefix}*.csv, also gzipped); name it with --{flag}",
+        )
+    if len(paths) > 1:
+        raise common.FormatError(
+            os.path.join(folder, prefix + "*.csv"),
+            f"{len(paths)} candidate files ({', '.join(os.path.basename(p) for p in paths)}); "
+            f"name one with --{flag}",
+        )
+    return paths[0]
+
+
+def is_random_log(path: str) -> bool:
+    return os.path.basename(path).startswith("log_random")
+
+
+LOG_FIELDS = (
+    "user",
+    "video",
+    "date",
+    "hourmin",
+    "time_ms",
+    "flags",
+    "tab",
+    *COUNT_COLUMNS,
+)
+"""The per-exposure arrays read from a log; together they hold all 19 columns."""
+
+
+def read_log(path: str, block_bytes: int = common.BLOCK_BYTES) -> dict[str, np.ndarray]:
+    """Streams one log file -> one array per `LOG_FIELDS` name (0/1 columns as bits)."""
+    columns = common.Columns()
+    for block, raw in iter_csv(path, LOG_COLUMNS, block_bytes):
+
+        def number(name, raw=raw, line=block.first_line, **bounds):
+            return common.parse_int(raw[name], path, name, line, **bounds)
+
+        flags = np.zeros(block.num_lines, np.int16)
+        for name in BINARY_COLUMNS:
+            flags |= (number(name, minimum=0, maximum=1) * _BIT[name]).astype(np.int16)
+        columns.add(
+            user=number("user_id", minimum=0),
+            video=number("video_id", minimum=0),
+            date=number("date", minimum=0),
+            hourmin=number("hourmin", minimum=0),
+            time_ms=number("time_ms", minimum=0, maximum=schema.MAX_TIMESTAMP * 1000),
+            flags=flags,
+            tab=number("tab", minimum=0),
+            **{name: number(name, minimum=0) for name in COUNT_COLUMNS},
+        )
+    if not len(columns):
+        return {}
+    return {name: columns.pop(name) for name in LOG_FIELDS}
+
+
+def read_logs(
+    paths, report, progress, block_bytes=common.BLOCK_BYTES
+) -> dict[str, np.ndarray]:
+    """All logs -> one array per `LOG_FIELDS` name, exact duplicates removed (counted)."""
+    parts = []
+    out_of_order = random_unset = 0
+    for path in paths:
+        part = read_log(path, block_bytes)
+        rows = len(part["user"]) if part else 0
+        report.count(f"rows_{os.path.basename(path)}", rows)
+        progress("read log", f"{path}: {rows:,} rows")
+        if not rows:
+            continue
+        out_of_order += common.count_out_of_order(part["user"], part["time_ms"])
+        if is_random_log(path):
+            random_unset += int(
+                np.count_nonzero((part["flags"] & _BIT["is_rand"]) == 0)
+            )
+            part["flags"] |= _BIT["is_rand"]
+        parts.append(part)
+    if not parts:
+        raise common.FormatError(paths[0], "no exposures in the log file(s)")
+    data = {name: np.concatenate([p[name] for p in parts]) for name in LOG_FIELDS}
+    del parts
+    report.count("lines_read", len(data["user"]))
+    report.count(
+        "out_of_order",
+        out_of_order,
+        "exposures are ordered by time_ms; this many came earlier than the previous "
+        "row of their user in the same file",
+    )
+    report.count(
+        "random_log_rows_set_is_rand",
+        random_unset,
+        "every row of a log_random_* file gets is_rand = 1; this many said 0",
+    )
+    for name in ("is_click", "is_like", "is_hate"):
+        report.count(
+            f"{name}_rows_read", int(np.count_nonzero(data["flags"] & _BIT[name]))
+        )
+    dup = common.duplicate_mask(*(data[name] for name in LOG_FIELDS))
+    report.count(
+        "duplicate_rows_dropped",
+        int(dup.sum()),
+        "an exact duplicate log row (all 19 columns equal, the logs taken together) "
+        "is kept once",
+    )
+    if dup.any():
+        data = {name: values[~dup] for name, values in data.items()}
+    progress("deduplicated", f"{len(data['user']):,} exposures")
+    return data
+
+
+def _events(data, user_code, item_code):
+    """Exposures -> the events table (impression, click, like, dislike)."""
+    n = len(user_code)
+    order = np.lexsort((np.arange(n), user_code, data["time_ms"]))
+    request = np.empty(n, np.int64)
+    request[order] = np.arange(n, dtype=np.int64)
+    flags = data["flags"]
+    rows = [np.arange(n)]
+    kinds = [np.full(n, common.EVENT_CODES["impression"], np.int8)]
+    for flag, event in (
+        ("is_click", "click"),
+        ("is_like", "like"),
+        ("is_hate", "dislike"),
+    ):
+        chosen = np.flatnonzero(flags & _BIT[flag])
+        rows.append(chosen)
+        kinds.append(np.full(len(chosen), common.EVENT_CODES[event], np.int8))
+    rows = np.concatenate(rows)
+    kinds = np.concatenate(kinds)
+    sort = np.lexsort((kinds, request[rows]))
+    rows, kinds = rows[sort], kinds[sort]
+    events = {
+        "user_id": user_code[rows],
+        "item_id": item_code[rows],
+        "timestamp": data["time_ms"][rows] // 1000,
+        "event": common.event_column(kinds),
+        "value": np.ones(len(rows)),
+        "request_id": request[rows],
+    }
+    for name in EVENT_EXTRAS:
+        if name in BINARY_COLUMNS:
+            events[name] = ((flags[rows] & _BIT[name]) != 0).astype(np.int64)
+        else:
+            events[name] = data[name][rows].astype(np.int64)
+    return pd.DataFrame(events)
+
+
+ITEM_FEATURES = {
+    "video_type": "string",
+    "upload_type": "string",
+    "music_type": "integer",
+}
+
+
+def read_video_features(path, videos, report, block_bytes=common.BLOCK_BYTES):
+    """``video_features_basic`` -> (items table, category originals, brand originals, vocabularies)."""
+    parsers = {
+        "author_id": _kind_parser("integer"),
+        "tag": parse_first_tag,
+        "video_duration": _kind_parser("duration"),
+        **{name: _kind_parser(kind) for name, kind in ITEM_FEATURES.items()},
+    }
+    table = read_features(path, "video_id", parsers, videos, block_bytes)
+    report.count(
+        "videos_without_events_dropped",
+        table.rows_read - len(table.ids),
+        "feature-file videos with no event are left out",
+    )
+    table = table.align(videos, "video")
+    coded, vocab = _encode_columns(table, ("tag", "author_id", *ITEM_FEATURES), report)
+    duration, missing = table.columns["video_duration"]
+    if missing.any():
+        report.count("missing_video_duration", int(missing.sum()), _MISSING_RULE)
+    edges = np.asarray(DURATION_EDGES_SECONDS, np.float64) * 1000
+    bucket = np.where(missing, 0, 1 + np.searchsorted(edges, duration, side="right"))
+    items = pd.DataFrame(
+        {
+            "item_id": np.arange(len(videos), dtype=np.int64),
+            "category": coded["tag"],
+            "brand": coded["author_id"],
+            **{name: coded[name] for name in ITEM_FEATURES},
+            "duration_bucket": bucket.astype(np.int64),
+        }
+    )
+    category = np.asarray([-1, *vocab.pop("tag")], np.int64)
+    brand = np.asarray([-1, *vocab.pop("author_id")], np.int64)
+    vocab["duration_bucket"] = [
+        f"[{lo}, {hi}) s"
+        for lo, hi in zip(
+            (0, *DURATION_EDGES_SECONDS), (*DURATION_EDGES_SECONDS, "inf")
+        )
+    ]
+    return items, category, brand, vocab
+
+
+def convert(
+    input: str,
+    output: str,
+    logs: list[str] | None = None,
+    user_features: str | None = None,
+    video_features: str | None = None,
+    include_random: bool = True,
+    block_bytes: int = common.BLOCK_BYTES,
+):
+    """Converts the KuaiRand folder `input` into the dataset folder `output`.
+
+    Args:
+        input: the folder of the original files.
+        output: the dataset folder to write.
+        logs: log file names inside `input` (default: every
+            ``log_standard_*.csv[.gz]``, then ``log_random_*.csv[.gz]``).
+        user_features: the user feature file name (default: the one
+            ``user_features*.csv[.gz]``).
+        video_features: the video feature file name (default: the one
+            ``video_features_basic*.csv[.gz]``).
+        include_random: whether the default logs include ``log_random_*``.
+        block_bytes: bytes read at a time.
+
+    Returns:
+        The written `EventLog`.
+    """
+    progress = common.Progress("kuairand")
+    report = common.Report()
+    if not os.path.isdir(input):
+        raise common.FormatError(input, "input folder not found")
+    if logs:
+        log_paths = [common.require_file(os.path.join(input, name)) for name in logs]
+    else:
+        log_paths = find_logs(input, include_random)
+    users_path = (
+        common.require_file(os.path.join(input, user_features))
+        if user_features
+        else find_feature_file(input, "user_features", "user_features")
+    )
+    videos_path = (
+        common.require_file(os.path.join(input, video_features))
+        if video_features
+        else find_feature_file(input, "video_features_basic", "video_features")
+    )
+    data = read_logs(log_paths, report, progress, block_bytes)
+    user_code, user_originals = common.remap(data.pop("user"))
+    item_code, item_originals = common.remap(data.pop("video"))
+
+    coded, user_vocab = read_user_features(
+        users_path, user_originals, report, block_bytes
+    )
+    users = pd.DataFrame(
+        {"user_id": np.arange(len(user_originals), dtype=np.int64), **coded}
+    )
+    progress("read users", f"{users_path}: {len(users):,} users kept")
+    items, category, brand, item_vocab = read_video_features(
+        videos_path, item_originals, report, block_bytes
+    )
+    progress("read videos", f"{videos_path}: {len(items):,} videos kept")
+
+    events = _events(data, user_code, item_code)
+    for event in ("impression", "click", "like", "dislike"):
+        report.count(f"{event}_events", int((events["event"] == event).sum()))
+    meta = {
+        "name": "kuairand",
+        "source": "KuaiRand (Gao et al., CIKM 2022), data_prep.kuairand",
+        "source_files": common.source_files(*log_paths, users_path, videos_path),
+        "timestamps": "seconds",
+        "event_columns": list(EVENT_EXTRAS),
+        "feature_values": {**user_vocab, **item_vocab},
+    }
+    return common.write_dataset(
+        output,
+        users,
+        items,
+        events,
+        meta,
+        {
+            "user": user_originals,
+            "item": item_originals,
+            "category": category,
+            "brand": brand,
+        },
+        report,
+        progress,
+    )
+
+
+def _names(value):
+    return (
+        [name.strip() for name in value.split(",") if name.strip()] if value else None
+    )
+
+
+def main(argv):
+    from absl import app, flags
+
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    values = flags.FLAGS
+    common.run(
+        convert,
+        values.input,
+        values.output,
+        logs=_names(values.logs),
+        user_features=values.user_features,
+        video_features=values.video_features,
+        include_random=values.include_random,
+    )
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    common.define_io_flags(
+        "The KuaiRand data folder (log_standard_*.csv, log_random_*.csv, "
+        "user_features*.csv, video_features_basic*.csv).",
+        "data/kuairand",
+    )
+    flags.DEFINE_string(
+        "logs", None, "Comma-separated log file names in --input (default: all logs)."
+    )
+    flags.DEFINE_string(
+        "user_features",
+        None,
+        "User feature file name in --input (default: user_features*.csv).",
+    )
+    flags.DEFINE_string(
+        "video_features",
+        None,
+        "Video feature file name in --input (default: video_features_basic*.csv).",
+    )
+    flags.DEFINE_boolean(
+        "include_random", True, "Include log_random_*.csv when --logs is not given."
+    )
+    app.run(main)
