@@ -51,16 +51,18 @@ reproduce-foundation: $(DATA)/events.parquet
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 # The same models on the real datasets held in ../shared/datasets (or $$RECSYS_TF_DATASETS),
-# converted into data/<name> on first use: ML-1M (users 1-2999, the held ratings with
-# timestamps) and KuaiRand-Pure, 3 seeds each; the config names the dataset, nothing else changes.
-REAL_DATASETS ?= ml1m kuairand
-REAL_CONFIGS ?= logistic wide_deep popularity youtube_dnn
+# converted into data/<name> on first use, 3 seeds each: ML-1M (users 1-2999, the held ratings
+# with timestamps) and KuaiRand-Pure for CTR and retrieval, Taobao UserBehavior (no impressions,
+# so no CTR label) for retrieval. The config names the dataset; nothing else changes.
+REAL_RUNS ?= ml1m:logistic ml1m:wide_deep ml1m:popularity ml1m:youtube_dnn \
+	kuairand:logistic kuairand:wide_deep kuairand:popularity kuairand:youtube_dnn \
+	taobao_userbehavior:popularity taobao_userbehavior:youtube_dnn
 reproduce-real-data: $(STAMP)
-	@for dataset in $(REAL_DATASETS); do for model in $(REAL_CONFIGS); do for seed in $(SEEDS); do \
+	@for run in $(REAL_RUNS); do dataset=$${run%%:*}; model=$${run##*:}; for seed in $(SEEDS); do \
 	  $(PY) -m experiments.train --config=experiments/configs/$${model}_synthetic.py \
 	    --config.name=$${model}_$$dataset --config.data.name=$$dataset --config.seed=$$seed \
 	    --workdir=$(RUNS)/$${model}_$$dataset/seed$$seed || exit 1; \
-	done; done; done
+	done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 # Statistics of every dataset held (README table "Datasets").

@@ -296,6 +296,9 @@ REAL_RUNS = [
     ("wide_deep_synthetic.py", "ml1m_all", "auc", ("--config.data.split=random",)),
     ("youtube_dnn_synthetic.py", "ml1m", "hr@50", ()),
     ("wide_deep_synthetic.py", "kuairand", "auc", ()),
+    # 55 k items, most seen once: one epoch may not place any test target in the top
+    # 50, so only a valid metric is required there.
+    ("youtube_dnn_synthetic.py", "taobao_userbehavior", None, ()),
 ]
 
 
@@ -325,4 +328,8 @@ def test_real_dataset_by_name_only(config, dataset, metric, extra, tmp_path_fact
     assert f"[{datasets.REAL[dataset].converter}] written" in out
     results = json.loads((workdir / "results.json").read_text())
     assert results["dataset"] == dataset
-    assert 0.0 < results["test"][metric] < 1.0
+    if metric is None:
+        assert results["num_test"] > 0
+        assert all(0.0 <= v <= 1.0 for v in results["test"].values())
+    else:
+        assert 0.0 < results["test"][metric] < 1.0
