@@ -23,10 +23,18 @@ Timestamps: the canonical ``timestamp`` is seconds since the epoch. ``meta.json`
 (positions in a sequence: only the order within a user is meaningful) or
 ``"absent"`` (all zero); the task builders refuse splits that need more than the
 data has.
+
+Also here, for every converter that needs them: headed comma-separated files
+with optional ``"`` quoting (`iter_csv`) and feature files keyed by id
+(`read_features`); the rules on time order and repeated rows (`time_order`,
+`duplicate_rows`, `keep_latest`, `positions_in_file_order`); the export side
+(`read_mapping`, `select_events`); and the command line (`define_io_flags`,
+`command_flags`, `run`).
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import gzip
 import io
@@ -50,6 +58,7 @@ TIMESTAMP_KINDS = ("seconds", "order", "absent")
 
 _INT_PATTERN = r"^\s*[+-]?[0-9]+\s*$"
 _FIELD_SEP = b"\x1f"  # stands in for multi-character separators such as '::'
+_WHOLE_LINE = "\x1f"  # never in text: as the separator, one field per line
 
 
 class FormatError(ValueError):
@@ -106,17 +115,51 @@ def require_file(path: str) -> str:
     return path
 
 
-def find_file(folder: str, *names: str) -> str:
-    """The first of `names` (each also tried with ``.gz``) that exists in `folder`."""
+def require_folder(path: str) -> str:
+    """`path`, or a `FormatError` saying the input folder is missing.
+
+    Args:
+        path: the folder a converter reads.
+
+    Returns:
+        `path` itself.
+
+    Raises:
+        FormatError: `path` is not an existing folder.
+    """
+    if not os.path.isdir(path):
+        raise FormatError(path, "input folder not found")
+    return path
+
+
+def optional_file(folder: str, *names: str) -> str | None:
+    """The first of `names` (each also tried with ``.gz``) that exists in `folder`.
+
+    Args:
+        folder: the folder to look in.
+        *names: file names in order of preference; for each the plain file is
+            tried before its ``.gz``.
+
+    Returns:
+        The path of the first file found, or None when there is none.
+    """
     for name in names:
         for candidate in (name, name + ".gz"):
             path = os.path.join(folder, candidate)
             if os.path.isfile(path):
                 return path
-    raise FormatError(
-        os.path.join(folder, names[0]),
-        f"file not found (looked for {', '.join(names)}, also gzipped)",
-    )
+    return None
+
+
+def find_file(folder: str, *names: str) -> str:
+    """The first of `names` (each also tried with ``.gz``) that exists in `folder`."""
+    path = optional_file(folder, *names)
+    if path is None:
+        raise FormatError(
+            os.path.join(folder, names[0]),
+            f"file not found (looked for {', '.join(names)}, also gzipped)",
+        )
+    return path
 
 
 def _open_binary(path: str):
@@ -124,6 +167,24 @@ def _open_binary(path: str):
     if path.endswith(".gz"):
         return gzip.open(path, "rb")
     return open(path, "rb")
+
+
+def first_line(path: str) -> bytes:
+    """The raw first line of `path` (a header), with its line break.
+
+    Args:
+        path: the file; ``.gz`` is decompressed on the fly.
+
+    Returns:
+        The bytes of the first line, empty for an empty file.
+
+    Raises:
+        FormatError: `path` does not exist.
+        OSError, EOFError: a ``.gz`` file is not valid gzip (callers decide the
+            message).
+    """
+    with _open_binary(path) as f:
+        return f.readline()
 
 
 @dataclasses.dataclass
@@ -195,6 +256,63 @@ def _block(path, data, line, encoding):
     return Block(data, line, data.count(b"\n"))
 
 
+def block_lines(block: Block) -> np.ndarray:
+    """The file line numbers of a block's lines.
+
+    Args:
+        block: whole lines of a file.
+
+    Returns:
+        The 1-based line number (int64) of every line of `block`, in order.
+    """
+    return np.arange(
+        block.first_line, block.first_line + block.num_lines, dtype=np.int64
+    )
+
+
+def _read_strings(
+    data: bytes, names: tuple[str, ...], delimiter: str, quote_char, invalid: list
+) -> pa.Table:
+    """Parses whole lines into a table of string columns `names`.
+
+    Args:
+        data: the lines (UTF-8, each ending with a newline).
+        names: the column names, in file order.
+        delimiter: the one-character field separator.
+        quote_char: ``'"'`` when fields may be quoted, else False.
+        invalid: receives the rows with another number of fields (pyarrow's
+            invalid-row records), which make the read raise `pa.ArrowInvalid`.
+
+    Returns:
+        The table; empty lines are rows (of one field), never skipped.
+    """
+
+    def handler(row):
+        invalid.append(row)
+        return "error"
+
+    return pa_csv.read_csv(
+        io.BytesIO(data),
+        read_options=pa_csv.ReadOptions(
+            column_names=list(names), use_threads=False, block_size=len(data) + 1
+        ),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=delimiter,
+            quote_char=quote_char,
+            double_quote=True,
+            escape_char=False,
+            newlines_in_values=False,
+            ignore_empty_lines=False,
+            invalid_row_handler=handler,
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
 def split_fields(
     block: Block,
     path: str,
@@ -242,33 +360,13 @@ def split_fields(
         delimiter = sep
     invalid = []
 
-    def handler(row):
-        invalid.append(row)
-        return "error"
-
     def line_of(index):
         if line_numbers is not None:
             return int(line_numbers[index])
         return block.first_line + index
 
     try:
-        table = pa_csv.read_csv(
-            io.BytesIO(data),
-            read_options=pa_csv.ReadOptions(
-                column_names=list(names), use_threads=False, block_size=len(data) + 1
-            ),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter,
-                quote_char=False,
-                ignore_empty_lines=False,
-                invalid_row_handler=handler,
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        table = _read_strings(data, names, delimiter, False, invalid)
     except pa.ArrowInvalid as error:
         if not invalid:
             raise FormatError(
@@ -292,6 +390,185 @@ def split_fields(
     return {name: table.column(name).combine_chunks() for name in names}
 
 
+def split_lines(block: Block, path: str) -> pa.Array:
+    """The lines of `block` as one string array, blanks at both ends trimmed.
+
+    Args:
+        block: whole lines.
+        path: the file name for error messages.
+
+    Returns:
+        One trimmed string per line.
+
+    Raises:
+        FormatError: an empty line (or one holding the control character
+            ``\\x1f``), naming its line.
+    """
+    lines = split_fields(block, path, ("line",), _WHOLE_LINE)["line"]
+    return pc.utf8_trim_whitespace(lines)
+
+
+# --------------------------------------------------------------------------
+# Comma-separated files with a header line.
+# --------------------------------------------------------------------------
+
+
+def read_csv_header(path: str) -> tuple[str, ...]:
+    """The column names on the first line of a comma-separated file.
+
+    Args:
+        path: the file; ``.gz`` is decompressed on the fly. A UTF-8 byte-order
+            mark is ignored, names may be ``"``-quoted and are stripped of blanks.
+
+    Returns:
+        The names in file order.
+
+    Raises:
+        FormatError: a missing or empty file, a header that is not UTF-8, or a
+            name given twice (``field`` names it).
+    """
+    first = first_line(path)
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise FormatError(path, f"header is not UTF-8 ({error.reason})", 1) from None
+    text = text.lstrip("\ufeff").rstrip("\r\n")
+    if not text.strip():
+        raise FormatError(path, "empty file: expected a header line", 1)
+    names = tuple(name.strip() for name in next(csv.reader([text])))
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise FormatError(path, f"column {name!r} twice in the header", 1, name)
+        seen.add(name)
+    return names
+
+
+def require_columns(path: str, header: tuple[str, ...], required) -> None:
+    """Checks that a header names every required column.
+
+    Args:
+        path: the file, for error messages.
+        header: the column names of its header (`read_csv_header`).
+        required: the column names it must have.
+
+    Raises:
+        FormatError: the first of `required` missing from `header`, at line 1
+            with ``field`` the column.
+    """
+    for name in required:
+        if name not in header:
+            raise FormatError(
+                path,
+                f"missing column {name!r}; the header has {', '.join(header)}",
+                1,
+                name,
+            )
+
+
+def _odd_quote_line(block: Block) -> int | None:
+    """Index of the first line of `block` with an unbalanced double quote."""
+    for index, line in enumerate(block.data.split(b"\n")[: block.num_lines]):
+        if line.count(b'"') % 2:
+            return index
+    return None
+
+
+def split_quoted(
+    block: Block, path: str, names: tuple[str, ...]
+) -> dict[str, pa.Array]:
+    """`split_fields` for comma-separated files with ``"`` quoting.
+
+    A quoted field may hold commas but not a line break (every line is a row).
+
+    Args:
+        block: whole lines.
+        path: the file name for error messages.
+        names: the field names, in file order; every line must have exactly these.
+
+    Returns:
+        One string array per field (quotes removed).
+
+    Raises:
+        FormatError: a line with another number of fields, an unbalanced quote
+            or an empty line, naming its line.
+    """
+    invalid = []
+
+    def fail(reason):
+        odd = _odd_quote_line(block)
+        count_line = None
+        if invalid:
+            row = invalid[0]
+            count_line = block.first_line + (row.number or 1) - 1
+        if odd is not None and (
+            count_line is None or block.first_line + odd <= count_line
+        ):
+            text = block.data.split(b"\n")[odd].decode()[:200]
+            raise FormatError(
+                path, f"unbalanced double quote: {text!r}", block.first_line + odd
+            )
+        if count_line is not None:
+            row = invalid[0]
+            raise FormatError(
+                path,
+                f"expected {len(names)} fields ({', '.join(names)}) separated by ',', "
+                f"got {row.actual_columns}: {row.text[:200]!r}",
+                count_line,
+            )
+        raise FormatError(path, reason, block.first_line)
+
+    try:
+        table = _read_strings(block.data, names, ",", '"', invalid)
+    except pa.ArrowInvalid as error:
+        fail(f"unreadable block ({error})")
+    if table.num_rows != block.num_lines:
+        fail(f"parsed {table.num_rows} rows from {block.num_lines} lines")
+    columns = {name: table.column(name).combine_chunks() for name in names}
+    for values in columns.values():
+        # A quote left open on the block's last line swallows its line break.
+        if pc.any(pc.match_substring(values, "\n")).as_py():
+            fail("a quoted field holds a line break")
+    return columns
+
+
+def iter_csv(
+    path: str,
+    required,
+    block_bytes: int = BLOCK_BYTES,
+    quoted: bool = False,
+):
+    """Streams a headed CSV file: yields ``(block, {column: string array})``.
+
+    Args:
+        path: the file (``.gz`` aware).
+        required: the columns that must be in the header (only these are returned).
+        block_bytes: bytes read at a time.
+        quoted: whether fields may be ``"``-quoted (feature files).
+
+    Yields:
+        (the `Block`, for its line numbers; the string array of each `required`
+        column).
+
+    Raises:
+        FormatError: a bad header (`read_csv_header`), a missing required column
+            or a malformed line (`split_fields` / `split_quoted`).
+    """
+    header = read_csv_header(path)
+    require_columns(path, header, required)
+    for block in iter_blocks(path, block_bytes, skip_lines=1):
+        if quoted:
+            raw = split_quoted(block, path, header)
+        else:
+            raw = split_fields(block, path, header, ",")
+        yield block, {name: raw[name] for name in required}
+
+
+# --------------------------------------------------------------------------
+# Parsing string fields.
+# --------------------------------------------------------------------------
+
+
 def _fail(path, values, bad, field, expected, first_line, line_numbers):
     index = int(np.flatnonzero(bad)[0])
     line = int(line_numbers[index]) if line_numbers is not None else first_line + index
@@ -303,6 +580,16 @@ def _fail(path, values, bad, field, expected, first_line, line_numbers):
     else:
         got_text = repr(got)
     raise FormatError(path, f"expected {expected}, got {got_text}", line, field)
+
+
+def _out_of_range(out: np.ndarray, minimum, maximum) -> np.ndarray:
+    """True where `out` is below `minimum` or above `maximum` (None: no bound)."""
+    bad = np.zeros(len(out), bool)
+    if minimum is not None:
+        bad |= out < minimum
+    if maximum is not None:
+        bad |= out > maximum
+    return bad
 
 
 def parse_int(
@@ -332,11 +619,7 @@ def parse_int(
         lo = "-inf" if minimum is None else minimum
         hi = "inf" if maximum is None else maximum
         expected = f"an integer in [{lo}, {hi}]"
-        bad = np.zeros(len(out), bool)
-        if minimum is not None:
-            bad |= out < minimum
-        if maximum is not None:
-            bad |= out > maximum
+        bad = _out_of_range(out, minimum, maximum)
         if bad.any():
             _fail(path, out, bad, field, expected, first_line, line_numbers)
     return out
@@ -375,10 +658,7 @@ def parse_float(
     expected = "a finite number"
     if minimum is not None or maximum is not None:
         expected = f"a finite number in [{minimum}, {maximum}]"
-        if minimum is not None:
-            bad |= out < minimum
-        if maximum is not None:
-            bad |= out > maximum
+        bad |= _out_of_range(out, minimum, maximum)
     if bad.any():
         _fail(path, values, bad, field, expected, first_line, line_numbers)
     return out
@@ -425,6 +705,40 @@ def parse_string(
     if empty.any():
         _fail(path, values, empty, field, "a non-empty value", first_line, line_numbers)
     return trimmed.to_numpy(zero_copy_only=False)
+
+
+def require_non_empty(
+    values: pa.Array, path: str, field: str, first_line: int, what: str = "value"
+) -> pa.Array:
+    """String field -> the trimmed strings, or a `FormatError` at the first empty one.
+
+    Unlike `parse_string`, the values stay an Arrow array and a blank value is
+    reported as empty whatever its blanks.
+
+    Args:
+        values: the field of a block.
+        path: the file name for error messages.
+        field: the field name for error messages.
+        first_line: the file line number of the block's first value.
+        what: the noun of the message, ``expected a non-empty <what>``.
+
+    Returns:
+        The values with blanks at both ends removed.
+
+    Raises:
+        FormatError: an empty (or blank) value, naming its line and field.
+    """
+    trimmed = pc.utf8_trim_whitespace(values)
+    empty = pc.equal(pc.utf8_length(trimmed), 0).to_numpy(zero_copy_only=False)
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise FormatError(
+            path,
+            f"expected a non-empty {what}, got an empty value",
+            first_line + row,
+            field,
+        )
+    return trimmed
 
 
 def check_timestamps(
@@ -483,6 +797,27 @@ def remap(values) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64, copy=False), np.asarray(originals)
 
 
+_INT32 = np.iinfo(np.int32)
+
+
+def compact(values: np.ndarray) -> np.ndarray:
+    """Integer values in the narrowest of int32 and their own dtype.
+
+    Halves the memory of id and time columns; blocks of both widths
+    concatenate to int64.
+
+    Args:
+        values: integers (int64 as parsed).
+
+    Returns:
+        `values` as int32 when every value fits (or there are none), else
+        `values` unchanged.
+    """
+    if len(values) == 0 or (values.min() >= _INT32.min and values.max() <= _INT32.max):
+        return values.astype(np.int32)
+    return values
+
+
 def mapping_file(output: str, kind: str) -> str:
     return os.path.join(output, f"{kind}_ids.parquet")
 
@@ -493,6 +828,37 @@ def write_mapping(output: str, kind: str, originals: np.ndarray) -> None:
         {f"{kind}_id": np.arange(len(originals), dtype=np.int64), "original": originals}
     )
     frame.to_parquet(mapping_file(output, kind), index=False)
+
+
+def read_mapping(folder: str, kind: str, count: int) -> np.ndarray | None:
+    """The saved original ids of codes ``0..count-1`` of one id space.
+
+    Args:
+        folder: a dataset folder in the canonical schema.
+        kind: ``user``, ``item`` (or another saved id space).
+        count: the number of codes of that space in the dataset.
+
+    Returns:
+        ``originals[code]`` for every code, in the dtype they were saved with, or
+        None when the folder has no ``<kind>_ids.parquet``.
+
+    Raises:
+        FormatError: the mapping does not hold exactly one row per code.
+    """
+    file = mapping_file(folder, kind)
+    if not os.path.exists(file):
+        return None
+    frame = pd.read_parquet(file)
+    codes = frame[f"{kind}_id"].to_numpy()
+    if len(frame) != count or not np.array_equal(np.sort(codes), np.arange(count)):
+        raise FormatError(
+            file,
+            f"expected one row per {kind} code 0..{count - 1}, got {len(frame)} rows",
+        )
+    values = frame["original"].to_numpy()
+    out = np.empty(count, dtype=values.dtype)
+    out[codes] = values
+    return out
 
 
 def to_original(output: str, kind: str, codes) -> np.ndarray:
@@ -549,6 +915,125 @@ def duplicate_mask(*columns: np.ndarray, keep: str = "first") -> np.ndarray:
     return frame.duplicated(keep=keep).to_numpy()
 
 
+def time_order(users: np.ndarray, stamps: np.ndarray) -> np.ndarray:
+    """The stable order of rows by (timestamp, user): equal pairs keep file order.
+
+    Sorting by user id sorts by user code too, since `remap` keeps the order of
+    the original ids.
+
+    Args:
+        users: the user (id or code) of every row.
+        stamps: the timestamp of every row.
+
+    Returns:
+        Row indices (int64) in that order.
+    """
+    if len(users) == 0:
+        return np.zeros(0, np.int64)
+    t = stamps.astype(np.int64)
+    u = users.astype(np.int64)
+    t_min = int(t.min())
+    span = int(t.max()) - t_min + 1
+    u_min = int(u.min())
+    width = int(u.max()) - u_min + 1
+    if span * width < 2**62:
+        key = (t - t_min) * width + (u - u_min)
+        del t, u
+        return np.argsort(key, kind="stable")
+    return np.lexsort((u, t))
+
+
+def tied_positions(
+    order: np.ndarray, users: np.ndarray, stamps: np.ndarray
+) -> np.ndarray:
+    """Positions in `order` of the rows that share their (timestamp, user) with
+    another row; only those can be duplicates of each other.
+
+    Args:
+        order: the rows in `time_order`.
+        users: the user of every row (file order).
+        stamps: the timestamp of every row (file order).
+
+    Returns:
+        Ascending positions into `order`.
+    """
+    u = users[order]
+    t = stamps[order]
+    tie = (u[1:] == u[:-1]) & (t[1:] == t[:-1])
+    del u, t
+    grouped = np.zeros(len(order), bool)
+    grouped[1:] |= tie
+    grouped[:-1] |= tie
+    return np.flatnonzero(grouped)
+
+
+def duplicate_rows(
+    order: np.ndarray, users: np.ndarray, stamps: np.ndarray, *columns: np.ndarray
+) -> np.ndarray:
+    """True (aligned with `order`, from `time_order`) for every row repeating an
+    earlier row (file order) in user, timestamp and all `columns`.
+
+    Only the rows tied in (timestamp, user) are hashed, so the cost on a file of
+    mostly distinct times stays far below a hash of every row.
+
+    Args:
+        order: the rows in `time_order`.
+        users: the user of every row (file order).
+        stamps: the timestamp of every row (file order).
+        *columns: the other values a duplicate repeats (file order).
+
+    Returns:
+        A boolean mask over the positions of `order`.
+    """
+    dup = np.zeros(len(order), bool)
+    tied = tied_positions(order, users, stamps)
+    if len(tied):
+        rows = order[tied]
+        dup[tied] = duplicate_mask(
+            users[rows], stamps[rows], *(c[rows] for c in columns)
+        )
+    return dup
+
+
+def keep_latest(stamps: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, int]:
+    """The rows kept when rows repeating all `columns` keep only the latest.
+
+    The latest is the one with the largest timestamp; among equal timestamps,
+    the last in file order.
+
+    Args:
+        stamps: the timestamp of every row (file order).
+        *columns: the values that make rows repeats of each other (e.g. user and
+            item).
+
+    Returns:
+        (the kept row indices in ascending file order, the number dropped).
+    """
+    order = np.argsort(stamps, kind="stable")
+    dup = duplicate_mask(*(c[order] for c in columns), keep="last")
+    return np.sort(order[~dup]), int(dup.sum())
+
+
+def positions_in_file_order(users: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each user, in the order of `users`.
+
+    Args:
+        users: the user of every row, in file order (a user's rows need not be
+            adjacent).
+
+    Returns:
+        The int64 position of every row among its user's rows.
+    """
+    order = np.argsort(users, kind="stable")
+    sorted_users = users[order]
+    first = np.ones(len(users), bool)
+    first[1:] = sorted_users[1:] != sorted_users[:-1]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(users)), 0))
+    positions = np.empty(len(users), np.int64)
+    positions[order] = np.arange(len(users)) - group_start
+    return positions
+
+
 EVENT_CODES = {name: code for code, name in enumerate(schema.EVENT_TYPES)}
 
 
@@ -557,6 +1042,171 @@ def event_column(codes: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(
         np.asarray(codes, dtype=np.int8), categories=list(schema.EVENT_TYPES)
     )
+
+
+# --------------------------------------------------------------------------
+# Feature files.
+# --------------------------------------------------------------------------
+
+
+def feature_codes(values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, list]:
+    """Feature values -> codes: 0 = missing, 1.. = the distinct values in sorted order.
+
+    Args:
+        values: the value of every row (numbers or strings).
+        missing: True for the rows whose value is missing (their value ignored).
+
+    Returns:
+        (int64 codes, the vocabulary): code ``i >= 1`` stands for
+        ``vocabulary[i - 1]``; values are plain Python values (numpy scalars
+        unwrapped), so the vocabulary can go into ``meta.json``.
+    """
+    codes = np.zeros(len(values), np.int64)
+    present = ~missing
+    if not present.any():
+        return codes, []
+    uniques, inverse = np.unique(values[present], return_inverse=True)
+    codes[present] = inverse + 1
+    return codes, [v.item() if hasattr(v, "item") else v for v in uniques]
+
+
+@dataclasses.dataclass
+class FeatureTable:
+    """The kept rows of a feature file.
+
+    Attributes:
+        path: the file.
+        id_field: its id column.
+        ids: original ids of the kept rows (file order).
+        lines: their line numbers.
+        columns: column -> (values, missing mask) of the kept rows.
+        rows_read: all data rows of the file.
+    """
+
+    path: str
+    id_field: str
+    ids: np.ndarray
+    lines: np.ndarray
+    columns: dict[str, tuple[np.ndarray, np.ndarray]]
+    rows_read: int
+
+    def align(self, wanted: np.ndarray, what: str) -> FeatureTable:
+        """The rows of `wanted` ids in that order.
+
+        Args:
+            wanted: original ids, each of which must have a row.
+            what: what the ids are (``user``, ``video``), for error messages.
+
+        Returns:
+            A `FeatureTable` with one row per id of `wanted`.
+
+        Raises:
+            FormatError: ids of `wanted` without a row (counted, the first named).
+        """
+        index = pd.Index(self.ids).get_indexer(wanted)
+        if (index < 0).any():
+            absent = wanted[index < 0]
+            raise FormatError(
+                self.path,
+                f"lists no row for {len(absent):,} {what}(s) that have events "
+                f"(first: {absent[0]})",
+                None,
+                self.id_field,
+            )
+        return FeatureTable(
+            self.path,
+            self.id_field,
+            self.ids[index],
+            self.lines[index],
+            {k: (v[index], m[index]) for k, (v, m) in self.columns.items()},
+            self.rows_read,
+        )
+
+
+def read_features(
+    path: str,
+    id_field: str,
+    parsers: dict,
+    keep: np.ndarray,
+    block_bytes: int = BLOCK_BYTES,
+) -> FeatureTable:
+    """Streams a feature file, checking every row and keeping those of `keep` ids.
+
+    The file is comma-separated with a header line and ``"`` quoting
+    (`iter_csv`); only the id column and the columns of `parsers` are read.
+
+    Args:
+        path: the file.
+        id_field: the id column (a non-negative integer).
+        parsers: column -> ``f(values, path, field, lines) -> (values, missing)``.
+        keep: the original ids to keep (sorted).
+        block_bytes: bytes read at a time.
+
+    Returns:
+        The kept rows in file order, with the number of data rows read.
+
+    Raises:
+        FormatError: a bad value, an empty file, or an id twice among the kept
+            rows.
+    """
+    ids, lines, rows = [], [], 0
+    parts = {name: ([], []) for name in parsers}
+    for block, raw in iter_csv(path, (id_field, *parsers), block_bytes, quoted=True):
+        numbers = block_lines(block)
+        found = parse_int(raw[id_field], path, id_field, block.first_line, minimum=0)
+        mask = np.isin(found, keep)
+        rows += len(found)
+        ids.append(found[mask])
+        lines.append(numbers[mask])
+        for name, parser in parsers.items():
+            values, missing = parser(raw[name], path, name, numbers)
+            parts[name][0].append(values[mask])
+            parts[name][1].append(missing[mask])
+    if not rows:
+        raise FormatError(path, "no rows after the header")
+    ids = np.concatenate(ids)
+    lines = np.concatenate(lines)
+    dup = pd.Index(ids).duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        raise FormatError(
+            path, f"id {ids[row]} listed twice", int(lines[row]), id_field
+        )
+    columns = {
+        name: (np.concatenate(values), np.concatenate(missing))
+        for name, (values, missing) in parts.items()
+    }
+    return FeatureTable(path, id_field, ids, lines, columns, rows)
+
+
+def side_rows(
+    table: pd.DataFrame, ids: np.ndarray, path: str, field: str, kind: str
+) -> pd.DataFrame:
+    """Rows of a side file's `table` for every id the ratings name.
+
+    Args:
+        table: the side file's rows, original ids in column ``original``.
+        ids: the original ids of the rated users or items, in code order.
+        path: the side file, for error messages.
+        field: its id field, for error messages.
+        kind: what the ids are (``user``, ``movie``), for error messages.
+
+    Returns:
+        One row of `table` per id of `ids`, in that order (index reset).
+
+    Raises:
+        FormatError: an id of `ids` that `table` does not list.
+    """
+    index = pd.Index(table["original"]).get_indexer(ids)
+    if (index < 0).any():
+        missing = ids[index < 0][0]
+        raise FormatError(
+            path,
+            f"the ratings name {kind} {missing}, which this file does not list",
+            None,
+            field,
+        )
+    return table.iloc[index].reset_index(drop=True)
 
 
 def write_dataset(
@@ -600,6 +1250,36 @@ def source_files(*paths: str) -> list[dict]:
     return [{"file": os.path.abspath(p), "bytes": os.path.getsize(p)} for p in paths]
 
 
+def select_events(
+    log: schema.EventLog, events: list[str] | None
+) -> tuple[pd.DataFrame, list]:
+    """The events of `log` an export writes, grouped by user in time order.
+
+    Args:
+        log: a dataset in the canonical schema.
+        events: the event types to write; None or empty: every type present.
+
+    Returns:
+        (the chosen events sorted by (user, timestamp), stably: equal times keep
+        the stored order; the chosen types).
+
+    Raises:
+        ValueError: an unknown event type.
+    """
+    present = [e for e in schema.EVENT_TYPES if (log.events["event"] == e).any()]
+    types = list(events) if events else present
+    unknown = sorted(set(types) - set(schema.EVENT_TYPES))
+    if unknown:
+        raise ValueError(
+            f"Unknown event type(s) {unknown}; expected any of {schema.EVENT_TYPES}."
+        )
+    chosen = log.events_of(*types)
+    user = chosen["user_id"].to_numpy()
+    stamp = chosen["timestamp"].to_numpy()
+    order = np.lexsort((np.arange(len(chosen)), stamp, user))
+    return chosen.iloc[order].reset_index(drop=True), types
+
+
 # --------------------------------------------------------------------------
 # Command line.
 # --------------------------------------------------------------------------
@@ -611,6 +1291,43 @@ def define_io_flags(input_help: str, default_output: str) -> None:
 
     flags.DEFINE_string("input", None, input_help, required=True)
     flags.DEFINE_string("output", default_output, "Dataset folder to write.")
+
+
+def command_flags(argv: list[str]):
+    """The parsed absl flags of a converter's ``main``, once `argv` is checked.
+
+    Args:
+        argv: what `absl.app.run` passes to ``main``: the program name, then the
+            arguments that are not flags.
+
+    Returns:
+        `absl.flags.FLAGS`.
+
+    Raises:
+        absl.app.UsageError: `argv` holds arguments other than flags.
+    """
+    from absl import app, flags
+
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    return flags.FLAGS
+
+
+def check_choice(name: str, value, choices) -> None:
+    """A `ValueError` unless the argument `name` = `value` is one of `choices`.
+
+    Args:
+        name: the argument's name, for the message.
+        value: its value.
+        choices: the allowed values (a tuple, or a dict of them as keys).
+
+    Raises:
+        ValueError: ``"`<name>` must be one of (...). Received: <name>=<value>"``.
+    """
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {tuple(choices)}. Received: {name}={value!r}"
+        )
 
 
 def run(convert, *args, **kwargs):

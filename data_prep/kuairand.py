@@ -82,18 +82,13 @@ Command:
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import glob
-import gzip
-import io
 import os
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 
 from data_prep import common
 from recsys_tf.data import schema
@@ -163,158 +158,6 @@ _MISSING_RULE = (
     "an empty feature value gets code 0 (every feature column: 0 = missing, "
     "1.. = its distinct values in sorted order)"
 )
-
-
-# --------------------------------------------------------------------------
-# Generic CSV helpers (also used by data_prep.kuairec).
-# --------------------------------------------------------------------------
-
-
-def read_header(path: str) -> tuple[str, ...]:
-    """The column names on the first line of the CSV file `path` (``.gz`` aware)."""
-    common.require_file(path)
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        first = f.readline()
-    try:
-        text = first.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise common.FormatError(
-            path, f"header is not UTF-8 ({error.reason})", 1
-        ) from None
-    text = text.lstrip("\ufeff").rstrip("\r\n")
-    if not text.strip():
-        raise common.FormatError(path, "empty file: expected a header line", 1)
-    names = tuple(name.strip() for name in next(csv.reader([text])))
-    seen = set()
-    for name in names:
-        if name in seen:
-            raise common.FormatError(
-                path, f"column {name!r} twice in the header", 1, name
-            )
-        seen.add(name)
-    return names
-
-
-def require_columns(path: str, header: tuple[str, ...], required) -> None:
-    """A `FormatError` naming the first of `required` missing from `header`."""
-    for name in required:
-        if name not in header:
-            raise common.FormatError(
-                path,
-                f"missing column {name!r}; the header has {', '.join(header)}",
-                1,
-                name,
-            )
-
-
-def _odd_quote_line(block: common.Block) -> int | None:
-    """Index of the first line of `block` with an unbalanced double quote."""
-    for index, line in enumerate(block.data.split(b"\n")[: block.num_lines]):
-        if line.count(b'"') % 2:
-            return index
-    return None
-
-
-def split_quoted(
-    block: common.Block, path: str, names: tuple[str, ...]
-) -> dict[str, pa.Array]:
-    """`common.split_fields` for comma-separated files with ``"`` quoting.
-
-    A quoted field may hold commas but not a line break (every line is a row).
-
-    Raises:
-        FormatError: a line with another number of fields, an unbalanced quote
-            or an empty line, naming its line.
-    """
-    invalid = []
-
-    def handler(row):
-        invalid.append(row)
-        return "error"
-
-    def fail(reason):
-        odd = _odd_quote_line(block)
-        count_line = None
-        if invalid:
-            row = invalid[0]
-            count_line = block.first_line + (row.number or 1) - 1
-        if odd is not None and (
-            count_line is None or block.first_line + odd <= count_line
-        ):
-            text = block.data.split(b"\n")[odd].decode()[:200]
-            raise common.FormatError(
-                path, f"unbalanced double quote: {text!r}", block.first_line + odd
-            )
-        if count_line is not None:
-            row = invalid[0]
-            raise common.FormatError(
-                path,
-                f"expected {len(names)} fields ({', '.join(names)}) separated by ',', "
-                f"got {row.actual_columns}: {row.text[:200]!r}",
-                count_line,
-            )
-        raise common.FormatError(path, reason, block.first_line)
-
-    try:
-        table = pa_csv.read_csv(
-            io.BytesIO(block.data),
-            read_options=pa_csv.ReadOptions(
-                column_names=list(names),
-                use_threads=False,
-                block_size=len(block.data) + 1,
-            ),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=",",
-                quote_char='"',
-                double_quote=True,
-                escape_char=False,
-                newlines_in_values=False,
-                ignore_empty_lines=False,
-                invalid_row_handler=handler,
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as error:
-        fail(f"unreadable block ({error})")
-    if table.num_rows != block.num_lines:
-        fail(f"parsed {table.num_rows} rows from {block.num_lines} lines")
-    return {name: table.column(name).combine_chunks() for name in names}
-
-
-def iter_csv(
-    path: str,
-    required,
-    block_bytes: int = common.BLOCK_BYTES,
-    quoted: bool = False,
-):
-    """Streams a headed CSV file: yields ``(block, {column: string array})``.
-
-    Args:
-        path: the file (``.gz`` aware).
-        required: the columns that must be in the header (only these are returned).
-        block_bytes: bytes read at a time.
-        quoted: whether fields may be ``"``-quoted (feature files).
-    """
-    header = read_header(path)
-    require_columns(path, header, required)
-    for block in common.iter_blocks(path, block_bytes, skip_lines=1):
-        if quoted:
-            raw = split_quoted(block, path, header)
-        else:
-            raw = common.split_fields(block, path, header, ",")
-        yield block, {name: raw[name] for name in required}
-
-
-def block_lines(block: common.Block) -> np.ndarray:
-    """The file line number of every line of `block`."""
-    return np.arange(
-        block.first_line, block.first_line + block.num_lines, dtype=np.int64
-    )
 
 
 # --------------------------------------------------------------------------
@@ -400,110 +243,6 @@ def parse_first_tag(
     return common.parse_int(filled, path, field, 0, line_numbers=lines), missing
 
 
-def encode(values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, list]:
-    """Values -> (codes, vocabulary): 0 = missing, i = vocabulary[i - 1] (sorted)."""
-    codes = np.zeros(len(values), np.int64)
-    present = ~missing
-    if not present.any():
-        return codes, []
-    uniques, inverse = np.unique(values[present], return_inverse=True)
-    codes[present] = inverse + 1
-    return codes, [v.item() if hasattr(v, "item") else v for v in uniques]
-
-
-@dataclasses.dataclass
-class FeatureTable:
-    """The kept rows of a feature file.
-
-    Attributes:
-        path: the file.
-        id_field: its id column.
-        ids: original ids of the kept rows (file order).
-        lines: their line numbers.
-        columns: column -> (values, missing mask) of the kept rows.
-        rows_read: all data rows of the file.
-    """
-
-    path: str
-    id_field: str
-    ids: np.ndarray
-    lines: np.ndarray
-    columns: dict[str, tuple[np.ndarray, np.ndarray]]
-    rows_read: int
-
-    def align(self, wanted: np.ndarray, what: str) -> FeatureTable:
-        """The rows of `wanted` ids in that order; an absent id is an error."""
-        index = pd.Index(self.ids).get_indexer(wanted)
-        if (index < 0).any():
-            absent = wanted[index < 0]
-            raise common.FormatError(
-                self.path,
-                f"lists no row for {len(absent):,} {what}(s) that have events "
-                f"(first: {absent[0]})",
-                None,
-                self.id_field,
-            )
-        return FeatureTable(
-            self.path,
-            self.id_field,
-            self.ids[index],
-            self.lines[index],
-            {k: (v[index], m[index]) for k, (v, m) in self.columns.items()},
-            self.rows_read,
-        )
-
-
-def read_features(
-    path: str,
-    id_field: str,
-    parsers: dict,
-    keep: np.ndarray,
-    block_bytes: int = common.BLOCK_BYTES,
-) -> FeatureTable:
-    """Streams a feature file, checking every row and keeping those of `keep` ids.
-
-    Args:
-        path: the file.
-        id_field: the id column (a non-negative integer).
-        parsers: column -> ``f(values, path, field, lines) -> (values, missing)``.
-        keep: the original ids to keep (sorted).
-        block_bytes: bytes read at a time.
-
-    Raises:
-        FormatError: a bad value, or an id twice among the kept rows.
-    """
-    ids, lines, rows = [], [], 0
-    parts = {name: ([], []) for name in parsers}
-    for block, raw in iter_csv(path, (id_field, *parsers), block_bytes, quoted=True):
-        numbers = block_lines(block)
-        found = common.parse_int(
-            raw[id_field], path, id_field, block.first_line, minimum=0
-        )
-        mask = np.isin(found, keep)
-        rows += len(found)
-        ids.append(found[mask])
-        lines.append(numbers[mask])
-        for name, parser in parsers.items():
-            values, missing = parser(raw[name], path, name, numbers)
-            parts[name][0].append(values[mask])
-            parts[name][1].append(missing[mask])
-    if not rows:
-        raise common.FormatError(path, "no rows after the header")
-    ids = np.concatenate(ids)
-    lines = np.concatenate(lines)
-    dup = pd.Index(ids).duplicated()
-    if dup.any():
-        row = int(np.flatnonzero(dup)[0])
-        raise common.FormatError(
-            path, f"id {ids[row]} listed twice", int(lines[row]), id_field
-        )
-    columns = {
-        name: (np.concatenate(values), np.concatenate(missing))
-        for name, (values, missing) in parts.items()
-    }
-    return FeatureTable(path, id_field, ids, lines, columns, rows)
-
-
 def _kind_parser(kind):
     def parser(values, path, field, lines):
         return parse_feature(values, path, field, lines, kind)
@@ -526,7 +265,7 @@ def read_user_features(
         block_bytes: bytes read at a time.
     """
     parsers = {name: _kind_parser(kind) for name, kind in USER_FEATURES.items()}
-    table = read_features(path, "user_id", parsers, users, block_bytes)
+    table = common.read_features(path, "user_id", parsers, users, block_bytes)
     report.count(
         "users_without_events_dropped",
         table.rows_read - len(table.ids),
@@ -536,11 +275,11 @@ def read_user_features(
     return _encode_columns(table, USER_FEATURES, report)
 
 
-def _encode_columns(table: FeatureTable, names, report):
+def _encode_columns(table: common.FeatureTable, names, report):
     coded, vocab = {}, {}
     for name in names:
         values, missing = table.columns[name]
-        coded[name], vocab[name] = encode(values, missing)
+        coded[name], vocab[name] = common.feature_codes(values, missing)
         if missing.any():
             report.count(f"missing_{name}", int(missing.sum()), _MISSING_RULE)
     return coded, vocab
@@ -617,7 +356,7 @@ LOG_FIELDS = (
 def read_log(path: str, block_bytes: int = common.BLOCK_BYTES) -> dict[str, np.ndarray]:
     """Streams one log file -> one array per `LOG_FIELDS` name (0/1 columns as bits)."""
     columns = common.Columns()
-    for block, raw in iter_csv(path, LOG_COLUMNS, block_bytes):
+    for block, raw in common.iter_csv(path, LOG_COLUMNS, block_bytes):
 
         def number(name, raw=raw, line=block.first_line, **bounds):
             return common.parse_int(raw[name], path, name, line, **bounds)
@@ -745,7 +484,7 @@ def read_video_features(path, videos, report, block_bytes=common.BLOCK_BYTES):
         "video_duration": _kind_parser("duration"),
         **{name: _kind_parser(kind) for name, kind in ITEM_FEATURES.items()},
     }
-    table = read_features(path, "video_id", parsers, videos, block_bytes)
+    table = common.read_features(path, "video_id", parsers, videos, block_bytes)
     report.count(
         "videos_without_events_dropped",
         table.rows_read - len(table.ids),
@@ -806,8 +545,7 @@ def convert(
     """
     progress = common.Progress("kuairand")
     report = common.Report()
-    if not os.path.isdir(input):
-        raise common.FormatError(input, "input folder not found")
+    common.require_folder(input)
     if logs:
         log_paths = [common.require_file(os.path.join(input, name)) for name in logs]
     else:
@@ -873,11 +611,7 @@ def _names(value):
 
 
 def main(argv):
-    from absl import app, flags
-
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    values = flags.FLAGS
+    values = common.command_flags(argv)
     common.run(
         convert,
         values.input,

@@ -67,8 +67,6 @@ Command:
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -106,9 +104,9 @@ def read_matrix(
     """
     columns = common.Columns()
     dropped = 0
-    for block, raw in kuairand.iter_csv(path, MATRIX_COLUMNS, block_bytes):
+    for block, raw in common.iter_csv(path, MATRIX_COLUMNS, block_bytes):
         line = block.first_line
-        lines = kuairand.block_lines(block)
+        lines = common.block_lines(block)
         stamp = pc.utf8_trim_whitespace(raw["timestamp"])
         missing = pc.equal(pc.utf8_length(stamp), 0).to_numpy(zero_copy_only=False)
         if missing.any() and missing_timestamps == "error":
@@ -241,7 +239,7 @@ def _first_feat(values, path, field, lines):
 
 def read_item_categories(path, videos, report, block_bytes=common.BLOCK_BYTES):
     """``item_categories.csv`` -> (category codes, category originals)."""
-    table = kuairand.read_features(
+    table = common.read_features(
         path, "video_id", {"feat": _first_feat}, videos, block_bytes
     )
     report.count(
@@ -256,7 +254,7 @@ def read_item_categories(path, videos, report, block_bytes=common.BLOCK_BYTES):
         int(missing.sum()),
         "a video whose feat list is empty gets category 0",
     )
-    codes, vocab = kuairand.encode(first, missing)
+    codes, vocab = common.feature_codes(first, missing)
     return codes, np.asarray([-1, *vocab], np.int64)
 
 
@@ -280,19 +278,11 @@ def convert(
     Returns:
         The written `EventLog`.
     """
-    if matrix not in MATRICES:
-        raise ValueError(
-            f"`matrix` must be one of {tuple(MATRICES)}. Received: matrix={matrix!r}"
-        )
-    if missing_timestamps not in MISSING_TIMESTAMPS:
-        raise ValueError(
-            f"`missing_timestamps` must be one of {MISSING_TIMESTAMPS}. "
-            f"Received: missing_timestamps={missing_timestamps!r}"
-        )
+    common.check_choice("matrix", matrix, MATRICES)
+    common.check_choice("missing_timestamps", missing_timestamps, MISSING_TIMESTAMPS)
     progress = common.Progress("kuairec")
     report = common.Report()
-    if not os.path.isdir(input):
-        raise common.FormatError(input, "input folder not found")
+    common.require_folder(input)
     matrix_path = common.find_file(input, MATRICES[matrix])
     data = read_matrix(matrix_path, missing_timestamps, report, block_bytes)
     progress("read matrix", f"{matrix_path}: {len(data['user']):,} rows kept")
@@ -303,7 +293,7 @@ def convert(
 
     users = pd.DataFrame({"user_id": np.arange(len(user_originals), dtype=np.int64)})
     vocab = {}
-    users_path = _optional(input, "user_features.csv")
+    users_path = common.optional_file(input, "user_features.csv")
     if users_path:
         coded, vocab = kuairand.read_user_features(
             users_path, user_originals, report, block_bytes
@@ -320,7 +310,7 @@ def convert(
         }
     )
     mappings = {"user": user_originals, "item": item_originals}
-    categories_path = _optional(input, "item_categories.csv")
+    categories_path = common.optional_file(input, "item_categories.csv")
     if categories_path:
         codes, originals = read_item_categories(
             categories_path, item_originals, report, block_bytes
@@ -352,20 +342,8 @@ def convert(
     )
 
 
-def _optional(folder, name):
-    for candidate in (name, name + ".gz"):
-        path = os.path.join(folder, candidate)
-        if os.path.isfile(path):
-            return path
-    return None
-
-
 def main(argv):
-    from absl import app, flags
-
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    values = flags.FLAGS
+    values = common.command_flags(argv)
     common.run(
         convert,
         values.input,

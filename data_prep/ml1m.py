@@ -192,20 +192,6 @@ def _no_duplicate_ids(frame, path, field):
         )
 
 
-def _features(table, ids, path, field, kind):
-    """Rows of `table` (by original id) for every id in `ids`; unknown is an error."""
-    index = pd.Index(table["original"]).get_indexer(ids)
-    if (index < 0).any():
-        missing = ids[index < 0][0]
-        raise common.FormatError(
-            path,
-            f"the ratings name {kind} {missing}, which this file does not list",
-            None,
-            field,
-        )
-    return table.iloc[index].reset_index(drop=True)
-
-
 def convert(
     input: str,
     output: str,
@@ -226,8 +212,7 @@ def convert(
     """
     progress = common.Progress("ml1m")
     report = common.Report()
-    if not os.path.isdir(input):
-        raise common.FormatError(input, "input folder not found")
+    common.require_folder(input)
     ratings_path = (
         common.require_file(os.path.join(input, ratings))
         if ratings
@@ -247,14 +232,12 @@ def convert(
             "ratings are sorted by time (stable in file order); this many came "
             "earlier than the previous rating of their user in the file",
         )
-    order = np.lexsort((np.arange(len(user)), stamps))
-    dup = common.duplicate_mask(user[order], movie[order], keep="last")
+    keep, dropped = common.keep_latest(stamps, user, movie)
     report.count(
         "duplicate_ratings_dropped",
-        int(dup.sum()),
+        dropped,
         "a (user, movie) pair rated more than once keeps its latest rating",
     )
-    keep = np.sort(order[~dup])
     user, movie, rating, stamps = user[keep], movie[keep], rating[keep], stamps[keep]
 
     user_code, user_originals = common.remap(user)
@@ -269,7 +252,7 @@ def convert(
             len(table) - len(user_originals),
             "users.dat users with no rating are left out",
         )
-        features = _features(table, user_originals, users_path, "UserID", "user")
+        features = common.side_rows(table, user_originals, users_path, "UserID", "user")
         users = pd.concat([users, features.drop(columns="original")], axis=1)
         source.append(users_path)
         progress("read users", f"{users_path}: {len(table):,} users")
@@ -284,7 +267,9 @@ def convert(
             len(table) - len(item_originals),
             "movies.dat movies with no rating are left out",
         )
-        features = _features(table, item_originals, movies_path, "MovieID", "movie")
+        features = common.side_rows(
+            table, item_originals, movies_path, "MovieID", "movie"
+        )
         items["category"] = features["category"].to_numpy(np.int64)
         items["genres"] = common.remap(features["genre_set"].to_numpy())[0]
         items["year"] = features["year"].to_numpy(np.int64)
@@ -321,11 +306,7 @@ def convert(
 
 
 def main(argv):
-    from absl import app, flags
-
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    values = flags.FLAGS
+    values = common.command_flags(argv)
     common.run(convert, values.input, values.output, values.ratings)
 
 

@@ -70,23 +70,7 @@ FIRST_YEAR = 1890
 LAST_YEAR = 2099
 DAY = 86_400
 
-# A byte that never occurs in text: parsing a block with it as the separator
-# yields one field per line.
-_WHOLE_LINE = "\x1f"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-
-
-def _lines(block: common.Block, path: str) -> pa.Array:
-    """The block's lines, trimmed (an empty line is an error)."""
-    lines = common.split_fields(block, path, ("line",), _WHOLE_LINE)["line"]
-    return pc.utf8_trim_whitespace(lines)
-
-
-def _compact(values: np.ndarray) -> np.ndarray:
-    """int32 when the values fit, to halve the memory of 100M ratings."""
-    if not len(values) or values.max() <= np.iinfo(np.int32).max:
-        return values.astype(np.int32)
-    return values
 
 
 def parse_dates(values: pa.Array, path: str, line_numbers: np.ndarray) -> np.ndarray:
@@ -137,9 +121,9 @@ def parse_block(block: common.Block, path: str, movie: int | None):
         ``rating`` (int8) and ``day`` (int32 days since the epoch), and the movie
         in effect at the end of the block.
     """
-    lines = _lines(block, path)
+    lines = common.split_lines(block, path)
     n = len(lines)
-    numbers = block.first_line + np.arange(n, dtype=np.int64)
+    numbers = common.block_lines(block)
     header = pc.ends_with(lines, ":").to_numpy(zero_copy_only=False)
     heads = np.flatnonzero(header)
     movie_of_line = np.zeros(n, np.int64)
@@ -190,8 +174,8 @@ def parse_block(block: common.Block, path: str, movie: int | None):
     )
     days = parse_dates(field(2), path, line_numbers)
     columns = {
-        "customer": _compact(customer),
-        "movie": _compact(movies.astype(np.int64)),
+        "customer": common.compact(customer),
+        "movie": common.compact(movies.astype(np.int64)),
         "rating": rating.astype(np.int8),
         "day": days,
     }
@@ -221,13 +205,8 @@ def find_ratings(input: str, files: list[str] | None = None) -> list[str]:
             common.require_file(f if os.path.isabs(f) else os.path.join(input, f))
             for f in files
         ]
-    found = []
-    for name in RATINGS_FILES:
-        for candidate in (name, name + ".gz"):
-            path = os.path.join(input, candidate)
-            if os.path.isfile(path):
-                found.append(path)
-                break
+    found = [common.optional_file(input, name) for name in RATINGS_FILES]
+    found = [path for path in found if path is not None]
     if found:
         return found
     for folder in (os.path.join(input, "training_set"), input):
@@ -249,8 +228,8 @@ def read_titles(path: str) -> pd.DataFrame:
     """``movie_titles`` -> original movie id, decade code and year code."""
     parts_out = []
     for block in common.iter_blocks(path, encoding="latin-1"):
-        lines = _lines(block, path)
-        numbers = block.first_line + np.arange(len(lines), dtype=np.int64)
+        lines = common.split_lines(block, path)
+        numbers = common.block_lines(block)
         parts = pc.split_pattern(lines, ",", max_splits=2)
         counts = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
         bad = counts != 3
@@ -344,8 +323,7 @@ def convert(
     """
     progress = common.Progress("netflix")
     report = common.Report()
-    if not os.path.isdir(input):
-        raise common.FormatError(input, "input folder not found")
+    common.require_folder(input)
     if sample is not None and sample < 1:
         raise ValueError(f"`sample` must be >= 1. Received: sample={sample}")
     paths = find_ratings(input, files)
@@ -390,16 +368,14 @@ def convert(
         )
         progress("sampled", f"{len(chosen):,} of {everyone:,} customers")
 
-    order = np.argsort(day, kind="stable")
     key = customer.astype(np.int64) * (int(movie.max()) + 1) + movie
-    dup = common.duplicate_mask(key[order], keep="last")
+    keep, dropped = common.keep_latest(day, key)
     report.count(
         "duplicate_ratings_dropped",
-        int(dup.sum()),
+        dropped,
         "a (customer, movie) pair rated more than once keeps its latest rating",
     )
-    keep = np.sort(order[~dup])
-    del order, key, dup
+    del key
     customer, movie, rating, day = customer[keep], movie[keep], rating[keep], day[keep]
     del keep
 
@@ -422,22 +398,16 @@ def convert(
     )
     if titles_path is not None:
         table = read_titles(titles_path)
-        index = pd.Index(table["original"]).get_indexer(item_originals)
-        if (index < 0).any():
-            missing = item_originals[index < 0][0]
-            raise common.FormatError(
-                titles_path,
-                f"the ratings name movie {missing}, which this file does not list",
-                None,
-                "MovieID",
-            )
+        features = common.side_rows(
+            table, item_originals, titles_path, "MovieID", "movie"
+        )
         report.count(
             "movies_without_ratings_dropped",
             len(table) - len(item_originals),
             "titles-file movies with no kept rating are left out",
         )
-        items["category"] = table["category"].to_numpy(np.int64)[index]
-        items["year"] = table["year"].to_numpy(np.int64)[index]
+        items["category"] = features["category"].to_numpy(np.int64)
+        items["year"] = features["year"].to_numpy(np.int64)
         source.append(titles_path)
         progress("read titles", f"{titles_path}: {len(table):,} movies")
     items["brand"] = 0
@@ -486,11 +456,9 @@ def convert(
 
 
 def main(argv):
-    from absl import app, flags
+    from absl import app
 
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    values = flags.FLAGS
+    values = common.command_flags(argv)
     if values.sample_users is not None and values.sample_users < 1:
         raise app.UsageError("--sample_users must be >= 1")
     common.run(

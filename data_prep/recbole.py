@@ -65,7 +65,6 @@ not exported.
 from __future__ import annotations
 
 import csv
-import gzip
 import os
 
 import numpy as np
@@ -73,7 +72,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_prep import common, sasrec
+from data_prep import common
 from recsys_tf.data import schema
 
 TYPES = ("token", "token_seq", "float", "float_seq")
@@ -92,9 +91,7 @@ IMPORT_EVENTS = tuple(e for e in schema.EVENT_TYPES if e != "rating")
 
 def read_header(path: str) -> list[tuple[str, str]]:
     """The ``(name, type)`` fields of an atomic file's first line."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(common.require_file(path), "rb") as f:
-        raw = f.readline()
+    raw = common.first_line(path)
     try:
         line = raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as error:
@@ -148,17 +145,7 @@ def _require(fields, path, name, kind="token"):
 
 def _tokens(values: pa.Array, path: str, field: str, first_line: int) -> pa.Array:
     """Trimmed token strings; an empty one is an error."""
-    trimmed = pc.utf8_trim_whitespace(values)
-    empty = pc.equal(pc.utf8_length(trimmed), 0).to_numpy(zero_copy_only=False)
-    if empty.any():
-        row = int(np.flatnonzero(empty)[0])
-        raise common.FormatError(
-            path,
-            "expected a non-empty token, got an empty value",
-            first_line + row,
-            field,
-        )
-    return trimmed
+    return common.require_non_empty(values, path, field, first_line, "token")
 
 
 def token_values(parts: list[pa.Array]) -> np.ndarray:
@@ -361,14 +348,6 @@ def _feature_table(kind, path, id_field, originals, block_bytes, report, progres
     return features, skipped
 
 
-def _find(input: str, name: str) -> str | None:
-    for candidate in (name, name + ".gz"):
-        path = os.path.join(input, candidate)
-        if os.path.isfile(path):
-            return path
-    return None
-
-
 def convert(
     input: str,
     output: str,
@@ -388,14 +367,10 @@ def convert(
     Returns:
         The written `EventLog`.
     """
-    if event not in IMPORT_EVENTS:
-        raise ValueError(
-            f"`event` must be one of {IMPORT_EVENTS}. Received: event={event!r}"
-        )
+    common.check_choice("event", event, IMPORT_EVENTS)
     progress = common.Progress("recbole")
     report = common.Report()
-    if not os.path.isdir(input):
-        raise common.FormatError(input, "input folder not found")
+    common.require_folder(input)
     inter_path = common.find_file(input, f"{dataset}.inter")
     columns, skipped, lines = read_inter(inter_path, block_bytes)
     report.count("lines_read", lines)
@@ -434,7 +409,7 @@ def convert(
             "than the previous row of their user in the file",
         )
     else:
-        stamps = sasrec.positions_in_file_order(user_code)
+        stamps = common.positions_in_file_order(user_code)
         kind = "order"
     dup = common.duplicate_mask(user_code, item_code, codes, stamps, keep="last")
     report.count(
@@ -451,7 +426,7 @@ def convert(
         ("user", users, USER, user_originals),
         ("item", items, ITEM, item_originals),
     ):
-        path = _find(input, f"{dataset}.{kind_name}")
+        path = common.optional_file(input, f"{dataset}.{kind_name}")
         if path is None:
             continue
         features, more = _feature_table(
@@ -500,23 +475,15 @@ def convert(
 
 def _originals(folder: str, kind: str, count: int) -> np.ndarray:
     """Original ids of codes 0..count-1 as text (the codes without a mapping)."""
-    file = common.mapping_file(folder, kind)
-    if not os.path.exists(file):
+    values = common.read_mapping(folder, kind, count)
+    if values is None:
         return np.arange(count).astype(str)
-    frame = pd.read_parquet(file)
-    codes = frame[f"{kind}_id"].to_numpy()
-    if len(frame) != count or not np.array_equal(np.sort(codes), np.arange(count)):
-        raise common.FormatError(
-            file,
-            f"expected one row per {kind} code 0..{count - 1}, got {len(frame)} rows",
-        )
-    text = np.empty(count, dtype=object)
-    text[codes] = pd.Series(frame["original"]).astype(str).to_numpy()
+    text = pd.Series(values).astype(str).to_numpy()
     bad = pd.Series(text).str.contains(r"[\t\r\n]|^\s*$", regex=True).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise common.FormatError(
-            file,
+            common.mapping_file(folder, kind),
             f"original id {text[row]!r} is empty or holds a tab or newline: it cannot "
             "be written as a token",
             None,
@@ -565,21 +532,12 @@ def export(
     """
     progress = common.Progress("recbole")
     log = schema.read_event_log(input)
-    present = [e for e in schema.EVENT_TYPES if (log.events["event"] == e).any()]
-    types = list(events) if events else present
-    unknown = sorted(set(types) - set(schema.EVENT_TYPES))
-    if unknown:
-        raise ValueError(
-            f"Unknown event type(s) {unknown}; expected any of {schema.EVENT_TYPES}."
-        )
-    chosen = log.events_of(*types)
+    chosen, types = common.select_events(log, events)
     user = chosen["user_id"].to_numpy()
     item = chosen["item_id"].to_numpy()
     stamp = chosen["timestamp"].to_numpy()
-    order = np.lexsort((np.arange(len(chosen)), stamp, user))
-    user, item, stamp = user[order], item[order], stamp[order]
-    event = chosen["event"].astype(str).to_numpy()[order]
-    value = chosen["value"].to_numpy()[order]
+    event = chosen["event"].astype(str).to_numpy()
+    value = chosen["value"].to_numpy()
     user_text = _originals(input, "user", log.num_users)
     item_text = _originals(input, "item", log.num_items)
 
@@ -630,11 +588,7 @@ def export(
 
 
 def main(argv):
-    from absl import app, flags
-
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    values = flags.FLAGS
+    values = common.command_flags(argv)
     if values.export:
         common.run(export, values.input, values.output, values.dataset, values.events)
     else:

@@ -52,15 +52,7 @@ from recsys_tf.data import schema
 
 LAYOUTS = ("user-lines", "pairs")
 IMPORT_EVENTS = tuple(e for e in schema.EVENT_TYPES if e != "rating")
-_WHOLE_LINE = "\x1f"  # never in text: one field per line
 _EXPORT_CHUNK = 1 << 20  # events formatted at a time
-
-
-def _check_layout(layout: str) -> None:
-    if layout not in LAYOUTS:
-        raise ValueError(
-            f"`layout` must be one of {LAYOUTS}. Received: layout={layout!r}"
-        )
 
 
 def parse_block(block: common.Block, path: str, layout: str) -> dict[str, np.ndarray]:
@@ -76,9 +68,8 @@ def parse_block(block: common.Block, path: str, layout: str) -> dict[str, np.nda
         item's ``position`` within its line, and per line ``line_user`` and
         ``line_number``.
     """
-    lines = common.split_fields(block, path, ("line",), _WHOLE_LINE)["line"]
-    lines = pc.utf8_trim_whitespace(lines)
-    numbers = block.first_line + np.arange(len(lines), dtype=np.int64)
+    lines = common.split_lines(block, path)
+    numbers = common.block_lines(block)
     tokens = pc.split_pattern(lines, " ")
     counts = pc.list_value_length(tokens).to_numpy(zero_copy_only=False)
     bad = counts != 2 if layout == "pairs" else counts < 2
@@ -129,18 +120,6 @@ def parse_block(block: common.Block, path: str, layout: str) -> dict[str, np.nda
     return out
 
 
-def positions_in_file_order(users: np.ndarray) -> np.ndarray:
-    """0, 1, 2, ... within each user, in the order of `users`."""
-    order = np.argsort(users, kind="stable")
-    sorted_users = users[order]
-    first = np.ones(len(users), bool)
-    first[1:] = sorted_users[1:] != sorted_users[:-1]
-    group_start = np.maximum.accumulate(np.where(first, np.arange(len(users)), 0))
-    positions = np.empty(len(users), np.int64)
-    positions[order] = np.arange(len(users)) - group_start
-    return positions
-
-
 def convert(
     input: str,
     output: str,
@@ -160,11 +139,8 @@ def convert(
     Returns:
         The written `EventLog`.
     """
-    _check_layout(layout)
-    if event not in IMPORT_EVENTS:
-        raise ValueError(
-            f"`event` must be one of {IMPORT_EVENTS}. Received: event={event!r}"
-        )
+    common.check_choice("layout", layout, LAYOUTS)
+    common.check_choice("event", event, IMPORT_EVENTS)
     progress = common.Progress("sasrec")
     report = common.Report()
     common.require_file(input)
@@ -200,7 +176,7 @@ def convert(
             )
         position = columns.pop("position")
     else:
-        position = positions_in_file_order(user)
+        position = common.positions_in_file_order(user)
     progress("read", f"{input}: {len(user):,} events")
     report.count(
         "repeated_items_kept",
@@ -251,20 +227,8 @@ def convert(
 
 def originals(folder: str, kind: str, count: int) -> np.ndarray:
     """Original ids of codes 0..count-1 (the codes themselves without a mapping)."""
-    file = common.mapping_file(folder, kind)
-    if not os.path.exists(file):
-        return np.arange(count, dtype=np.int64)
-    frame = pd.read_parquet(file)
-    codes = frame[f"{kind}_id"].to_numpy()
-    if len(frame) != count or not np.array_equal(np.sort(codes), np.arange(count)):
-        raise common.FormatError(
-            file,
-            f"expected one row per {kind} code 0..{count - 1}, got {len(frame)} rows",
-        )
-    values = frame["original"].to_numpy()
-    out = np.empty(count, dtype=values.dtype)
-    out[codes] = values
-    return out
+    values = common.read_mapping(folder, kind, count)
+    return np.arange(count, dtype=np.int64) if values is None else values
 
 
 def write_ids(path: str, exported: np.ndarray, original: np.ndarray) -> None:
@@ -286,24 +250,6 @@ def write_ids(path: str, exported: np.ndarray, original: np.ndarray) -> None:
             )
 
 
-def select_events(
-    log: schema.EventLog, events: list[str] | None
-) -> tuple[pd.DataFrame, list]:
-    """The chosen events, sorted by (user, time) stably; and the chosen types."""
-    present = [e for e in schema.EVENT_TYPES if (log.events["event"] == e).any()]
-    types = list(events) if events else present
-    unknown = sorted(set(types) - set(schema.EVENT_TYPES))
-    if unknown:
-        raise ValueError(
-            f"Unknown event type(s) {unknown}; expected any of {schema.EVENT_TYPES}."
-        )
-    chosen = log.events_of(*types)
-    user = chosen["user_id"].to_numpy()
-    stamp = chosen["timestamp"].to_numpy()
-    order = np.lexsort((np.arange(len(chosen)), stamp, user))
-    return chosen.iloc[order].reset_index(drop=True), types
-
-
 def export(
     input: str,
     output: str,
@@ -321,10 +267,10 @@ def export(
     Returns:
         Counts: ``users_written``, ``users_skipped``, ``events_written``.
     """
-    _check_layout(layout)
+    common.check_choice("layout", layout, LAYOUTS)
     progress = common.Progress("sasrec")
     log = schema.read_event_log(input)
-    chosen, types = select_events(log, events)
+    chosen, types = common.select_events(log, events)
     user = chosen["user_id"].to_numpy()
     item = chosen["item_id"].to_numpy() + 1
     written_users, user_id = np.unique(user, return_inverse=True)
@@ -384,11 +330,7 @@ def export(
 
 
 def main(argv):
-    from absl import app, flags
-
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    values = flags.FLAGS
+    values = common.command_flags(argv)
     if values.export:
         common.run(export, values.input, values.output, values.layout, values.events)
     else:

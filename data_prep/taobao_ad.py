@@ -72,7 +72,6 @@ Command:
 
 from __future__ import annotations
 
-import gzip
 import os
 
 import numpy as np
@@ -81,12 +80,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_prep import common
-from data_prep.taobao_userbehavior import (
-    compact,
-    duplicate_rows,
-    tied_positions,
-    time_order,
-)
 
 SEP = ","
 RAW_SAMPLE = "raw_sample.csv"
@@ -139,11 +132,8 @@ def read_header(path: str, required: tuple[str, ...]) -> tuple[str, ...]:
         FormatError: an empty file, a required column missing or repeated
             (``field`` names it).
     """
-    common.require_file(path)
-    opener = gzip.open if path.endswith(".gz") else open
     try:
-        with opener(path, "rb") as f:
-            first = f.readline()
+        first = common.first_line(path)
     except (OSError, EOFError) as error:
         raise common.FormatError(path, f"unreadable ({error})", 1) from None
     if not first.strip():
@@ -222,16 +212,7 @@ class StringCodes:
     def encode(
         self, values: pa.Array, path: str, field: str, first_line: int
     ) -> np.ndarray:
-        trimmed = pc.utf8_trim_whitespace(values)
-        empty = pc.equal(pc.utf8_length(trimmed), 0).to_numpy(zero_copy_only=False)
-        if empty.any():
-            row = int(np.flatnonzero(empty)[0])
-            raise common.FormatError(
-                path,
-                "expected a non-empty value, got an empty value",
-                first_line + row,
-                field,
-            )
+        trimmed = common.require_non_empty(values, path, field, first_line)
         encoded = pc.dictionary_encode(trimmed)
         lookup = np.array(
             [
@@ -286,9 +267,11 @@ def read_raw_sample(path: str, block_bytes: int) -> tuple[common.Columns, String
                 "nonclk",
             )
         columns.add(
-            user=compact(common.parse_int(raw["user"], path, "user", line, minimum=0)),
-            timestamp=compact(stamps),
-            ad=compact(
+            user=common.compact(
+                common.parse_int(raw["user"], path, "user", line, minimum=0)
+            ),
+            timestamp=common.compact(stamps),
+            ad=common.compact(
                 common.parse_int(raw["adgroup_id"], path, "adgroup_id", line, minimum=0)
             ),
             pid=pids.encode(raw["pid"], path, "pid", line),
@@ -363,11 +346,15 @@ def read_behavior_log(path: str, block_bytes: int) -> tuple[common.Columns, int]
         brand, absent = parse_optional_int(raw["brand"], path, "brand", line)
         null_brands += int(absent.sum())
         columns.add(
-            user=compact(common.parse_int(raw["user"], path, "user", line, minimum=0)),
-            timestamp=compact(stamps),
+            user=common.compact(
+                common.parse_int(raw["user"], path, "user", line, minimum=0)
+            ),
+            timestamp=common.compact(stamps),
             event=common.parse_choice(raw["btag"], path, "btag", line, BTAGS),
-            cate=compact(common.parse_int(raw["cate"], path, "cate", line, minimum=0)),
-            brand=compact(brand),
+            cate=common.compact(
+                common.parse_int(raw["cate"], path, "cate", line, minimum=0)
+            ),
+            brand=common.compact(brand),
         )
     return columns, null_brands
 
@@ -385,8 +372,8 @@ def merge_repeated_displays(user, stamps, ad, pid, clk):
         (kept line indices in time order, their clk, merged lines, groups whose
         copies disagree on clk).
     """
-    order = time_order(user, stamps)
-    tied = tied_positions(order, user, stamps)
+    order = common.time_order(user, stamps)
+    tied = common.tied_positions(order, user, stamps)
     clk_sorted = clk[order]
     dup = np.zeros(len(order), bool)
     conflicts = 0
@@ -440,8 +427,7 @@ def convert(
     """
     progress = common.Progress("taobao_ad")
     report = common.Report()
-    if not os.path.isdir(input):
-        raise common.FormatError(input, "input folder not found")
+    common.require_folder(input)
     raw_path = common.find_file(input, RAW_SAMPLE)
     ad_path = common.find_file(input, AD_FEATURE)
     profile_path = common.find_file(input, USER_PROFILE)
@@ -518,10 +504,7 @@ def convert(
         behavior_state = "off"
         progress("behaviour log", "off (--behavior_log=false): ad events only")
     else:
-        try:
-            behavior_path = common.find_file(input, BEHAVIOR_LOG)
-        except common.FormatError:
-            behavior_path = None
+        behavior_path = common.optional_file(input, BEHAVIOR_LOG)
         behavior_state = "used" if behavior_path else "absent"
         if behavior_path is None:
             progress("behaviour log", f"absent from {input}: ad events only")
@@ -545,8 +528,8 @@ def convert(
             "events are sorted by time; this many behaviour lines came earlier than "
             "the previous line of their user",
         )
-        order = time_order(b_user, b_time)
-        dup = duplicate_rows(order, b_user, b_time, b_event, b_cate, b_brand)
+        order = common.time_order(b_user, b_time)
+        dup = common.duplicate_rows(order, b_user, b_time, b_event, b_cate, b_brand)
         report.count(
             "behavior_log_duplicates_dropped",
             int(dup.sum()),
@@ -658,7 +641,7 @@ def convert(
     user_id = np.concatenate([ad_user, ad_user[clicked], b_user_code])
     timestamp = np.concatenate([a_time, a_time[clicked], b_time]).astype(np.int64)
     del ad_user, b_user_code, a_time, b_time
-    order = time_order(user_id, timestamp)
+    order = common.time_order(user_id, timestamp)
     events = pd.DataFrame(
         {
             "user_id": user_id[order],
@@ -713,11 +696,7 @@ def convert(
 
 
 def main(argv):
-    from absl import app, flags
-
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    values = flags.FLAGS
+    values = common.command_flags(argv)
     common.run(convert, values.input, values.output, values.behavior_log)
 
 

@@ -69,76 +69,6 @@ WINDOW_START = 1_511_539_200  # 2017-11-25 00:00:00 UTC+8
 WINDOW_END = 1_512_316_799  # 2017-12-03 23:59:59 UTC+8
 WINDOW_RULES = ("keep", "drop")
 
-_INT32 = np.iinfo(np.int32)
-
-
-# --------------------------------------------------------------------------
-# Generic helpers (also used by data_prep.taobao_ad).
-# --------------------------------------------------------------------------
-
-
-def compact(values: np.ndarray) -> np.ndarray:
-    """int64 -> int32 when every value fits (halves the memory of id columns);
-    blocks of both widths concatenate to int64."""
-    if len(values) == 0 or (values.min() >= _INT32.min and values.max() <= _INT32.max):
-        return values.astype(np.int32)
-    return values
-
-
-def time_order(users: np.ndarray, stamps: np.ndarray) -> np.ndarray:
-    """The stable order of rows by (timestamp, user): equal pairs keep file order.
-
-    Sorting by user id sorts by user code too, since `common.remap` keeps the
-    order of the original ids.
-    """
-    if len(users) == 0:
-        return np.zeros(0, np.int64)
-    t = stamps.astype(np.int64)
-    u = users.astype(np.int64)
-    t_min = int(t.min())
-    span = int(t.max()) - t_min + 1
-    u_min = int(u.min())
-    width = int(u.max()) - u_min + 1
-    if span * width < 2**62:
-        key = (t - t_min) * width + (u - u_min)
-        del t, u
-        return np.argsort(key, kind="stable")
-    return np.lexsort((u, t))
-
-
-def tied_positions(
-    order: np.ndarray, users: np.ndarray, stamps: np.ndarray
-) -> np.ndarray:
-    """Positions in `order` of the rows that share their (timestamp, user) with
-    another row; only those can be duplicates of each other."""
-    u = users[order]
-    t = stamps[order]
-    tie = (u[1:] == u[:-1]) & (t[1:] == t[:-1])
-    del u, t
-    grouped = np.zeros(len(order), bool)
-    grouped[1:] |= tie
-    grouped[:-1] |= tie
-    return np.flatnonzero(grouped)
-
-
-def duplicate_rows(
-    order: np.ndarray, users: np.ndarray, stamps: np.ndarray, *columns: np.ndarray
-) -> np.ndarray:
-    """True (aligned with `order`, from `time_order`) for every row repeating an
-    earlier row (file order) in user, timestamp and all `columns`.
-
-    Only the rows tied in (timestamp, user) are hashed, so the cost on a file of
-    mostly distinct times stays far below a hash of every row.
-    """
-    dup = np.zeros(len(order), bool)
-    tied = tied_positions(order, users, stamps)
-    if len(tied):
-        rows = order[tied]
-        dup[tied] = common.duplicate_mask(
-            users[rows], stamps[rows], *(c[rows] for c in columns)
-        )
-    return dup
-
 
 # --------------------------------------------------------------------------
 # Reading.
@@ -163,7 +93,9 @@ def read_behaviors(path: str, block_bytes: int = common.BLOCK_BYTES) -> common.C
         line = block.first_line
 
         def ids(field, raw=raw, line=line):
-            return compact(common.parse_int(raw[field], path, field, line, minimum=0))
+            return common.compact(
+                common.parse_int(raw[field], path, field, line, minimum=0)
+            )
 
         # Fields in file order, so a line's first bad field is the one named.
         user, item, category = ids("user_id"), ids("item_id"), ids("category_id")
@@ -177,7 +109,7 @@ def read_behaviors(path: str, block_bytes: int = common.BLOCK_BYTES) -> common.C
             item=item,
             category=category,
             behavior=behavior,
-            timestamp=compact(stamps),
+            timestamp=common.compact(stamps),
         )
     if len(columns) == 0:
         raise common.FormatError(path, "no rows (empty file)")
@@ -281,8 +213,8 @@ def convert(
         "events are sorted by time (stable in file order); this many came earlier "
         "than the previous row of their user in the file",
     )
-    order = time_order(user, stamps)
-    dup = duplicate_rows(order, user, stamps, item, behavior)
+    order = common.time_order(user, stamps)
+    dup = common.duplicate_rows(order, user, stamps, item, behavior)
     report.count(
         "duplicate_rows_dropped",
         int(dup.sum()),
@@ -473,11 +405,7 @@ def write_synthetic_file(
 
 
 def main(argv):
-    from absl import app, flags
-
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    values = flags.FLAGS
+    values = common.command_flags(argv)
     common.run(convert, values.input, values.output, values.window)
 
 

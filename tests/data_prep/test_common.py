@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 from data_prep import common
+from recsys_tf.data import schema
 
 
 def _blocks(tmp_path, text, block_bytes=1 << 20, name="f.txt", **kwargs):
@@ -265,3 +266,205 @@ def test_write_dataset_requires_timestamp_kind(tmp_path):
     )
     assert log.meta["conversion"]["counts"] == {"lines_read": 1, "events_written": 1}
     assert common.to_original(str(tmp_path), "user", [0])[0] == 42
+
+
+def test_require_folder_and_optional_file(tmp_path):
+    assert common.require_folder(str(tmp_path)) == str(tmp_path)
+    with pytest.raises(common.FormatError, match="input folder not found"):
+        common.require_folder(str(tmp_path / "nope"))
+    (tmp_path / "a.csv.gz").write_bytes(b"")
+    (tmp_path / "b.csv").write_bytes(b"")
+    assert common.optional_file(str(tmp_path), "x.csv") is None
+    assert common.optional_file(str(tmp_path), "a.csv").endswith("a.csv.gz")
+    assert common.optional_file(str(tmp_path), "x.csv", "b.csv").endswith("b.csv")
+
+
+def test_first_line_reads_plain_and_gzip(tmp_path):
+    path, _ = _blocks(tmp_path, "a,b\r\n1,2\n", name="f.csv.gz")
+    assert common.first_line(path) == b"a,b\r\n"
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert common.first_line(str(tmp_path / "empty.csv")) == b""
+    with pytest.raises(common.FormatError, match="file not found"):
+        common.first_line(str(tmp_path / "none.csv"))
+    (tmp_path / "bad.csv.gz").write_bytes(b"not gzip\n")
+    with pytest.raises(OSError):
+        common.first_line(str(tmp_path / "bad.csv.gz"))
+
+
+def test_block_lines_and_split_lines(tmp_path):
+    path, blocks = _blocks(tmp_path, "a\n  b c \nd\n", skip_lines=1)
+    assert common.block_lines(blocks[0]).tolist() == [2, 3]
+    assert common.split_lines(blocks[0], path).to_pylist() == ["b c", "d"]
+    path, blocks = _blocks(tmp_path, "a\n\nb\n")
+    with pytest.raises(common.FormatError, match="empty line") as info:
+        common.split_lines(blocks[0], path)
+    assert info.value.line == 2
+
+
+def test_headed_csv_with_quotes(tmp_path):
+    text = '\ufeffid, tags ,x\n1,"3,4",a\n2,,b\n'
+    path, _ = _blocks(tmp_path, text, name="f.csv")
+    assert common.read_csv_header(path) == ("id", "tags", "x")
+    rows = list(common.iter_csv(path, ("tags", "id"), quoted=True))
+    assert [block.first_line for block, _ in rows] == [2]
+    assert rows[0][1]["tags"].to_pylist() == ["3,4", ""]
+    assert rows[0][1]["id"].to_pylist() == ["1", "2"]
+    with pytest.raises(common.FormatError, match="missing column 'y'") as info:
+        list(common.iter_csv(path, ("id", "y")))
+    assert (info.value.line, info.value.field) == (1, "y")
+    path, _ = _blocks(tmp_path, "a,a\n1,2\n", name="twice.csv")
+    with pytest.raises(common.FormatError, match="'a' twice in the header"):
+        common.read_csv_header(path)
+    path, _ = _blocks(tmp_path, "\n", name="empty.csv")
+    with pytest.raises(common.FormatError, match="expected a header line"):
+        common.read_csv_header(path)
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [('4,"5,6', "unbalanced double quote"), ("4,5,6", "expected 2 fields")],
+)
+def test_split_quoted_names_the_bad_line(tmp_path, line, message):
+    path, blocks = _blocks(tmp_path, f'1,"2,3"\n{line}\n7,8\n')
+    with pytest.raises(common.FormatError, match=message) as info:
+        common.split_quoted(blocks[0], path, ("a", "b"))
+    assert info.value.line == 2
+
+
+def test_require_non_empty():
+    out = common.require_non_empty(_strings(" a ", "b"), "f", "s", 1)
+    assert out.to_pylist() == ["a", "b"]
+    with pytest.raises(
+        common.FormatError, match="line 6, field 's': expected a non-empty token, got"
+    ):
+        common.require_non_empty(_strings("a", "  "), "f", "s", 5, "token")
+
+
+def test_read_mapping(tmp_path):
+    folder = str(tmp_path)
+    assert common.read_mapping(folder, "item", 3) is None
+    common.write_mapping(folder, "item", np.array(["x", "y", "z"], object))
+    assert common.read_mapping(folder, "item", 3).tolist() == ["x", "y", "z"]
+    with pytest.raises(common.FormatError, match="one row per item code 0..3, got 3"):
+        common.read_mapping(folder, "item", 4)
+
+
+def test_time_order_and_duplicate_rows():
+    users = np.array([3, 1, 3, 1, 3], np.int32)
+    stamps = np.array([5, 5, 4, 5, 5], np.int64)
+    items = np.array([7, 8, 9, 8, 7])
+    order = common.time_order(users, stamps)
+    assert order.tolist() == [2, 1, 3, 0, 4]
+    assert common.tied_positions(order, users, stamps).tolist() == [1, 2, 3, 4]
+    assert common.duplicate_rows(order, users, stamps, items).tolist() == [
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]
+    assert common.compact(np.array([1, 2])).dtype == np.int32
+    assert common.compact(np.array([1, 2**40])).dtype == np.int64
+    # Wide ranges fall back to a lexicographic sort with the same result.
+    wide = common.time_order(np.array([2**40, 0, 2**40]), np.array([2**40, 2**40, 0]))
+    assert wide.tolist() == [2, 1, 0]
+
+
+def test_keep_latest_breaks_ties_by_file_order():
+    users = np.array([1, 1, 2, 1, 1])
+    items = np.array([5, 5, 5, 5, 6])
+    stamps = np.array([20, 10, 10, 20, 0])
+    keep, dropped = common.keep_latest(stamps, users, items)
+    # (1, 5): rows 0 and 3 share the latest time, the later in the file wins.
+    assert keep.tolist() == [2, 3, 4] and dropped == 2
+
+
+def test_positions_in_file_order():
+    users = np.array([2, 1, 2, 2, 1, 3])
+    positions = common.positions_in_file_order(users)
+    assert positions.tolist() == [0, 0, 1, 2, 1, 0]
+
+
+def test_feature_codes():
+    codes, vocab = common.feature_codes(
+        np.array([30, 10, 0, 30]), np.array([False, False, True, False])
+    )
+    assert codes.tolist() == [2, 1, 0, 2] and vocab == [10, 30]
+    codes, vocab = common.feature_codes(np.array(["a"]), np.array([True]))
+    assert codes.tolist() == [0] and vocab == []
+
+
+def _upper(values, path, field, lines):
+    text = np.array([v.upper() for v in values.to_pylist()], object)
+    return text, text == ""
+
+
+def test_read_features_keeps_and_aligns_the_wanted_ids(tmp_path):
+    path, _ = _blocks(tmp_path, "id,name\n7,a\n3,b\n9,\n", name="f.csv")
+    table = common.read_features(path, "id", {"name": _upper}, np.array([3, 9]))
+    assert table.rows_read == 3 and table.ids.tolist() == [3, 9]
+    aligned = table.align(np.array([9, 3]), "thing")
+    assert aligned.lines.tolist() == [4, 3]
+    values, missing = aligned.columns["name"]
+    assert values.tolist() == ["", "B"] and missing.tolist() == [True, False]
+    with pytest.raises(common.FormatError, match="lists no row for 1 thing"):
+        table.align(np.array([3, 5]), "thing")
+    path, _ = _blocks(tmp_path, "id,name\n3,a\n3,b\n", name="twice.csv")
+    with pytest.raises(common.FormatError, match="id 3 listed twice") as info:
+        common.read_features(path, "id", {"name": _upper}, np.array([3]))
+    assert info.value.line == 3
+
+
+def test_side_rows():
+    table = pd.DataFrame({"original": [5, 7], "year": [1, 2]})
+    rows = common.side_rows(table, np.array([7, 5]), "f", "MovieID", "movie")
+    assert rows["year"].tolist() == [2, 1]
+    with pytest.raises(
+        common.FormatError, match="the ratings name movie 8, which this file does not"
+    ) as info:
+        common.side_rows(table, np.array([5, 8]), "f", "MovieID", "movie")
+    assert info.value.field == "MovieID"
+
+
+def test_select_events_groups_users_in_time_order():
+    users = pd.DataFrame({"user_id": [0, 1]})
+    items = pd.DataFrame({"item_id": [0, 1], "category": 0, "brand": 0})
+    events = pd.DataFrame(
+        {
+            "user_id": [1, 0, 0, 1],
+            "item_id": [0, 1, 0, 1],
+            "timestamp": [5, 9, 9, 1],
+            "event": ["click", "buy", "click", "impression"],
+            "value": 1.0,
+        }
+    )
+    log = schema.validate(schema.EventLog(users, items, events, {}))
+    chosen, types = common.select_events(log, None)
+    assert types == ["impression", "click", "buy"]
+    assert chosen["user_id"].tolist() == [0, 0, 1, 1]
+    assert chosen["timestamp"].tolist() == [9, 9, 1, 5]
+    chosen, types = common.select_events(log, ["click"])
+    assert types == ["click"] and chosen["item_id"].tolist() == [0, 0]
+    with pytest.raises(ValueError, match=r"Unknown event type\(s\) \['clack'\]"):
+        common.select_events(log, ["clack"])
+
+
+def test_command_flags_and_check_choice():
+    from absl import app, flags
+
+    assert common.command_flags(["prog"]) is flags.FLAGS
+    with pytest.raises(app.UsageError, match=r"Unexpected arguments: \['x'\]"):
+        common.command_flags(["prog", "x"])
+    common.check_choice("layout", "pairs", ("pairs", "user-lines"))
+    with pytest.raises(
+        ValueError,
+        match=r"`matrix` must be one of \('small', 'big'\)\. Received: matrix='x'",
+    ):
+        common.check_choice("matrix", "x", {"small": 1, "big": 2})
+
+
+def test_split_quoted_open_quote_on_the_last_line(tmp_path):
+    path, blocks = _blocks(tmp_path, '1,"2,3"\n4,"5\n')
+    with pytest.raises(common.FormatError, match="unbalanced double quote") as info:
+        common.split_quoted(blocks[0], path, ("a", "b"))
+    assert info.value.line == 2

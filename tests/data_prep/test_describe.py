@@ -1,16 +1,14 @@
 """Tests of the dataset statistics."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from data_prep import describe
-from recsys_tf.data import schema, sources
+from recsys_tf.data import schema
+from tests.data_prep.shared import run_module
 
 
 def _log(timestamps="seconds"):
@@ -67,20 +65,7 @@ def test_cli_writes_stats(tmp_path):
     folder = tmp_path / "toy"
     schema.write_event_log(_log(), str(folder))
     results = tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": sources.REPO_ROOT}
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "data_prep.describe",
-            str(folder),
-            f"--results={results}",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    run = run_module("describe", str(folder), f"--results={results}")
     assert run.returncode == 0, run.stderr
     assert "users 3  items 4  events 6" in run.stdout
     written = json.loads((results / "toy.json").read_text())

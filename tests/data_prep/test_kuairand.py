@@ -9,8 +9,6 @@ releases); the real-data test reads the KuaiRand-Pure extract in
 import csv
 import gzip
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -20,9 +18,13 @@ from hypothesis import strategies as st
 
 from data_prep import common, kuairand
 from recsys_tf.data import ctr, schema
-from tests.data_prep.shared import shared_dataset
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.data_prep.shared import (
+    assert_one_line_error,
+    assert_same_logs,
+    run_module,
+    shared_dataset,
+    write_lines,
+)
 
 LOG_HEADER = (
     "user_id,video_id,date,hourmin,time_ms,is_click,is_like,is_follow,is_comment,"
@@ -83,16 +85,8 @@ def _write(folder, files=None, **replace):
     for name, (header, rows) in (files or FILES).items():
         key = name.replace(".", "_")
         lines = replace.get(key, [header, *rows])
-        if lines is None:
-            continue
-        text = "".join(line + "\n" for line in lines).encode()
-        path = os.path.join(folder, name)
-        if name.endswith(".gz"):
-            with gzip.open(path, "wb") as f:
-                f.write(text)
-        else:
-            with open(path, "wb") as f:
-                f.write(text)
+        if lines is not None:
+            write_lines(os.path.join(folder, name), lines)
     return str(folder)
 
 
@@ -485,10 +479,7 @@ def test_log_ids_missing_from_the_feature_files(tmp_path):
 def test_tiny_blocks_give_the_same_dataset(tmp_path, converted):
     log, _ = converted
     small = _convert(tmp_path, block_bytes=64)
-    pd.testing.assert_frame_equal(small.events, log.events)
-    pd.testing.assert_frame_equal(small.users, log.users)
-    pd.testing.assert_frame_equal(small.items, log.items)
-    assert small.meta["conversion"] == log.meta["conversion"]
+    assert_same_logs(small, log)
 
 
 def test_error_lines_are_right_across_blocks(tmp_path):
@@ -591,30 +582,13 @@ def test_real_kuairand_pure(tmp_path):
 def test_command_line(tmp_path):
     folder = _write(tmp_path / "in")
     output = str(tmp_path / "cli")
-    env = {**os.environ, "PYTHONPATH": REPO}
-    command = [sys.executable, "-m", "data_prep.kuairand", f"--input={folder}"]
-    done = subprocess.run(
-        [*command, f"--output={output}", "--noinclude_random"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    done = run_module(
+        "kuairand", f"--input={folder}", f"--output={output}", "--noinclude_random"
     )
     assert done.returncode == 0, done.stderr
     assert "[kuairand] written" in done.stdout
     assert len(schema.read_event_log(output).events) == 8
 
     _write(tmp_path / "in", **{STD: _field(STD_NAME, 3, "is_like", "yes")})
-    done = subprocess.run(
-        [*command, f"--output={tmp_path / 'bad'}"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 1
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ")
-    assert "line 3, field 'is_like'" in lines[0]
+    done = run_module("kuairand", f"--input={folder}", f"--output={tmp_path / 'bad'}")
+    assert_one_line_error(done, "line 3, field 'is_like'")

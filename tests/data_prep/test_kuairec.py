@@ -8,10 +8,7 @@ the rows without time, date and timestamp, which are empty; in
 list holding a comma (``"[27, 9]"``).
 """
 
-import gzip
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -21,10 +18,14 @@ from hypothesis import strategies as st
 
 from data_prep import common, kuairec
 from recsys_tf.data import ctr, schema
-from tests.data_prep.shared import shared_dataset
+from tests.data_prep.shared import (
+    assert_one_line_error,
+    assert_same_logs,
+    run_module,
+    shared_dataset,
+    write_lines,
+)
 from tests.data_prep.test_kuairand import USER_HEADER, USERS
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 HEADER = "user_id,video_id,play_duration,video_duration,time,date,timestamp,watch_ratio"
 SMALL = [
@@ -62,12 +63,8 @@ def _write(folder, **replace):
     os.makedirs(folder, exist_ok=True)
     for name, lines in FILES.items():
         lines = replace.get(name.replace(".", "_"), lines)
-        if lines is None:
-            continue
-        data = "".join(line + "\n" for line in lines).encode()
-        path = os.path.join(folder, name)
-        with gzip.open(path, "wb") if name.endswith(".gz") else open(path, "wb") as f:
-            f.write(data)
+        if lines is not None:
+            write_lines(os.path.join(folder, name), lines)
     return str(folder)
 
 
@@ -351,10 +348,7 @@ def test_tiny_blocks_give_the_same_dataset(tmp_path, converted):
     small = kuairec.convert(
         folder, str(tmp_path / "out"), missing_timestamps="drop", block_bytes=64
     )
-    pd.testing.assert_frame_equal(small.events, log.events)
-    pd.testing.assert_frame_equal(small.users, log.users)
-    pd.testing.assert_frame_equal(small.items, log.items)
-    assert small.meta["conversion"] == log.meta["conversion"]
+    assert_same_logs(small, log)
     error = _error(tmp_path / "b", small_matrix_csv=_field(8, "video_id", "v"))
     assert (error.line, error.field) == (8, "video_id")
 
@@ -407,33 +401,18 @@ def test_real_kuairec_small(tmp_path):
 
 def test_command_line(tmp_path):
     folder = _write(tmp_path / "in")
-    env = {**os.environ, "PYTHONPATH": REPO}
-    command = [sys.executable, "-m", "data_prep.kuairec", f"--input={folder}"]
     output = str(tmp_path / "cli")
-    done = subprocess.run(
-        [*command, f"--output={output}", "--missing_timestamps=drop"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    done = run_module(
+        "kuairec",
+        f"--input={folder}",
+        f"--output={output}",
+        "--missing_timestamps=drop",
     )
     assert done.returncode == 0, done.stderr
     assert "[kuairec] written" in done.stdout
     assert len(schema.read_event_log(output).events) == 10
 
-    done = subprocess.run(
-        [*command, f"--output={tmp_path / 'bad'}"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 1
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ")
-    assert (
-        "line 5, field 'timestamp'" in lines[0]
-        and "--missing_timestamps=drop" in lines[0]
+    done = run_module("kuairec", f"--input={folder}", f"--output={tmp_path / 'bad'}")
+    assert_one_line_error(
+        done, "line 5, field 'timestamp'", "--missing_timestamps=drop"
     )

@@ -1,9 +1,6 @@
 """Tests of the MovieLens-1M converter."""
 
-import gzip
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -12,8 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data_prep import common, ml1m
-from recsys_tf.data import schema, sources
-from tests.data_prep.shared import shared_dataset
+from recsys_tf.data import schema
+from tests.data_prep.shared import (
+    assert_one_line_error,
+    run_module,
+    shared_dataset,
+    write_lines,
+)
 
 RATINGS = [
     "1::1193::5::978300760",
@@ -40,18 +42,11 @@ MOVIES = [
 def _folder(tmp_path, ratings=RATINGS, users=USERS, movies=MOVIES, gz=False):
     folder = tmp_path / "ml-1m"
     folder.mkdir(exist_ok=True)
-    data = ("\n".join(ratings) + "\n").encode()
-    if gz:
-        with gzip.open(folder / "ratings.dat.gz", "wb") as f:
-            f.write(data)
-    else:
-        (folder / "ratings.dat").write_bytes(data)
+    write_lines(folder / ("ratings.dat.gz" if gz else "ratings.dat"), ratings)
     if users is not None:
-        (folder / "users.dat").write_bytes(("\n".join(users) + "\n").encode())
+        write_lines(folder / "users.dat", users)
     if movies is not None:
-        (folder / "movies.dat").write_bytes(
-            ("\n".join(movies) + "\n").encode("latin-1")
-        )
+        write_lines(folder / "movies.dat", movies, "latin-1")
     return str(folder)
 
 
@@ -248,26 +243,13 @@ def test_real_ml1m_all_ratings_match_the_papers(tmp_path):
     assert log.meta["timestamps"] == "absent"
 
 
-def _cli(*args):
-    env = {**os.environ, "PYTHONPATH": sources.REPO_ROOT}
-    return subprocess.run(
-        [sys.executable, "-m", "data_prep.ml1m", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-
-
 def test_cli(tmp_path):
     folder = _folder(tmp_path)
-    result = _cli("--input", folder, "--output", str(tmp_path / "out"))
+    result = run_module("ml1m", "--input", folder, "--output", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert "[ml1m] written" in result.stdout
     assert schema.read_event_log(str(tmp_path / "out")).num_users == 3
     (tmp_path / "bad").mkdir()
     bad = _folder(tmp_path / "bad", ratings=["1::a::5::1"])
-    result = _cli("--input", bad, "--output", str(tmp_path / "out2"))
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
-    assert "line 1, field 'MovieID'" in result.stderr
+    result = run_module("ml1m", "--input", bad, "--output", str(tmp_path / "out2"))
+    assert_one_line_error(result, "line 1, field 'MovieID'")

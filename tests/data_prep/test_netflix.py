@@ -7,9 +7,6 @@ lines; ``movie_titles.csv`` as ``MovieID,YearOfRelease,Title``).
 
 import calendar
 import gzip
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -18,8 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data_prep import common, netflix
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.data_prep.shared import (
+    DATASET_TABLES,
+    assert_one_line_error,
+    assert_same_parquet,
+    run_module,
+)
 
 COMBINED_1 = """1:
 1488844,3,2005-09-06
@@ -216,11 +217,7 @@ def test_tiny_blocks_give_the_same_dataset(tmp_path):
     folder = _folder(tmp_path)
     _convert(folder, tmp_path, "one")
     _convert(folder, tmp_path, "tiny", block_bytes=8)
-    for table in ("users", "items", "events", "user_ids", "item_ids"):
-        pd.testing.assert_frame_equal(
-            pd.read_parquet(tmp_path / "one" / f"{table}.parquet"),
-            pd.read_parquet(tmp_path / "tiny" / f"{table}.parquet"),
-        )
+    assert_same_parquet(tmp_path / "one", tmp_path / "tiny", *DATASET_TABLES)
 
 
 # --------------------------------------------------------------------------
@@ -374,28 +371,21 @@ def test_fuzz_one_corrupted_field_converts_or_names_its_line(
 # --------------------------------------------------------------------------
 
 
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "data_prep.netflix", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": REPO},
-        cwd=REPO,
-    )
-
-
 def test_cli_writes_the_folder_and_reports_bad_input(tmp_path):
     folder = _folder(tmp_path)
     out = tmp_path / "cli"
-    result = _cli(
-        "--input", folder, "--output", str(out), "--sample_users=2", "--seed=1"
+    result = run_module(
+        "netflix",
+        "--input",
+        folder,
+        "--output",
+        str(out),
+        "--sample_users=2",
+        "--seed=1",
     )
     assert result.returncode == 0, result.stderr
     assert (out / "events.parquet").exists() and (out / "user_ids.parquet").exists()
     assert "users_sampled_out = 2" in result.stdout
     (tmp_path / "netflix" / "combined_data_1.txt").write_text("1:\n5,3,05-01-01\n")
-    result = _cli("--input", folder, "--output", str(tmp_path / "bad"))
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("error: ") and "line 2, field 'Date'" in lines[0]
+    result = run_module("netflix", "--input", folder, "--output", str(tmp_path / "bad"))
+    assert_one_line_error(result, "line 2, field 'Date'")

@@ -1,8 +1,6 @@
 """Tests of the RecBole atomic-file importer / exporter (data_prep/recbole.py)."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -10,11 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_prep import common, ml1m, recbole
+from data_prep import common, recbole
 from recsys_tf.data import schema
-from tests.data_prep.shared import shared_dataset
+from tests.data_prep.shared import (
+    DATASET_TABLES,
+    assert_one_line_error,
+    assert_same_parquet,
+    run_module,
+)
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 T = "\t"
 
 
@@ -217,11 +219,7 @@ def test_tiny_blocks_give_the_same_dataset(tmp_path):
     folder = _folder(tmp_path)
     recbole.convert(folder, str(tmp_path / "one"), "test")
     recbole.convert(folder, str(tmp_path / "tiny"), "test", block_bytes=16)
-    for table in ("users", "items", "events", "user_ids", "item_ids"):
-        pd.testing.assert_frame_equal(
-            pd.read_parquet(tmp_path / "one" / f"{table}.parquet"),
-            pd.read_parquet(tmp_path / "tiny" / f"{table}.parquet"),
-        )
+    assert_same_parquet(tmp_path / "one", tmp_path / "tiny", *DATASET_TABLES)
 
 
 # --------------------------------------------------------------------------
@@ -533,16 +531,6 @@ def test_fuzz_one_corrupted_field_converts_or_names_its_line(
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ml1m_folder(tmp_path_factory):
-    source = shared_dataset(
-        "ml-1m", "ratings_users1-2999.dat.gz", "movies.dat", "users.dat"
-    )
-    folder = str(tmp_path_factory.mktemp("ml1m") / "ml1m")
-    ml1m.convert(source, folder, ratings="ratings_users1-2999.dat.gz")
-    return folder
-
-
 @pytest.mark.real_data
 def test_real_ml1m_round_trip(ml1m_folder, tmp_path):
     out = str(tmp_path / "atomic")
@@ -605,23 +593,16 @@ def test_real_ml1m_round_trip(ml1m_folder, tmp_path):
 # --------------------------------------------------------------------------
 
 
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "data_prep.recbole", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": REPO},
-        cwd=REPO,
-    )
-
-
 def test_cli_imports_exports_and_reports_bad_input(tmp_path):
     folder = _folder(tmp_path)
     out = tmp_path / "cli"
-    result = _cli("--input", folder, "--output", str(out), "--dataset=test")
+    result = run_module(
+        "recbole", "--input", folder, "--output", str(out), "--dataset=test"
+    )
     assert result.returncode == 0, result.stderr
     assert len(schema.read_event_log(str(out)).events) == 3
-    result = _cli(
+    result = run_module(
+        "recbole",
         "--export",
         "--input",
         str(out),
@@ -636,8 +617,7 @@ def test_cli_imports_exports_and_reports_bad_input(tmp_path):
         == "u1\ti2\t3.5\t978300000"
     )
     bad = _folder(tmp_path, _tsv(_HEAD, ["a", "b", "x", "5"]), None, None)
-    result = _cli("--input", bad, "--output", str(tmp_path / "bad"), "--dataset=test")
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("error: ") and "line 2, field 'rating'" in lines[0]
+    result = run_module(
+        "recbole", "--input", bad, "--output", str(tmp_path / "bad"), "--dataset=test"
+    )
+    assert_one_line_error(result, "line 2, field 'rating'")

@@ -1,20 +1,19 @@
 """Tests of the plain sequence-file importer / exporter (data_prep/sasrec.py)."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_prep import common, ml1m, sasrec
+from data_prep import common, sasrec
 from recsys_tf.data import schema
-from tests.data_prep.shared import shared_dataset
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.data_prep.shared import (
+    DATASET_TABLES,
+    assert_one_line_error,
+    assert_same_parquet,
+    run_module,
+)
 
 USER_LINES = "1 10 30 20 10\n7 20\n3 30 40\n"
 # User 2's lines are not adjacent; the order within a user is the file order.
@@ -83,11 +82,7 @@ def test_tiny_blocks_give_the_same_dataset(tmp_path, layout, text):
     path = _file(tmp_path, text * 5 if layout == "pairs" else text)
     sasrec.convert(path, str(tmp_path / "one"), layout)
     sasrec.convert(path, str(tmp_path / "tiny"), layout, block_bytes=7)
-    for table in ("users", "items", "events", "user_ids", "item_ids"):
-        pd.testing.assert_frame_equal(
-            pd.read_parquet(tmp_path / "one" / f"{table}.parquet"),
-            pd.read_parquet(tmp_path / "tiny" / f"{table}.parquet"),
-        )
+    assert_same_parquet(tmp_path / "one", tmp_path / "tiny", *DATASET_TABLES)
 
 
 _BAD = [
@@ -318,16 +313,6 @@ def test_fuzz_one_corrupted_field_converts_or_names_its_line(
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ml1m_folder(tmp_path_factory):
-    source = shared_dataset(
-        "ml-1m", "ratings_users1-2999.dat.gz", "movies.dat", "users.dat"
-    )
-    folder = str(tmp_path_factory.mktemp("ml1m") / "ml1m")
-    ml1m.convert(source, folder, ratings="ratings_users1-2999.dat.gz")
-    return folder
-
-
 @pytest.mark.real_data
 @pytest.mark.parametrize("layout", sasrec.LAYOUTS)
 def test_real_ml1m_round_trip(ml1m_folder, tmp_path, layout):
@@ -381,26 +366,17 @@ def test_real_ml1m_round_trip(ml1m_folder, tmp_path, layout):
 # --------------------------------------------------------------------------
 
 
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "data_prep.sasrec", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": REPO},
-        cwd=REPO,
-    )
-
-
 def test_cli_imports_exports_and_reports_bad_input(tmp_path):
     path = _file(tmp_path, PAIRS)
     out = tmp_path / "cli"
-    result = _cli(
-        "--input", path, "--output", str(out), "--layout=pairs", "--event=fav"
+    result = run_module(
+        "sasrec", "--input", path, "--output", str(out), "--layout=pairs", "--event=fav"
     )
     assert result.returncode == 0, result.stderr
     assert set(schema.read_event_log(str(out)).events["event"].astype(str)) == {"fav"}
     exported = tmp_path / "again.txt"
-    result = _cli(
+    result = run_module(
+        "sasrec",
         "--export",
         "--input",
         str(out),
@@ -412,8 +388,7 @@ def test_cli_imports_exports_and_reports_bad_input(tmp_path):
     assert result.returncode == 0, result.stderr
     assert open(exported).read() == "1 2 4\n2 1 4 1 3\n3 2\n"
     bad = _file(tmp_path, "1 2\n1 x\n", "bad.txt")
-    result = _cli("--input", bad, "--output", str(tmp_path / "bad"), "--layout=pairs")
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("error: ") and "line 2, field 'item'" in lines[0]
+    result = run_module(
+        "sasrec", "--input", bad, "--output", str(tmp_path / "bad"), "--layout=pairs"
+    )
+    assert_one_line_error(result, "line 2, field 'item'")

@@ -8,8 +8,6 @@ wide margins over the values seen across seeds.
 import dataclasses
 import functools
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -17,8 +15,8 @@ import pytest
 
 from data_prep import synthetic
 from recsys_tf.data import schema
+from tests.data_prep.shared import run_module
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DAY = 86_400
 MEDIUM = dataclasses.replace(
     synthetic.SIZES["small"],
@@ -441,19 +439,8 @@ def test_unknown_names_and_bad_values_raise():
 
 def test_command_line_writes_a_readable_folder(tmp_path):
     output = str(tmp_path / "cli")
-    command = [
-        sys.executable,
-        "-m",
-        "data_prep.synthetic",
-        "--size=tiny",
-        "--seed=2",
-        f"--output={output}",
-        "--disable=label_noise,unclick_dislike",
-    ]
-    env = {**os.environ, "PYTHONPATH": REPO}
-    done = subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, check=False
-    )
+    flags = ["--size=tiny", "--seed=2", f"--output={output}"]
+    done = run_module("synthetic", *flags, "--disable=label_noise,unclick_dislike")
     assert done.returncode == 0, done.stderr
     assert "[synthetic] write" in done.stdout
     log = schema.read_event_log(output)
@@ -462,10 +449,7 @@ def test_command_line_writes_a_readable_folder(tmp_path):
     assert not log.events["truth_accidental"].any()
     assert (log.truth()["disliked_brands"] == -1).all()
 
-    command[-1] = "--disable=label_noise,nonsense"
-    done = subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, check=False
-    )
+    done = run_module("synthetic", *flags, "--disable=label_noise,nonsense")
     assert done.returncode != 0
     assert "unclick_dislike" in done.stderr
 

@@ -1,10 +1,7 @@
 """Tests of the Taobao display-ad click data converter (fixtures in the original
 format: we hold none of the real files)."""
 
-import gzip
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -13,8 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data_prep import common, taobao_ad
-from recsys_tf.data import schema, sources
-from tests.data_prep.shared import shared_dataset
+from recsys_tf.data import schema
+from tests.data_prep.shared import (
+    assert_one_line_error,
+    assert_same_logs,
+    assert_same_parquet,
+    run_module,
+    shared_dataset,
+    write_lines,
+)
 
 RAW_SAMPLE = [
     "user,time_stamp,adgroup_id,pid,nonclk,clk",
@@ -65,12 +69,7 @@ def _folder(tmp_path, gz=(), **overrides):
                 (folder / stale).unlink()
         if lines is None:
             continue
-        data = ("\n".join(lines) + "\n").encode()
-        if name in gz:
-            with gzip.open(folder / f"{name}.csv.gz", "wb") as f:
-                f.write(data)
-        else:
-            (folder / f"{name}.csv").write_bytes(data)
+        write_lines(folder / (f"{name}.csv.gz" if name in gz else f"{name}.csv"), lines)
     return str(folder)
 
 
@@ -262,14 +261,11 @@ def test_tiny_blocks_give_identical_output(tmp_path):
     one = taobao_ad.convert(folder, str(tmp_path / "a"))
     for size in (16, 64):
         two = taobao_ad.convert(folder, str(tmp_path / f"b{size}"), block_bytes=size)
-        pd.testing.assert_frame_equal(one.events, two.events)
-        pd.testing.assert_frame_equal(one.items, two.items)
-        pd.testing.assert_frame_equal(one.users, two.users)
-        assert one.meta["conversion"] == two.meta["conversion"]
-        for kind in ("user", "item", "category", "brand", "pid"):
-            a = pd.read_parquet(common.mapping_file(str(tmp_path / "a"), kind))
-            b = pd.read_parquet(common.mapping_file(str(tmp_path / f"b{size}"), kind))
-            pd.testing.assert_frame_equal(a, b)
+        assert_same_logs(one, two)
+        kinds = ("user", "item", "category", "brand", "pid")
+        assert_same_parquet(
+            tmp_path / "a", tmp_path / f"b{size}", *(f"{kind}_ids" for kind in kinds)
+        )
 
 
 def test_repeated_display_rules(tmp_path):
@@ -486,32 +482,26 @@ def test_real_taobao_ad_without_behaviour_log(tmp_path):
     assert log.meta["behavior_log"] == "off"
 
 
-def _cli(*args):
-    env = {**os.environ, "PYTHONPATH": sources.REPO_ROOT}
-    return subprocess.run(
-        [sys.executable, "-m", "data_prep.taobao_ad", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-
-
 def test_cli(tmp_path):
     folder = _folder(tmp_path)
-    result = _cli("--input", folder, "--output", str(tmp_path / "out"))
+    result = run_module(
+        "taobao_ad", "--input", folder, "--output", str(tmp_path / "out")
+    )
     assert result.returncode == 0, result.stderr
     assert "[taobao_ad] written" in result.stdout
     assert len(schema.read_event_log(str(tmp_path / "out")).events) == 10
-    result = _cli(
-        "--input", folder, "--output", str(tmp_path / "ads"), "--behavior_log=false"
+    result = run_module(
+        "taobao_ad",
+        "--input",
+        folder,
+        "--output",
+        str(tmp_path / "ads"),
+        "--behavior_log=false",
     )
     assert result.returncode == 0, result.stderr
     log = schema.read_event_log(str(tmp_path / "ads"))
     assert len(log.events) == 6 and log.meta["behavior_log"] == "off"
     (tmp_path / "bad").mkdir()
     bad = _folder(tmp_path / "bad", behavior_log=[BEHAVIOR_LOG[0], "1,1,view,1,1"])
-    result = _cli("--input", bad, "--output", str(tmp_path / "out2"))
-    assert result.returncode == 1
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "line 2, field 'btag'" in last
+    result = run_module("taobao_ad", "--input", bad, "--output", str(tmp_path / "out2"))
+    assert_one_line_error(result, "line 2, field 'btag'")

@@ -1,11 +1,7 @@
 """Tests of the Taobao UserBehavior converter and its synthetic file writer."""
 
-import gzip
 import os
-import subprocess
-import sys
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,8 +9,14 @@ from hypothesis import strategies as st
 
 from data_prep import common
 from data_prep import taobao_userbehavior as ub
-from recsys_tf.data import schema, sources
-from tests.data_prep.shared import shared_dataset
+from recsys_tf.data import schema
+from tests.data_prep.shared import (
+    assert_one_line_error,
+    assert_same_parquet,
+    run_module,
+    shared_dataset,
+    write_lines,
+)
 
 ROWS = [
     "1,100,10,pv,1511544070",
@@ -32,12 +34,7 @@ ROWS = [
 def _folder(tmp_path, rows=ROWS, gz=False, name=ub.FILE):
     folder = tmp_path / "taobao"
     folder.mkdir(exist_ok=True)
-    data = ("\n".join(rows) + "\n").encode()
-    if gz:
-        with gzip.open(folder / (name + ".gz"), "wb") as f:
-            f.write(data)
-    else:
-        (folder / name).write_bytes(data)
+    write_lines(folder / (name + ".gz" if gz else name), rows)
     return str(folder)
 
 
@@ -174,10 +171,13 @@ def test_tiny_blocks_give_identical_output(tmp_path):
         pd.testing.assert_frame_equal(one.events, two.events)
         pd.testing.assert_frame_equal(one.items, two.items)
         assert one.meta["conversion"] == two.meta["conversion"]
-        for kind in ("user", "item", "category"):
-            a = pd.read_parquet(common.mapping_file(str(tmp_path / "a"), kind))
-            b = pd.read_parquet(common.mapping_file(str(tmp_path / f"b{size}"), kind))
-            pd.testing.assert_frame_equal(a, b)
+        assert_same_parquet(
+            tmp_path / "a",
+            tmp_path / f"b{size}",
+            "user_ids",
+            "item_ids",
+            "category_ids",
+        )
 
 
 @pytest.mark.parametrize(
@@ -226,26 +226,6 @@ def test_header_line_is_an_error(tmp_path):
     with pytest.raises(common.FormatError, match="got 'user_id'") as info:
         _convert(tmp_path, rows=rows)
     assert (info.value.line, info.value.field) == (1, "user_id")
-
-
-def test_helpers_order_and_duplicates():
-    users = np.array([3, 1, 3, 1, 3], np.int32)
-    stamps = np.array([5, 5, 4, 5, 5], np.int64)
-    items = np.array([7, 8, 9, 8, 7])
-    order = ub.time_order(users, stamps)
-    assert order.tolist() == [2, 1, 3, 0, 4]
-    assert ub.duplicate_rows(order, users, stamps, items).tolist() == [
-        False,
-        False,
-        True,
-        False,
-        True,
-    ]
-    assert ub.compact(np.array([1, 2])).dtype == np.int32
-    assert ub.compact(np.array([1, 2**40])).dtype == np.int64
-    # Wide ranges fall back to a lexicographic sort with the same result.
-    wide = ub.time_order(np.array([2**40, 0, 2**40]), np.array([2**40, 2**40, 0]))
-    assert wide.tolist() == [2, 1, 0]
 
 
 _FIELDS = st.sampled_from(range(len(ub.FIELDS)))
@@ -369,20 +349,16 @@ def test_real_head_of_userbehavior(tmp_path):
 # --- Command line -------------------------------------------------------------
 
 
-def _cli(*args):
-    env = {**os.environ, "PYTHONPATH": sources.REPO_ROOT}
-    return subprocess.run(
-        [sys.executable, "-m", "data_prep.taobao_userbehavior", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-
-
 def test_cli(tmp_path):
     folder = _folder(tmp_path)
-    result = _cli("--input", folder, "--output", str(tmp_path / "out"), "--window=drop")
+    result = run_module(
+        "taobao_userbehavior",
+        "--input",
+        folder,
+        "--output",
+        str(tmp_path / "out"),
+        "--window=drop",
+    )
     assert result.returncode == 0, result.stderr
     assert "[taobao_userbehavior] written" in result.stdout
     assert "outside_window_dropped = 2" in result.stdout
@@ -390,8 +366,7 @@ def test_cli(tmp_path):
     assert len(log.events) == 6 and log.meta["window"] == "drop"
     (tmp_path / "bad").mkdir()
     bad = _folder(tmp_path / "bad", rows=["1,100,10,view,1511544070"])
-    result = _cli("--input", bad, "--output", str(tmp_path / "out2"))
-    assert result.returncode == 1
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ")
-    assert "line 1, field 'behavior_type'" in last
+    result = run_module(
+        "taobao_userbehavior", "--input", bad, "--output", str(tmp_path / "out2")
+    )
+    assert_one_line_error(result, "line 1, field 'behavior_type'")
