@@ -202,11 +202,16 @@ class Block:
     num_lines: int
 
 
+PROGRESS_BYTES = 256 << 20
+"""Files at least this large (on disk) print a progress line per block read."""
+
+
 def iter_blocks(
     path: str,
     block_bytes: int = BLOCK_BYTES,
     encoding: str = "utf-8",
     skip_lines: int = 0,
+    progress_bytes: int = PROGRESS_BYTES,
 ) -> Iterator[Block]:
     """Yields `path` as blocks of whole lines, transcoded to UTF-8.
 
@@ -215,8 +220,27 @@ def iter_blocks(
         block_bytes: the approximate size of a block.
         encoding: the file's encoding (e.g. ``latin-1`` for MovieLens titles).
         skip_lines: leading lines (a header) to skip; still counted in line numbers.
+        progress_bytes: a file at least this large on disk prints
+            ``[<file>] read: <lines> lines, <share> of <size>`` after each block.
     """
+    size = os.path.getsize(require_file(path))
+    report = Progress(os.path.basename(path)) if size >= progress_bytes else None
+    for block, position in _blocks_with_position(
+        path, block_bytes, encoding, skip_lines
+    ):
+        yield block
+        if report is not None:
+            report(
+                "read",
+                f"{block.first_line + block.num_lines - 1:,} lines, "
+                f"{position / size:.0%} of {size / 1e9:.2f} GB",
+            )
+
+
+def _blocks_with_position(path, block_bytes, encoding, skip_lines):
+    """(block, bytes of the file on disk consumed so far) pairs of `iter_blocks`."""
     with _open_binary(path) as f:
+        raw = getattr(f, "fileobj", f)  # the compressed stream of a .gz file
         line = 1
         for _ in range(skip_lines):
             if not f.readline():
@@ -234,10 +258,10 @@ def iter_blocks(
                 continue
             rest = chunk[cut:]
             data = chunk[:cut]
-            yield _block(path, data, line, encoding)
+            yield _block(path, data, line, encoding), raw.tell()
             line += data.count(b"\n")
         if rest:
-            yield _block(path, rest + b"\n", line, encoding)
+            yield _block(path, rest + b"\n", line, encoding), raw.tell()
 
 
 def _block(path, data, line, encoding):

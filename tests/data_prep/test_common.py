@@ -468,3 +468,16 @@ def test_split_quoted_open_quote_on_the_last_line(tmp_path):
     with pytest.raises(common.FormatError, match="unbalanced double quote") as info:
         common.split_quoted(blocks[0], path, ("a", "b"))
     assert info.value.line == 2
+
+
+@pytest.mark.parametrize("name", ["big.txt", "big.txt.gz"])
+def test_large_files_print_a_progress_line_per_block(tmp_path, capsys, name):
+    text = "".join(f"{i},{i}\n" for i in range(1000))
+    path, _ = _blocks(tmp_path, text, name=name)
+    capsys.readouterr()
+    blocks = list(common.iter_blocks(path, 2000, progress_bytes=1))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(blocks) > 1
+    assert lines[-1].startswith(f"[{name}] read: 1,000 lines, 100% of")
+    list(common.iter_blocks(path, 2000))  # small file: silent
+    assert capsys.readouterr().out == ""
