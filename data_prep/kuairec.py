@@ -49,7 +49,10 @@ Rules (each counted in ``meta.json``):
   a finite number >= 0 (NaN, inf, negative or empty is an error), a present
   ``timestamp`` a finite number of seconds before 2100;
 - a row with an empty ``timestamp`` is an error by default; with
-  ``--missing_timestamps=drop`` it is left out, counted;
+  ``--missing_timestamps=drop`` it is left out, counted; with
+  ``--missing_timestamps=ignore`` every row is kept and every time discarded
+  (``meta.json`` timestamps ``"absent"``, so only the random split applies): the
+  rows and split of the AutoDenoise code;
 - an exact duplicate row (user, video, both durations, timestamp and
   watch_ratio equal) is kept once; a (user, video) pair seen again with other
   values is kept (each row is a viewing), counted;
@@ -76,7 +79,7 @@ from data_prep import common, kuairand
 from recsys_tf.data import schema
 
 MATRICES = {"small": "small_matrix.csv", "big": "big_matrix.csv"}
-MISSING_TIMESTAMPS = ("error", "drop")
+MISSING_TIMESTAMPS = ("error", "drop", "ignore")
 MATRIX_COLUMNS = (
     "user_id",
     "video_id",
@@ -103,7 +106,7 @@ def read_matrix(
     (rounded milliseconds, for ordering within a second).
     """
     columns = common.Columns()
-    dropped = 0
+    dropped = kept_without_time = 0
     for block, raw in common.iter_csv(path, MATRIX_COLUMNS, block_bytes):
         line = block.first_line
         lines = common.block_lines(block)
@@ -133,6 +136,11 @@ def read_matrix(
                 raw["watch_ratio"], path, "watch_ratio", line, minimum=0
             ),
         }
+        if missing_timestamps == "ignore":
+            # Every row is kept; the times are discarded below.
+            kept_without_time += int(missing.sum())
+            stamp = pc.if_else(pa.array(missing), "0", stamp)
+            missing = np.zeros_like(missing)
         keep = ~missing
         dropped += int(missing.sum())
         if missing.any():
@@ -148,15 +156,25 @@ def read_matrix(
             maximum=float(schema.MAX_TIMESTAMP),
         )
         values["stamp"] = seconds
+        if missing_timestamps == "ignore":
+            seconds = np.zeros_like(seconds)
         values["seconds"] = np.floor(seconds).astype(np.int64)
         values["ms"] = np.round(seconds * 1000).astype(np.int64)
         columns.add(**values)
     report.count("lines_read", len(columns) + dropped)
-    report.count(
-        "missing_timestamp_rows_dropped",
-        dropped,
-        "rows with an empty timestamp are left out (--missing_timestamps=drop)",
-    )
+    if missing_timestamps == "ignore":
+        report.count(
+            "missing_timestamp_rows_kept",
+            kept_without_time,
+            "--missing_timestamps=ignore keeps every row and discards all times "
+            "(meta timestamps 'absent': random split only)",
+        )
+    else:
+        report.count(
+            "missing_timestamp_rows_dropped",
+            dropped,
+            "rows with an empty timestamp are left out (--missing_timestamps=drop)",
+        )
     if not len(columns):
         raise common.FormatError(
             path, "no rows with a timestamp" if dropped else "no rows"
@@ -271,8 +289,9 @@ def convert(
         input: the folder of the original files.
         output: the dataset folder to write.
         matrix: ``small`` (small_matrix.csv) or ``big`` (big_matrix.csv).
-        missing_timestamps: ``error`` (default) or ``drop``: what a row with an
-            empty timestamp does.
+        missing_timestamps: what a row with an empty timestamp does: ``error``
+            (default), ``drop`` (left out, counted) or ``ignore`` (every row kept,
+            all times discarded: the AutoDenoise data, random split only).
         block_bytes: bytes read at a time.
 
     Returns:
@@ -325,7 +344,7 @@ def convert(
         "name": f"kuairec_{matrix}",
         "source": "KuaiRec (Gao et al., CIKM 2022), data_prep.kuairec",
         "source_files": common.source_files(*source),
-        "timestamps": "seconds",
+        "timestamps": "absent" if missing_timestamps == "ignore" else "seconds",
         "matrix": matrix,
         "missing_timestamps": missing_timestamps,
         "event_columns": list(EVENT_EXTRAS),
@@ -368,6 +387,7 @@ if __name__ == "__main__":
         "missing_timestamps",
         "error",
         list(MISSING_TIMESTAMPS),
-        "What a row with an empty timestamp does: error, or drop (counted).",
+        "What a row with an empty timestamp does: error, drop (counted), or ignore "
+        "(keep every row, discard all times: random split only).",
     )
     app.run(main)

@@ -416,3 +416,22 @@ def test_command_line(tmp_path):
     assert_one_line_error(
         done, "line 5, field 'timestamp'", "--missing_timestamps=drop"
     )
+
+
+def test_ignore_keeps_every_row_and_discards_times(tmp_path, converted):
+    dropped, _ = converted
+    log = kuairec.convert(
+        _write(tmp_path / "in"), str(tmp_path / "out"), missing_timestamps="ignore"
+    )
+    counts = log.meta["conversion"]["counts"]
+    assert log.meta["timestamps"] == "absent"
+    assert (log.events["timestamp"] == 0).all()
+    kept = counts["missing_timestamp_rows_kept"]
+    assert kept >= 1 and "missing_timestamp_rows_dropped" not in counts
+    assert len(log.events) == len(dropped.events) + 2 * kept
+    with pytest.raises(ValueError, match="split='time' needs real timestamps"):
+        ctr.build_ctr_task(log, label="rating", split="time")
+    task = ctr.build_ctr_task(
+        log, label="rating", split="random", fractions=(0.34, 0.33, 0.33)
+    )
+    assert sum(len(p) for p in task.parts().values()) == len(log.events) // 2
