@@ -23,6 +23,8 @@ import shutil
 
 from absl import app, flags
 
+from recsys_tf.data.schema import EVENT_TYPES
+
 _RUNS = flags.DEFINE_string("runs", "runs", "Folder of training workdirs.")
 _RESULTS = flags.DEFINE_string(
     "results", "experiments/results", "Collected results files."
@@ -385,7 +387,8 @@ def render_datasets(stats: dict[str, dict], paper_stats: dict[str, dict]) -> str
             continue
         s = stats[name]
         paper = paper_stats.get(name, {})
-        types = ", ".join(f"{k} {v:,}" for k, v in s["events_per_type"].items())
+        per_type = s["events_per_type"]
+        types = ", ".join(f"{k} {per_type[k]:,}" for k in EVENT_TYPES if k in per_type)
         span = (
             f"{s['first']} .. {s['last']}"
             if "first" in s

@@ -165,7 +165,7 @@ def test_render_datasets_beside_paper_numbers(tmp_path):
         "kuairand": {
             "users": 2,
             "items": 3,
-            "events_per_type": {"impression": 4, "click": 1},
+            "events_per_type": {"click": 1, "impression": 4},
             "density": 0.5,
             "sequence_length_p50": 1.0,
             "sequence_length_p90": 1.0,
