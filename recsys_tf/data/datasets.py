@@ -61,6 +61,20 @@ REAL = {
         "taobao-userbehavior",
         "Taobao UserBehavior (here: the first 814 users)",
     ),
+    # Formats the papers name that this machine does not hold: usable by name once
+    # their original files are in <datasets root>/<folder>.
+    "taobao_ad": RealDataset(
+        "taobao_ad",
+        "taobao-ad",
+        "Taobao display-ad click data (DUMN's 'Alibaba'; DIN, DSIN)",
+    ),
+    "kuairec_small": RealDataset(
+        "kuairec",
+        "kuairec",
+        "KuaiRec small matrix, every row as in the AutoDenoise code (random split only)",
+        {"matrix": "small", "missing_timestamps": "ignore"},
+    ),
+    "netflix": RealDataset("netflix", "netflix", "Netflix Prize, all ratings"),
 }
 """Real datasets by config name."""
 

@@ -46,7 +46,9 @@ def test_disabled_mechanism_is_a_separate_dataset(tmp_path):
 
 
 def test_unknown_dataset_lists_the_known_ones(tmp_path):
-    with pytest.raises(ValueError, match="one of .*'kuairand', 'ml1m'"):
+    with pytest.raises(
+        ValueError, match="one of .*'kuairand', 'kuairec_small', 'ml1m'"
+    ):
         datasets.load_event_log(_data(tmp_path, name="movielens"))
 
 
@@ -85,3 +87,13 @@ def test_real_dataset_missing_sources_say_where(tmp_path):
     data = _data(tmp_path / "data", name="kuairand", source_root=str(tmp_path / "none"))
     with pytest.raises(FileNotFoundError, match="kuairand-pure.*RECSYS_TF_DATASETS"):
         datasets.load_event_log(data)
+
+
+def test_every_registered_converter_takes_its_options():
+    import importlib
+    import inspect
+
+    for name, spec in datasets.REAL.items():
+        module = importlib.import_module(f"data_prep.{spec.converter}")
+        accepted = inspect.signature(module.convert).parameters
+        assert set(spec.options) <= set(accepted), name
