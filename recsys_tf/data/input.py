@@ -19,7 +19,9 @@ def _check_lengths(features: dict, labels) -> int:
     if labels is not None:
         lengths["<labels>"] = len(labels)
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"features and labels must have the same length; got {lengths}")
+        raise ValueError(
+            f"features and labels must have the same length; got {lengths}"
+        )
     n = next(iter(lengths.values()))
     if n == 0:
         raise ValueError("no examples: every feature array is empty.")
@@ -59,7 +61,9 @@ def make_dataset(
             from epoch `first`; None = one pass.
     """
     if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+        raise ValueError(
+            f"`batch_size` must be >= 1. Received: batch_size={batch_size}"
+        )
     n = _check_lengths(features, labels)
     # Same-dtype 1-D features are stored as the columns of one matrix, so a batch
     # costs one gather per dtype instead of one per feature.
@@ -78,7 +82,9 @@ def make_dataset(
     first, end = epochs if epochs is not None else (0, 1)
     end = 2**62 if end is None else end
     if end <= first:
-        raise ValueError(f"`epochs` must be (first, end) with end > first. Received: {epochs}")
+        raise ValueError(
+            f"`epochs` must be (first, end) with end > first. Received: {epochs}"
+        )
 
     num_batches = n // batch_size if drop_remainder else -(-n // batch_size)
     if num_batches == 0:

@@ -180,7 +180,9 @@ def _check_column(frame: pd.DataFrame, file: str, column: str, kind: str) -> Non
             codes = series.cat.codes.to_numpy()
             bad = (codes < 0) | ~np.append(allowed, False)[codes]
         else:
-            bad = ~series.astype("string").isin(EVENT_TYPES).fillna(False).to_numpy(bool)
+            bad = ~series.astype("string").isin(EVENT_TYPES).fillna(False).to_numpy(
+                bool
+            )
         if bad.any():
             fail(bad)
         return
@@ -269,7 +271,11 @@ def _check_non_negative(frame, file, column):
 
 
 _EVENT_DTYPE = pd.CategoricalDtype(list(EVENT_TYPES))
-_DTYPES = {_INT: np.dtype(np.int64), _FLOAT: np.dtype(np.float64), _BOOL: np.dtype(bool)}
+_DTYPES = {
+    _INT: np.dtype(np.int64),
+    _FLOAT: np.dtype(np.float64),
+    _BOOL: np.dtype(bool),
+}
 
 
 def _normalise(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
@@ -299,7 +305,10 @@ def _sorted_by(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     first = frame[keys[0]].to_numpy()
     second = frame[keys[1]].to_numpy()
     ordered = bool(
-        np.all((first[1:] > first[:-1]) | ((first[1:] == first[:-1]) & (second[1:] >= second[:-1])))
+        np.all(
+            (first[1:] > first[:-1])
+            | ((first[1:] == first[:-1]) & (second[1:] >= second[:-1]))
+        )
     )
     if ordered:
         return frame

@@ -12,7 +12,9 @@ from recsys_tf.data.schema import EventLog, SchemaError
 
 def _log(num_users=3, num_items=4, num_events=6, seed=0):
     rng = np.random.default_rng(seed)
-    users = pd.DataFrame({"user_id": np.arange(num_users), "age": rng.integers(0, 5, num_users)})
+    users = pd.DataFrame(
+        {"user_id": np.arange(num_users), "age": rng.integers(0, 5, num_users)}
+    )
     items = pd.DataFrame(
         {
             "item_id": np.arange(num_items),
@@ -93,7 +95,9 @@ def test_non_numeric_id_is_named():
 def test_ids_must_be_contiguous_and_unique():
     log = _log()
     log.items.loc[1, "item_id"] = 0
-    with pytest.raises(SchemaError, match="items.parquet, row 1, column 'item_id': duplicate id 0"):
+    with pytest.raises(
+        SchemaError, match="items.parquet, row 1, column 'item_id': duplicate id 0"
+    ):
         schema.validate(log)
     log = _log()
     log.users.loc[2, "user_id"] = 7
@@ -182,7 +186,9 @@ def test_fuzz_missing_columns(dropped, seed):
     num_events=st.integers(1, 40),
     seed=st.integers(0, 2**16),
 )
-def test_fuzz_valid_logs_pass_and_keep_every_row(num_users, num_items, num_events, seed):
+def test_fuzz_valid_logs_pass_and_keep_every_row(
+    num_users, num_items, num_events, seed
+):
     log = _log(num_users, num_items, num_events, seed)
     out = schema.validate(log)
     assert len(out.events) == num_events
@@ -202,7 +208,9 @@ def test_categorical_event_column_is_checked_through_codes():
     with pytest.raises(SchemaError, match="row 2, column 'event'"):
         schema.validate(log)
     values[2] = "click"
-    log.events["event"] = pd.Categorical(values, categories=["click", *sorted(set(values) - {"click"})])
+    log.events["event"] = pd.Categorical(
+        values, categories=["click", *sorted(set(values) - {"click"})]
+    )
     out = schema.validate(log)
     assert list(out.events["event"].cat.categories) == list(schema.EVENT_TYPES)
     assert sorted(out.events["event"].astype(str)) == sorted(values)
