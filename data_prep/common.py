@@ -842,6 +842,28 @@ def compact(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def sample_mask(ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """True for the ids in a seeded sample of about `fraction` of all ids.
+
+    Each id is kept when a 64-bit hash of (id, seed) falls below `fraction` of the
+    hash range, so the choice is the same in every block of a streamed file and in
+    every file of a dataset, without a first pass to list the ids.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"`fraction` must be in (0, 1]. Received: {fraction}")
+    if fraction == 1:
+        return np.ones(len(ids), bool)
+    with np.errstate(over="ignore"):
+        x = np.asarray(ids).astype(np.uint64) + np.uint64(seed) * np.uint64(
+            0x9E3779B97F4A7C15
+        )
+        # splitmix64 finaliser.
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) < fraction * float(1 << 53)
+
+
 def mapping_file(output: str, kind: str) -> str:
     return os.path.join(output, f"{kind}_ids.parquet")
 

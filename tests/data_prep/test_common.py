@@ -481,3 +481,18 @@ def test_large_files_print_a_progress_line_per_block(tmp_path, capsys, name):
     assert lines[-1].startswith(f"[{name}] read: 1,000 lines, 100% of")
     list(common.iter_blocks(path, 2000))  # small file: silent
     assert capsys.readouterr().out == ""
+
+
+def test_sample_mask_is_seeded_sized_and_stateless():
+    ids = np.arange(200_000)
+    mask = common.sample_mask(ids, 0.25, seed=3)
+    assert abs(mask.mean() - 0.25) < 0.005
+    # The same ids get the same answer in any order or block split.
+    shuffled = np.random.default_rng(0).permutation(ids)
+    np.testing.assert_array_equal(common.sample_mask(shuffled, 0.25, 3), mask[shuffled])
+    other = common.sample_mask(ids, 0.25, seed=4)
+    assert abs((mask & other).mean() - 0.25**2) < 0.005  # seeds are independent
+    assert common.sample_mask(ids, 1.0, 0).all()
+    assert (common.sample_mask(ids, 0.1, 3) <= mask).all()  # nested in the fraction
+    with pytest.raises(ValueError, match="fraction"):
+        common.sample_mask(ids, 0.0, 0)

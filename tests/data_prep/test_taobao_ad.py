@@ -505,3 +505,63 @@ def test_cli(tmp_path):
     bad = _folder(tmp_path / "bad", behavior_log=[BEHAVIOR_LOG[0], "1,1,view,1,1"])
     result = run_module("taobao_ad", "--input", bad, "--output", str(tmp_path / "out2"))
     assert_one_line_error(result, "line 2, field 'btag'")
+
+
+def test_user_sample_is_the_same_in_every_file(tmp_path):
+    users = np.array([581738, 449818, 7, 99])
+    seed = next(  # a seed whose half-sample keeps some users and drops others
+        s for s in range(100) if 0 < common.sample_mask(users, 0.5, s).sum() < 4
+    )
+    kept = set(users[common.sample_mask(users, 0.5, seed)].tolist())
+    (tmp_path / "full").mkdir()
+    full = _convert(tmp_path / "full")
+    folder = _folder(tmp_path)
+    log = taobao_ad.convert(folder, str(tmp_path / "out"), sample_users=0.5, seed=seed)
+    out = str(tmp_path / "out")
+    assert set(_orig(out, "user", log.events["user_id"])) == kept
+    full_users = common.to_original(
+        str(tmp_path / "full" / "out"), "user", full.events["user_id"]
+    )
+    expected = full.events[np.isin(full_users, list(kept))]
+    assert len(log.events) == len(expected)
+    # request_id stays the display's data line, whatever the sample drops.
+    got = log.events[log.events["event"] == "impression"]["request_id"]
+    want = expected[expected["event"] == "impression"]["request_id"]
+    assert sorted(got.tolist()) == sorted(want.tolist())
+    counts = log.meta["conversion"]["counts"]
+    raw_users = [int(line.split(",")[0]) for line in RAW_SAMPLE[1:]]
+    assert counts["raw_sample_rows"] == 5
+    assert counts["raw_sample_rows_outside_user_sample"] == sum(
+        u not in kept for u in raw_users
+    )
+    assert log.meta["sample_users"] == 0.5 and log.meta["seed"] == seed
+
+
+def test_behaviors_filter(tmp_path):
+    log = taobao_ad.convert(
+        _folder(tmp_path), str(tmp_path / "out"), behaviors=("cart", "buy")
+    )
+    types = set(log.events["event"].astype(str))
+    assert types == {"impression", "click", "cart", "buy"}
+    # Two pv lines (one a duplicate) and one fav line are left out.
+    assert log.meta["conversion"]["counts"]["behavior_log_rows_left_out"] == 3
+    assert log.meta["behaviors"] == ["cart", "buy"]
+    with pytest.raises(ValueError, match="non-empty subset"):
+        taobao_ad.convert(_folder(tmp_path), str(tmp_path / "o"), behaviors=("clk",))
+    with pytest.raises(ValueError, match="sample_users"):
+        taobao_ad.convert(_folder(tmp_path), str(tmp_path / "o"), sample_users=0.0)
+
+
+def test_unknown_ad_group_line_is_right_under_a_sample(tmp_path):
+    users = np.array([581738, 7])
+    seed = next(
+        s
+        for s in range(100)
+        if list(common.sample_mask(users, 0.5, s)) == [False, True]
+    )
+    ads = [line for line in AD_FEATURE if not line.startswith("2,")]
+    folder = _folder(tmp_path, ad_feature=ads)
+    with pytest.raises(common.FormatError, match="adgroup_id 2 is not listed") as info:
+        taobao_ad.convert(folder, str(tmp_path / "out"), sample_users=0.5, seed=seed)
+    # User 581738 (line 3 shows ad 2) is out of the sample; user 7's line 6 is in.
+    assert (info.value.line, info.value.field) == (6, "adgroup_id")
