@@ -250,12 +250,8 @@ def _unique_ids(ids: np.ndarray, path: str, field: str) -> None:
         )
 
 
-def _add_sampled(columns, values, sample_users, seed, first_row=None) -> int:
-    """Adds the rows of `values` whose user is in the seeded sample; returns the
-    number left out. `first_row` adds ``row``, each row's 0-based data line."""
-    if first_row is not None:
-        values["row"] = first_row + np.arange(len(values["user"]), dtype=np.int64)
-    keep = common.sample_mask(values["user"], sample_users, seed)
+def _add_kept(columns, values, keep) -> int:
+    """Adds the rows of `values` where `keep`; returns the number left out."""
     if not keep.all():
         values = {name: v[keep] for name, v in values.items()}
     columns.add(**values)
@@ -299,7 +295,11 @@ def read_raw_sample(
             pid=pids.encode(raw["pid"], path, "pid", line),
             clk=clk.astype(np.int8),
         )
-        left_out += _add_sampled(columns, values, sample_users, seed, line - 2)
+        values["row"] = common.compact(
+            line - 2 + np.arange(len(values["user"]), dtype=np.int64)
+        )
+        keep = common.sample_mask(values["user"], sample_users, seed)
+        left_out += _add_kept(columns, values, keep)
     if len(columns) == 0:
         raise common.FormatError(
             path,
@@ -389,13 +389,12 @@ def read_behavior_log(
                 common.parse_int(raw["cate"], path, "cate", line, minimum=0)
             ),
             brand=common.compact(brand),
-            absent=absent,
         )
-        wanted_rows = np.isin(values["event"], wanted)
-        left_out += int((~wanted_rows).sum())
-        values = {name: v[wanted_rows] for name, v in values.items()}
-        left_out += _add_sampled(columns, values, sample_users, seed)
-    null_brands = int(columns.pop("absent").sum()) if len(columns) else 0
+        keep = np.isin(values["event"], wanted) & common.sample_mask(
+            values["user"], sample_users, seed
+        )
+        null_brands += int(absent[keep].sum())
+        left_out += _add_kept(columns, values, keep)
     return columns, null_brands, left_out
 
 
