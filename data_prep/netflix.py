@@ -147,32 +147,21 @@ def parse_block(block: common.Block, path: str, movie: int | None):
     movies = np.where(orphan, movie if movie is not None else 0, movie_of_line[owner])
     end_movie = int(movie_of_line[heads[-1]]) if len(heads) else movie
 
-    rows = pc.take(lines, data)
     line_numbers = numbers[data]
-    parts = pc.split_pattern(rows, ",")
-    counts = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-    bad = counts != 3
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise common.FormatError(
-            path,
-            "expected 'MovieID:' or CustomerID,Rating,Date (3 fields separated by "
-            f"','), got {counts[row]} field(s): {rows[row].as_py()[:200]!r}",
-            int(line_numbers[row]),
-        )
-    flat = pc.list_flatten(parts)
-    m = len(data)
-
-    def field(offset):
-        return pc.take(flat, pa.array(np.arange(offset, 3 * m, 3)))
-
+    customer, rating, date = _three_fields(
+        pc.take(lines, data),
+        line_numbers,
+        path,
+        "'MovieID:' or CustomerID,Rating,Date",
+        show_count=True,
+    )
     customer = common.parse_int(
-        field(0), path, "CustomerID", 0, line_numbers=line_numbers, minimum=1
+        customer, path, "CustomerID", 0, line_numbers=line_numbers, minimum=1
     )
     rating = common.parse_int(
-        field(1), path, "Rating", 0, line_numbers=line_numbers, minimum=1, maximum=5
+        rating, path, "Rating", 0, line_numbers=line_numbers, minimum=1, maximum=5
     )
-    days = parse_dates(field(2), path, line_numbers)
+    days = parse_dates(date, path, line_numbers)
     columns = {
         "customer": common.compact(customer),
         "movie": common.compact(movies.astype(np.int64)),
@@ -180,6 +169,26 @@ def parse_block(block: common.Block, path: str, movie: int | None):
         "day": days,
     }
     return columns, end_movie
+
+
+def _three_fields(lines, numbers, path, expected, max_splits=None, show_count=False):
+    """Splits lines on ',' into their three fields (`max_splits=2`: the third
+    keeps any further commas); a line with another count is an error."""
+    parts = pc.split_pattern(lines, ",", max_splits=max_splits)
+    counts = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
+    bad = counts != 3
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        got = f"got {counts[row]} field(s): " if show_count else "got "
+        raise common.FormatError(
+            path,
+            f"expected {expected} (3 fields separated by ','), "
+            f"{got}{lines[row].as_py()[:200]!r}",
+            int(numbers[row]),
+        )
+    flat = pc.list_flatten(parts)
+    every_third = np.arange(0, 3 * len(lines), 3)
+    return [pc.take(flat, pa.array(every_third + k)) for k in range(3)]
 
 
 def read_ratings(
@@ -230,28 +239,19 @@ def read_titles(path: str) -> pd.DataFrame:
     for block in common.iter_blocks(path, encoding="latin-1"):
         lines = common.split_lines(block, path)
         numbers = common.block_lines(block)
-        parts = pc.split_pattern(lines, ",", max_splits=2)
-        counts = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-        bad = counts != 3
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise common.FormatError(
-                path,
-                "expected MovieID,YearOfRelease,Title (3 fields separated by ','), "
-                f"got {lines[row].as_py()[:200]!r}",
-                int(numbers[row]),
-            )
-        flat = pc.list_flatten(parts)
         n = len(lines)
+        movie, years, _ = _three_fields(
+            lines, numbers, path, "MovieID,YearOfRelease,Title", max_splits=2
+        )
         movie = common.parse_int(
-            pc.take(flat, pa.array(np.arange(0, 3 * n, 3))),
+            movie,
             path,
             "MovieID",
             0,
             line_numbers=numbers,
             minimum=1,
         )
-        years = pc.utf8_trim_whitespace(pc.take(flat, pa.array(np.arange(1, 3 * n, 3))))
+        years = pc.utf8_trim_whitespace(years)
         null = pc.equal(years, "NULL").to_numpy(zero_copy_only=False)
         year = np.zeros(n, np.int64)
         if (~null).any():
