@@ -12,7 +12,6 @@ RUNS ?= runs
 TB_HOST ?= localhost
 TB_PORT ?= 6006
 RUFF_FLAGS := --line-length 88 --select E,F,W,I,B,UP --ignore E501,B905,B028 --exclude .venv,runs,data
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: install test test-slow lint reproduce-foundation reproduce-real-data describe-data data bench tensorboard summarize clean
@@ -40,36 +39,40 @@ $(DATA)/events.parquet: | $(STAMP)
 data: $(DATA)/events.parquet
 
 # The foundation's two models and their baselines on the simulator (small size), 3 seeds each.
+# One config per model (experiments/configs/<model>.py); a run is named <model>_<dataset>
+# (results.json `run`), here <model>_synthetic, and trains in $(RUNS)/<run>/seed<k>.
 # A finished run is not retrained (its workdir resumes and only re-evaluates): `make clean` first
 # to start over.
-FOUNDATION_CONFIGS := logistic_synthetic wide_deep_synthetic oracle_ctr_synthetic popularity_synthetic youtube_dnn_synthetic oracle_retrieval_synthetic
+FOUNDATION_CONFIGS := logistic wide_deep oracle_ctr popularity youtube_dnn oracle_retrieval
 reproduce-foundation: $(DATA)/events.parquet
 	@for config in $(FOUNDATION_CONFIGS); do for seed in $(SEEDS); do \
 	  $(PY) -m experiments.train --config=experiments/configs/$$config.py \
-	    --config.data.path=$(DATA) --config.seed=$$seed --workdir=$(RUNS)/$$config/seed$$seed || exit 1; \
+	    --config.data.path=$(DATA) --config.seed=$$seed \
+	    --workdir=$(RUNS)/$${config}_synthetic/seed$$seed || exit 1; \
 	done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 # The same models on the real datasets held in ../shared/datasets (or $$RECSYS_TF_DATASETS),
 # converted into data/<name> on first use, 3 seeds each: ML-1M (users 1-2999, the held ratings
 # with timestamps) and KuaiRand-Pure for CTR and retrieval, Taobao UserBehavior (no impressions,
-# so no CTR label) for retrieval. The config names the dataset; nothing else changes.
+# so no CTR label) for retrieval. The same model configs; the dataset is an override.
 REAL_RUNS ?= ml1m:logistic ml1m:wide_deep ml1m:popularity ml1m:youtube_dnn \
 	kuairand:logistic kuairand:wide_deep kuairand:popularity kuairand:youtube_dnn \
 	taobao_userbehavior:popularity taobao_userbehavior:youtube_dnn
 reproduce-real-data: $(STAMP)
 	@for run in $(REAL_RUNS); do dataset=$${run%%:*}; model=$${run##*:}; for seed in $(SEEDS); do \
-	  $(PY) -m experiments.train --config=experiments/configs/$${model}_synthetic.py \
-	    --config.name=$${model}_$$dataset --config.data.name=$$dataset --config.seed=$$seed \
+	  $(PY) -m experiments.train --config=experiments/configs/$$model.py \
+	    --config.data.name=$$dataset --config.seed=$$seed \
 	    --workdir=$(RUNS)/$${model}_$$dataset/seed$$seed || exit 1; \
 	done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
-# Statistics of every dataset held (README table "Datasets").
+# Statistics of every dataset held (README table "Datasets"): stats.json beside each dataset,
+# and <name>.json in the repository's results folder for the table.
 DESCRIBE_DATASETS ?= ml1m ml1m_all kuairand taobao_userbehavior
 describe-data: $(DATA)/events.parquet
 	@for dataset in $(DESCRIBE_DATASETS) $(DATA); do \
-	  $(PY) -m data_prep.describe $$dataset || exit 1; done
+	  $(PY) -m data_prep.describe --output=experiments/results/datasets $$dataset || exit 1; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 summarize: $(STAMP)

@@ -1,1 +1,7 @@
 """Dataset converters and the synthetic simulator; all write the canonical schema."""
+
+import os
+
+# TensorFlow's C++ log on a CPU-only machine ends with an error line about cuInit
+# (no GPU driver) on every run; level 3 silences it, unless the user chose a level.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -4,9 +4,11 @@
                                                  # on first use), or
     python -m data_prep.describe data/my_folder  # any canonical folder
 
-Prints the statistics and writes them to ``<dataset folder>/stats.json`` and, for
-the README table (`experiments/summarize.py`), to
-``experiments/results/datasets/<name>.json``.
+Prints the statistics and writes them beside the dataset, to
+``<dataset folder>/stats.json``; with ``--output=<folder>`` also to
+``<folder>/<name>.json`` (`make describe-data` passes the repository's
+``experiments/results/datasets``, read by `experiments/summarize.py` for the README
+table).
 
 Definitions:
 - ``density``: distinct (user, item) pairs with any event / (users x items), the
@@ -176,9 +178,9 @@ def main(argv):
     stats = describe(log, name)
     print(format_stats(stats), flush=True)
     targets = [os.path.join(log.path, "stats.json")]
-    if values.results:
-        os.makedirs(values.results, exist_ok=True)
-        targets.append(os.path.join(values.results, f"{name}.json"))
+    if values.output:
+        os.makedirs(values.output, exist_ok=True)
+        targets.append(os.path.join(values.output, f"{name}.json"))
     for target in targets:
         with open(target, "w") as f:
             json.dump(stats, f, indent=2, sort_keys=True)
@@ -193,8 +195,9 @@ if __name__ == "__main__":
         "source_root", "", "Folder of the original files (default ../shared/datasets)."
     )
     flags.DEFINE_string(
-        "results",
-        "experiments/results/datasets",
-        "Folder for <name>.json used by the README table ('' = do not write).",
+        "output",
+        "",
+        "Also write <name>.json into this folder (the README table reads "
+        "experiments/results/datasets); '' = only stats.json beside the dataset.",
     )
     app.run(main)

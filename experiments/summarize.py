@@ -2,12 +2,15 @@
 
     python -m experiments.summarize --runs=runs --results=experiments/results --readme=README.md
 
-1. Collects `runs/<experiment>/seed<k>/{results,config}.json` into
-   `experiments/results/<experiment>/seed<k>.{results,config}.json` (committed).
+1. Collects `runs/<workdir>/seed<k>/{results,config}.json` into
+   `experiments/results/<run>/seed<k>.{results,config}.json` (committed), `<run>`
+   being the run name results.json records (`<config.name>_<dataset>`).
 2. Rewrites every README block between `<!-- table:<id> -->` and `<!-- /table -->`
    from the collected files: Paper | Ours (mean ± std over seeds) | Δ | command, with
-   "—" for rows not yet run, and † where a two-sided Welch t-test over the seeds
-   finds the difference to the table's reference row significant (p < 0.05).
+   "—" for rows not yet run, † where a two-sided Welch t-test over the seeds
+   finds the difference to the table's reference row significant (p < 0.05), and ‡
+   on a row evaluated on a subsample of its test examples (results.json
+   `eval_subsampled`), with the counts in a footnote.
 """
 
 from __future__ import annotations
@@ -126,11 +129,16 @@ DATASETS = ("ml1m", "ml1m_all", "kuairand", "taobao_userbehavior", "synthetic_sm
 
 
 def collect(runs: str, results: str) -> int:
-    """Copies every finished run's results.json / config.json into `results`."""
+    """Copies every finished run's results.json / config.json into
+    `results/<run>/`, `<run>` being the run name results.json records (else the
+    workdir's parent folder, for results written before runs were named)."""
     count = 0
     for path in sorted(glob.glob(os.path.join(runs, "*", "*", "results.json"))):
         workdir = os.path.dirname(path)
-        experiment = os.path.basename(os.path.dirname(workdir))
+        with open(path) as f:
+            experiment = json.load(f).get("run") or os.path.basename(
+                os.path.dirname(workdir)
+            )
         seed = os.path.basename(workdir)
         target = os.path.join(results, experiment)
         os.makedirs(target, exist_ok=True)
@@ -219,9 +227,18 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
     header += ["seeds", "command"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     reference = results.get(table.reference, []) if table.reference else []
+    subsampled = []
     for row in table.rows:
         runs = results.get(row.experiment, [])
         cells = [row.label]
+        cut = [
+            r["eval_subsampled"]["test"]
+            for r in runs
+            if "test" in r.get("eval_subsampled", {})
+        ]
+        if cut:
+            cells = [f"{row.label} ‡"]
+            subsampled.append(f"{row.label}: {cut[0][0]:,} of {cut[0][1]:,}")
         for metric in table.metrics:
             paper = (row.paper or {}).get(metric)
             values = [r["test"][metric] for r in runs if metric in r.get("test", {})]
@@ -268,6 +285,12 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
         )
         lines.append("")
         lines.append(f"Measured on {machine()}{timing}.{significance}")
+    if subsampled:
+        lines.append("")
+        lines.append(
+            "‡ = evaluated on a seeded subsample of the test examples "
+            f"(config data.max_eval_examples): {'; '.join(subsampled)}."
+        )
     return "\n".join(lines)
 
 

@@ -1,10 +1,15 @@
 """The one experiment entry point.
 
-    python -m experiments.train --config=experiments/configs/wide_deep_synthetic.py \
+    python -m experiments.train --config=experiments/configs/wide_deep.py \
         --workdir=runs/wide_deep_synthetic/seed0 [--config.seed=1] [--strategy=mirrored]
+    python -m experiments.train --config=experiments/configs/wide_deep.py \
+        --config.data.name=ml1m --workdir=runs/wide_deep_ml1m/seed0
 
 Writes config.json, TensorBoard logs, per-epoch checkpoints (a restarted run on the
-same workdir resumes) and results.json into --workdir.
+same workdir resumes) and results.json into --workdir; results.json names the run
+`<config.name>_<dataset>`. A user error (a config value, data the config cannot use,
+a workdir in use or not writable, a full disk) is one line on stderr and exit code 2;
+a traceback means a bug.
 """
 
 from __future__ import annotations
@@ -16,13 +21,13 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from recsys_tf.data.schema import SchemaError
-from recsys_tf.training import loop
+from recsys_tf.training import callbacks, loop
 from recsys_tf.training.strategy import STRATEGIES
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config",
     None,
-    "Path to an experiments/configs/<model>_<dataset>.py file.",
+    "Path to an experiments/configs/<model>.py file (the dataset: --config.data.name).",
     lock_config=True,
 )
 _WORKDIR = flags.DEFINE_string(
@@ -93,9 +98,14 @@ def main(argv):
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * _CPU_DEVICES.value
         )
+    run_or_exit(_CONFIG.value, _WORKDIR.value, _STRATEGY.value)
+
+
+def run_or_exit(config, workdir, strategy="default"):
+    """`loop.run`; a user error is printed in one line and exits with code 2."""
     try:
-        loop.run(_CONFIG.value, _WORKDIR.value, _STRATEGY.value)
-    except (loop.ConfigError, SchemaError) as error:
+        return loop.run(config, workdir, strategy)
+    except (loop.RunError, SchemaError, callbacks.DiskFullError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -8,9 +8,14 @@ import ml_collections
 
 
 def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
-    """The default config of experiment `name` for `task` ("ctr" / "retrieval")."""
+    """The default config of model config `name` for `task` ("ctr" / "retrieval").
+
+    A run is named `<name>_<dataset>` (results.json `run`; the workdir and results
+    folder of the Makefile), the dataset being `data.name`, or the name in the
+    `meta.json` of `data.path` ("synthetic" for the simulator, whatever its size).
+    """
     config = ml_collections.ConfigDict()
-    config.name = name
+    config.name = name  # the model config's name, e.g. "youtube_dnn"
     config.seed = 0
     config.task = task
 
@@ -26,6 +31,9 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.data.size = "small"  # simulator size: tiny / small / large
     config.data.simulator_seed = 0
     config.data.disable = ()  # simulator mechanisms switched off for a control run
+    # "time" (global time quantiles), "random" (seeded; CTR only) or
+    # "leave_one_out" (each user's last target to test, second last to validation;
+    # retrieval only).
     config.data.split = "time"
     config.data.fractions = (0.8, 0.1, 0.1)
     # CTR tasks.
@@ -34,9 +42,11 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.data.crosses = ()
     # Retrieval tasks.
     config.data.positive_events = ()  # () = ("click",) if the log has clicks, else ("rating",)
-    config.data.max_length = 50
+    config.data.max_length = 50  # history length L: the last L earlier positives
     config.data.min_history = 1
-    config.data.max_eval_examples = 0  # 0 = all validation / test examples
+    # 0 = evaluate every validation / test example (the default); k > 0 keeps a
+    # seeded sample of k per part, recorded as results.json `eval_subsampled`.
+    config.data.max_eval_examples = 0
 
     config.model = ml_collections.ConfigDict(model)
 
@@ -57,11 +67,14 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     )
 
     config.eval = ml_collections.ConfigDict()
-    config.eval.monitor = "auc" if task == "ctr" else "hr@50"
+    # The validation metric that selects the epoch; "auto" = auc for CTR, hr@50
+    # for full-ranking retrieval, ndcg@10 for the sampled protocol.
+    config.eval.monitor = "auto"
     config.eval.ks = (10, 50, 100)
     config.eval.batch_size = 8192
     # Retrieval: "full" ranks the whole catalogue; "sampled" ranks the target among
-    # num_negatives items drawn once with negatives_seed, none of them the user's.
+    # num_negatives items drawn once with negatives_seed, none of them the user's
+    # (every k of eval.ks must then be < num_negatives + 1, the candidate count).
     config.eval.protocol = "full"
     config.eval.num_negatives = 100
     config.eval.negatives_seed = 0

@@ -57,6 +57,8 @@ class RetrievalTask:
     num_items: int
     user_vocabulary_sizes: dict[str, int]
     item_counts: np.ndarray  # training frequency of each item as a target
+    # Examples of each evaluation part before `max_eval_examples` cut it.
+    eval_totals: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def parts(self):
         return {"train": self.train, "validation": self.validation, "test": self.test}
@@ -159,9 +161,12 @@ def build_retrieval_task(
         raise ValueError(f"users table has no column(s) {unknown}")
     vocab = {c: int(table[c].max()) + 1 for c in user_features}
     rng = np.random.default_rng(seed)
+    totals = {}
 
     def part(index):
         rows = np.flatnonzero(keep & (parts == index))
+        if index:
+            totals[splits.PARTS[index]] = len(rows)
         if index and max_eval_examples is not None and len(rows) > max_eval_examples:
             rows = np.sort(rng.choice(rows, max_eval_examples, replace=False))
         if len(rows) == 0:
@@ -191,4 +196,5 @@ def build_retrieval_task(
         num_items=log.num_items,
         user_vocabulary_sizes=vocab,
         item_counts=counts,
+        eval_totals=totals,
     )

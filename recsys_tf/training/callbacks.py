@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
+import shutil
 import time
 
 import keras
@@ -19,13 +22,65 @@ def epoch_weights(epoch: int) -> str:
     return f"{CHECKPOINT_DIR}/epoch_{epoch:04d}.weights.h5"
 
 
+class DiskFullError(OSError):
+    """The disk filled up (ENOSPC) while writing `filename`; the file it would have
+    replaced is intact."""
+
+    def __str__(self):
+        return (
+            f"the disk is full: no space left to write {self.filename}; the last "
+            "good checkpoint is intact: free some space and rerun the same command "
+            "to resume"
+        )
+
+
+@contextlib.contextmanager
+def atomic_path(path: str):
+    """Yields a temporary name beside `path`, renamed to `path` once written.
+
+    A kill or an error leaves the previous `path` untouched (the temporary file is
+    removed on error); a full disk (ENOSPC) raises `DiskFullError` naming `path`.
+    The temporary name keeps the file's suffix (Keras checks `.weights.h5`).
+    """
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".tmp.{name}")
+    try:
+        os.makedirs(folder or ".", exist_ok=True)
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            raise DiskFullError(
+                errno.ENOSPC, os.strerror(errno.ENOSPC), path
+            ) from error
+        raise
+
+
 def write_json_atomic(path: str, payload: dict) -> None:
     """Writes JSON through a temporary file and a rename, so a kill never leaves half a file."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2, sort_keys=True, default=_jsonable)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(payload, f, indent=2, sort_keys=True, default=_jsonable)
+
+
+def save_weights_atomic(model, path: str) -> None:
+    """`model.save_weights(path)` through a temporary file and a rename.
+
+    Refuses (DiskFullError) when the disk has less free space than twice the
+    model's and optimizer's variables at 8 bytes per value: h5py can crash the
+    process on a full disk instead of raising.
+    """
+    variables = list(model.weights)
+    if getattr(model, "optimizer", None) is not None:
+        variables += list(model.optimizer.variables)
+    needed = 2 * 8 * sum(math.prod(v.shape) for v in variables)
+    folder = os.path.dirname(path) or "."
+    if shutil.disk_usage(folder).free < needed + (1 << 20):
+        raise DiskFullError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+    with atomic_path(path) as tmp:
+        model.save_weights(tmp)
 
 
 def _jsonable(value):
@@ -109,7 +164,9 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
                 f"validation {self.monitor} is NaN at epoch {epoch + 1}"
             )
         os.makedirs(os.path.join(self.workdir, CHECKPOINT_DIR), exist_ok=True)
-        self.model.save_weights(os.path.join(self.workdir, epoch_weights(epoch + 1)))
+        save_weights_atomic(
+            self.model, os.path.join(self.workdir, epoch_weights(epoch + 1))
+        )
         if self._better(value):
             self.state["best"] = float(value)
             self.state["best_epoch"] = epoch + 1

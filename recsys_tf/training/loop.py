@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import inspect
 import json
 import math
@@ -15,6 +18,7 @@ import tensorflow as tf
 from recsys_tf.data import ctr, retrieval
 from recsys_tf.data.datasets import REAL, load_event_log
 from recsys_tf.data.input import make_dataset
+from recsys_tf.data.schema import SchemaError
 from recsys_tf.models import MODELS, RetrievalModel
 from recsys_tf.training import callbacks as cb
 from recsys_tf.training import evaluation, projector
@@ -27,12 +31,49 @@ CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
 
 
-class ConfigError(ValueError):
+class RunError(Exception):
+    """A run cannot go on for a reason the user must fix (not a bug): the entry
+    point prints it in one line and exits 2, without a traceback."""
+
+
+class ConfigError(RunError, ValueError):
     """A config value or key is not understood."""
 
 
+# The config key a task builder's ValueError is about, by the first words its
+# message holds, in this order (an empty part names the fractions, a split that the
+# timestamps cannot support names the split).
+_BUILDER_KEYS = (
+    ("is empty", "config.data.fractions"),
+    ("has no example", "config.data.fractions / config.data.min_history"),
+    ("label", "config.data.label"),
+    ("rating events", "config.data.label"),
+    ("fractions", "config.data.fractions"),
+    ("min_history", "config.data.min_history"),
+    ("max_length", "config.data.max_length"),
+    ("cross", "config.data.crosses"),
+    ("no events of type", "config.data.positive_events"),
+    ("split", "config.data.split"),
+)
+
+
 def build_task(config, log):
-    """The task examples named by `config.task` and `config.data`."""
+    """The task examples named by `config.task` and `config.data`.
+
+    A builder's ValueError (the data cannot give the task the config asks for)
+    becomes a ConfigError naming the config key.
+    """
+    try:
+        return _build_task(config, log)
+    except ConfigError:
+        raise
+    except ValueError as error:
+        message = str(error)
+        key = next((k for word, k in _BUILDER_KEYS if word in message), "config.data")
+        raise ConfigError(f"{key}: {message}") from error
+
+
+def _build_task(config, log):
     data = config.data
     if config.task == "ctr":
         return ctr.build_ctr_task(
@@ -243,27 +284,40 @@ def worker_workdir(workdir: str, distribution) -> str:
 def run(config, workdir: str, strategy: str = "default") -> dict:
     """Trains and evaluates the model of `config` in `workdir`; returns the results.
 
-    Writes `config.json` first, logs to `workdir/tensorboard`, checkpoints every
-    epoch under `workdir/checkpoints` (a restarted run resumes from the last one),
-    selects the best epoch on the validation split, evaluates it on test and writes
-    `results.json`.
+    Holds an OS lock on `workdir/.lock` for the whole run (a second run on the same
+    workdir stops with a RunError naming the holder's pid; the OS releases the lock
+    when the process dies, even by kill -9). Writes `config.json` first, logs to
+    `workdir/tensorboard`, checkpoints every epoch under `workdir/checkpoints` (a
+    restarted run resumes from the last one, if its config and its data files are
+    unchanged), selects the best epoch on the validation split, evaluates it on test
+    and writes `results.json`. Every file is written to a temporary name and renamed.
     """
     start = time.time()
+    _check_config(config)
     # The strategy comes first: a multi-worker strategy must exist before any
     # TensorFlow op runs.
     distribution = get_strategy(strategy)
     workdir = worker_workdir(workdir, distribution)
-    os.makedirs(workdir, exist_ok=True)
+    with _workdir_lock(workdir):
+        return _run(config, workdir, strategy, distribution, start)
+
+
+def _run(config, workdir, strategy, distribution, start) -> dict:
     config_json = config.to_json_best_effort(indent=2, sort_keys=True)
     _check_resumable(workdir, json.loads(config_json))
-    with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
-        f.write(config_json)
+    with cb.atomic_path(os.path.join(workdir, CONFIG_FILE)) as tmp:
+        with open(tmp, "w") as f:
+            f.write(config_json)
     keras.utils.set_random_seed(config.seed)
-    log = load_event_log(config.data)
+    log = _load_event_log(config)
+    fingerprint = data_fingerprint(log.path) if log.path else {}
+    _check_data_unchanged(workdir, log.path, fingerprint)
     task = build_task(config, log)
     negatives = _negatives(config, task)
     _summary_writer_text(workdir, config_json)
+    subsampled = _eval_subsampled(task)
     base = {
+        "run": run_name(config, log),
         "name": config.name,
         "model": config.model.name,
         "task": config.task,
@@ -278,6 +332,8 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
         "num_validation": len(task.validation),
         "num_test": len(task.test),
         "protocol": config.eval.protocol if config.task == "retrieval" else None,
+        "monitor": monitor_metric(config),
+        **({"eval_subsampled": subsampled} if subsampled else {}),
     }
     if config.model.name == ORACLE:
         scores = _oracle(config, log, task, negatives)
@@ -320,11 +376,12 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     validate = lambda m: _evaluate(  # noqa: E731
         config, m, task.validation, negatives.get("validation")
     )
-    monitor = config.eval.monitor
+    monitor = monitor_metric(config)
     mode = "min" if monitor in ("logloss",) else "max"
     validator = cb.ValidateAndCheckpoint(
         workdir, validate, monitor, mode, config.train.patience, state
     )
+    validator.state.setdefault("data_fingerprint", fingerprint)
     epochs = config.train.epochs if model.trainable_variables else 0
     stopped = bool(state and state.get("stopped"))
     if model.trainable_variables and initial_epoch < epochs and not stopped:
@@ -389,9 +446,185 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     )
     cb.write_json_atomic(os.path.join(workdir, RESULTS_FILE), results)
     print(
-        f"[train] {config.name} seed {config.seed}: test {json.dumps(test)}", flush=True
+        f"[train] {results['run']} seed {config.seed}: test {json.dumps(test)}",
+        flush=True,
     )
     return results
+
+
+# ------------------------------------------------------------ run-level checks
+
+LOCK_FILE = ".lock"
+SAMPLED = "sampled"
+
+
+def monitor_metric(config) -> str:
+    """`config.eval.monitor`, with "auto" resolved: auc for CTR, hr@50 for
+    full-ranking retrieval, ndcg@10 for the sampled protocol (where hr@k of a large
+    k nears 1 for every model)."""
+    monitor = config.eval.monitor
+    if monitor != "auto":
+        return monitor
+    if config.task == "ctr":
+        return "auc"
+    return "ndcg@10" if config.eval.protocol == SAMPLED else "hr@50"
+
+
+def _metric_names(config) -> list[str]:
+    """The validation metrics a run of `config` computes (named by the metric
+    functions themselves, on a one-row input)."""
+    if config.task == "ctr":
+        names = evaluation.ctr_metrics(
+            np.array([0.0, 1.0]), np.array([0.25, 0.75]), np.zeros(2, np.int64)
+        )
+    else:
+        names = evaluation.metrics.sampled_ranking_metrics(
+            np.zeros(1), np.zeros((1, 1)), tuple(config.eval.ks)
+        )
+    return sorted(names)
+
+
+def _check_config(config) -> None:
+    """Refuses values no run can use, before anything is read or written."""
+    for key in ("train.batch_size", "eval.batch_size"):
+        block, name = key.split(".")
+        if config[block][name] < 1:
+            raise ConfigError(
+                f"config.{key} must be a positive number of examples. "
+                f"Received: {config[block][name]}"
+            )
+    if config.train.epochs < 0:
+        raise ConfigError(
+            "config.train.epochs must be >= 0 (0 = evaluate without training). "
+            f"Received: {config.train.epochs}"
+        )
+    if config.task not in TASKS:
+        raise ConfigError(
+            f"config.task must be one of {TASKS}. Received: {config.task!r}"
+        )
+    if config.task == "retrieval" and config.eval.protocol == SAMPLED:
+        candidates = config.eval.num_negatives + 1
+        beyond = [k for k in config.eval.ks if k >= candidates]
+        if beyond:
+            raise ConfigError(
+                f"config.eval.ks has cut-off(s) {beyond} at or beyond the {candidates} "
+                "candidates of the sampled protocol (1 target + "
+                f"config.eval.num_negatives={config.eval.num_negatives}), where "
+                f"hr@k is always 1.0; use ks below {candidates}"
+            )
+    names = _metric_names(config)
+    if monitor_metric(config) not in names:
+        raise ConfigError(
+            f"config.eval.monitor={config.eval.monitor!r} is not a computed "
+            f"metric; it must be 'auto' or one of {names}"
+        )
+
+
+@contextlib.contextmanager
+def _workdir_lock(workdir: str):
+    """Holds an exclusive OS lock (flock) on `workdir/.lock`, which holds the pid.
+
+    The OS releases it when the file is closed or the process dies (kill -9
+    included), so a killed run never leaves a stale lock.
+    """
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        handle = open(os.path.join(workdir, LOCK_FILE), "a+")
+    except OSError as error:
+        raise RunError(
+            f"--workdir {workdir} cannot be written ({error.strerror or error}); "
+            "expected a writable folder"
+        ) from error
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise RunError(
+                f"--workdir {workdir} is in use by another run (pid {holder}); wait "
+                "for it to end or use another --workdir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+
+
+# Files of a dataset folder that are not data (statistics written beside it).
+_NOT_DATA = ("stats.json",)
+
+
+def data_fingerprint(folder: str) -> dict[str, str]:
+    """SHA-256 of every data file of a dataset folder (streamed), by file name."""
+    fingerprint = {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name.startswith(".") or name in _NOT_DATA or not os.path.isfile(path):
+            continue
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
+                digest.update(block)
+        fingerprint[name] = digest.hexdigest()
+    return fingerprint
+
+
+def _check_data_unchanged(workdir: str, folder: str, fingerprint: dict) -> None:
+    """Refuses to resume checkpoints trained on other contents of the data folder."""
+    old = (cb.read_state(workdir) or {}).get("data_fingerprint")
+    if not old:
+        return
+    changed = []
+    for name in sorted(set(old) | set(fingerprint)):
+        if name not in fingerprint:
+            changed.append(f"{name} (removed)")
+        elif name not in old:
+            changed.append(f"{name} (new)")
+        elif old[name] != fingerprint[name]:
+            changed.append(name)
+    if changed:
+        raise RunError(
+            f"{folder}: {', '.join(changed)} changed since the checkpoints of "
+            f"{workdir} were trained on it; use another --workdir (or delete this "
+            "one) to train on the new data"
+        )
+
+
+def _load_event_log(config):
+    """`load_event_log`, its ValueErrors (an unknown dataset, a converter's bad
+    input) as ConfigErrors naming the data config."""
+    try:
+        return load_event_log(config.data)
+    except (ValueError, FileNotFoundError) as error:
+        if isinstance(error, (RunError, SchemaError)):
+            raise
+        key = "config.data.path" if config.data.path else "config.data.name"
+        raise ConfigError(f"{key}: {error}") from error
+
+
+def run_name(config, log) -> str:
+    """`<config.name>_<dataset>`: the dataset is `data.name`, or for a `data.path`
+    the name in its meta.json ("synthetic" for the simulator, whatever its size)."""
+    if not config.data.path:
+        dataset = config.data.name
+    elif log.meta.get("source") == "data_prep.synthetic":
+        dataset = "synthetic"
+    else:
+        dataset = log.meta.get("name") or os.path.basename(config.data.path.rstrip("/"))
+    return f"{config.name}_{dataset}"
+
+
+def _eval_subsampled(task) -> dict:
+    """{part: [kept, total]} of the evaluation parts a `max_eval_examples` cut."""
+    totals = getattr(task, "eval_totals", None) or {}
+    parts = task.parts()
+    return {
+        name: [len(parts[name]), total]
+        for name, total in totals.items()
+        if len(parts[name]) < total
+    }
 
 
 def _last_user_queries(model, part):

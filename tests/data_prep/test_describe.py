@@ -1,13 +1,14 @@
 """Tests of the dataset statistics."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from data_prep import describe
-from recsys_tf.data import schema
+from recsys_tf.data import schema, sources
 from tests.data_prep.shared import run_module
 
 
@@ -65,9 +66,34 @@ def test_cli_writes_stats(tmp_path):
     folder = tmp_path / "toy"
     schema.write_event_log(_log(), str(folder))
     results = tmp_path / "results"
-    run = run_module("describe", str(folder), f"--results={results}")
+    run = run_module("describe", f"--output={results}", str(folder))
     assert run.returncode == 0, run.stderr
     assert "users 3  items 4  events 6" in run.stdout
     written = json.loads((results / "toy.json").read_text())
     assert written == json.loads((folder / "stats.json").read_text())
     assert written["pairs"] == 4
+
+
+def test_cli_writes_beside_the_dataset_unless_asked(tmp_path):
+    """Without --output only the dataset folder gets stats.json (it used to write
+    into the repository's experiments/results/datasets as well)."""
+    log = _log()
+    log.meta["name"] = "describe_test_unasked"
+    folder = tmp_path / "toy"
+    schema.write_event_log(log, str(folder))
+    before = sorted(p.name for p in folder.iterdir())
+    repo_file = os.path.join(
+        sources.REPO_ROOT,
+        "experiments",
+        "results",
+        "datasets",
+        f"{log.meta['name']}.json",
+    )
+    try:
+        run = run_module("describe", str(folder))
+        assert run.returncode == 0, run.stderr
+        assert not os.path.exists(repo_file)
+    finally:
+        if os.path.exists(repo_file):
+            os.remove(repo_file)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(before + ["stats.json"])

@@ -80,6 +80,41 @@ def test_collect_and_render(tmp_path):
     assert "old" not in body and "0.7000 ± 0.0100†" in body and body.endswith("end\n")
 
 
+def test_collect_names_folders_by_run_and_marks_subsampled_rows(tmp_path):
+    """A workdir is collected under the run name results.json records; a row whose
+    test part was subsampled is marked ‡ with its counts."""
+    runs = tmp_path / "runs"
+    for seed in (0, 1):
+        workdir = runs / "anything" / f"seed{seed}"
+        workdir.mkdir(parents=True)
+        result = {
+            "run": "youtube_dnn_ml1m",
+            "seed": seed,
+            "test": {"hr@10": 0.1 + seed / 100},
+            "eval_subsampled": {"validation": [200, 900], "test": [200, 1000]},
+        }
+        (workdir / "results.json").write_text(json.dumps(result))
+    results_dir = tmp_path / "results"
+    assert summarize.collect(str(runs), str(results_dir)) == 2
+    assert sorted(p.name for p in (results_dir / "youtube_dnn_ml1m").iterdir()) == [
+        "seed0.results.json",
+        "seed1.results.json",
+    ]
+    results = summarize.load(str(results_dir))
+    table = summarize.Table(
+        id="t",
+        metrics=("hr@10",),
+        rows=(summarize.Row("YouTube DNN", "youtube_dnn_ml1m"),),
+        command="make x",
+    )
+    lines = summarize.render(table, results).splitlines()
+    assert lines[2].startswith("| YouTube DNN ‡ | — | 0.1050 ± 0.0071 |")
+    assert lines[-1] == (
+        "‡ = evaluated on a seeded subsample of the test examples "
+        "(config data.max_eval_examples): YouTube DNN: 200 of 1,000."
+    )
+
+
 def test_render_bench():
     assert "make bench" in summarize.render_bench({})
     run = {

@@ -29,7 +29,6 @@ def _config(path, data_root, **train_overrides):
     config = module.get_config()
     config.data.root = data_root
     config.data.size = "tiny"
-    config.data.max_eval_examples = 0
     config.eval.ks = (5, 20)
     config.eval.monitor = "auc" if config.task == "ctr" else "hr@20"
     config.train.epochs = 1
@@ -64,6 +63,10 @@ def test_config_loads_and_model_is_registered(path):
     module_doc = open(path).read().split('"""')[1]
     for needed in ("Table", "Command", "Expected time"):
         assert needed in module_doc, f"{path}: docstring lacks {needed!r}"
+    # One config per model, named after its file; the dataset is an override.
+    assert config.name == os.path.basename(path)[: -len(".py")]
+    # Every validation / test example is evaluated unless a run asks otherwise.
+    assert config.data.max_eval_examples == 0
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
@@ -73,6 +76,8 @@ def test_every_config_trains_end_to_end(path, data_root, tmp_path):
     assert os.path.exists(tmp_path / "config.json")
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["test"] == pytest.approx(results["test"])
+    assert saved["run"] == f"{config.name}_synthetic"
+    assert "eval_subsampled" not in saved
     metric = "auc" if config.task == "ctr" else "hr@20"
     assert 0.0 <= saved["test"][metric] <= 1.0
     if config.task == "ctr":
@@ -98,10 +103,12 @@ def test_every_config_trains_end_to_end(path, data_root, tmp_path):
 
 
 def test_train_main_through_absl_flags(data_root, tmp_path):
-    path = os.path.join(ROOT, "experiments", "configs", "wide_deep_synthetic.py")
+    path = os.path.join(ROOT, "experiments", "configs", "wide_deep.py")
     proc = _cli(*_tiny_args(path, tmp_path, data_root), "--config.seed=3")
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
+    # TF_CPP_MIN_LOG_LEVEL unset: the entry point silences the CPU-only cuInit line.
+    assert "cuInit" not in err
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["seed"] == 3 and config["data"]["size"] == "tiny"
     results = json.loads((tmp_path / "results.json").read_text())
@@ -109,7 +116,7 @@ def test_train_main_through_absl_flags(data_root, tmp_path):
 
 
 def test_resume_continues_from_last_epoch(data_root, tmp_path):
-    path = os.path.join(ROOT, "experiments", "configs", "wide_deep_synthetic.py")
+    path = os.path.join(ROOT, "experiments", "configs", "wide_deep.py")
     straight = loop.run(_config(path, data_root, epochs=2), str(tmp_path / "straight"))
     loop.run(_config(path, data_root, epochs=1), str(tmp_path / "resumed"))
     resumed = loop.run(_config(path, data_root, epochs=2), str(tmp_path / "resumed"))
@@ -125,7 +132,7 @@ def test_resume_continues_from_last_epoch(data_root, tmp_path):
 
 
 def test_unknown_model_and_task_are_clear_errors(data_root, tmp_path):
-    path = os.path.join(ROOT, "experiments", "configs", "wide_deep_synthetic.py")
+    path = os.path.join(ROOT, "experiments", "configs", "wide_deep.py")
     config = _config(path, data_root)
     config.model.name = "nope"
     with pytest.raises(loop.ConfigError, match="not a registered model"):
@@ -149,8 +156,10 @@ def _tiny_args(path, workdir, data_root):
 
 
 def _cli(*args, env=None):
-    """`python -m experiments.train *args` in a subprocess (extra `env` variables)."""
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    """`python -m experiments.train *args` in a subprocess (extra `env` variables;
+    TF_CPP_MIN_LOG_LEVEL unset, as for a user)."""
+    env = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     return subprocess.Popen(
         [sys.executable, "-m", "experiments.train", *args],
         cwd=ROOT,
@@ -162,7 +171,7 @@ def _cli(*args, env=None):
 
 
 def test_cli_unknown_config_key_is_one_line_error(tmp_path):
-    path = os.path.join(ROOT, "experiments", "configs", "wide_deep_synthetic.py")
+    path = os.path.join(ROOT, "experiments", "configs", "wide_deep.py")
     proc = _cli(f"--config={path}", f"--workdir={tmp_path}", "--config.train.bogus=1")
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2
@@ -172,7 +181,7 @@ def test_cli_unknown_config_key_is_one_line_error(tmp_path):
 
 def test_killed_run_resumes_and_mirrored_strategy(data_root, tmp_path):
     """A run killed after its first checkpoint resumes there; it runs on 2 replicas."""
-    path = os.path.join(ROOT, "experiments", "configs", "youtube_dnn_synthetic.py")
+    path = os.path.join(ROOT, "experiments", "configs", "youtube_dnn.py")
     args = [
         f"--config={path}",
         f"--workdir={tmp_path}",
@@ -206,9 +215,7 @@ def test_killed_run_resumes_and_mirrored_strategy(data_root, tmp_path):
     assert results["replicas"] == 2 and results["epochs_run"] == done + 1
 
 
-@pytest.mark.parametrize(
-    "name", ["youtube_dnn_synthetic.py", "oracle_retrieval_synthetic.py"]
-)
+@pytest.mark.parametrize("name", ["youtube_dnn.py", "oracle_retrieval.py"])
 def test_sampled_protocol(name, data_root, tmp_path):
     config = _config(os.path.join(ROOT, "experiments", "configs", name), data_root)
     config.eval.protocol = "sampled"
@@ -227,7 +234,7 @@ def test_sampled_protocol(name, data_root, tmp_path):
 
 
 def test_resume_refuses_a_different_config(data_root, tmp_path):
-    path = os.path.join(ROOT, "experiments", "configs", "wide_deep_synthetic.py")
+    path = os.path.join(ROOT, "experiments", "configs", "wide_deep.py")
     loop.run(_config(path, data_root), str(tmp_path))
     changed = _config(path, data_root, epochs=2)
     changed.model.embedding_dim = 8
@@ -253,7 +260,7 @@ def _free_ports(count):
 
 def test_multi_worker_strategy_on_localhost(data_root, tmp_path):
     """Two workers on loopback train one model; the second writes under worker1/."""
-    path = os.path.join(ROOT, "experiments", "configs", "wide_deep_synthetic.py")
+    path = os.path.join(ROOT, "experiments", "configs", "wide_deep.py")
     # Generate the data once, before two processes race to write it.
     loop.load_event_log(_config(path, data_root).data)
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
@@ -281,7 +288,7 @@ def test_multi_worker_strategy_on_localhost(data_root, tmp_path):
 
 
 def test_early_stopping_is_kept_across_restarts(data_root, tmp_path):
-    path = os.path.join(ROOT, "experiments", "configs", "logistic_synthetic.py")
+    path = os.path.join(ROOT, "experiments", "configs", "logistic.py")
     config = _config(path, data_root, epochs=30, patience=1, learning_rate=0.05)
     first = loop.run(config, str(tmp_path))
     state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
@@ -293,12 +300,12 @@ def test_early_stopping_is_kept_across_restarts(data_root, tmp_path):
 
 
 REAL_RUNS = [
-    ("wide_deep_synthetic.py", "ml1m_all", "auc", ("--config.data.split=random",)),
-    ("youtube_dnn_synthetic.py", "ml1m", "hr@50", ()),
-    ("wide_deep_synthetic.py", "kuairand", "auc", ()),
+    ("wide_deep.py", "ml1m_all", "auc", ("--config.data.split=random",)),
+    ("youtube_dnn.py", "ml1m", "hr@50", ()),
+    ("wide_deep.py", "kuairand", "auc", ()),
     # 55 k items, most seen once: one epoch may not place any test target in the top
     # 50, so only a valid metric is required there.
-    ("youtube_dnn_synthetic.py", "taobao_userbehavior", None, ()),
+    ("youtube_dnn.py", "taobao_userbehavior", None, ()),
 ]
 
 
@@ -328,8 +335,313 @@ def test_real_dataset_by_name_only(config, dataset, metric, extra, tmp_path_fact
     assert f"[{datasets.REAL[dataset].converter}] written" in out
     results = json.loads((workdir / "results.json").read_text())
     assert results["dataset"] == dataset
+    assert results["run"] == f"{config[: -len('.py')]}_{dataset}"
     if metric is None:
         assert results["num_test"] > 0
         assert all(0.0 <= v <= 1.0 for v in results["test"].values())
     else:
         assert 0.0 < results["test"][metric] < 1.0
+
+
+# ------------------------------------------------------------ issue 17 hardening
+
+
+def _path(name):
+    return os.path.join(ROOT, "experiments", "configs", name)
+
+
+def test_a_workdir_in_use_is_refused_and_a_killed_holder_leaves_no_lock(
+    data_root, tmp_path
+):
+    """Two runs on one workdir: the second stops naming the holder's pid (it used to
+    train and report the other run's best epoch as its own). The lock dies with its
+    process, kill -9 included."""
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "f = open(sys.argv[1], 'a+')\n"
+            "fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "f.seek(0); f.truncate(); f.write(str(os.getpid())); f.flush()\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(120)\n",
+            str(workdir / loop.LOCK_FILE),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        config = _config(_path("oracle_ctr.py"), data_root)
+        with pytest.raises(
+            loop.RunError,
+            match=rf"--workdir {workdir} is in use by another run \(pid {holder.pid}\)",
+        ):
+            loop.run(config, str(workdir))
+        assert not (workdir / "config.json").exists()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # No stale lock: the same run now goes through, and its pid is in the file.
+    assert loop.run(config, str(workdir))["run"] == "oracle_ctr_synthetic"
+    assert (workdir / loop.LOCK_FILE).read_text().strip() == str(os.getpid())
+
+
+def test_resume_refuses_a_changed_dataset(tmp_path):
+    """Regenerating the dataset at the same path between two sessions of a run is
+    refused, naming the changed file (it used to resume across two datasets)."""
+    from data_prep import synthetic
+
+    folder = tmp_path / "data"
+    synthetic.generate("tiny", 0, str(folder))
+    config = _config(_path("wide_deep.py"), "unused")
+    config.data.path = str(folder)
+    workdir = str(tmp_path / "run")
+    first = loop.run(config, workdir)
+    assert first["run"] == "wide_deep_synthetic"
+    state = json.loads((tmp_path / "run" / "checkpoints" / "state.json").read_text())
+    assert state["data_fingerprint"] == loop.data_fingerprint(str(folder))
+    assert {"events.parquet", "meta.json", "truth.npz"} <= set(
+        state["data_fingerprint"]
+    )
+    # Statistics written beside the dataset (data_prep.describe) are not data.
+    (folder / "stats.json").write_text("{}")
+    assert loop.run(config, workdir)["test"] == pytest.approx(first["test"])
+    synthetic.generate("tiny", 1, str(folder))
+    config.train.epochs = 2
+    with pytest.raises(loop.RunError, match=rf"{folder}: .*events\.parquet.* changed"):
+        loop.run(config, workdir)
+
+
+def _rating_only_dataset(folder):
+    """A tiny canonical dataset of ratings only (no impressions, no clicks)."""
+    import numpy as np
+    import pandas as pd
+
+    from recsys_tf.data import schema
+
+    rng = np.random.default_rng(0)
+    rows = 400
+    events = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 20, rows),
+            "item_id": rng.integers(0, 30, rows),
+            "timestamp": 1_000_000 + np.arange(rows) * 60,
+            "event": "rating",
+            "value": rng.integers(1, 6, rows).astype(float),
+        }
+    )
+    users = pd.DataFrame({"user_id": range(20)})
+    items = pd.DataFrame({"item_id": range(30), "category": 0, "brand": 0})
+    log = schema.validate(schema.EventLog(users, items, events, {"name": "ratings"}))
+    schema.write_event_log(log, str(folder))
+
+
+@pytest.mark.parametrize(
+    "config, overrides, expected",
+    [
+        ("wide_deep.py", ["--config.data.label=click"], "config.data.label: "),
+        ("wide_deep.py", ["WORKDIR_UNDER_A_FILE"], "cannot be written"),
+    ],
+    ids=["click_label_on_ratings", "workdir"],
+)
+def test_cli_user_errors_are_one_line(config, overrides, expected, tmp_path):
+    """A user error is one line naming the config key, exit 2, no traceback."""
+    data = tmp_path / "ratings"
+    _rating_only_dataset(data)
+    workdir = tmp_path / "run"
+    if overrides == ["WORKDIR_UNDER_A_FILE"]:
+        (tmp_path / "file").write_text("")
+        workdir, overrides = tmp_path / "file" / "run", []
+    proc = _cli(
+        f"--config={_path(config)}",
+        f"--workdir={workdir}",
+        f"--config.data.path={data}",
+        "--config.train.verbose=0",
+        *overrides,
+    )
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, err[-2000:]
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and expected in lines[0], err[-2000:]
+
+
+@pytest.mark.parametrize(
+    "config, changes, expected",
+    [
+        ("wide_deep.py", dict(train=dict(batch_size=0)), "config.train.batch_size"),
+        (
+            "youtube_dnn.py",
+            dict(data=dict(fractions=(0.9, 0.0, 0.1))),
+            "config.data.fractions / config.data.min_history: the validation part",
+        ),
+        ("wide_deep.py", dict(data=dict(split="leave_one_out")), "config.data.split"),
+        (
+            "wide_deep.py",
+            dict(data=dict(split="random", fractions=(0.9, 0.1, 0.0))),
+            "config.data.fractions: the test part",
+        ),
+    ],
+    ids=["batch_size", "no_instance", "split", "empty_part"],
+)
+def test_user_errors_exit_2_in_one_line(
+    config, changes, expected, data_root, capsys, tmp_path
+):
+    """The same one-line exit as the CLI (`train.run_or_exit`), in-process."""
+    from experiments import train
+
+    config = _config(_path(config), data_root)
+    for block, values in changes.items():
+        for key, value in values.items():
+            config[block][key] = value
+    with pytest.raises(SystemExit) as exit_info:
+        train.run_or_exit(config, str(tmp_path / "run"))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: config."), err
+    assert expected in err[0]
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        (dict(train=dict(epochs=-1)), "config.train.epochs must be >= 0"),
+        (dict(eval=dict(batch_size=-5)), "config.eval.batch_size"),
+        (dict(eval=dict(monitor="hr@7")), "config.eval.monitor='hr@7' is not a"),
+        (
+            dict(eval=dict(protocol="sampled", num_negatives=50, ks=(10, 51, 100))),
+            r"config.eval.ks has cut-off\(s\) \[51, 100\] at or beyond the 51 ",
+        ),
+    ],
+)
+def test_config_values_no_run_can_use(changes, expected, tmp_path):
+    config = _config(_path("youtube_dnn.py"), str(tmp_path / "never_written"))
+    for block, values in changes.items():
+        for key, value in values.items():
+            config[block][key] = value
+    with pytest.raises(loop.ConfigError, match=expected):
+        loop.run(config, str(tmp_path / "run"))
+    # Refused before any data is generated.
+    assert not (tmp_path / "never_written").exists()
+
+
+def test_auto_monitor_per_task_and_protocol():
+    ctr = _config(_path("wide_deep.py"), "unused")
+    retrieval = _config(_path("youtube_dnn.py"), "unused")
+    for config in (ctr, retrieval):
+        config.eval.monitor = "auto"
+    assert loop.monitor_metric(ctr) == "auc"
+    assert loop.monitor_metric(retrieval) == "hr@50"
+    retrieval.eval.protocol = "sampled"
+    assert loop.monitor_metric(retrieval) == "ndcg@10"
+    # The defaults of every config resolve to a metric the run computes.
+    for path in CONFIGS:
+        spec = importlib.util.spec_from_file_location("cfg", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        config = module.get_config()
+        assert config.eval.monitor == "auto"
+        assert loop.monitor_metric(config) in loop._metric_names(config)
+
+
+def test_subsampled_evaluation_is_recorded(data_root, tmp_path):
+    config = _config(_path("popularity.py"), data_root)
+    full = loop.run(config, str(tmp_path / "full"))
+    assert "eval_subsampled" not in full
+    config.data.max_eval_examples = 7
+    cut = loop.run(config, str(tmp_path / "cut"))
+    assert cut["num_test"] == 7 and cut["num_validation"] == 7
+    assert cut["eval_subsampled"] == {
+        "validation": [7, full["num_validation"]],
+        "test": [7, full["num_test"]],
+    }
+
+
+def test_run_name_from_config_and_dataset():
+    from types import SimpleNamespace
+
+    config = _config(_path("youtube_dnn.py"), "unused")
+    synthetic = SimpleNamespace(
+        meta={"name": "synthetic_large", "source": "data_prep.synthetic"}
+    )
+    assert loop.run_name(config, synthetic) == "youtube_dnn_synthetic"
+    config.data.name = "ml1m"
+    assert loop.run_name(config, SimpleNamespace(meta={})) == "youtube_dnn_ml1m"
+    config.data.path = "/somewhere/my_data/"
+    assert loop.run_name(config, synthetic) == "youtube_dnn_synthetic"
+    assert (
+        loop.run_name(config, SimpleNamespace(meta={"name": "beauty"}))
+        == "youtube_dnn_beauty"
+    )
+    assert loop.run_name(config, SimpleNamespace(meta={})) == "youtube_dnn_my_data"
+
+
+def test_full_disk_keeps_the_last_good_checkpoint(
+    data_root, tmp_path, monkeypatch, capsys
+):
+    """ENOSPC while checkpointing: one line naming the file, exit 2, and the last
+    good checkpoint still loads and resumes (it used to segfault inside h5py)."""
+    import errno
+
+    import keras
+
+    from experiments import train
+    from recsys_tf.training import callbacks
+
+    path = _path("wide_deep.py")
+    workdir = tmp_path / "run"
+    loop.run(_config(path, data_root, epochs=1), str(workdir))
+    good = (workdir / "checkpoints" / "epoch_0001.weights.h5").read_bytes()
+
+    def full(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:  # a partial file, then the disk is full
+            f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device", filepath)
+
+    monkeypatch.setattr(keras.Model, "save_weights", full)
+    with pytest.raises(SystemExit) as exit_info:
+        train.run_or_exit(_config(path, data_root, epochs=2), str(workdir))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the disk is full" in err[0]
+    assert "checkpoints/epoch_0002.weights.h5" in err[0]
+    monkeypatch.undo()
+    folder = workdir / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "epoch_0001.weights.h5",
+        "state.json",
+    ]
+    assert (folder / "epoch_0001.weights.h5").read_bytes() == good
+    assert json.loads((folder / "state.json").read_text())["epoch"] == 1
+
+    # Too little free space is refused before h5py writes anything.
+    usage = callbacks.shutil.disk_usage(str(folder))
+    monkeypatch.setattr(
+        callbacks.shutil, "disk_usage", lambda p: usage._replace(free=1000)
+    )
+    with pytest.raises(callbacks.DiskFullError, match="epoch_0002"):
+        loop.run(_config(path, data_root, epochs=2), str(workdir))
+    monkeypatch.undo()
+    assert (folder / "epoch_0001.weights.h5").read_bytes() == good
+    resumed = loop.run(_config(path, data_root, epochs=2), str(workdir))
+    assert resumed["epochs_run"] == 2
+
+
+def test_atomic_writes_keep_the_previous_file_on_a_full_disk(tmp_path):
+    import errno
+
+    from recsys_tf.training import callbacks
+
+    target = tmp_path / "results.json"
+    callbacks.write_json_atomic(str(target), {"a": 1})
+    with pytest.raises(callbacks.DiskFullError, match="results.json"):
+        with callbacks.atomic_path(str(target)) as tmp:
+            with open(tmp, "w") as f:
+                f.write('{"a": 2, "trunc')
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
