@@ -592,7 +592,7 @@ def test_full_disk_keeps_the_last_good_checkpoint(
     from experiments import train
     from recsys_tf.training import callbacks
 
-    path = _path("wide_deep.py")
+    path = _path("logistic.py")
     workdir = tmp_path / "run"
     loop.run(_config(path, data_root, epochs=1), str(workdir))
     good = (workdir / "checkpoints" / "epoch_0001.weights.h5").read_bytes()
