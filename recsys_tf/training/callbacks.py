@@ -44,18 +44,26 @@ def atomic_path(path: str):
     """
     folder, name = os.path.split(path)
     tmp = os.path.join(folder, f".tmp.{name}")
+    with disk_full_names(path):
+        try:
+            os.makedirs(folder or ".", exist_ok=True)
+            yield tmp
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+
+
+@contextlib.contextmanager
+def disk_full_names(path: str):
+    """Turns an OSError ENOSPC raised inside into a `DiskFullError` naming `path`."""
     try:
-        os.makedirs(folder or ".", exist_ok=True)
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException as error:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-            raise DiskFullError(
-                errno.ENOSPC, os.strerror(errno.ENOSPC), path
-            ) from error
-        raise
+        yield
+    except OSError as error:
+        if error.errno != errno.ENOSPC or isinstance(error, DiskFullError):
+            raise
+        raise DiskFullError(errno.ENOSPC, os.strerror(errno.ENOSPC), path) from error
 
 
 def write_json_atomic(path: str, payload: dict) -> None:

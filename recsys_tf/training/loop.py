@@ -441,9 +441,9 @@ def _run(config, workdir, strategy, distribution, start) -> dict:
         embeddings["user"], users = _last_user_queries(model, task.test)
     else:
         users = None
-    projector.write(
-        os.path.join(workdir, "tensorboard", "projector"), embeddings, log, users
-    )
+    projector_dir = os.path.join(workdir, "tensorboard", "projector")
+    with cb.disk_full_names(projector_dir):
+        projector.write(projector_dir, embeddings, log, users)
     cb.write_json_atomic(os.path.join(workdir, RESULTS_FILE), results)
     print(
         f"[train] {results['run']} seed {config.seed}: test {json.dumps(test)}",

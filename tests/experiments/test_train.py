@@ -645,3 +645,19 @@ def test_atomic_writes_keep_the_previous_file_on_a_full_disk(tmp_path):
             raise OSError(errno.ENOSPC, "No space left on device")
     assert json.loads(target.read_text()) == {"a": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
+def test_a_full_disk_while_writing_the_projector_files_is_one_line(
+    data_root, tmp_path, monkeypatch
+):
+    import errno
+
+    from recsys_tf.training import callbacks, projector
+
+    def full(logdir, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(projector, "write", full)
+    with pytest.raises(callbacks.DiskFullError, match="tensorboard/projector"):
+        loop.run(_config(_path("popularity.py"), data_root), str(tmp_path))
+    assert not (tmp_path / "results.json").exists()
