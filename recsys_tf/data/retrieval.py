@@ -23,6 +23,10 @@ class RetrievalSplit:
         timestamps: int64 [n] time of the target event.
         request_ids: int64 [n] request of the target event (-1 if unknown).
         user_features: column name -> int64 [n] user feature codes.
+        sequence: int64 [events] the positive items of every user, sorted by
+            user then time (one array shared by the parts of a task), or None.
+        sequence_start: int64 [n] index in `sequence` of the user's first item.
+        sequence_index: int64 [n] index in `sequence` of the target's own event.
     """
 
     user_ids: np.ndarray
@@ -32,9 +36,46 @@ class RetrievalSplit:
     timestamps: np.ndarray
     request_ids: np.ndarray
     user_features: dict[str, np.ndarray]
+    sequence: np.ndarray | None = None
+    sequence_start: np.ndarray | None = None
+    sequence_index: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.targets)
+
+    def earlier_items(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        """The user's items before each row's target, for full-ranking exclusion.
+
+        For row r: every distinct item of the user's positive events before the
+        target in the user's time-ordered sequence (the whole history, not only
+        the last `max_length`, whatever part those events fall in), except the
+        target item itself. Equal timestamps keep the event log's order, as the
+        histories do.
+
+        Args:
+            rows: int array of row indices.
+
+        Returns:
+            (local, items): int64 arrays of the same length; `local` indexes
+            `rows`, each (local, item) pair appears once.
+        """
+        if self.sequence is None:
+            raise ValueError(
+                "this RetrievalSplit has no `sequence`: build it with "
+                "`build_retrieval_task` to exclude the users' earlier items"
+            )
+        rows = np.asarray(rows)
+        starts = self.sequence_start[rows]
+        lengths = self.sequence_index[rows] - starts
+        local = np.repeat(np.arange(len(rows)), lengths)
+        offsets = np.arange(lengths.sum()) - np.repeat(
+            np.cumsum(lengths) - lengths, lengths
+        )
+        items = self.sequence[np.repeat(starts, lengths) + offsets]
+        keep = items != self.targets[rows][local]
+        local, items = local[keep], items[keep]
+        width = int(items.max()) + 1 if items.size else 1
+        return np.divmod(np.unique(local * width + items), width)
 
     def features(self) -> dict[str, np.ndarray]:
         """The model inputs of this part."""
@@ -57,19 +98,25 @@ class RetrievalTask:
     num_items: int
     user_vocabulary_sizes: dict[str, int]
     item_counts: np.ndarray  # training frequency of each item as a target
+    # Whether some (user, item) pair occurs in several positive events.
+    repeat_consumption: bool = False
 
     def parts(self):
         return {"train": self.train, "validation": self.validation, "test": self.test}
 
 
-def _histories(users: np.ndarray, items: np.ndarray, max_length: int):
-    """Histories of every row of a (user, time)-sorted positive sequence."""
+def _user_starts(users: np.ndarray) -> np.ndarray:
+    """Index of each row's user's first row in a user-sorted sequence."""
     n = len(users)
     starts = np.ones(n, bool)
     starts[1:] = users[1:] != users[:-1]
-    user_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    return np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+
+
+def _histories(items: np.ndarray, user_start: np.ndarray, max_length: int):
+    """Histories of every row of a (user, time)-sorted positive sequence."""
     offsets = np.arange(-max_length, 0)
-    index = np.arange(n)[:, None] + offsets[None, :]
+    index = np.arange(len(items))[:, None] + offsets[None, :]
     mask = index >= user_start[:, None]
     history = np.where(mask, items[np.clip(index, 0, None)], 0)
     return history.astype(np.int64), mask
@@ -145,7 +192,8 @@ def build_retrieval_task(
         if "request_id" in events.columns
         else np.full(len(events), -1, np.int64)
     )
-    history, mask = _histories(users, items, max_length)
+    user_start = _user_starts(users)
+    history, mask = _histories(items, user_start, max_length)
     if split == "time":
         parts = splits.time_split(stamps, fractions)
     else:
@@ -179,10 +227,15 @@ def build_retrieval_task(
             user_features={
                 c: table[c].to_numpy(np.int64)[users[rows]] for c in user_features
             },
+            sequence=items,
+            sequence_start=user_start[rows],
+            sequence_index=rows,
         )
 
     train = part(0)
     counts = np.bincount(train.targets, minlength=log.num_items).astype(np.int64)
+    pairs = np.sort(users * log.num_items + items)
+    repeats = bool((pairs[1:] == pairs[:-1]).any())
     return RetrievalTask(
         train=train,
         validation=part(1),
@@ -191,4 +244,5 @@ def build_retrieval_task(
         num_items=log.num_items,
         user_vocabulary_sizes=vocab,
         item_counts=counts,
+        repeat_consumption=repeats,
     )
