@@ -39,43 +39,10 @@ class RetrievalSplit:
     sequence: np.ndarray | None = None
     sequence_start: np.ndarray | None = None
     sequence_index: np.ndarray | None = None
+    _earlier: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.targets)
-
-    def earlier_items(self, rows) -> tuple[np.ndarray, np.ndarray]:
-        """The user's items before each row's target, for full-ranking exclusion.
-
-        For row r: every distinct item of the user's positive events before the
-        target in the user's time-ordered sequence (the whole history, not only
-        the last `max_length`, whatever part those events fall in), except the
-        target item itself. Equal timestamps keep the event log's order, as the
-        histories do.
-
-        Args:
-            rows: int array of row indices.
-
-        Returns:
-            (local, items): int64 arrays of the same length; `local` indexes
-            `rows`, each (local, item) pair appears once.
-        """
-        if self.sequence is None:
-            raise ValueError(
-                "this RetrievalSplit has no `sequence`: build it with "
-                "`build_retrieval_task` to exclude the users' earlier items"
-            )
-        rows = np.asarray(rows)
-        starts = self.sequence_start[rows]
-        lengths = self.sequence_index[rows] - starts
-        local = np.repeat(np.arange(len(rows)), lengths)
-        offsets = np.arange(lengths.sum()) - np.repeat(
-            np.cumsum(lengths) - lengths, lengths
-        )
-        items = self.sequence[np.repeat(starts, lengths) + offsets]
-        keep = items != self.targets[rows][local]
-        local, items = local[keep], items[keep]
-        width = int(items.max()) + 1 if items.size else 1
-        return np.divmod(np.unique(local * width + items), width)
 
     def features(self) -> dict[str, np.ndarray]:
         """The model inputs of this part."""
@@ -85,6 +52,62 @@ class RetrievalSplit:
             "history_mask": self.history_mask,
             **self.user_features,
         }
+
+    def earlier_items(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        """The user's items before each row's target, for full-ranking exclusion.
+
+        For row r: every distinct item of the user's positive events before the
+        target in the user's time-ordered sequence (the whole history, not only
+        the last `max_length`, whatever part those events fall in), except the
+        target item itself. Equal timestamps keep the event log's order, as the
+        histories do. The lists of all rows are built once, on first use, and
+        kept as int32 (offsets, items).
+
+        Args:
+            rows: int array of row indices.
+
+        Returns:
+            (local, items): int64 arrays of the same length; `local` indexes
+            `rows`, each (local, item) pair appears once.
+        """
+        if self._earlier is None:
+            self._earlier = self._build_earlier()
+        offsets, items = self._earlier
+        rows = np.asarray(rows)
+        return _gather(offsets[rows], offsets[rows + 1] - offsets[rows], items)
+
+    def _build_earlier(self, block: int = 4096):
+        if self.sequence is None:
+            raise ValueError(
+                "this RetrievalSplit has no `sequence`: build it with "
+                "`build_retrieval_task` to exclude the users' earlier items"
+            )
+        counts, parts = [], []
+        for start in range(0, len(self), block):
+            rows = np.arange(start, min(start + block, len(self)))
+            starts = self.sequence_start[rows]
+            local, items = _gather(
+                starts, self.sequence_index[rows] - starts, self.sequence
+            )
+            keep = items != self.targets[rows][local]
+            local, items = local[keep], items[keep]
+            width = int(items.max()) + 1 if items.size else 1
+            keys = np.sort(local * width + items)  # np.unique's hashing is slower
+            keys = keys[np.append(True, keys[1:] != keys[:-1])] if keys.size else keys
+            local, items = np.divmod(keys, width)
+            counts.append(np.bincount(local, minlength=len(rows)))
+            parts.append(items.astype(np.int32))
+        offsets = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+        return offsets.astype(np.int64), np.concatenate(parts)
+
+
+def _gather(starts: np.ndarray, lengths: np.ndarray, values: np.ndarray):
+    """(local, values[starts[i]:starts[i] + lengths[i]]) of every slice i, flattened."""
+    local = np.repeat(np.arange(len(starts)), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(
+        np.cumsum(lengths) - lengths, lengths
+    )
+    return local, values[np.repeat(starts, lengths) + offsets].astype(np.int64)
 
 
 @dataclasses.dataclass

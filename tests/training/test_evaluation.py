@@ -168,3 +168,17 @@ def test_save_outputs_is_compact(tmp_path):
     with np.load(path) as saved:
         assert saved["user_id"].dtype == np.int32 and saved["rank"].dtype == np.int32
         assert saved["rank"].tolist() == list(range(5))
+
+
+def test_exclusion_lists_are_built_once(monkeypatch):
+    task = retrieval.build_retrieval_task(_log(num_items=12, num_requests=600))
+    builds = []
+    build = RetrievalSplit._build_earlier
+    monkeypatch.setattr(
+        RetrievalSplit, "_build_earlier", lambda self: builds.append(1) or build(self)
+    )
+    scores = np.zeros((len(task.test), 12), np.float32)
+    for _ in range(3):  # e.g. one validation per epoch
+        evaluation.target_ranks(lambda rows: scores[rows], task.test, True, 50)
+    assert len(builds) == 1
+    assert task.test._earlier[1].dtype == np.int32
