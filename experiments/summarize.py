@@ -228,19 +228,21 @@ def _weighted_auc(outputs, users: np.ndarray):
     probability = outputs["probability"].astype(np.float64)
     order = np.argsort(probability, kind="stable")
     index = np.searchsorted(users, outputs["user_id"])[order]
-    positive = outputs["label"][order].astype(np.float64)
+    positive = outputs["label"][order].astype(np.float32)
     sorted_probability = probability[order]
     starts = np.flatnonzero(
         np.append(True, sorted_probability[1:] != sorted_probability[:-1])
     )
 
     def auc(weights):
-        rows = weights[:, index]
+        # float32 holds the integer counts exactly (< 2**24); the sums in float64.
+        rows = weights.astype(np.float32)[:, index]
         pos = np.add.reduceat(rows * positive, starts, axis=1)
-        neg = np.add.reduceat(rows * (1 - positive), starts, axis=1)
-        below = np.cumsum(neg, axis=1) - neg
-        pairs = pos.sum(axis=1) * neg.sum(axis=1)
-        return (pos * (below + 0.5 * neg)).sum(axis=1) / np.where(pairs, pairs, 1)
+        neg = np.add.reduceat(rows, starts, axis=1) - pos
+        below = np.cumsum(neg, axis=1, dtype=np.float64) - neg
+        pairs = pos.sum(axis=1, dtype=np.float64) * neg.sum(axis=1, dtype=np.float64)
+        wins = (pos * (below + 0.5 * neg)).sum(axis=1)
+        return wins / np.where(pairs, pairs, 1)
 
     return auc
 
