@@ -324,7 +324,7 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     Writes `config.json` first, logs to `workdir/tensorboard`, checkpoints every
     epoch under `workdir/checkpoints` (a restarted run resumes from the last one),
     selects the best epoch on the validation split, evaluates it on test and writes
-    `results.json`.
+    `results.json` and the per-example test outputs (`test_outputs.npz`).
     """
     start = time.time()
     # The strategy comes first: a multi-worker strategy must exist before any
