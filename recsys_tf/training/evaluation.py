@@ -29,12 +29,6 @@ def predict_ctr(model, split, batch_size: int = 8192) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64).reshape(-1)))
 
 
-def evaluate_ctr(model, split, batch_size: int = 8192) -> dict[str, float]:
-    return ctr_metrics(
-        split.labels, predict_ctr(model, split, batch_size), split.user_ids
-    )
-
-
 def predict_queries(model, features, batch_size: int = 4096) -> np.ndarray:
     """Query vectors `[n, dim]` of a retrieval model for the given inputs."""
     dataset = make_dataset(features, batch_size=batch_size)
