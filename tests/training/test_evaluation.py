@@ -129,6 +129,20 @@ def test_history_exclusion_matches_full_ranking_reference(chunk_elements):
     assert got == earlier
     # The whole history, beyond max_length = 2, and validation-period items too.
     assert max(map(len, earlier)) > 2
+    clicks = log.events_of("click")
+    in_validation = clicks[
+        clicks["timestamp"].between(
+            task.validation.timestamps.min(), task.validation.timestamps.max()
+        )
+    ]
+    validation_items = {
+        (u, i) for u, i in zip(in_validation["user_id"], in_validation["item_id"])
+    }
+    assert any(
+        (user, item) in validation_items
+        for user, items in zip(split.user_ids, earlier)
+        for item in items
+    )
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 3, (len(split), log.num_items)).astype(np.float32)
     ks = (1, 3, 5)
