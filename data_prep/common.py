@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from recsys_tf.data import schema
+from recsys_tf.data import hashing, schema
 
 BLOCK_BYTES = 64 << 20
 """Bytes of whole lines parsed at a time; bounds the memory of a read."""
@@ -853,14 +853,7 @@ def sample_mask(ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
         raise ValueError(f"`fraction` must be in (0, 1]. Received: {fraction}")
     if fraction == 1:
         return np.ones(len(ids), bool)
-    with np.errstate(over="ignore"):
-        x = np.asarray(ids).astype(np.uint64) + np.uint64(seed) * np.uint64(
-            0x9E3779B97F4A7C15
-        )
-        # splitmix64 finaliser.
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
+    x = hashing.splitmix64(ids, seed)
     return (x >> np.uint64(11)).astype(np.float64) < fraction * float(1 << 53)
 
 

@@ -236,8 +236,7 @@ def bench_youtube_dnn(rows, epochs, seed, peak):
         def features():
             return {k: v[rows:] for k, v in x.items()}
 
-    topk = evaluation.retrieve_topk(model, _Split, 50)
-    scores = metrics.ranking_metrics_from_topk(topk, y[rows:], (10, 50))
+    scores = evaluation.evaluate_retrieval(model, _Split, (10, 50))
     in_dim = FIELDS * EMBEDDING
     flops = (
         mlp_flops_per_example(in_dim, HIDDEN) + 3 * 2 * HIDDEN[-1] * (NUM_SAMPLED + 1)

@@ -4,18 +4,21 @@
 
 1. Collects `runs/<workdir>/seed<k>/{results,config}.json` into
    `experiments/results/<run>/seed<k>.{results,config}.json` (committed), `<run>`
-   being the run name results.json records (`<config.name>_<dataset>`).
+   being the run name results.json records (`<config.name>_<dataset>`), and the
+   per-example test outputs `test_outputs.npz` into `seed<k>.test.npz`.
 2. Rewrites every README block between `<!-- table:<id> -->` and `<!-- /table -->`
    from the collected files: Paper | Ours (mean ± std over seeds) | Δ | command, with
-   "—" for rows not yet run, † where a two-sided Welch t-test over the seeds
+   "—" for rows not yet run, † where a two-sided paired bootstrap over test users
    finds the difference to the table's reference row significant (p < 0.05), and ‡
    on a row evaluated on a subsample of its test examples (results.json
-   `eval_subsampled`), with the counts in a footnote.
+   `eval_subsampled`), with the counts in a footnote. Each footer states the
+   evaluation protocol of its runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import json
 import math
@@ -24,9 +27,17 @@ import platform
 import re
 import shutil
 
+import numpy as np
 from absl import app, flags
 
 from recsys_tf.data.schema import EVENT_TYPES
+from recsys_tf.metrics.classification import _grouped_auc
+
+# Per-example test outputs a run writes beside results.json
+# (recsys_tf.training.loop.TEST_OUTPUTS_FILE), collected as seed<k>.test.npz.
+TEST_OUTPUTS_FILE = "test_outputs.npz"
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
 
 _RUNS = flags.DEFINE_string("runs", "runs", "Folder of training workdirs.")
 _RESULTS = flags.DEFINE_string(
@@ -146,18 +157,24 @@ def collect(runs: str, results: str) -> int:
         config = os.path.join(workdir, "config.json")
         if os.path.exists(config):
             shutil.copyfile(config, os.path.join(target, f"{seed}.config.json"))
+        outputs = os.path.join(workdir, TEST_OUTPUTS_FILE)
+        if os.path.exists(outputs):
+            shutil.copyfile(outputs, os.path.join(target, f"{seed}.test.npz"))
         count += 1
     return count
 
 
 def load(results: str) -> dict[str, list[dict]]:
-    """experiment -> list of results dicts (one per seed)."""
+    """experiment -> list of results dicts (one per seed); a run with collected
+    per-example test outputs gets their path under "test_outputs"."""
     out: dict[str, list[dict]] = {}
     for path in sorted(glob.glob(os.path.join(results, "*", "*.results.json"))):
         with open(path) as f:
-            out.setdefault(os.path.basename(os.path.dirname(path)), []).append(
-                json.load(f)
-            )
+            result = json.load(f)
+        outputs = path[: -len(".results.json")] + ".test.npz"
+        if os.path.exists(outputs):
+            result["test_outputs"] = outputs
+        out.setdefault(os.path.basename(os.path.dirname(path)), []).append(result)
     return out
 
 
@@ -168,52 +185,161 @@ def _mean_std(values):
     return mean, std
 
 
-def _betainc(a, b, x):
-    """Regularised incomplete beta I_x(a, b) by its continued fraction (Lentz)."""
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    if x > (a + 1) / (a + b + 2):
-        return 1.0 - _betainc(b, a, 1 - x)
-    log_front = (
-        math.lgamma(a + b)
-        - math.lgamma(a)
-        - math.lgamma(b)
-        + a * math.log(x)
-        + b * math.log(1 - x)
+@functools.lru_cache(maxsize=64)
+def _read_outputs(path: str) -> dict[str, np.ndarray]:
+    with np.load(path) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
+def _user_totals(outputs, metric: str, users: np.ndarray):
+    """Per-user sums and counts [len(users)] of a metric that averages over rows
+    (every ranking metric from the target's rank, logloss) or over users (gauc)."""
+    index = np.searchsorted(users, outputs["user_id"])
+    name, _, k = metric.partition("@")
+    if k:
+        rank, k = outputs["rank"].astype(np.float64), int(k)
+        hit = rank < k
+        per_row = {
+            "hr": hit,
+            "recall": hit,
+            "ndcg": hit / np.log2(rank + 2),
+            "mrr": hit / (rank + 1),
+            "precision": hit / k,
+            "f1": 2 * hit / (k + 1),
+        }[name]
+    elif metric == "logloss":
+        p = np.clip(outputs["probability"].astype(np.float64), 1e-7, 1 - 1e-7)
+        y = outputs["label"].astype(np.float64)
+        per_row = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+    elif metric == "gauc":
+        _, groups = np.unique(index, return_inverse=True)
+        value, size, defined = _grouped_auc(
+            groups.reshape(-1),
+            outputs["label"].astype(np.float64),
+            outputs["probability"].astype(np.float64),
+        )
+        users_of_groups = np.unique(index)
+        sums = np.zeros(len(users))
+        counts = np.zeros(len(users))
+        sums[users_of_groups] = np.where(defined, size * value, 0.0)
+        counts[users_of_groups] = np.where(defined, size, 0.0)
+        return sums, counts
+    else:
+        raise ValueError(f"no paired bootstrap for metric {metric!r}")
+    sums = np.bincount(index, weights=per_row, minlength=len(users))
+    return sums, np.bincount(index, minlength=len(users)).astype(np.float64)
+
+
+def _weighted_auc(outputs, users: np.ndarray):
+    """`weights [c, len(users)] -> AUC [c]` of one run, every row weighted by its
+    user's weight (Mann-Whitney, ties counting one half, as `metrics.auc`)."""
+    probability = outputs["probability"].astype(np.float64)
+    order = np.argsort(probability, kind="stable")
+    index = np.searchsorted(users, outputs["user_id"])[order]
+    positive = outputs["label"][order].astype(np.float32)
+    sorted_probability = probability[order]
+    starts = np.flatnonzero(
+        np.append(True, sorted_probability[1:] != sorted_probability[:-1])
     )
-    tiny = 1e-300
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 300):
-        for numerator in (
-            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
-        ):
-            d = 1.0 + numerator * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + numerator / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < 1e-12:
-            break
-    return math.exp(log_front) * h / a
+
+    def auc(weights):
+        # float32 holds the integer counts exactly (< 2**24); the sums in float64.
+        rows = weights.astype(np.float32)[:, index]
+        pos = np.add.reduceat(rows * positive, starts, axis=1)
+        neg = np.add.reduceat(rows, starts, axis=1) - pos
+        below = np.cumsum(neg, axis=1, dtype=np.float64) - neg
+        pairs = pos.sum(axis=1, dtype=np.float64) * neg.sum(axis=1, dtype=np.float64)
+        wins = (pos * (below + 0.5 * neg)).sum(axis=1)
+        return wins / np.where(pairs, pairs, 1)
+
+    return auc
 
 
-def welch_p_value(a, b) -> float | None:
-    """Two-sided p-value of Welch's t-test between samples `a` and `b`."""
-    if len(a) < 2 or len(b) < 2:
+def _run_metric(outputs, metric: str, users: np.ndarray):
+    """`weights [c, len(users)] -> metric [c]` of one run's per-example outputs."""
+    if metric == "auc":
+        return _weighted_auc(outputs, users)
+    sums, counts = _user_totals(outputs, metric, users)
+    return lambda weights: (weights @ sums) / np.maximum(weights @ counts, 1e-300)
+
+
+def paired_bootstrap_p(
+    runs: dict, reference: dict, metric: str, resamples=BOOTSTRAP_RESAMPLES
+) -> float | None:
+    """Two-sided p-value of a paired bootstrap over test users.
+
+    `runs` and `reference` map a seed to that run's per-example test outputs
+    (`user_id` plus `rank` for retrieval, or `probability` and `label` for CTR).
+    Runs of the same seed must hold the same test rows (else None: no pairing).
+    Each of `resamples` draws (seeded by BOOTSTRAP_SEED) takes the test users with
+    replacement; every run's metric is recomputed on the drawn users' rows (AUC
+    recomputed from the rows, not averaged per user) and averaged over seeds; the
+    p-value is twice the smaller share of draws whose difference (runs minus
+    reference) is <= 0 or >= 0, at most 1. Identical outputs give p = 1.
+
+    Returns:
+        The p-value, or None without a common seed or with unpaired test rows.
+    """
+    seeds = sorted(set(runs) & set(reference))
+    if not seeds or any(
+        not np.array_equal(runs[s]["user_id"], reference[s]["user_id"]) for s in seeds
+    ):
         return None
-    ma, sa = _mean_std(a)
-    mb, sb = _mean_std(b)
-    va, vb = sa**2 / len(a), sb**2 / len(b)
-    if va + vb == 0:
-        return 0.0 if ma != mb else 1.0
-    t = (ma - mb) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    return _betainc(df / 2, 0.5, df / (df + t * t))
+    users = np.unique(np.concatenate([runs[s]["user_id"] for s in seeds]))
+    scorers = [
+        (_run_metric(runs[s], metric, users), _run_metric(reference[s], metric, users))
+        for s in seeds
+    ]
+    rows = max(len(runs[s]["user_id"]) for s in seeds)
+    chunk = max(1, (1 << 22) // max(rows, len(users)))
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    differences = []
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        draws = rng.integers(0, len(users), (size, len(users)))
+        flat = draws + len(users) * np.arange(size)[:, None]
+        weights = np.bincount(flat.ravel(), minlength=size * len(users))
+        weights = weights.reshape(size, len(users)).astype(np.float64)
+        differences.append(
+            np.mean([mine(weights) - theirs(weights) for mine, theirs in scorers], 0)
+        )
+    differences = np.concatenate(differences)
+    p = 2 * min(np.mean(differences <= 0), np.mean(differences >= 0))
+    return float(min(p, 1.0))
+
+
+def _outputs_by_seed(runs) -> dict:
+    return {
+        r["seed"]: _read_outputs(r["test_outputs"]) for r in runs if "test_outputs" in r
+    }
+
+
+def protocol_note(runs: list[dict]) -> str:
+    """The evaluation protocol of a table's runs, for its footer."""
+    if not any(r.get("task") == "retrieval" for r in runs):
+        return ""
+    if any("exclude_history" not in r for r in runs):
+        return (
+            " Some runs predate the recorded protocol: full ranking with the "
+            "history kept and ties to the lowest item id."
+        )
+    notes = set()
+    for r in runs:
+        if r.get("protocol") == "sampled":
+            notes.add(
+                f"candidates: the target and {r.get('num_negatives')} sampled "
+                "negatives, never the user's items"
+            )
+        else:
+            history = "excluded" if r["exclude_history"] else "kept"
+            notes.add(
+                f"candidates: the full catalogue, the user's earlier items {history}"
+            )
+    return (
+        " Evaluation: "
+        + "; ".join(sorted(notes))
+        + "; a tie counts against the target."
+    )
 
 
 def _fmt(value):
@@ -228,6 +354,7 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     reference = results.get(table.reference, []) if table.reference else []
     subsampled = []
+    reference_outputs = _outputs_by_seed(reference)
     for row in table.rows:
         runs = results.get(row.experiment, [])
         cells = [row.label]
@@ -247,11 +374,10 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
                 continue
             mean, std = _mean_std(values)
             mark = ""
-            if row.experiment != table.reference:
-                ref = [
-                    r["test"][metric] for r in reference if metric in r.get("test", {})
-                ]
-                p = welch_p_value(values, ref)
+            if row.experiment != table.reference and reference_outputs:
+                p = paired_bootstrap_p(
+                    _outputs_by_seed(runs), reference_outputs, metric
+                )
                 mark = "†" if p is not None and p < 0.05 else ""
             cells += [
                 _fmt(paper),
@@ -279,10 +405,14 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
         )
         significance = (
             f" † = differs from the {table.reference} row at p < 0.05 (two-sided "
-            "Welch t-test over seeds)."
+            f"paired bootstrap over test users, {BOOTSTRAP_RESAMPLES} resamples, "
+            "metric averaged over seeds; rows without per-example test outputs get "
+            "no mark)."
             if table.reference
             else ""
         )
+        runs = [r for row in table.rows for r in results.get(row.experiment, [])]
+        significance += protocol_note(runs)
         lines.append("")
         lines.append(f"Measured on {machine()}{timing}.{significance}")
     if subsampled:

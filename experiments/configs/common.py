@@ -78,4 +78,15 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.eval.protocol = "full"
     config.eval.num_negatives = 100
     config.eval.negatives_seed = 0
+    # Full ranking: remove each user's items from positive events before the
+    # target (never the target) from its candidates. "auto" = True when no
+    # (user, item) pair repeats among the positive events (ML-1M, Amazon Beauty),
+    # False on repeat-consumption data (simulator, Taobao, KuaiRand).
+    config.eval.exclude_history = "auto"
+    # Sampled protocol: one negative list per user for validation and test
+    # (S3-Rec's protocol) instead of one per row and part.
+    config.eval.shared_negatives = False
+    # Sampled protocol: a published list, one line per user "user_id neg1 neg2 ..."
+    # in the dataset's original ids (S3-Rec's format); wins over drawing.
+    config.eval.negatives_file = ""
     return config

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from recsys_tf.data import splits
+from recsys_tf.data import hashing, splits
 from recsys_tf.data.schema import EventLog
 
 LABELS = ("auto", "click", "rating")
@@ -108,8 +108,9 @@ def build_ctr_task(
 
     Fields: `user_id`, `item_id`, the user and item feature columns (all integer
     columns of the users / items tables not starting with `truth_` when None), and
-    one crossed field per pair in `crosses` (the exact product code, hashed into
-    2^20 buckets when the product vocabulary is larger).
+    one crossed field per pair in `crosses` (the exact product code, or its
+    SplitMix64 hash modulo 2^20 when the product vocabulary is larger: a real
+    64-bit mix, so codes congruent modulo 2^20 do not collide systematically).
 
     Args:
         log: a validated event log.
@@ -173,7 +174,7 @@ def build_ctr_task(
         size = vocab[a] * vocab[b]
         code = features[a] * vocab[b] + features[b]
         if size > HASH_BUCKETS:
-            code = (code * 0x9E3779B1) % HASH_BUCKETS
+            code = (hashing.splitmix64(code) % HASH_BUCKETS).astype(np.int64)
             size = HASH_BUCKETS
         features[f"{a}_x_{b}"] = code
         vocab[f"{a}_x_{b}"] = size

@@ -23,6 +23,10 @@ class RetrievalSplit:
         timestamps: int64 [n] time of the target event.
         request_ids: int64 [n] request of the target event (-1 if unknown).
         user_features: column name -> int64 [n] user feature codes.
+        sequence: int64 [events] the positive items of every user, sorted by
+            user then time (one array shared by the parts of a task), or None.
+        sequence_start: int64 [n] index in `sequence` of the user's first item.
+        sequence_index: int64 [n] index in `sequence` of the target's own event.
     """
 
     user_ids: np.ndarray
@@ -32,6 +36,10 @@ class RetrievalSplit:
     timestamps: np.ndarray
     request_ids: np.ndarray
     user_features: dict[str, np.ndarray]
+    sequence: np.ndarray | None = None
+    sequence_start: np.ndarray | None = None
+    sequence_index: np.ndarray | None = None
+    _earlier: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -44,6 +52,62 @@ class RetrievalSplit:
             "history_mask": self.history_mask,
             **self.user_features,
         }
+
+    def earlier_items(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        """The user's items before each row's target, for full-ranking exclusion.
+
+        For row r: every distinct item of the user's positive events before the
+        target in the user's time-ordered sequence (the whole history, not only
+        the last `max_length`, whatever part those events fall in), except the
+        target item itself. Equal timestamps keep the event log's order, as the
+        histories do. The lists of all rows are built once, on first use, and
+        kept as int32 (offsets, items).
+
+        Args:
+            rows: int array of row indices.
+
+        Returns:
+            (local, items): int64 arrays of the same length; `local` indexes
+            `rows`, each (local, item) pair appears once.
+        """
+        if self._earlier is None:
+            self._earlier = self._build_earlier()
+        offsets, items = self._earlier
+        rows = np.asarray(rows)
+        return _gather(offsets[rows], offsets[rows + 1] - offsets[rows], items)
+
+    def _build_earlier(self, block: int = 4096):
+        if self.sequence is None:
+            raise ValueError(
+                "this RetrievalSplit has no `sequence`: build it with "
+                "`build_retrieval_task` to exclude the users' earlier items"
+            )
+        counts, parts = [], []
+        for start in range(0, len(self), block):
+            rows = np.arange(start, min(start + block, len(self)))
+            starts = self.sequence_start[rows]
+            local, items = _gather(
+                starts, self.sequence_index[rows] - starts, self.sequence
+            )
+            keep = items != self.targets[rows][local]
+            local, items = local[keep], items[keep]
+            width = int(items.max()) + 1 if items.size else 1
+            keys = np.sort(local * width + items)  # np.unique's hashing is slower
+            keys = keys[np.append(True, keys[1:] != keys[:-1])] if keys.size else keys
+            local, items = np.divmod(keys, width)
+            counts.append(np.bincount(local, minlength=len(rows)))
+            parts.append(items.astype(np.int32))
+        offsets = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+        return offsets.astype(np.int64), np.concatenate(parts)
+
+
+def _gather(starts: np.ndarray, lengths: np.ndarray, values: np.ndarray):
+    """(local, values[starts[i]:starts[i] + lengths[i]]) of every slice i, flattened."""
+    local = np.repeat(np.arange(len(starts)), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(
+        np.cumsum(lengths) - lengths, lengths
+    )
+    return local, values[np.repeat(starts, lengths) + offsets].astype(np.int64)
 
 
 @dataclasses.dataclass
@@ -59,19 +123,25 @@ class RetrievalTask:
     item_counts: np.ndarray  # training frequency of each item as a target
     # Examples of each evaluation part before `max_eval_examples` cut it.
     eval_totals: dict[str, int] = dataclasses.field(default_factory=dict)
+    # Whether some (user, item) pair occurs in several positive events.
+    repeat_consumption: bool = False
 
     def parts(self):
         return {"train": self.train, "validation": self.validation, "test": self.test}
 
 
-def _histories(users: np.ndarray, items: np.ndarray, max_length: int):
-    """Histories of every row of a (user, time)-sorted positive sequence."""
+def _user_starts(users: np.ndarray) -> np.ndarray:
+    """Index of each row's user's first row in a user-sorted sequence."""
     n = len(users)
     starts = np.ones(n, bool)
     starts[1:] = users[1:] != users[:-1]
-    user_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    return np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+
+
+def _histories(items: np.ndarray, user_start: np.ndarray, max_length: int):
+    """Histories of every row of a (user, time)-sorted positive sequence."""
     offsets = np.arange(-max_length, 0)
-    index = np.arange(n)[:, None] + offsets[None, :]
+    index = np.arange(len(items))[:, None] + offsets[None, :]
     mask = index >= user_start[:, None]
     history = np.where(mask, items[np.clip(index, 0, None)], 0)
     return history.astype(np.int64), mask
@@ -147,7 +217,8 @@ def build_retrieval_task(
         if "request_id" in events.columns
         else np.full(len(events), -1, np.int64)
     )
-    history, mask = _histories(users, items, max_length)
+    user_start = _user_starts(users)
+    history, mask = _histories(items, user_start, max_length)
     if split == "time":
         parts = splits.time_split(stamps, fractions)
     else:
@@ -184,10 +255,15 @@ def build_retrieval_task(
             user_features={
                 c: table[c].to_numpy(np.int64)[users[rows]] for c in user_features
             },
+            sequence=items,
+            sequence_start=user_start[rows],
+            sequence_index=rows,
         )
 
     train = part(0)
     counts = np.bincount(train.targets, minlength=log.num_items).astype(np.int64)
+    pairs = np.sort(users * log.num_items + items)
+    repeats = bool((pairs[1:] == pairs[:-1]).any())
     return RetrievalTask(
         train=train,
         validation=part(1),
@@ -197,4 +273,5 @@ def build_retrieval_task(
         user_vocabulary_sizes=vocab,
         item_counts=counts,
         eval_totals=totals,
+        repeat_consumption=repeats,
     )

@@ -3,10 +3,9 @@
 from recsys_tf.metrics.classification import auc, gauc, logloss
 from recsys_tf.metrics.ranking import (
     full_ranking_metrics,
-    ranking_metrics_from_topk,
+    ranking_metrics_from_ranks,
     sample_negatives,
     sampled_ranking_metrics,
-    topk_from_scores,
 )
 
 __all__ = [
@@ -14,8 +13,7 @@ __all__ = [
     "full_ranking_metrics",
     "gauc",
     "logloss",
-    "ranking_metrics_from_topk",
+    "ranking_metrics_from_ranks",
     "sample_negatives",
     "sampled_ranking_metrics",
-    "topk_from_scores",
 ]

@@ -21,10 +21,12 @@ Conventions shared by every function here:
 
   Every metric is computed per row and then averaged over rows; results are
   returned as ``{"hr@10": ..., "ndcg@10": ..., ...}`` with plain Python floats.
-- Ties are broken against the target (pessimistic) wherever a target's rank is
-  computed from scores (`full_ranking_metrics`, `sampled_ranking_metrics`): the
-  0-based rank of a target is the number of other candidates whose score is
-  ``>=`` its score. A constant scorer therefore gets no credit.
+- Ties are broken against the target (pessimistic), the one rule of the
+  project (`full_ranking_metrics`, `sampled_ranking_metrics`, and the trainer's
+  `recsys_tf.training.evaluation.target_ranks` feeding
+  `ranking_metrics_from_ranks`): the 0-based rank of a target is the number of
+  other candidates whose score is ``>=`` its score. A constant scorer therefore
+  gets no credit.
 """
 
 from __future__ import annotations
@@ -33,11 +35,6 @@ import numbers
 from collections.abc import Iterable
 
 import numpy as np
-
-# Bound on the size of the temporary [rows, K, T] comparison in
-# `ranking_metrics_from_topk`, to keep memory flat on a million rows.
-_CHUNK_ELEMENTS = 1 << 23
-
 
 # -------------------------------------------------- validation
 
@@ -259,157 +256,46 @@ def _metrics_from_positions(positions: np.ndarray, num_targets: np.ndarray, ks) 
 # -------------------------------------------------- public API
 
 
-def topk_from_scores(scores, k: int, exclude=None) -> np.ndarray:
-    """Ids of the `k` highest-scoring items of every row, best first.
+def ranking_metrics_from_ranks(ranks, ks) -> dict:
+    """HR, NDCG, MRR, recall, precision and F1 @k of one target per row from its rank.
 
-    Selection uses `np.argpartition` (linear time) and only the selected `k`
-    are sorted. Equal scores are ordered by item id, lower id first, so the
-    result is deterministic. Note that this tie rule is not the pessimistic one
-    of `full_ranking_metrics`: with ties at the cut-off, feeding this output to
-    `ranking_metrics_from_topk` can credit a target that `full_ranking_metrics`
-    does not; the two agree whenever no target ties with another candidate.
-
-    Args:
-        scores: float array [n, num_items]; higher is better. NaN is not
-            allowed, ``-inf`` is.
-        k: number of items to return per row, ``1 <= k <= num_items``.
-        exclude: optional items to remove from the ranking (e.g. each user's
-            training history): a boolean mask [n, num_items] (True = excluded),
-            or a sequence of n per-row arrays of item ids (``-1`` entries are
-            ignored, so a ``-1``-padded int matrix works too).
-
-    Returns:
-        int64 array [n, k] of item ids. Excluded items never appear; a row with
-        fewer than `k` non-excluded items is filled up with ``-1`` at the end.
-
-    Raises:
-        ValueError: if `scores` is not a non-empty 2-D array, contains NaN, if
-            `k` is not in ``[1, num_items]``, or if `exclude` has the wrong shape
-            or holds ids outside ``[0, num_items)``.
-
-    Example:
-
-    >>> topk_from_scores([[0.1, 0.9, 0.5, 0.9]], k=3, exclude=[[2]]).tolist()
-    [[1, 3, 0]]
-    """
-    scores = _as_score_matrix(scores, "scores")
-    num_rows, num_items = scores.shape
-    if not _is_int(k):
-        raise ValueError(f"`k` must be an int. Received: k={k!r}")
-    if not 1 <= k <= num_items:
-        raise ValueError(f"`k` must be in [1, num_items={num_items}]. Received: k={k}")
-    k = int(k)
-    if exclude is None:
-        excluded = None
-        keys = scores
-    else:
-        excluded = _exclusion_mask(exclude, num_rows, num_items)
-        keys = np.where(excluded, -np.inf, scores)
-
-    if k < num_items:
-        selected = np.argpartition(keys, num_items - k, axis=1)[:, num_items - k :]
-        threshold = np.take_along_axis(keys, selected, axis=1).min(axis=1)
-        # Rows where more than k items reach the k-th best score: which of the
-        # tied items make the cut must follow the (excluded, score, id) order.
-        ambiguous = np.flatnonzero((keys >= threshold[:, None]).sum(axis=1) > k)
-        if ambiguous.size:
-            sub_keys = keys[ambiguous]
-            sub_ids = np.broadcast_to(np.arange(num_items), sub_keys.shape)
-            sort_keys = [sub_ids, -sub_keys]
-            if excluded is not None:
-                sort_keys.append(excluded[ambiguous])
-            selected[ambiguous] = np.lexsort(sort_keys, axis=1)[:, :k]
-    else:
-        selected = np.broadcast_to(np.arange(num_items), (num_rows, num_items))
-
-    selected_keys = np.take_along_axis(keys, selected, axis=1)
-    sort_keys = [selected, -selected_keys]
-    if excluded is not None:
-        selected_excluded = np.take_along_axis(excluded, selected, axis=1)
-        sort_keys.append(selected_excluded)
-    order = np.lexsort(sort_keys, axis=1)
-    topk = np.take_along_axis(selected, order, axis=1).astype(np.int64)
-    if excluded is not None:
-        topk[np.take_along_axis(selected_excluded, order, axis=1)] = -1
-    return topk
-
-
-def ranking_metrics_from_topk(topk_ids, targets, ks) -> dict:
-    """HR, NDCG, MRR, recall, precision and F1 @k from top-K recommendation lists.
-
-    The metric definitions are in the module docstring. Position ``j`` of a row
-    of `topk_ids` is rank ``j`` (0-based); how ties were broken is whatever the
-    producer of `topk_ids` did (see `full_ranking_metrics` for pessimistic ties).
+    ``ranks[r]`` is the 0-based rank of row r's target among its candidates,
+    computed with pessimistic ties (the number of other candidates scoring
+    ``>=`` the target, as `full_ranking_metrics` and `sampled_ranking_metrics`
+    do). Then ``hr@k = recall@k = [rank < k]``, ``ndcg@k = hr@k / log2(rank +
+    2)``, ``mrr@k = hr@k / (rank + 1)``, ``precision@k = hr@k / k`` and ``f1@k
+    = 2 hr@k / (k + 1)``, averaged over rows.
 
     Args:
-        topk_ids: int array [n, K] of recommended item ids per row, best first,
-            with ``K >= max(ks)``; ``-1`` marks an empty slot (as left by
-            `topk_from_scores` when exclusion leaves fewer than K items). Ids
-            must not repeat within a row.
-        targets: int array [n] or [n, T] of relevant item ids, ``-1`` padded;
-            repeated ids count once.
+        ranks: int array [n] of ranks >= 0.
         ks: an int or a sequence of ints > 0, the cut-offs.
 
     Returns:
         Dict mapping ``"hr@k"``, ``"ndcg@k"``, ``"mrr@k"``, ``"recall@k"``,
-        ``"precision@k"``, ``"f1@k"`` for every k in `ks` to the mean over rows
-        (Python floats).
+        ``"precision@k"``, ``"f1@k"`` for every k in `ks` to the mean over rows.
 
     Raises:
-        ValueError: if `ks` is empty or holds a k <= 0, if `topk_ids` is not 2-D
-            or integer, has fewer than ``max(ks)`` columns, repeats an id within
-            a row or holds ids < -1, if `targets` has another number of rows,
-            ids < -1, or a row with no target.
+        ValueError: if `ranks` is empty, not 1-D, not integer or negative, or if
+            `ks` is empty or holds a k <= 0.
 
     Example:
 
-    >>> m = ranking_metrics_from_topk([[5, 3, 8]], [[3, 9]], ks=[2])
-    >>> m["hr@2"], m["recall@2"], m["precision@2"], m["mrr@2"]
-    (1.0, 0.5, 0.5, 0.5)
+    >>> ranking_metrics_from_ranks([0, 3], ks=[1])["hr@1"]
+    0.5
     """
     ks = _as_ks(ks)
-    topk_ids = np.asarray(topk_ids)
-    if topk_ids.ndim != 2:
+    ranks = np.asarray(ranks)
+    if ranks.ndim != 1 or ranks.size == 0:
         raise ValueError(
-            f"`topk_ids` must be 2-D [n, K]. Received: shape={topk_ids.shape}"
+            f"`ranks` must be a non-empty 1-D array. Received: shape={ranks.shape}"
         )
-    if not np.issubdtype(topk_ids.dtype, np.integer):
-        raise ValueError(
-            f"`topk_ids` must hold integer ids. Received: dtype={topk_ids.dtype}"
-        )
-    if topk_ids.shape[1] < max(ks):
-        raise ValueError(
-            f"`topk_ids` must have at least max(ks)={max(ks)} columns. "
-            f"Received: shape={topk_ids.shape}"
-        )
-    targets = _as_targets(targets, topk_ids.shape[0], None, "topk_ids")
-    topk_ids = topk_ids[:, : max(ks)].astype(np.int64)
-    if (topk_ids < -1).any():
-        row, column = np.argwhere(topk_ids < -1)[0]
-        raise ValueError(
-            f"`topk_ids` must hold ids >= 0 (or -1 for an empty slot). "
-            f"Received: topk_ids[{row}, {column}]={topk_ids[row, column]}"
-        )
-    ordered = np.sort(topk_ids, axis=1)
-    repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
-    if repeated.any():
-        row = int(np.flatnonzero(repeated.any(axis=1))[0])
-        raise ValueError(
-            f"`topk_ids` must not repeat an item within a row. Received: row {row} "
-            f"holds {ordered[row, 1:][repeated[row]][0]} more than once"
-        )
-
-    num_rows, width = topk_ids.shape
-    valid = targets >= 0
-    positions = np.full(targets.shape, np.inf)
-    step = max(1, _CHUNK_ELEMENTS // max(1, width * targets.shape[1]))
-    for start in range(0, num_rows, step):
-        stop = min(start + step, num_rows)
-        match = topk_ids[start:stop, :, None] == targets[start:stop, None, :]
-        found = match.any(axis=1) & valid[start:stop]
-        where = match.argmax(axis=1).astype(np.float64)
-        positions[start:stop] = np.where(found, where, np.inf)
-    return _metrics_from_positions(positions, valid.sum(axis=1), ks)
+    if not np.issubdtype(ranks.dtype, np.integer):
+        raise ValueError(f"`ranks` must hold integers. Received: dtype={ranks.dtype}")
+    if (ranks < 0).any():
+        row = int(np.flatnonzero(ranks < 0)[0])
+        raise ValueError(f"`ranks` must be >= 0. Received: ranks[{row}]={ranks[row]}")
+    positions = ranks.astype(np.float64)[:, None]
+    return _metrics_from_positions(positions, np.ones(len(ranks)), ks)
 
 
 def full_ranking_metrics(scores, targets, ks, exclude=None) -> dict:
@@ -425,9 +311,7 @@ def full_ranking_metrics(scores, targets, ks, exclude=None) -> dict:
     With several targets, the ranked list is: score descending, and among equal
     scores every non-target before every target (targets tied with each other
     are interchangeable, as relevance is binary). The target with the i-th
-    highest score (0-based) then sits at position ``c_t + i``. This equals the
-    result of `topk_from_scores` followed by `ranking_metrics_from_topk` whenever
-    no target's score ties with a non-target candidate's.
+    highest score (0-based) then sits at position ``c_t + i``.
 
     Ranks are computed by counting, in O(n * num_items * T), without sorting;
     the metric definitions are in the module docstring.
@@ -689,5 +573,5 @@ def sampled_ranking_metrics(target_scores, negative_scores, ks) -> dict:
             "`target_scores` and `negative_scores` must have the same number of rows. "
             f"Received: {target_scores.shape[0]} and {negative_scores.shape[0]}"
         )
-    rank = (negative_scores >= target_scores[:, None]).sum(axis=1).astype(np.float64)
-    return _metrics_from_positions(rank[:, None], np.ones(rank.shape[0]), ks)
+    rank = (negative_scores >= target_scores[:, None]).sum(axis=1)
+    return ranking_metrics_from_ranks(rank, ks)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import keras
-import keras_rs
 import numpy as np
-import tensorflow as tf
+import pandas as pd
 
 from recsys_tf import metrics
 from recsys_tf.data.input import make_dataset
@@ -28,12 +29,6 @@ def predict_ctr(model, split, batch_size: int = 8192) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64).reshape(-1)))
 
 
-def evaluate_ctr(model, split, batch_size: int = 8192) -> dict[str, float]:
-    return ctr_metrics(
-        split.labels, predict_ctr(model, split, batch_size), split.user_ids
-    )
-
-
 def predict_queries(model, features, batch_size: int = 4096) -> np.ndarray:
     """Query vectors `[n, dim]` of a retrieval model for the given inputs."""
     dataset = make_dataset(features, batch_size=batch_size)
@@ -50,51 +45,86 @@ def _queries_and_candidates(model, split, batch_size):
     )
 
 
-def retrieve_topk(model, split, k: int, batch_size: int = 4096) -> np.ndarray:
-    """Top-k item ids over the whole catalogue, via keras-rs BruteForceRetrieval."""
+def model_scores(model, split, batch_size: int = 4096):
+    """Score function `rows -> [len(rows), num_items]` of a retrieval model.
+
+    Queries are computed once; a call multiplies the rows' queries by every
+    candidate (item biases folded in), in float32.
+    """
     queries, candidates = _queries_and_candidates(model, split, batch_size)
-    retrieval = keras_rs.layers.BruteForceRetrieval(
-        candidate_embeddings=tf.constant(candidates),
-        k=min(k, candidates.shape[0]),
-        return_scores=False,
-    )
-    out = [
-        np.asarray(retrieval(tf.constant(queries[i : i + batch_size])))
-        for i in range(0, len(queries), batch_size)
-    ]
-    return np.concatenate(out).astype(np.int64)
+    candidates = np.ascontiguousarray(candidates.T)
+    return lambda rows: queries[rows] @ candidates
 
 
-def evaluate_retrieval(model, split, ks=(10, 50, 100), batch_size: int = 4096):
-    """Full-ranking HR / NDCG / MRR / recall / precision / F1 @k of a retrieval model."""
-    topk = retrieve_topk(model, split, max(ks), batch_size)
-    return metrics.ranking_metrics_from_topk(topk, split.targets, ks)
+def target_ranks(
+    score_fn, split, exclude_history: bool = False, chunk_elements: int = 1 << 24
+) -> np.ndarray:
+    """The 0-based rank of every row's target in full ranking, ties pessimistic.
+
+    ``rank = #{items j != target, j a candidate: s_j >= s_target}``: a tie counts
+    against the target (the rule of `metrics.full_ranking_metrics`). Every item
+    is a candidate except, with `exclude_history`, the user's items before the
+    target (`RetrievalSplit.earlier_items`); the target itself always stays one.
+    Scores are computed in chunks of about `chunk_elements` scores, so memory
+    stays flat whatever the number of rows.
+
+    Args:
+        score_fn: `rows -> [len(rows), num_items]` float scores (no NaN).
+        split: a `RetrievalSplit`.
+        exclude_history: remove the user's earlier items from the candidates.
+        chunk_elements: scores per chunk.
+
+    Returns:
+        int32 array [len(split)].
+    """
+    num_rows = len(split.targets)
+    ranks = np.empty(num_rows, np.int32)
+    step = 256  # Until the first chunk tells the catalogue size.
+    start = 0
+    while start < num_rows:
+        rows = np.arange(start, min(start + step, num_rows))
+        scores = np.asarray(score_fn(rows))
+        if np.isnan(scores).any():
+            row = rows[np.flatnonzero(np.isnan(scores).any(axis=1))[0]]
+            raise ValueError(f"the scores of row {row} contain NaN")
+        local = np.arange(len(rows))
+        target = scores[local, split.targets[rows]][:, None]
+        above = (scores >= target).sum(axis=1) - 1  # -1: the target itself
+        if exclude_history:
+            row, item = split.earlier_items(rows)
+            excluded = scores[row, item] >= target[row, 0]
+            above -= np.bincount(row[excluded], minlength=len(rows))
+        ranks[rows] = above
+        start = rows[-1] + 1
+        step = max(1, chunk_elements // scores.shape[1])
+    return ranks
 
 
-def evaluate_scores(score_fn, split, ks=(10, 50, 100), chunk: int = 2048):
+def evaluate_scores(score_fn, split, ks=(10, 50, 100), exclude_history=False):
     """Full-ranking metrics of a NumPy score function `rows -> [len(rows), num_items]`."""
-    tops = []
-    for start in range(0, len(split), chunk):
-        rows = np.arange(start, min(start + chunk, len(split)))
-        tops.append(metrics.topk_from_scores(score_fn(rows), max(ks)))
-    return metrics.ranking_metrics_from_topk(np.concatenate(tops), split.targets, ks)
+    ranks = target_ranks(score_fn, split, exclude_history)
+    return metrics.ranking_metrics_from_ranks(ranks, ks)
 
 
-def user_items(task) -> dict[int, np.ndarray]:
-    """Every item each user interacted with anywhere in a retrieval task."""
-    users, items = [], []
-    for part in task.parts().values():
-        users += [part.user_ids, np.repeat(part.user_ids, part.history.shape[1])]
-        items += [
-            part.targets,
-            np.where(part.history_mask, part.history, -1).reshape(-1),
-        ]
-    users, items = np.concatenate(users), np.concatenate(items)
-    keep = items >= 0
-    pairs = np.unique(np.stack([users[keep], items[keep]], 1), axis=0)
-    bounds = np.flatnonzero(np.diff(pairs[:, 0])) + 1
+def evaluate_retrieval(
+    model, split, ks=(10, 50, 100), batch_size: int = 4096, exclude_history=False
+):
+    """Full-ranking HR / NDCG / MRR / recall / precision / F1 @k of a retrieval model."""
+    return evaluate_scores(
+        model_scores(model, split, batch_size), split, ks, exclude_history
+    )
+
+
+def user_items(log) -> dict[int, np.ndarray]:
+    """Every item each user has an event with (any type) in the event log."""
+    users = log.events["user_id"].to_numpy(np.int64)
+    items = log.events["item_id"].to_numpy(np.int64)
+    pairs = np.sort(users * log.num_items + items)  # np.unique's hashing is slower
+    pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])]
+    users, items = np.divmod(pairs, log.num_items)
+    bounds = np.flatnonzero(np.diff(users)) + 1
     return {
-        int(chunk[0, 0]): chunk[:, 1] for chunk in np.split(pairs, bounds) if len(chunk)
+        int(u[0]): i for u, i in zip(np.split(users, bounds), np.split(items, bounds))
     }
 
 
@@ -109,11 +139,108 @@ def sampled_negatives(
     )
 
 
-def evaluate_retrieval_sampled(
-    model, split, negatives, ks=(10, 50, 100), batch_size: int = 4096
-):
-    """HR / NDCG / MRR / ... @k of the target ranked among fixed sampled negatives."""
+def user_negatives(
+    users, num_items: int, seen: dict, num_negatives: int, seed: int
+) -> dict[int, np.ndarray]:
+    """One list of `num_negatives` items per user, none of them the user's items:
+    S3-Rec's protocol, where validation and test share each user's list."""
+    users = np.unique(users)
+    exclude = [seen.get(int(u), np.empty(0, np.int64)) for u in users]
+    drawn = metrics.sample_negatives(
+        num_items, np.full(len(users), -1), num_negatives, seed, exclude=exclude
+    )
+    return dict(zip(users.tolist(), drawn))
+
+
+def read_negatives_file(path: str, user_originals, item_originals):
+    """A published negative list: one line per user, ``user_id neg1 neg2 ...``.
+
+    The ids are the dataset's original ids (S3-Rec's `*_sample.txt` format),
+    mapped to codes through `user_originals` / `item_originals` (``originals[code]``,
+    as `data_prep.common.read_mapping` returns them; None = the ids are the codes).
+
+    Returns:
+        dict user code -> int64 array of item codes.
+
+    Raises:
+        ValueError: naming the file and line of an unknown id, a repeated user or
+            a line with another number of negatives than the first.
+    """
+    maps = {}
+    for kind, originals in (("user", user_originals), ("item", item_originals)):
+        maps[kind] = None if originals is None else pd.Index(originals)
+    out, width = {}, None
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            codes = []
+            for kind, token in zip(["user"] + ["item"] * (len(tokens) - 1), tokens):
+                codes.append(_code(path, number, kind, token, maps[kind]))
+            user, negatives = codes[0], np.array(codes[1:], np.int64)
+            if user in out:
+                raise ValueError(f"{path}, line {number}: user {tokens[0]} again")
+            if width is None:
+                width = len(negatives)
+            if len(negatives) != width or not width:
+                raise ValueError(
+                    f"{path}, line {number}: {len(negatives)} negatives, expected "
+                    f"{width or 'at least one'} (as on the first line)"
+                )
+            out[user] = negatives
+    return out
+
+
+def _code(path, number, kind, token, index) -> int:
+    """The code of one original id of a negatives file."""
+    if index is None:
+        if token.isdigit():
+            return int(token)
+    else:
+        key = int(token) if index.dtype.kind in "iu" and token.isdigit() else token
+        position = index.get_indexer([key])[0]
+        if position >= 0:
+            return int(position)
+    raise ValueError(
+        f"{path}, line {number}: unknown {kind} id {token!r} (not in the "
+        f"dataset's {kind} id table)"
+    )
+
+
+def negatives_of_users(split, per_user: dict, source: str) -> np.ndarray:
+    """Each row's negatives from a per-user dict; the target must not be one."""
+    missing = [u for u in np.unique(split.user_ids) if int(u) not in per_user]
+    if missing:
+        raise ValueError(f"{source}: no negatives for user code {missing[0]}")
+    negatives = np.stack([per_user[int(u)] for u in split.user_ids])
+    clash = (negatives == split.targets[:, None]).any(axis=1)
+    if clash.any():
+        row = int(np.flatnonzero(clash)[0])
+        raise ValueError(
+            f"{source}: the negatives of user code {split.user_ids[row]} hold its "
+            f"target item code {split.targets[row]}"
+        )
+    return negatives
+
+
+def sampled_ranks(model, split, negatives, batch_size: int = 4096) -> np.ndarray:
+    """The 0-based rank of each row's target among its negatives, ties pessimistic."""
     queries, candidates = _queries_and_candidates(model, split, batch_size)
-    target = np.einsum("nd,nd->n", queries, candidates[split.targets])
-    negative = np.einsum("nd,nkd->nk", queries, candidates[negatives])
-    return metrics.sampled_ranking_metrics(target, negative, ks)
+    items = np.concatenate([split.targets[:, None], negatives], axis=1)
+    scores = np.einsum("nd,nkd->nk", queries, candidates[items])
+    return (scores[:, 1:] >= scores[:, :1]).sum(axis=1).astype(np.int32)
+
+
+def save_outputs(path: str, **arrays) -> None:
+    """Saves per-example outputs compactly (ids as int32 when they fit) to `path`
+    (an .npz written atomically)."""
+    compact = {}
+    for name, values in arrays.items():
+        values = np.asarray(values)
+        if values.dtype.kind in "iu" and values.size and values.max() < 2**31:
+            values = values.astype(np.int32)
+        compact[name] = values
+    temporary = path + ".tmp.npz"
+    np.savez_compressed(temporary, **compact)
+    os.replace(temporary, path)

@@ -29,6 +29,8 @@ TASKS = ("ctr", "retrieval")
 ORACLE = "oracle"
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
+# Per-example test outputs beside results.json, for summarize's paired bootstrap.
+TEST_OUTPUTS_FILE = "test_outputs.npz"
 
 
 class RunError(Exception):
@@ -134,16 +136,81 @@ def _inputs(config, part):
 PROTOCOLS = ("full", "sampled")
 
 
-def _negatives(config, task):
-    """Fixed sampled negatives of the validation and test parts (sampled protocol)."""
-    if config.task != "retrieval" or config.eval.protocol == "full":
-        return {}
-    if config.eval.protocol not in PROTOCOLS:
+def _exclude_history(config, task) -> bool | None:
+    """The resolved `config.eval.exclude_history` of a retrieval task (None for CTR).
+
+    "auto" excludes the user's earlier items from the full-ranking candidates
+    when no (user, item) pair repeats among the positive events (ML-1M, Amazon
+    Beauty: an earlier item cannot be the next one) and keeps them on
+    repeat-consumption data (simulator, Taobao, KuaiRand). The sampled protocol
+    never draws any of the user's items, so it always excludes them.
+    """
+    value = str(config.eval.exclude_history).lower()
+    if value not in ("auto", "true", "false"):
         raise ConfigError(
-            f"config.eval.protocol must be one of {PROTOCOLS}. "
-            f"Received: {config.eval.protocol!r}"
+            "config.eval.exclude_history must be 'auto', True or False. "
+            f"Received: {config.eval.exclude_history!r}"
         )
-    seen = evaluation.user_items(task)
+    if config.task != "retrieval":
+        return None
+    if config.eval.protocol == "sampled":
+        if value == "false":
+            raise ConfigError(
+                "config.eval.exclude_history=False does not apply to the sampled "
+                "protocol, whose negatives are never the user's items"
+            )
+        return True
+    return not task.repeat_consumption if value == "auto" else value == "true"
+
+
+def _negatives(config, log, task):
+    """Fixed sampled negatives of the validation and test parts (sampled protocol):
+    drawn per row (seeded by `eval.negatives_seed` + part index), per user and shared
+    by validation and test (`eval.shared_negatives`), or read from a published list
+    (`eval.negatives_file`); drawn ones are never any item of the user's events."""
+    protocol = config.eval.protocol
+    if protocol not in PROTOCOLS:
+        raise ConfigError(
+            f"config.eval.protocol must be one of {PROTOCOLS}. Received: {protocol!r}"
+        )
+    if config.task != "retrieval":
+        return {}
+    if protocol == "full":
+        if config.eval.shared_negatives or config.eval.negatives_file:
+            raise ConfigError(
+                "config.eval.shared_negatives / negatives_file need "
+                "config.eval.protocol='sampled'"
+            )
+        return {}
+    parts = {name: part for name, part in task.parts().items() if name != "train"}
+    if config.eval.negatives_file:
+        from data_prep import common
+
+        folder = log.path or ""
+        per_user = evaluation.read_negatives_file(
+            config.eval.negatives_file,
+            common.read_mapping(folder, "user", log.num_users),
+            common.read_mapping(folder, "item", log.num_items),
+        )
+        return {
+            name: evaluation.negatives_of_users(
+                part, per_user, config.eval.negatives_file
+            )
+            for name, part in parts.items()
+        }
+    seen = evaluation.user_items(log)
+    if config.eval.shared_negatives:
+        per_user = evaluation.user_negatives(
+            np.concatenate([part.user_ids for part in parts.values()]),
+            task.num_items,
+            seen,
+            config.eval.num_negatives,
+            config.eval.negatives_seed,
+        )
+        return {
+            name: evaluation.negatives_of_users(part, per_user, "shared negatives")
+            for name, part in parts.items()
+        }
     return {
         name: evaluation.sampled_negatives(
             part,
@@ -157,16 +224,27 @@ def _negatives(config, task):
     }
 
 
-def _evaluate(config, model, part, negatives=None):
+def _evaluate(config, model, part, negatives=None, exclude_history=False, outputs=""):
+    """Metrics of `model` on `part`, ties pessimistic; with `outputs` (a file path)
+    also saves the per-example outputs that summarize's paired bootstrap reads."""
     if config.task == "ctr":
-        return evaluation.evaluate_ctr(model, part, config.eval.batch_size)
+        probability = evaluation.predict_ctr(model, part, config.eval.batch_size)
+        if outputs:
+            evaluation.save_outputs(
+                outputs,
+                user_id=part.user_ids,
+                probability=probability.astype(np.float16),
+                label=part.labels.astype(np.int8),
+            )
+        return evaluation.ctr_metrics(part.labels, probability, part.user_ids)
     if negatives is not None:
-        return evaluation.evaluate_retrieval_sampled(
-            model, part, negatives, tuple(config.eval.ks), config.eval.batch_size
-        )
-    return evaluation.evaluate_retrieval(
-        model, part, tuple(config.eval.ks), config.eval.batch_size
-    )
+        ranks = evaluation.sampled_ranks(model, part, negatives, config.eval.batch_size)
+    else:
+        scores = evaluation.model_scores(model, part, config.eval.batch_size)
+        ranks = evaluation.target_ranks(scores, part, exclude_history)
+    if outputs:
+        evaluation.save_outputs(outputs, user_id=part.user_ids, rank=ranks)
+    return evaluation.metrics.ranking_metrics_from_ranks(ranks, tuple(config.eval.ks))
 
 
 def _oracle(config, log, task, negatives):
@@ -290,7 +368,8 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     `workdir/tensorboard`, checkpoints every epoch under `workdir/checkpoints` (a
     restarted run resumes from the last one, if its config and its data files are
     unchanged), selects the best epoch on the validation split, evaluates it on test
-    and writes `results.json`. Every file is written to a temporary name and renamed.
+    and writes `results.json` and the per-example test outputs (`test_outputs.npz`).
+    Every file is written to a temporary name and renamed.
     """
     start = time.time()
     _check_config(config)
@@ -313,7 +392,8 @@ def _run(config, workdir, strategy, distribution, start) -> dict:
     fingerprint = data_fingerprint(log.path) if log.path else {}
     _check_data_unchanged(workdir, log.path, fingerprint)
     task = build_task(config, log)
-    negatives = _negatives(config, task)
+    negatives = _negatives(config, log, task)
+    exclude = _exclude_history(config, task)
     _summary_writer_text(workdir, config_json)
     subsampled = _eval_subsampled(task)
     base = {
@@ -334,6 +414,8 @@ def _run(config, workdir, strategy, distribution, start) -> dict:
         "protocol": config.eval.protocol if config.task == "retrieval" else None,
         "monitor": monitor_metric(config),
         **({"eval_subsampled": subsampled} if subsampled else {}),
+        "exclude_history": exclude,
+        "num_negatives": int(negatives["test"].shape[1]) if negatives else None,
     }
     if config.model.name == ORACLE:
         scores = _oracle(config, log, task, negatives)
@@ -374,7 +456,7 @@ def _run(config, workdir, strategy, distribution, start) -> dict:
         print(f"[train] resuming {workdir} after epoch {initial_epoch}", flush=True)
 
     validate = lambda m: _evaluate(  # noqa: E731
-        config, m, task.validation, negatives.get("validation")
+        config, m, task.validation, negatives.get("validation"), exclude
     )
     monitor = monitor_metric(config)
     mode = "min" if monitor in ("logloss",) else "max"
@@ -413,8 +495,17 @@ def _run(config, workdir, strategy, distribution, start) -> dict:
     state = validator.state
     if state["best_epoch"]:
         model.load_weights(os.path.join(workdir, cb.epoch_weights(state["best_epoch"])))
-    test = _evaluate(config, model, task.test, negatives.get("test"))
-    validation = _evaluate(config, model, task.validation, negatives.get("validation"))
+    test = _evaluate(
+        config,
+        model,
+        task.test,
+        negatives.get("test"),
+        exclude,
+        os.path.join(workdir, TEST_OUTPUTS_FILE),
+    )
+    validation = _evaluate(
+        config, model, task.validation, negatives.get("validation"), exclude
+    )
     trained = len(state["history"])
     seconds = state["train_seconds"]
     results = {

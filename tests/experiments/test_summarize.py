@@ -1,7 +1,6 @@
 """Tests of the README table generator."""
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -9,75 +8,151 @@ import pytest
 from experiments import summarize
 
 
-def _student_t_two_sided_p(t, df, steps=200_000):
-    """Independent reference: integrate the Student-t density numerically."""
-    x = np.linspace(abs(t), abs(t) + 200.0, steps)
-    log_c = (
-        math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-    )
-    density = np.exp(log_c - (df + 1) / 2 * np.log1p(x * x / df))
-    return float(2 * np.trapezoid(density, x))
+def _write_run(runs, experiment, seed, result, **outputs):
+    workdir = runs / experiment / f"seed{seed}"
+    workdir.mkdir(parents=True)
+    (workdir / "results.json").write_text(json.dumps({"seed": seed, **result}))
+    (workdir / "config.json").write_text("{}")
+    if outputs:
+        np.savez_compressed(workdir / summarize.TEST_OUTPUTS_FILE, **outputs)
 
 
-@pytest.mark.parametrize(
-    "a, b",
-    [([1.0, 1.2, 0.9], [2.0, 2.1, 1.8]), ([0.5, 0.6, 0.4, 0.55], [0.52, 0.58, 0.47])],
-)
-def test_welch_p_value_matches_numeric_integral(a, b):
-    ma, mb = np.mean(a), np.mean(b)
-    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
-    t = (ma - mb) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    assert summarize.welch_p_value(a, b) == pytest.approx(
-        _student_t_two_sided_p(t, df), rel=1e-3
-    )
-
-
-def test_welch_needs_two_values():
-    assert summarize.welch_p_value([1.0], [2.0, 3.0]) is None
+def _ranks(rng, users, scale):
+    return {
+        "user_id": users.astype(np.int32),
+        "rank": rng.geometric(1 / scale, len(users)).astype(np.int32) - 1,
+    }
 
 
 def test_collect_and_render(tmp_path):
     runs = tmp_path / "runs"
-    for experiment, values in {
-        "base": [0.60, 0.61, 0.59],
-        "better": [0.70, 0.71, 0.69],
-    }.items():
-        for seed, value in enumerate(values):
-            workdir = runs / experiment / f"seed{seed}"
-            workdir.mkdir(parents=True)
-            (workdir / "results.json").write_text(
-                json.dumps({"seed": seed, "test": {"auc": value}, "train_seconds": 3.0})
-            )
-            (workdir / "config.json").write_text("{}")
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(200), 3)
+    protocol = {"task": "retrieval", "protocol": "full", "exclude_history": True}
+    for experiment, scale in {"base": 30.0, "better": 5.0, "same": None}.items():
+        for seed in range(3):
+            outputs = _ranks(rng, users, scale or 30.0)
+            if scale is None:  # the base run's outputs: identical rows
+                base = np.load(runs / "base" / f"seed{seed}" / "test_outputs.npz")
+                outputs = {k: base[k] for k in base.files}
+            hr = float(np.mean(outputs["rank"] < 10))
+            result = {"test": {"hr@10": hr}, "train_seconds": 3.0, **protocol}
+            _write_run(runs, experiment, seed, result, **outputs)
+    _write_run(runs, "no_outputs", 0, {"test": {"hr@10": 0.9}, **protocol})
     results_dir = tmp_path / "results"
-    assert summarize.collect(str(runs), str(results_dir)) == 6
+    assert summarize.collect(str(runs), str(results_dir)) == 10
+    assert (results_dir / "better" / "seed2.test.npz").exists()
     results = summarize.load(str(results_dir))
     table = summarize.Table(
         id="t",
-        metrics=("auc",),
+        metrics=("hr@10",),
         rows=(
             summarize.Row("Base", "base"),
-            summarize.Row("Better", "better", paper={"auc": 0.75}),
-            summarize.Row("Missing", "missing", paper={"auc": 0.5}),
+            summarize.Row("Better", "better", paper={"hr@10": 0.75}),
+            summarize.Row("Same", "same"),
+            summarize.Row("No outputs", "no_outputs"),
+            summarize.Row("Missing", "missing", paper={"hr@10": 0.5}),
         ),
         command="make x",
         reference="base",
     )
     text = summarize.render(table, results)
     lines = text.splitlines()
-    assert "| Base | — | 0.6000 ± 0.0100 | — | 0,1,2 | `make x` |" in lines
-    assert (
-        "| Better | 0.7500 | 0.7000 ± 0.0100† | -0.0500 | 0,1,2 | `make x` |" in lines
-    )
+    cells = {line.split(" | ")[0][2:]: line.split(" | ")[2] for line in lines[2:7]}
+    assert cells["Better"].endswith("†")
+    assert not cells["Base"].endswith("†")
+    assert not cells["Same"].endswith("†")  # identical outputs: p = 1
+    assert cells["No outputs"] == "0.9000 ± 0.0000"  # no files, no mark
     assert "| Missing | 0.5000 | — | — | — | — |" in lines
     assert "training time per trained run 3–3 s" in lines[-1]
     assert "differs from the base row at p < 0.05" in lines[-1]
+    assert "paired bootstrap over test users, 1000 resamples" in lines[-1]
+    assert "the user's earlier items excluded" in lines[-1]
+    assert "a tie counts against the target" in lines[-1]
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- table:t -->\nold\n<!-- /table -->\nend\n")
     assert summarize.update_readme(str(readme), results, tables=(table,)) == 1
     body = readme.read_text()
-    assert "old" not in body and "0.7000 ± 0.0100†" in body and body.endswith("end\n")
+    assert "old" not in body and cells["Better"] in body and body.endswith("end\n")
+
+
+def test_protocol_note():
+    assert summarize.protocol_note([{"task": "ctr"}]) == ""
+    kept = {"task": "retrieval", "protocol": "full", "exclude_history": False}
+    assert "earlier items kept" in summarize.protocol_note([kept])
+    sampled = {"task": "retrieval", "protocol": "sampled", "num_negatives": 99}
+    sampled["exclude_history"] = True
+    assert "the target and 99 sampled negatives" in summarize.protocol_note([sampled])
+    old = {"task": "retrieval", "protocol": "full"}
+    assert "ties to the lowest item id" in summarize.protocol_note([old])
+
+
+def _auc_reference(labels, scores):
+    """Mann-Whitney AUC over all pairs, ties one half."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    wins = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    return wins.mean()
+
+
+def test_bootstrap_weights_recompute_metrics():
+    users = np.array([0, 0, 1, 2, 2, 2, 3, 3])
+    outputs = {
+        "user_id": users,
+        "probability": np.array([0.4, 0.4, 0.7, 0.7, 0.1, 0.1, 0.7, 0.7], np.float16),
+        "label": np.array([1, 0, 1, 0, 1, 1, 0, 0], np.int8),
+        "rank": np.array([0, 3, 12, 1, 0, 40, 7, 2]),
+    }
+    unique = np.unique(users)
+    weights = np.array([[1.0, 1, 1, 1], [2, 0, 1, 3]])
+    # Weights [2, 0, 1, 3]: user 0's rows twice, user 2's once, user 3's three times.
+    rows = np.concatenate(
+        [
+            np.tile(np.flatnonzero(users == u), int(w))
+            for u, w in zip(unique, weights[1])
+        ]
+    )
+    probability = outputs["probability"].astype(np.float64)
+    auc = summarize._run_metric(outputs, "auc", unique)(weights)
+    assert auc[0] == pytest.approx(_auc_reference(outputs["label"], probability))
+    assert auc[1] == pytest.approx(
+        _auc_reference(outputs["label"][rows], probability[rows])
+    )
+    ndcg = summarize._run_metric(outputs, "ndcg@10", unique)(weights)
+    rank = outputs["rank"][rows]
+    assert ndcg[1] == pytest.approx(np.mean((rank < 10) / np.log2(rank + 2)))
+    gauc = summarize._run_metric(outputs, "gauc", unique)(weights)
+    # Users 0 and 2 have both labels: AUC 1/2 (a tie, 2 rows) and 0 (3 rows).
+    assert gauc[0] == pytest.approx((2 * 0.5 + 3 * 0.0) / 5)
+    assert gauc[1] == pytest.approx((2 * 2 * 0.5 + 1 * 3 * 0.0) / 7)
+    logloss = summarize._run_metric(outputs, "logloss", unique)(weights)
+    y, p = outputs["label"][rows], probability[rows]
+    assert logloss[1] == pytest.approx(
+        -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    )
+
+
+def test_paired_bootstrap_p():
+    rng = np.random.default_rng(2)
+    users = np.repeat(np.arange(300), 2)
+    a = {s: _ranks(rng, users, 30.0) for s in range(3)}
+    assert summarize.paired_bootstrap_p(a, a, "hr@10") == 1.0
+    # Zero-variance runs that differ on a handful of rows are not significant.
+    b = {s: dict(a[s], rank=a[s]["rank"].copy()) for s in a}
+    for s in b:
+        b[s]["rank"][:2] = 0
+    assert summarize.paired_bootstrap_p(b, a, "hr@10") > 0.05
+    better = {s: _ranks(rng, users, 3.0) for s in range(3)}
+    assert summarize.paired_bootstrap_p(better, a, "hr@10") < 0.01
+    # Other test rows for the same seed: no pairing, no p-value.
+    shifted = {s: dict(a[s], user_id=a[s]["user_id"][::-1]) for s in a}
+    assert summarize.paired_bootstrap_p(shifted, a, "hr@10") is None
+    assert summarize.paired_bootstrap_p({5: a[0]}, a, "hr@10") is None
+
+
+def test_outputs_file_name_is_the_trainers():
+    from recsys_tf.training import loop
+
+    assert summarize.TEST_OUTPUTS_FILE == loop.TEST_OUTPUTS_FILE
 
 
 def test_collect_names_folders_by_run_and_marks_subsampled_rows(tmp_path):

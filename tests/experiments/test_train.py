@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
+from recsys_tf.data.datasets import load_event_log
 from recsys_tf.models import MODELS
-from recsys_tf.training import loop
+from recsys_tf.training import evaluation, loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = sorted(
@@ -215,22 +217,140 @@ def test_killed_run_resumes_and_mirrored_strategy(data_root, tmp_path):
     assert results["replicas"] == 2 and results["epochs_run"] == done + 1
 
 
-@pytest.mark.parametrize("name", ["youtube_dnn.py", "oracle_retrieval.py"])
-def test_sampled_protocol(name, data_root, tmp_path):
-    config = _config(os.path.join(ROOT, "experiments", "configs", name), data_root)
+def _recompute_ranks(queries, candidates, targets, negatives):
+    """Pessimistic rank of each target among its negatives, one row at a time."""
+    ranks = []
+    for query, target, row in zip(queries, targets, negatives):
+        scores = candidates @ query
+        ranks.append(int(np.sum(scores[row] >= scores[target])))
+    return np.array(ranks)
+
+
+def test_sampled_protocol(data_root, tmp_path, monkeypatch):
+    path = os.path.join(ROOT, "experiments", "configs", "youtube_dnn.py")
+    config = _config(path, data_root, epochs=2, patience=0)
     config.eval.protocol = "sampled"
     config.eval.num_negatives = 50
+    calls = []
+    sampled_ranks = evaluation.sampled_ranks
+
+    def recording(model, split, negatives, batch_size=4096):
+        queries, candidates = evaluation._queries_and_candidates(
+            model, split, batch_size
+        )
+        calls.append((split, negatives.copy(), queries, candidates))
+        return sampled_ranks(model, split, negatives, batch_size)
+
+    monkeypatch.setattr(evaluation, "sampled_ranks", recording)
     results = loop.run(config, str(tmp_path))
-    assert results["protocol"] == "sampled"
-    # With 50 negatives a hit@20 is far easier than in the 300-item catalogue.
-    full = loop.run(
-        _config(os.path.join(ROOT, "experiments", "configs", name), data_root),
-        str(tmp_path / "full"),
-    )
-    assert results["test"]["hr@20"] > full["test"]["hr@20"]
+    assert results["protocol"] == "sampled" and results["num_negatives"] == 50
+    assert results["exclude_history"] is True
+    # Validation after epochs 1 and 2, test, validation of the best epoch.
+    log = load_event_log(config.data)
+    seen = evaluation.user_items(log)
+    assert len(calls) == 4
+    validation, test = calls[:2] + calls[3:], calls[2]
+    for _, negatives, _, _ in validation[1:]:
+        np.testing.assert_array_equal(negatives, validation[0][1])  # fixed
+    split, negatives, queries, candidates = test
+    assert len(split) == results["num_test"]
+    for user, row in zip(split.user_ids, negatives):
+        assert not set(row.tolist()) & set(seen[int(user)].tolist())
+    ranks = _recompute_ranks(queries, candidates, split.targets, negatives)
+    for k in config.eval.ks:
+        hit = ranks < k
+        assert results["test"][f"hr@{k}"] == pytest.approx(hit.mean(), abs=1e-12)
+        assert results["test"][f"ndcg@{k}"] == pytest.approx(
+            np.mean(hit / np.log2(ranks + 2)), abs=1e-12
+        )
+    with np.load(tmp_path / loop.TEST_OUTPUTS_FILE) as saved:
+        np.testing.assert_array_equal(saved["rank"], ranks)
+        np.testing.assert_array_equal(saved["user_id"], split.user_ids)
     config.eval.protocol = "bogus"
     with pytest.raises(loop.ConfigError, match="protocol"):
         loop.run(config, str(tmp_path / "bad"))
+
+
+def test_sampled_protocol_of_the_oracle(data_root, tmp_path):
+    path = os.path.join(ROOT, "experiments", "configs", "oracle_retrieval.py")
+    config = _config(path, data_root)
+    config.eval.protocol = "sampled"
+    config.eval.num_negatives = 50
+    results = loop.run(config, str(tmp_path))
+    assert results["protocol"] == "sampled" and results["exclude_history"] is True
+    assert 0 < results["test"]["hr@5"] <= results["test"]["hr@20"] <= 1
+
+
+def _task(config):
+    log = load_event_log(config.data)
+    return log, loop.build_task(config, log)
+
+
+def test_shared_negatives_and_negatives_file(data_root, tmp_path):
+    path = os.path.join(ROOT, "experiments", "configs", "popularity.py")
+    config = _config(path, data_root)
+    config.eval.protocol = "sampled"
+    config.eval.num_negatives = 7
+    config.eval.shared_negatives = True
+    log, task = _task(config)
+    seen = evaluation.user_items(log)
+    negatives = loop._negatives(config, log, task)
+    rows = {}
+    for name in ("validation", "test"):
+        part = task.parts()[name]
+        for user, row in zip(part.user_ids, negatives[name]):
+            rows.setdefault(int(user), []).append(row.tolist())
+            assert not set(row.tolist()) & set(seen[int(user)].tolist())
+    assert any(len(r) > 1 for r in rows.values())
+    assert all(r == [r[0]] * len(r) for r in rows.values())  # one list per user
+    # A published list (ids = codes on simulated data, which has no id tables).
+    file = tmp_path / "sample.txt"
+    lists = {
+        u: [i for i in range(log.num_items) if i not in set(seen[u].tolist())][:4]
+        for u in sorted(seen)
+    }
+    file.write_text("".join(f"{u} {' '.join(map(str, v))}\n" for u, v in lists.items()))
+    config.eval.negatives_file = str(file)
+    negatives = loop._negatives(config, log, task)
+    for user, row in zip(task.test.user_ids, negatives["test"]):
+        assert row.tolist() == lists[int(user)]
+    config.eval.protocol = "full"
+    with pytest.raises(loop.ConfigError, match="need config.eval.protocol='sampled'"):
+        loop._negatives(config, log, task)
+
+
+def test_exclude_history_is_resolved_and_recorded(data_root, tmp_path):
+    path = os.path.join(ROOT, "experiments", "configs", "popularity.py")
+    config = _config(path, data_root)
+    kept = loop.run(config, str(tmp_path / "auto"))
+    # Simulated clicks repeat (user, item) pairs: "auto" keeps the history.
+    assert kept["exclude_history"] is False
+    config.eval.exclude_history = "True"  # as an absl flag gives it
+    excluded = loop.run(config, str(tmp_path / "true"))
+    assert excluded["exclude_history"] is True
+    # Removing candidates can only move targets up.
+    assert excluded["test"]["hr@20"] >= kept["test"]["hr@20"]
+    assert excluded["test"]["mrr@20"] > kept["test"]["mrr@20"]
+    config.eval.exclude_history = "sometimes"
+    with pytest.raises(loop.ConfigError, match="exclude_history must be"):
+        loop.run(config, str(tmp_path / "bad"))
+    config.eval.exclude_history = "false"
+    config.eval.protocol = "sampled"
+    with pytest.raises(loop.ConfigError, match="does not apply to the sampled"):
+        loop.run(config, str(tmp_path / "bad2"))
+
+
+def test_results_validation_metric_is_the_best_of_the_history(data_root, tmp_path):
+    path = os.path.join(ROOT, "experiments", "configs", "wide_deep.py")
+    results = loop.run(_config(path, data_root, epochs=3, patience=0), str(tmp_path))
+    state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
+    history = [h["val_auc"] for h in state["history"]]
+    assert len(history) == 3
+    assert results["best_epoch"] == int(np.argmax(history)) + 1
+    assert results["validation"]["auc"] == pytest.approx(max(history), abs=1e-9)
+    with np.load(tmp_path / loop.TEST_OUTPUTS_FILE) as saved:
+        assert saved["probability"].dtype == np.float16
+        assert len(saved["label"]) == len(saved["user_id"]) == results["num_test"]
 
 
 def test_resume_refuses_a_different_config(data_root, tmp_path):

@@ -9,10 +9,9 @@ from hypothesis import strategies as st
 
 from recsys_tf.metrics import (
     full_ranking_metrics,
-    ranking_metrics_from_topk,
+    ranking_metrics_from_ranks,
     sample_negatives,
     sampled_ranking_metrics,
-    topk_from_scores,
 )
 
 METRICS = ("hr", "ndcg", "mrr", "recall", "precision", "f1")
@@ -79,16 +78,6 @@ def _pessimistic_lists(scores, targets, exclude=None):
     return lists
 
 
-def _reference_topk(scores, k, exclude=None):
-    result = []
-    for row, banned in zip(scores, _excluded_sets(exclude, len(scores))):
-        ranked = sorted(
-            (j for j in range(len(row)) if j not in banned), key=lambda j: (-row[j], j)
-        )
-        result.append((ranked + [-1] * k)[:k])
-    return np.array(result)
-
-
 def _assert_metrics_equal(actual, expected):
     assert list(actual) == list(expected)
     for key, value in expected.items():
@@ -105,107 +94,26 @@ def _random_targets(rng, n, num_items, width):
     return rng.permuted(targets, axis=1)
 
 
-# -------------------------------------------- topk_from_scores
+# -------------------------------------- ranking_metrics_from_ranks
 
 
-def test_topk_hand_computed():
-    scores = [[0.1, 0.9, 0.5, 0.9], [3.0, 1.0, 2.0, 0.0]]
-    assert topk_from_scores(scores, 2).tolist() == [[1, 3], [0, 2]]
-    assert topk_from_scores(scores, 3, exclude=[[2], [0, 3]]).tolist() == [
-        [1, 3, 0],
-        [2, 1, -1],
-    ]
-    mask = np.array([[False, True, False, False], [False, False, False, False]])
-    assert topk_from_scores(scores, 4, exclude=mask).tolist() == [
-        [3, 2, 0, -1],
-        [0, 2, 1, 3],
-    ]
-
-
-def test_topk_ties_lower_id_first():
-    scores = np.zeros((3, 9))
-    np.testing.assert_array_equal(topk_from_scores(scores, 4), [[0, 1, 2, 3]] * 3)
-    np.testing.assert_array_equal(
-        topk_from_scores(scores, 4, exclude=[[0, 2], [], [8]]),
-        [[1, 3, 4, 5], [0, 1, 2, 3], [0, 1, 2, 3]],
-    )
-
-
-def test_topk_excluded_never_displaces_minus_infinity():
-    scores = np.array([[-np.inf, -np.inf, 0.0, -np.inf]])
-    assert topk_from_scores(scores, 3, exclude=[[0]]).tolist() == [[2, 1, 3]]
-
-
-@pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("exclusion", [None, "mask", "lists"])
-def test_topk_matches_reference(seed, exclusion):
+@pytest.mark.parametrize("seed", range(3))
+def test_from_ranks_matches_reference(seed):
     rng = np.random.default_rng(seed)
-    n, num_items = 40, 30
-    scores = rng.integers(0, 6, (n, num_items)).astype(np.float32)  # Many ties.
-    scores[rng.random((n, num_items)) < 0.05] = -np.inf
-    mask = rng.random((n, num_items)) < 0.3
-    mask[0] = True  # A row with nothing left.
-    mask[1, :-2] = True  # A row with fewer than k items left.
-    exclude = {None: None, "mask": mask, "lists": [np.flatnonzero(m) for m in mask]}[
-        exclusion
-    ]
-    for k in (1, 5, num_items):
-        np.testing.assert_array_equal(
-            topk_from_scores(scores, k, exclude), _reference_topk(scores, k, exclude)
-        )
+    ranks = rng.integers(0, 30, 70)
+    ks = [1, 3, 10, 40]
+    lists = [["neg"] * r + ["target"] for r in ranks]
+    expected = _mean_metrics(lists, [{"target"}] * len(lists), ks)
+    _assert_metrics_equal(ranking_metrics_from_ranks(ranks, ks), expected)
 
 
-# ----------------------------------- ranking_metrics_from_topk
-
-
-def test_from_topk_hand_computed():
-    topk = [[5, 3, 8], [1, 2, 4]]
-    targets = [[3, 9], [4, -1]]
-    result = ranking_metrics_from_topk(topk, targets, ks=[2, 3])
-    # Row 0: target 3 at rank 1 of 2 targets; row 1: target 4 at rank 2 of 1 target.
-    g1 = 1 / math.log2(3)  # Gain at rank 1.
-    row0_ndcg = g1 / (1 + g1)  # Ideal list holds both targets in front.
-    expected = {
-        "hr@2": (1 + 0) / 2,
-        "ndcg@2": (row0_ndcg + 0) / 2,
-        "mrr@2": (1 / 2 + 0) / 2,
-        "recall@2": (1 / 2 + 0) / 2,
-        "precision@2": (1 / 2 + 0) / 2,
-        "f1@2": (2 * 0.5 * 0.5 / (0.5 + 0.5) + 0) / 2,
-        "hr@3": (1 + 1) / 2,
-        "ndcg@3": (row0_ndcg + 1 / math.log2(4)) / 2,
-        "mrr@3": (1 / 2 + 1 / 3) / 2,
-        "recall@3": (1 / 2 + 1) / 2,
-        "precision@3": (1 / 3 + 1 / 3) / 2,
-        "f1@3": (0.4 + 0.5) / 2,  # 2 (1/3)(1/2) / (5/6) and 2 (1/3)(1) / (4/3).
-    }
-    _assert_metrics_equal(result, expected)
-
-
-def test_from_topk_repeated_targets_count_once_and_int_ks():
-    once = ranking_metrics_from_topk([[5, 3, 8]], [[3, 9]], ks=3)
-    twice = ranking_metrics_from_topk([[5, 3, 8]], [[3, 3, 9, -1, 9]], ks=[3, 3])
-    assert once == twice
-    assert once["recall@3"] == 0.5
-
-
-def test_from_topk_empty_slots_never_hit():
-    result = ranking_metrics_from_topk([[-1, -1]], [[7, -1]], ks=[2])
-    assert result["hr@2"] == 0.0
-
-
-@pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("width", [1, 4])
-def test_from_topk_matches_reference(seed, width):
-    rng = np.random.default_rng(seed)
-    n, num_items, big_k = 60, 25, 12
-    topk = np.array([rng.permutation(num_items)[:big_k] for _ in range(n)])
-    targets = _random_targets(rng, n, num_items, width)
-    if width == 1:
-        targets = targets[:, 0]
-    ks = [1, 3, 10, 12]
-    expected = _mean_metrics([list(row) for row in topk], _target_sets(targets), ks)
-    _assert_metrics_equal(ranking_metrics_from_topk(topk, targets, ks), expected)
+def test_from_ranks_bad_inputs_raise():
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        ranking_metrics_from_ranks(np.zeros((2, 1), int), ks=[1])
+    with pytest.raises(ValueError, match="integers"):
+        ranking_metrics_from_ranks([0.0, 1.0], ks=[1])
+    with pytest.raises(ValueError, match=r"ranks\[1\]=-1"):
+        ranking_metrics_from_ranks([0, -1], ks=[1])
 
 
 # ---------------------------------------- full_ranking_metrics
@@ -286,24 +194,6 @@ def test_full_ranking_matches_pessimistic_reference(seed, width, exclusion):
         _pessimistic_lists(scores, targets, exclude), _target_sets(targets), ks
     )
     _assert_metrics_equal(full_ranking_metrics(scores, targets, ks, exclude), expected)
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_full_ranking_equals_topk_route_without_ties(seed):
-    rng = np.random.default_rng(seed)
-    n, num_items = 50, 40
-    scores = rng.normal(size=(n, num_items))
-    targets = _random_targets(rng, n, num_items, 3)
-    exclude = rng.random((n, num_items)) < 0.2
-    exclude[np.arange(n)[:, None], np.maximum(targets, 0)] = (
-        False  # Targets stay candidates.
-    )
-    ks = [1, 5, 10]
-    topk = topk_from_scores(scores, 10, exclude)
-    _assert_metrics_equal(
-        full_ranking_metrics(scores, targets, ks, exclude),
-        ranking_metrics_from_topk(topk, targets, ks),
-    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -522,7 +412,7 @@ def test_sample_negatives_invalid_arguments(kwargs, match):
 @pytest.mark.parametrize("ks", [0, -1, [5, 0], [], [1.5], [True]])
 def test_bad_ks_raise(ks):
     with pytest.raises(ValueError, match="`ks`"):
-        ranking_metrics_from_topk([[1, 2]], [1], ks)
+        ranking_metrics_from_ranks([1], ks)
     with pytest.raises(ValueError, match="`ks`"):
         full_ranking_metrics([[0.1, 0.2]], [1], ks)
     with pytest.raises(ValueError, match="`ks`"):
@@ -548,51 +438,25 @@ def test_bad_targets_raise(targets, match):
         full_ranking_metrics(np.zeros((2, 4)), targets, ks=[1])
 
 
-def test_full_ranking_and_topk_bad_scores_raise():
+def test_full_ranking_bad_scores_raise():
     bad = np.array([[0.1, np.nan], [0.2, 0.3]])
     with pytest.raises(ValueError, match="`scores` must not contain NaN"):
         full_ranking_metrics(bad, [0, 1], ks=[1])
-    with pytest.raises(ValueError, match="`scores` must not contain NaN"):
-        topk_from_scores(bad, 1)
     with pytest.raises(ValueError, match="`scores` must be 2-D"):
-        topk_from_scores([0.1, 0.2], 1)
-    with pytest.raises(ValueError, match="`scores` must not be empty"):
-        topk_from_scores(np.zeros((0, 3)), 1)
-    for k in (0, -1, 3):
-        with pytest.raises(ValueError, match=r"`k` must be in \[1, num_items=2\]"):
-            topk_from_scores([[0.1, 0.2]], k)
-    with pytest.raises(ValueError, match="`k` must be an int"):
-        topk_from_scores([[0.1, 0.2]], 1.0)
+        full_ranking_metrics([0.1, 0.2], [0], ks=[1])
 
 
 def test_bad_exclude_raises():
     with pytest.raises(ValueError, match="must have shape"):
-        topk_from_scores(np.zeros((2, 3)), 1, exclude=np.zeros((2, 4), dtype=bool))
+        full_ranking_metrics(
+            np.zeros((2, 3)), [0, 1], ks=[1], exclude=np.zeros((2, 4), dtype=bool)
+        )
     with pytest.raises(ValueError, match=r"`exclude` ids must be in \[0, 3\)"):
-        topk_from_scores(np.zeros((2, 3)), 1, exclude=[[0], [3]])
+        full_ranking_metrics(np.zeros((2, 3)), [0, 1], ks=[1], exclude=[[0], [3]])
     with pytest.raises(ValueError, match="one entry per row"):
         full_ranking_metrics(np.zeros((2, 3)), [0, 1], ks=[1], exclude=[[0]])
     with pytest.raises(ValueError, match="`exclude` ids must be integers"):
         full_ranking_metrics(np.zeros((2, 3)), [0, 1], ks=[1], exclude=[[0.5], []])
-
-
-def test_from_topk_bad_inputs_raise():
-    with pytest.raises(ValueError, match="at least max\\(ks\\)=3 columns"):
-        ranking_metrics_from_topk([[1, 2]], [1], ks=[3])
-    with pytest.raises(
-        ValueError, match="must not repeat an item within a row. Received: row 1"
-    ):
-        ranking_metrics_from_topk([[1, 2], [4, 4]], [1, 2], ks=[2])
-    with pytest.raises(ValueError, match="`topk_ids` must hold integer ids"):
-        ranking_metrics_from_topk([[1.0, 2.0]], [1], ks=[1])
-    with pytest.raises(ValueError, match="`topk_ids` must hold ids >= 0"):
-        ranking_metrics_from_topk([[1, -3]], [1], ks=[2])
-    with pytest.raises(
-        ValueError, match="`targets` must have one row per row of `topk_ids`"
-    ):
-        ranking_metrics_from_topk([[1, 2]], [1, 2], ks=[1])
-    with pytest.raises(ValueError, match="row 0 has none"):
-        ranking_metrics_from_topk([[1, 2]], [[-1]], ks=[1])
 
 
 def test_sampled_bad_inputs_raise():

@@ -14,7 +14,8 @@ class Popularity(RetrievalModel):
     """Scores every item by its training frequency, the same for every user.
 
     `s(u, i) = log(1 + n_i)` with `n_i` the number of training targets equal to
-    `i`; ties keep the lower item id first. It has no trainable weight: `adapt`
+    `i`; equal counts tie, and a tie counts against the target in evaluation
+    (`recsys_tf.training.evaluation.target_ranks`). It has no trainable weight: `adapt`
     sets the counts.
 
     Inputs: any dict with a `history` entry (only its batch size is used).
