@@ -41,6 +41,7 @@ import io
 import os
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 
 import numpy as np
@@ -58,7 +59,6 @@ TIMESTAMP_KINDS = ("seconds", "order", "absent")
 
 _INT_PATTERN = r"^\s*[+-]?[0-9]+\s*$"
 _FIELD_SEP = b"\x1f"  # stands in for multi-character separators such as '::'
-_WHOLE_LINE = "\x1f"  # never in text: as the separator, one field per line
 
 
 class FormatError(ValueError):
@@ -169,6 +169,18 @@ def _open_binary(path: str):
     return open(path, "rb")
 
 
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def _gzip_error(path: str, error: Exception, line: int) -> FormatError:
+    """A truncated or corrupt ``.gz`` file as a `FormatError` at the line reached."""
+    if isinstance(error, EOFError):
+        what = "truncated gzip file (it ends before its end-of-stream marker)"
+    else:
+        what = f"not a valid gzip file ({error})"
+    return FormatError(path, f"{what}; read up to line {line}", line)
+
+
 def first_line(path: str) -> bytes:
     """The raw first line of `path` (a header), with its line break.
 
@@ -179,12 +191,14 @@ def first_line(path: str) -> bytes:
         The bytes of the first line, empty for an empty file.
 
     Raises:
-        FormatError: `path` does not exist.
-        OSError, EOFError: a ``.gz`` file is not valid gzip (callers decide the
-            message).
+        FormatError: `path` does not exist, or is a ``.gz`` file that is not
+            valid gzip or ends inside its first line.
     """
     with _open_binary(path) as f:
-        return f.readline()
+        try:
+            return f.readline()
+        except _GZIP_ERRORS as error:
+            raise _gzip_error(path, error, 1) from None
 
 
 @dataclasses.dataclass
@@ -222,6 +236,10 @@ def iter_blocks(
         skip_lines: leading lines (a header) to skip; still counted in line numbers.
         progress_bytes: a file at least this large on disk prints
             ``[<file>] read: <lines> lines, <share> of <size>`` after each block.
+
+    Raises:
+        FormatError: a missing file, text that is not valid in `encoding`, or a
+            ``.gz`` file that is truncated or not gzip (naming the line reached).
     """
     size = os.path.getsize(require_file(path))
     report = Progress(os.path.basename(path)) if size >= progress_bytes else None
@@ -242,13 +260,20 @@ def _blocks_with_position(path, block_bytes, encoding, skip_lines):
     with _open_binary(path) as f:
         raw = getattr(f, "fileobj", f)  # the compressed stream of a .gz file
         line = 1
+
+        def read(size=-1, readline=False):
+            try:
+                return f.readline() if readline else f.read(size)
+            except _GZIP_ERRORS as error:
+                raise _gzip_error(path, error, line + rest.count(b"\n")) from None
+
+        rest = b""
         for _ in range(skip_lines):
-            if not f.readline():
+            if not read(readline=True):
                 return
             line += 1
-        rest = b""
         while True:
-            chunk = f.read(block_bytes)
+            chunk = read(block_bytes)
             if not chunk:
                 break
             chunk = rest + chunk
@@ -398,10 +423,11 @@ def split_fields(
             ) from None
         row = invalid[0]
         index = (row.number or 1) - 1
+        text = row.text.replace(delimiter, sep)  # the line as the file holds it
         raise FormatError(
             path,
             f"expected {len(names)} fields ({', '.join(names)}) separated by "
-            f"{sep!r}, got {row.actual_columns}: {row.text[:200]!r}",
+            f"{sep!r}, got {row.actual_columns}: {text[:200]!r}",
             line_of(index),
         ) from None
     if table.num_rows != block.num_lines:
@@ -414,22 +440,29 @@ def split_fields(
     return {name: table.column(name).combine_chunks() for name in names}
 
 
-def split_lines(block: Block, path: str) -> pa.Array:
+def split_lines(
+    block: Block, path: str, expected: str = "a non-empty line"
+) -> pa.Array:
     """The lines of `block` as one string array, blanks at both ends trimmed.
 
     Args:
         block: whole lines.
         path: the file name for error messages.
+        expected: what a line holds, for the message on an empty line.
 
     Returns:
         One trimmed string per line.
 
     Raises:
-        FormatError: an empty line (or one holding the control character
-            ``\\x1f``), naming its line.
+        FormatError: an empty (or blank) line, naming its line.
     """
-    lines = split_fields(block, path, ("line",), _WHOLE_LINE)["line"]
-    return pc.utf8_trim_whitespace(lines)
+    text = pa.array([block.data[:-1]], pa.string())  # the last newline dropped
+    lines = pc.utf8_trim_whitespace(pc.list_flatten(pc.split_pattern(text, "\n")))
+    empty = pc.equal(pc.utf8_length(lines), 0).to_numpy(zero_copy_only=False)
+    if empty.any():
+        line = block.first_line + int(np.flatnonzero(empty)[0])
+        raise FormatError(path, f"empty line: expected {expected}", line)
+    return lines
 
 
 # --------------------------------------------------------------------------

@@ -68,19 +68,19 @@ def parse_block(block: common.Block, path: str, layout: str) -> dict[str, np.nda
         item's ``position`` within its line, and per line ``line_user`` and
         ``line_number``.
     """
-    lines = common.split_lines(block, path)
+    expected = (
+        "'user item' (2 ids separated by ' ')"
+        if layout == "pairs"
+        else "'user item item ...' (a user id and at least one item id, "
+        "separated by ' ')"
+    )
+    lines = common.split_lines(block, path, expected)
     numbers = common.block_lines(block)
     tokens = pc.split_pattern(lines, " ")
     counts = pc.list_value_length(tokens).to_numpy(zero_copy_only=False)
     bad = counts != 2 if layout == "pairs" else counts < 2
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        expected = (
-            "'user item' (2 ids separated by ' ')"
-            if layout == "pairs"
-            else "'user item item ...' (a user id and at least one item id, "
-            "separated by ' ')"
-        )
         raise common.FormatError(
             path,
             f"expected {expected}, got {counts[row]} field(s): "

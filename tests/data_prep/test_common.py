@@ -287,8 +287,44 @@ def test_first_line_reads_plain_and_gzip(tmp_path):
     with pytest.raises(common.FormatError, match="file not found"):
         common.first_line(str(tmp_path / "none.csv"))
     (tmp_path / "bad.csv.gz").write_bytes(b"not gzip\n")
-    with pytest.raises(OSError):
+    with pytest.raises(common.FormatError, match="not a valid gzip file") as info:
         common.first_line(str(tmp_path / "bad.csv.gz"))
+    assert info.value.file.endswith("bad.csv.gz") and info.value.line == 1
+
+
+@pytest.mark.parametrize("block_bytes", [7, 1 << 20])
+def test_truncated_or_non_gzip_files_name_the_file_and_line(tmp_path, block_bytes):
+    # Was a raw EOFError / BadGzipFile without the file's name (issue 17, case 5).
+    text = "".join(f"{i},{i}\n" for i in range(2000))
+    whole = gzip.compress(text.encode())
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(common.FormatError, match="truncated gzip file") as info:
+        list(common.iter_blocks(str(cut), block_bytes, skip_lines=1))
+    assert info.value.file == str(cut)
+    assert 1 < info.value.line <= 2001
+    assert f"read up to line {info.value.line}" in str(info.value)
+    plain = tmp_path / "plain.csv.gz"
+    plain.write_text(text)
+    with pytest.raises(common.FormatError, match="not a valid gzip file") as info:
+        list(common.iter_blocks(str(plain), block_bytes))
+    assert info.value.file == str(plain) and info.value.line == 1
+    corrupt = bytearray(whole)
+    corrupt[len(corrupt) // 2] ^= 0xFF
+    bad = tmp_path / "corrupt.csv.gz"
+    bad.write_bytes(bytes(corrupt))
+    with pytest.raises(common.FormatError, match="gzip") as info:
+        list(common.iter_blocks(str(bad), block_bytes))
+    assert info.value.file == str(bad)
+
+
+def test_multi_character_separator_messages_show_the_file_text(tmp_path):
+    # '::' is parsed as an internal \x1f; the message shows what the file holds.
+    path, blocks = _blocks(tmp_path, "1::2::3\n4::5\n")
+    with pytest.raises(common.FormatError) as info:
+        common.split_fields(blocks[0], path, ("a", "b", "c"), "::")
+    assert "'4::5'" in str(info.value) and "\\x1f" not in str(info.value)
+    assert info.value.line == 2
 
 
 def test_block_lines_and_split_lines(tmp_path):
@@ -299,6 +335,13 @@ def test_block_lines_and_split_lines(tmp_path):
     with pytest.raises(common.FormatError, match="empty line") as info:
         common.split_lines(blocks[0], path)
     assert info.value.line == 2
+    path, blocks = _blocks(tmp_path, "a\n \t\nb\n")
+    with pytest.raises(common.FormatError, match="empty line: expected ids") as info:
+        common.split_lines(blocks[0], path, "ids")
+    assert info.value.line == 2
+    # The separator split_fields uses internally is plain text to split_lines.
+    path, blocks = _blocks(tmp_path, "a\x1fb\nc\n")
+    assert common.split_lines(blocks[0], path).to_pylist() == ["a\x1fb", "c"]
 
 
 def test_headed_csv_with_quotes(tmp_path):

@@ -253,3 +253,19 @@ def test_cli(tmp_path):
     bad = _folder(tmp_path / "bad", ratings=["1::a::5::1"])
     result = run_module("ml1m", "--input", bad, "--output", str(tmp_path / "out2"))
     assert_one_line_error(result, "line 1, field 'MovieID'")
+
+
+def test_truncated_gzip_ratings_are_one_line_errors(tmp_path):
+    # Was a raw EOFError / BadGzipFile traceback (issue 17, case 5).
+    folder = _folder(tmp_path, ratings=RATINGS * 200, gz=True)
+    path = os.path.join(folder, "ratings.dat.gz")
+    with open(path, "rb") as f:
+        whole = f.read()
+    with open(path, "wb") as f:
+        f.write(whole[: len(whole) // 2])
+    result = run_module("ml1m", "--input", folder, "--output", str(tmp_path / "out"))
+    assert_one_line_error(result, f"{path}, line ", "truncated gzip file")
+    with open(path, "wb") as f:
+        f.write(b"1::1193::5::978300760\n")
+    result = run_module("ml1m", "--input", folder, "--output", str(tmp_path / "out"))
+    assert_one_line_error(result, f"{path}, line 1: not a valid gzip file")

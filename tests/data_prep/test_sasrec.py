@@ -122,6 +122,17 @@ def test_bad_line_is_named(tmp_path, layout, text, line, field, message):
     assert info.value.field == field
 
 
+@pytest.mark.parametrize("layout", sasrec.LAYOUTS)
+def test_blank_line_message_says_what_a_line_holds(tmp_path, layout):
+    # Was "empty line: expected 1 fields (line), got 1" (issue 17, case 8).
+    path = _file(tmp_path, "1 2\n\n2 3\n")
+    with pytest.raises(common.FormatError) as info:
+        sasrec.convert(path, str(tmp_path / "out"), layout)
+    message = str(info.value)
+    assert f"{path}, line 2: empty line: expected 'user item" in message
+    assert "1 fields" not in message
+
+
 def test_missing_and_empty_files_and_bad_arguments(tmp_path):
     with pytest.raises(common.FormatError, match="file not found") as info:
         sasrec.convert(str(tmp_path / "none.txt"), str(tmp_path / "out"), "pairs")
