@@ -34,12 +34,16 @@ with optional ``"`` quoting (`iter_csv`) and feature files keyed by id
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import errno
 import gzip
 import io
 import os
+import shutil
 import sys
+import tempfile
 import time
 import zlib
 from collections.abc import Iterator
@@ -59,6 +63,18 @@ TIMESTAMP_KINDS = ("seconds", "order", "absent")
 
 _INT_PATTERN = r"^\s*[+-]?[0-9]+\s*$"
 _FIELD_SEP = b"\x1f"  # stands in for multi-character separators such as '::'
+
+
+class OutputError(ValueError):
+    """The dataset folder cannot be written where asked.
+
+    Attributes:
+        path: the folder (or its parent) at fault.
+    """
+
+    def __init__(self, path, message):
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
 
 
 class FormatError(ValueError):
@@ -1288,6 +1304,122 @@ def side_rows(
     return table.iloc[index].reset_index(drop=True)
 
 
+_ID_MAP_SUFFIX = "_ids.parquet"
+_DATASET_FILES = (
+    schema.USERS_FILE,
+    schema.ITEMS_FILE,
+    schema.EVENTS_FILE,
+    schema.META_FILE,
+    schema.TRUTH_FILE,
+)
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _refuse_foreign(output: str, overwrite: bool) -> None:
+    if overwrite or not os.path.lexists(output):
+        return
+    if not os.path.isdir(output) or os.path.islink(output):
+        raise OutputError(
+            output,
+            "exists and is not a dataset folder; pass --overwrite to replace it",
+        )
+    foreign = [
+        name
+        for name in sorted(os.listdir(output))
+        if not (
+            os.path.isfile(os.path.join(output, name))
+            and (name in _DATASET_FILES or name.endswith(_ID_MAP_SUFFIX))
+        )
+    ]
+    if foreign:
+        raise OutputError(
+            output,
+            f"holds {len(foreign)} entr{'y' if len(foreign) == 1 else 'ies'} that "
+            f"no dataset folder holds ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); pass --overwrite to replace the "
+            "whole folder",
+        )
+
+
+def check_output(output: str, overwrite: bool = False) -> None:
+    """Checks, before any input is read, that `output` can take a dataset.
+
+    A dataset is written into a sibling folder and renamed into place at the end
+    (`dataset_folder`), so the parent of `output` must be writable; `output`
+    itself may be absent, empty or a dataset folder (only the files of the
+    schema and ``<kind>_ids.parquet``), anything else needs `overwrite`.
+
+    Args:
+        output: the dataset folder to write.
+        overwrite: whether to replace whatever `output` holds.
+
+    Raises:
+        OutputError: the parent cannot be created or written (naming it), or
+            `output` holds something other than a dataset and not `overwrite`.
+    """
+    _refuse_foreign(output, overwrite)
+    parent = os.path.dirname(os.path.abspath(output))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".write-test-", dir=parent))
+    except OSError as error:
+        raise OutputError(
+            parent, f"cannot write the output folder here ({error.strerror})"
+        ) from None
+
+
+@contextlib.contextmanager
+def dataset_folder(output: str, overwrite: bool = False) -> Iterator[str]:
+    """Yields a new folder beside `output` to write a dataset into; on success it
+    replaces `output` as a whole.
+
+    The folder, ``<output>.partial-<random>``, is renamed to `output` when the
+    block ends; the previous `output` is moved aside first and removed after, so
+    none of its files survive. An error in the block (a kill, a bad table, a
+    full disk) removes the new folder and leaves `output` as it was: a reader
+    finds the old dataset or none, never a mix. Only a ``kill -9`` leaves the
+    ``.partial-*`` folder behind (never `output`).
+
+    Args:
+        output: the dataset folder to write.
+        overwrite: whether to replace an `output` that holds more than a dataset
+            (`check_output`).
+
+    Yields:
+        The path of the new folder.
+
+    Raises:
+        OutputError: see `check_output`; or the disk filled up while writing.
+    """
+    check_output(output, overwrite)
+    output = output.rstrip("/") or output
+    parent = os.path.dirname(os.path.abspath(output))
+    name = os.path.basename(output)
+    partial = tempfile.mkdtemp(prefix=f"{name}.partial-", dir=parent)
+    try:
+        yield partial
+        _refuse_foreign(output, overwrite)
+        if os.path.lexists(output):
+            old = tempfile.mkdtemp(prefix=f"{name}.old-", dir=parent)
+            os.rename(output, os.path.join(old, name))
+            os.rename(partial, output)
+            shutil.rmtree(old)
+        else:
+            os.rename(partial, output)
+    except OSError as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        if error.errno in _NO_SPACE:
+            raise OutputError(
+                output,
+                "no space left on the device while writing the dataset; nothing "
+                "was written (a previous dataset there is unchanged)",
+            ) from None
+        raise
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
 def write_dataset(
     output: str,
     users: pd.DataFrame,
@@ -1297,11 +1429,20 @@ def write_dataset(
     mappings: dict[str, np.ndarray],
     report: Report,
     progress: Progress,
+    overwrite: bool = False,
 ) -> schema.EventLog:
     """Validates and writes the converted dataset, its id mappings and report.
 
+    Everything is written into a new folder that then replaces `output` whole
+    (`dataset_folder`): a failed or killed write leaves the previous `output`
+    untouched.
+
     `meta` must say ``name``, ``source`` and ``timestamps`` (one of
     `TIMESTAMP_KINDS`).
+
+    Raises:
+        OutputError: `output` holds more than a dataset and not `overwrite`, or
+            cannot be written (`check_output`, `dataset_folder`).
     """
     for key in ("name", "source", "timestamps"):
         if key not in meta:
@@ -1310,9 +1451,13 @@ def write_dataset(
         raise ValueError(f"meta['timestamps'] must be one of {TIMESTAMP_KINDS}")
     meta = {**meta, "conversion": report.as_dict()}
     meta["conversion"]["counts"]["events_written"] = len(events)
-    log = schema.write_event_log(schema.EventLog(users, items, events, meta), output)
-    for kind, originals in mappings.items():
-        write_mapping(output, kind, originals)
+    with dataset_folder(output, overwrite) as folder:
+        log = schema.write_event_log(
+            schema.EventLog(users, items, events, meta), folder
+        )
+        for kind, originals in mappings.items():
+            write_mapping(folder, kind, originals)
+    log.path = output
     progress(
         "written",
         f"{output}: {log.num_users:,} users, {log.num_items:,} items, "
@@ -1365,11 +1510,25 @@ def select_events(
 
 
 def define_io_flags(input_help: str, default_output: str) -> None:
-    """``--input`` and ``--output`` of a converter's absl command line."""
+    """``--input``, ``--output`` and ``--overwrite`` of a converter's absl command
+    line."""
     from absl import flags
 
     flags.DEFINE_string("input", None, input_help, required=True)
     flags.DEFINE_string("output", default_output, "Dataset folder to write.")
+    define_overwrite_flag()
+
+
+def define_overwrite_flag() -> None:
+    """``--overwrite``: replace an ``--output`` that holds more than a dataset."""
+    from absl import flags
+
+    flags.DEFINE_bool(
+        "overwrite",
+        False,
+        "Replace the whole --output folder even when it holds files other than a "
+        "dataset's (a dataset folder is always replaced whole).",
+    )
 
 
 def command_flags(argv: list[str]):
@@ -1410,9 +1569,10 @@ def check_choice(name: str, value, choices) -> None:
 
 
 def run(convert, *args, **kwargs):
-    """Calls `convert`, turning input errors into one line on stderr and exit 1."""
+    """Calls `convert`, turning input and output errors into one line on stderr
+    and exit 1."""
     try:
         return convert(*args, **kwargs)
-    except (FormatError, schema.SchemaError) as error:
+    except (FormatError, OutputError, schema.SchemaError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -525,6 +525,7 @@ def convert(
     video_features: str | None = None,
     include_random: bool = True,
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Converts the KuaiRand folder `input` into the dataset folder `output`.
 
@@ -539,10 +540,14 @@ def convert(
             ``video_features_basic*.csv[.gz]``).
         include_random: whether the default logs include ``log_random_*``.
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     progress = common.Progress("kuairand")
     report = common.Report()
     common.require_folder(input)
@@ -601,6 +606,7 @@ def convert(
         },
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -620,6 +626,7 @@ def main(argv):
         user_features=values.user_features,
         video_features=values.video_features,
         include_random=values.include_random,
+        overwrite=values.overwrite,
     )
 
 

@@ -282,6 +282,7 @@ def convert(
     matrix: str = "small",
     missing_timestamps: str = "error",
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Converts the KuaiRec data folder `input` into the dataset folder `output`.
 
@@ -293,10 +294,14 @@ def convert(
             (default), ``drop`` (left out, counted) or ``ignore`` (every row kept,
             all times discarded: the AutoDenoise data, random split only).
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     common.check_choice("matrix", matrix, MATRICES)
     common.check_choice("missing_timestamps", missing_timestamps, MISSING_TIMESTAMPS)
     progress = common.Progress("kuairec")
@@ -357,7 +362,15 @@ def convert(
         },
     }
     return common.write_dataset(
-        output, users, items, events, meta, mappings, report, progress
+        output,
+        users,
+        items,
+        events,
+        meta,
+        mappings,
+        report,
+        progress,
+        overwrite=overwrite,
     )
 
 
@@ -369,6 +382,7 @@ def main(argv):
         values.output,
         matrix=values.matrix,
         missing_timestamps=values.missing_timestamps,
+        overwrite=values.overwrite,
     )
 
 

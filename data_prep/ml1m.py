@@ -197,6 +197,7 @@ def convert(
     output: str,
     ratings: str | None = None,
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Converts the ``ml-1m`` folder `input` into the dataset folder `output`.
 
@@ -206,10 +207,14 @@ def convert(
         ratings: the ratings file name inside `input` (default ``ratings.dat``,
             plain or ``.gz``).
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     progress = common.Progress("ml1m")
     report = common.Report()
     common.require_folder(input)
@@ -302,12 +307,19 @@ def convert(
         {"user": user_originals, "item": item_originals},
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
 def main(argv):
     values = common.command_flags(argv)
-    common.run(convert, values.input, values.output, values.ratings)
+    common.run(
+        convert,
+        values.input,
+        values.output,
+        values.ratings,
+        overwrite=values.overwrite,
+    )
 
 
 if __name__ == "__main__":

@@ -306,6 +306,7 @@ def convert(
     sample: int | None = None,
     seed: int = 0,
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Converts the Netflix Prize folder `input` into the dataset folder `output`.
 
@@ -317,10 +318,14 @@ def convert(
         sample: keep a uniform sample of this many customers (None: all).
         seed: the seed of that sample.
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     progress = common.Progress("netflix")
     report = common.Report()
     common.require_folder(input)
@@ -452,6 +457,7 @@ def convert(
         {"user": user_originals, "item": item_originals},
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -468,6 +474,7 @@ def main(argv):
         files=values.files,
         sample=values.sample_users,
         seed=values.seed,
+        overwrite=values.overwrite,
     )
 
 

@@ -354,6 +354,7 @@ def convert(
     dataset: str,
     event: str = "click",
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Imports the atomic files ``<input>/<dataset>.*`` into the folder `output`.
 
@@ -363,10 +364,14 @@ def convert(
         dataset: the atomic files' name.
         event: the event type of rows without ``event`` or ``rating`` fields.
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     common.check_choice("event", event, IMPORT_EVENTS)
     progress = common.Progress("recbole")
     report = common.Report()
@@ -465,6 +470,7 @@ def convert(
         {"user": user_originals, "item": item_originals},
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -592,7 +598,14 @@ def main(argv):
     if values.export:
         common.run(export, values.input, values.output, values.dataset, values.events)
     else:
-        common.run(convert, values.input, values.output, values.dataset, values.event)
+        common.run(
+            convert,
+            values.input,
+            values.output,
+            values.dataset,
+            values.event,
+            overwrite=values.overwrite,
+        )
 
 
 if __name__ == "__main__":

@@ -138,10 +138,7 @@ def read_header(path: str, required: tuple[str, ...]) -> tuple[str, ...]:
         FormatError: an empty file, a required column missing or repeated
             (``field`` names it).
     """
-    try:
-        first = common.first_line(path)
-    except (OSError, EOFError) as error:
-        raise common.FormatError(path, f"unreadable ({error})", 1) from None
+    first = common.first_line(path)
     if not first.strip():
         raise common.FormatError(
             path, f"expected a header line ({SEP.join(required)}), got an empty line", 1
@@ -452,6 +449,7 @@ def convert(
     sample_users: float = 1.0,
     seed: int = 0,
     behaviors: tuple[str, ...] = tuple(BTAGS),
+    overwrite: bool = False,
 ):
     """Converts the folder `input` of the four Taobao ad files into `output`.
 
@@ -467,10 +465,14 @@ def convert(
             the users, in every file (1 = all users).
         seed: the seed of that sample.
         behaviors: the btags of the behaviour log to keep (default all four).
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     progress = common.Progress("taobao_ad")
     report = common.Report()
     common.require_folder(input)
@@ -771,6 +773,7 @@ def convert(
         },
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -784,6 +787,7 @@ def main(argv):
         sample_users=values.sample_users,
         seed=values.seed,
         behaviors=tuple(values.behaviors),
+        overwrite=values.overwrite,
     )
 
 

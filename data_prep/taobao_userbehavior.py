@@ -156,6 +156,7 @@ def convert(
     output: str,
     window: str = "keep",
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Converts ``UserBehavior.csv`` into the dataset folder `output`.
 
@@ -166,10 +167,14 @@ def convert(
         window: ``"keep"`` the rows outside the documented 2017-11-25..12-03
             window (counted) or ``"drop"`` them (counted).
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     if window not in WINDOW_RULES:
         raise ValueError(f"window must be one of {WINDOW_RULES}, got {window!r}")
     progress = common.Progress("taobao_userbehavior")
@@ -290,6 +295,7 @@ def convert(
         },
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -406,7 +412,13 @@ def write_synthetic_file(
 
 def main(argv):
     values = common.command_flags(argv)
-    common.run(convert, values.input, values.output, values.window)
+    common.run(
+        convert,
+        values.input,
+        values.output,
+        values.window,
+        overwrite=values.overwrite,
+    )
 
 
 if __name__ == "__main__":

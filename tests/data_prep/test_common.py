@@ -539,3 +539,176 @@ def test_sample_mask_is_seeded_sized_and_stateless():
     assert (common.sample_mask(ids, 0.1, 3) <= mask).all()  # nested in the fraction
     with pytest.raises(ValueError, match="fraction"):
         common.sample_mask(ids, 0.0, 0)
+
+
+# --------------------------------------------------------------------------
+# Writing the output folder (issue 17, case 2).
+# --------------------------------------------------------------------------
+
+
+def _write(output, mappings=None, users=1, **kwargs):
+    events = pd.DataFrame(
+        {
+            "user_id": np.arange(users),
+            "item_id": np.zeros(users, np.int64),
+            "timestamp": np.zeros(users, np.int64),
+            "event": common.event_column(np.full(users, common.EVENT_CODES["click"])),
+            "value": np.ones(users),
+        }
+    )
+    return common.write_dataset(
+        str(output),
+        pd.DataFrame({"user_id": np.arange(users)}),
+        pd.DataFrame({"item_id": [0], "category": [0], "brand": [0]}),
+        events,
+        {"name": "t", "source": "s", "timestamps": "order"},
+        mappings if mappings is not None else {"user": np.arange(users) + 100},
+        common.Report(),
+        common.Progress("t"),
+        **kwargs,
+    )
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _siblings(folder):
+    return sorted(p.name for p in folder.parent.iterdir())
+
+
+def test_a_new_dataset_replaces_the_whole_folder(tmp_path):
+    out = tmp_path / "out"
+    _write(out, {"user": np.array([7]), "category": np.array([1, 2])})
+    assert (out / "category_ids.parquet").exists()
+    log = _write(out, users=2)
+    # Files of the previous dataset do not survive: to_original cannot return
+    # the old dataset's ids.
+    assert not (out / "category_ids.parquet").exists()
+    assert log.path == str(out) and log.num_users == 2
+    assert common.to_original(str(out), "user", [1])[0] == 101
+    assert _siblings(out) == ["out"]
+
+
+@pytest.mark.parametrize("fault", [KeyboardInterrupt, RuntimeError])
+def test_a_write_killed_midway_leaves_the_old_folder_or_none(
+    tmp_path, monkeypatch, fault
+):
+    out = tmp_path / "out"
+    _write(out)
+    before = _snapshot(out)
+
+    def killed(output, kind, originals):
+        raise fault("killed")  # after the three tables, before the id maps
+
+    monkeypatch.setattr(common, "write_mapping", killed)
+    with pytest.raises(fault):
+        _write(out, users=2)
+    assert _snapshot(out) == before
+    with pytest.raises(fault):
+        _write(tmp_path / "new")
+    assert _siblings(out) == ["out"]
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_half_folder(
+    tmp_path, monkeypatch, capsys
+):
+    import errno
+
+    out = tmp_path / "out"
+    _write(out)
+    before = _snapshot(out)
+
+    def full(output, kind, originals):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(common, "write_mapping", full)
+    with pytest.raises(SystemExit) as info:
+        common.run(_write, out, users=2)
+    assert info.value.code == 1
+    message = capsys.readouterr().err.strip()
+    assert message.startswith(f"error: {out}: no space left on the device")
+    assert len(message.splitlines()) == 1
+    assert _snapshot(out) == before and _siblings(out) == ["out"]
+
+
+def test_an_output_holding_other_files_needs_overwrite(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(common.OutputError, match="notes.txt.*--overwrite") as info:
+        _write(out)
+    assert info.value.path == str(out)
+    assert _snapshot(out) == {"notes.txt": b"mine"}
+    _write(out, overwrite=True)
+    assert "notes.txt" not in _snapshot(out)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(common.OutputError, match="not a dataset folder"):
+        _write(tmp_path / "file")
+    _write(tmp_path / "file", overwrite=True)
+    assert (tmp_path / "file" / schema.EVENTS_FILE).exists()
+    # An empty folder or a dataset folder needs no --overwrite.
+    (tmp_path / "empty").mkdir()
+    _write(tmp_path / "empty")
+    _write(tmp_path / "empty")
+
+
+def _converters():
+    import importlib
+    import pkgutil
+
+    import data_prep
+
+    for info in pkgutil.iter_modules(data_prep.__path__):
+        module = importlib.import_module(f"data_prep.{info.name}")
+        if hasattr(module, "convert"):
+            yield module
+
+
+@pytest.mark.parametrize("module", list(_converters()), ids=lambda m: m.__name__)
+def test_every_converter_checks_its_output_before_reading_input(tmp_path, module):
+    import inspect
+
+    (tmp_path / "a_file").write_text("x")
+    unwritable = tmp_path / "a_file" / "out"
+    required = {
+        name: "x"
+        for name, p in inspect.signature(module.convert).parameters.items()
+        if p.default is inspect.Parameter.empty and name not in ("input", "output")
+    }
+    # The input does not exist either: the output's error comes first.
+    missing = str(tmp_path / "no_input")
+    with pytest.raises(common.OutputError, match="cannot write the output") as info:
+        module.convert(missing, str(unwritable), **required)
+    assert info.value.path == str(tmp_path / "a_file")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    with pytest.raises(common.OutputError, match="--overwrite"):
+        module.convert(missing, str(tmp_path / "taken"), **required)
+    with pytest.raises(common.FormatError):  # with --overwrite: on to the input
+        module.convert(missing, str(tmp_path / "taken"), overwrite=True, **required)
+    assert (tmp_path / "taken" / "notes.txt").exists()
+
+
+def test_the_simulator_writes_through_the_same_folder_machinery(tmp_path, monkeypatch):
+    from data_prep import synthetic
+
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    with pytest.raises(common.OutputError, match="--overwrite"):
+        synthetic.generate("tiny", 0, str(tmp_path / "taken"))
+    out = tmp_path / "out"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # after the tables, before truth.npz
+
+    monkeypatch.setattr(synthetic.np, "savez_compressed", killed)
+    with pytest.raises(KeyboardInterrupt):
+        synthetic.generate("tiny", 0, str(out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    monkeypatch.undo()
+    log = synthetic.generate("tiny", 0, str(tmp_path / "taken"), overwrite=True)
+    assert log.path == str(tmp_path / "taken")
+    assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == sorted(
+        ["events.parquet", "items.parquet", "meta.json", "truth.npz", "users.parquet"]
+    )
