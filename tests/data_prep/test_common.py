@@ -712,3 +712,28 @@ def test_the_simulator_writes_through_the_same_folder_machinery(tmp_path, monkey
     assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == sorted(
         ["events.parquet", "items.parquet", "meta.json", "truth.npz", "users.parquet"]
     )
+
+
+@pytest.mark.parametrize(
+    "module", [m.__name__.split(".")[1] for m in _converters()] + ["synthetic"]
+)
+def test_every_command_line_has_overwrite(tmp_path, module):
+    from tests.data_prep.shared import assert_one_line_error, run_module
+
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    missing = str(tmp_path / "no_input")
+    if module == "synthetic":
+        args = ["--size=tiny", "--output", str(taken)]
+    else:
+        args = ["--input", missing, "--output", str(taken)]
+        args += ["--dataset=x"] if module == "recbole" else []
+    if module == "synthetic":
+        assert_one_line_error(run_module(module, *args), str(taken), "--overwrite")
+    result = run_module(module, *args, "--overwrite")
+    if module == "synthetic":
+        assert result.returncode == 0, result.stderr
+        assert not (taken / "notes.txt").exists()
+    else:  # past the output check (refused without --overwrite), on to the input
+        assert_one_line_error(result, missing)
