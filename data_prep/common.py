@@ -833,6 +833,122 @@ def check_timestamps(
     return seconds
 
 
+@dataclasses.dataclass(frozen=True)
+class TimeWindow:
+    """The plausible span of a dataset's times: the documented span with a margin.
+
+    Attributes:
+        first: the first plausible day, ``YYYY-MM-DD`` (UTC).
+        last: the last plausible day (inclusive).
+        documented: the span the dataset's documentation gives, for messages
+            (e.g. ``"the ratings span 2000-04..2003-02"``).
+    """
+
+    first: str
+    last: str
+    documented: str
+
+    def seconds(self) -> tuple[int, int]:
+        """[start, end) of the window in seconds since the epoch."""
+        start = np.datetime64(self.first, "s").astype(np.int64)
+        end = (np.datetime64(self.last, "D") + 1).astype("datetime64[s]")
+        return int(start), int(end.astype(np.int64))
+
+
+TIME_UNITS = {
+    "seconds": 1.0,
+    "milliseconds": 1e-3,
+    "microseconds": 1e-6,
+    "days": 86400.0,
+}
+"""Seconds per unit of the time units a file may hold, as `check_window` names them."""
+
+
+def _date(seconds: float) -> str:
+    if not -1e11 < seconds < 1e11:
+        return "out of any calendar"
+    return str(np.datetime64(int(seconds), "s")).replace("T", " ") + " UTC"
+
+
+class WindowCheck:
+    """Checks, block by block, that a time field falls in its dataset's window.
+
+    A file whose times are mostly outside the dataset's plausible window holds
+    another unit than expected (seconds for milliseconds, ...) or another
+    dataset: `finish` then raises a `FormatError` naming the first line outside,
+    the field, the unit expected and the unit the values look like. A few rows
+    outside are only counted.
+
+    Args:
+        window: the dataset's `TimeWindow`.
+        path: the file, for messages.
+        field: the time field, for messages.
+        unit: the unit the field should hold, a key of `TIME_UNITS`.
+    """
+
+    def __init__(self, window: TimeWindow, path: str, field: str, unit: str):
+        check_choice("unit", unit, TIME_UNITS)
+        self.window, self.path, self.field, self.unit = window, path, field, unit
+        self.start, self.end = window.seconds()
+        self.rows = self.outside = 0
+        self.first_outside: tuple[int, float] | None = None  # (line, raw value)
+        self._inside = dict.fromkeys(TIME_UNITS, 0)
+
+    def _in(self, raw: np.ndarray, unit: str) -> np.ndarray:
+        seconds = raw.astype(np.float64) * TIME_UNITS[unit]
+        return (seconds >= self.start) & (seconds < self.end)
+
+    def add(self, raw: np.ndarray, lines: np.ndarray) -> None:
+        """Checks one block: `raw` the field's numbers, `lines` their line numbers."""
+        for unit in TIME_UNITS:
+            inside = self._in(raw, unit)
+            self._inside[unit] += int(np.count_nonzero(inside))
+            if unit == self.unit:
+                outside = np.flatnonzero(~inside)
+        self.rows += len(raw)
+        self.outside += len(outside)
+        if len(outside) and self.first_outside is None:
+            row = int(outside[0])
+            value = raw[row].item()
+            self.first_outside = (int(lines[row]), value)
+
+    def finish(self) -> int:
+        """The number of rows outside the window.
+
+        Raises:
+            FormatError: more than half the rows are outside the window.
+        """
+        if self.outside * 2 <= self.rows:
+            return self.outside
+        line, value = self.first_outside
+        expected = self.unit + (" since 1970" if self.unit != "days" else "")
+        seconds = value * TIME_UNITS[self.unit]
+        looks = max(TIME_UNITS, key=self._inside.get)
+        if self._inside[looks] * 2 > self.rows:
+            found = f"the values look like {looks}"
+        else:
+            found = "the values fit no time unit in that window"
+        raise FormatError(
+            self.path,
+            f"expected {expected} in {self.window.first}..{self.window.last} "
+            f"({self.window.documented}, with a margin), got {value} "
+            f"({_date(seconds)}); {self.outside:,} of {self.rows:,} values are "
+            f"outside: {found}",
+            line,
+            self.field,
+        )
+
+
+def count_outside_window(report, count: int, window: TimeWindow) -> None:
+    """Records the rows outside `window` that `WindowCheck.finish` let through."""
+    report.count(
+        "outside_time_window",
+        count,
+        f"rows dated outside {window.first}..{window.last} ({window.documented}, "
+        "with a margin) are kept; most rows outside would be an error",
+    )
+
+
 class Columns:
     """Numeric columns accumulated block by block, concatenated once at the end."""
 
