@@ -898,8 +898,13 @@ class WindowCheck:
         seconds = raw.astype(np.float64) * TIME_UNITS[unit]
         return (seconds >= self.start) & (seconds < self.end)
 
-    def add(self, raw: np.ndarray, lines: np.ndarray) -> None:
-        """Checks one block: `raw` the field's numbers, `lines` their line numbers."""
+    def add(self, raw: np.ndarray, lines) -> None:
+        """Checks one block.
+
+        Args:
+            raw: the field's numbers, in the file's unit.
+            lines: their line numbers, or the first one's when consecutive.
+        """
         for unit in TIME_UNITS:
             inside = self._in(raw, unit)
             self._inside[unit] += int(np.count_nonzero(inside))
@@ -909,8 +914,8 @@ class WindowCheck:
         self.outside += len(outside)
         if len(outside) and self.first_outside is None:
             row = int(outside[0])
-            value = raw[row].item()
-            self.first_outside = (int(lines[row]), value)
+            line = lines + row if isinstance(lines, int) else int(lines[row])
+            self.first_outside = (line, raw[row].item())
 
     def finish(self) -> int:
         """The number of rows outside the window.
