@@ -883,12 +883,22 @@ class WindowCheck:
         window: the dataset's `TimeWindow`.
         path: the file, for messages.
         field: the time field, for messages.
-        unit: the unit the field should hold, a key of `TIME_UNITS`.
+        unit: the unit of the numbers `add` receives, a key of `TIME_UNITS`.
+        expected: what the field holds, for messages (default ``<unit> since
+            1970``).
     """
 
-    def __init__(self, window: TimeWindow, path: str, field: str, unit: str):
+    def __init__(
+        self,
+        window: TimeWindow,
+        path: str,
+        field: str,
+        unit: str,
+        expected: str | None = None,
+    ):
         check_choice("unit", unit, TIME_UNITS)
         self.window, self.path, self.field, self.unit = window, path, field, unit
+        self.expected = expected or f"{unit} since 1970"
         self.start, self.end = window.seconds()
         self.rows = self.outside = 0
         self.first_outside: tuple[int, float] | None = None  # (line, raw value)
@@ -926,7 +936,6 @@ class WindowCheck:
         if self.outside * 2 <= self.rows:
             return self.outside
         line, value = self.first_outside
-        expected = self.unit + (" since 1970" if self.unit != "days" else "")
         seconds = value * TIME_UNITS[self.unit]
         looks = max(TIME_UNITS, key=self._inside.get)
         if self._inside[looks] * 2 > self.rows:
@@ -935,7 +944,7 @@ class WindowCheck:
             found = "the values fit no time unit in that window"
         raise FormatError(
             self.path,
-            f"expected {expected} in {self.window.first}..{self.window.last} "
+            f"expected {self.expected} in {self.window.first}..{self.window.last} "
             f"({self.window.documented}, with a margin), got {value} "
             f"({_date(seconds)}); {self.outside:,} of {self.rows:,} values are "
             f"outside: {found}",
