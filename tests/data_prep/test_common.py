@@ -737,3 +737,54 @@ def test_every_command_line_has_overwrite(tmp_path, module):
         assert not (taken / "notes.txt").exists()
     else:  # past the output check (refused without --overwrite), on to the input
         assert_one_line_error(result, missing)
+
+
+# --------------------------------------------------------------------------
+# Time windows (issue 17, case 4).
+# --------------------------------------------------------------------------
+
+_WINDOW = common.TimeWindow("2022-04-01", "2022-05-31", "a log of 2022-04..05")
+
+
+def test_time_window_bounds_are_whole_days():
+    start, end = _WINDOW.seconds()
+    assert start == 1648771200  # 2022-04-01 00:00 UTC
+    assert end == 1654041600  # 2022-06-01 00:00 UTC: the last day is included
+
+
+@pytest.mark.parametrize(
+    "unit, scale, looks",
+    [
+        ("milliseconds", 1, "look like seconds"),  # ms expected, seconds given
+        ("seconds", 1000, "look like milliseconds"),
+        ("seconds", 1 / 86400, "look like days"),
+        ("seconds", 1e-4, "fit no time unit"),
+    ],
+)
+def test_window_check_names_the_unit_values_look_like(unit, scale, looks):
+    seconds = np.array([1650000000, 1651000000, 1652000000])
+    raw = (seconds * scale).astype(np.int64)
+    check = common.WindowCheck(_WINDOW, "log.csv", "time", unit)
+    check.add(raw[:1], 5)  # consecutive lines from line 5
+    check.add(raw[1:], np.array([9, 12]))  # or their line numbers
+    with pytest.raises(common.FormatError) as info:
+        check.finish()
+    assert (info.value.file, info.value.line, info.value.field) == (
+        "log.csv",
+        5,
+        "time",
+    )
+    assert f"expected {unit} since 1970 in 2022-04-01..2022-05-31" in str(info.value)
+    assert "(a log of 2022-04..05, with a margin)" in str(info.value)
+    assert "3 of 3 values are outside" in str(info.value)
+    assert looks in str(info.value)
+
+
+def test_window_check_counts_a_minority_outside():
+    check = common.WindowCheck(_WINDOW, "log.csv", "time", "seconds", "a date")
+    check.add(np.array([1650000000, 5, 1651000000, 1652000000]), 1)
+    assert check.finish() == 1
+    empty = common.WindowCheck(_WINDOW, "log.csv", "time", "seconds")
+    assert empty.finish() == 0
+    with pytest.raises(ValueError, match="unit"):
+        common.WindowCheck(_WINDOW, "log.csv", "time", "hours")
