@@ -1532,8 +1532,13 @@ def dataset_folder(output: str, overwrite: bool = False) -> Iterator[str]:
         if os.path.lexists(output):
             old = tempfile.mkdtemp(prefix=f"{name}.old-", dir=parent)
             os.rename(output, os.path.join(old, name))
-            os.rename(partial, output)
-            shutil.rmtree(old)
+            try:
+                os.rename(partial, output)
+            except BaseException:
+                os.rename(os.path.join(old, name), output)
+                os.rmdir(old)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(partial, output)
     except OSError as error:

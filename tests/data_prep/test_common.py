@@ -1,6 +1,7 @@
 """Tests of the converters' shared reading, parsing and id machinery."""
 
 import gzip
+import os
 
 import numpy as np
 import pandas as pd
@@ -788,3 +789,20 @@ def test_window_check_counts_a_minority_outside():
     assert empty.finish() == 0
     with pytest.raises(ValueError, match="unit"):
         common.WindowCheck(_WINDOW, "log.csv", "time", "hours")
+
+
+def test_a_failed_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    _write(out)
+    before = _snapshot(out)
+    rename = os.rename
+
+    def failing(source, target):
+        if ".partial-" in str(source):
+            raise OSError("rename failed")
+        rename(source, target)
+
+    monkeypatch.setattr(os, "rename", failing)
+    with pytest.raises(OSError, match="rename failed"):
+        _write(out, users=2)
+    assert _snapshot(out) == before and _siblings(out) == ["out"]
