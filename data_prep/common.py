@@ -34,13 +34,18 @@ with optional ``"`` quoting (`iter_csv`) and feature files keyed by id
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import errno
 import gzip
 import io
 import os
+import shutil
 import sys
+import tempfile
 import time
+import zlib
 from collections.abc import Iterator
 
 import numpy as np
@@ -58,7 +63,18 @@ TIMESTAMP_KINDS = ("seconds", "order", "absent")
 
 _INT_PATTERN = r"^\s*[+-]?[0-9]+\s*$"
 _FIELD_SEP = b"\x1f"  # stands in for multi-character separators such as '::'
-_WHOLE_LINE = "\x1f"  # never in text: as the separator, one field per line
+
+
+class OutputError(ValueError):
+    """The dataset folder cannot be written where asked.
+
+    Attributes:
+        path: the folder (or its parent) at fault.
+    """
+
+    def __init__(self, path, message):
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
 
 
 class FormatError(ValueError):
@@ -169,6 +185,18 @@ def _open_binary(path: str):
     return open(path, "rb")
 
 
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def _gzip_error(path: str, error: Exception, line: int) -> FormatError:
+    """A truncated or corrupt ``.gz`` file as a `FormatError` at the line reached."""
+    if isinstance(error, EOFError):
+        what = "truncated gzip file (it ends before its end-of-stream marker)"
+    else:
+        what = f"not a valid gzip file ({error})"
+    return FormatError(path, f"{what}; read up to line {line}", line)
+
+
 def first_line(path: str) -> bytes:
     """The raw first line of `path` (a header), with its line break.
 
@@ -179,12 +207,14 @@ def first_line(path: str) -> bytes:
         The bytes of the first line, empty for an empty file.
 
     Raises:
-        FormatError: `path` does not exist.
-        OSError, EOFError: a ``.gz`` file is not valid gzip (callers decide the
-            message).
+        FormatError: `path` does not exist, or is a ``.gz`` file that is not
+            valid gzip or ends inside its first line.
     """
     with _open_binary(path) as f:
-        return f.readline()
+        try:
+            return f.readline()
+        except _GZIP_ERRORS as error:
+            raise _gzip_error(path, error, 1) from None
 
 
 @dataclasses.dataclass
@@ -222,6 +252,10 @@ def iter_blocks(
         skip_lines: leading lines (a header) to skip; still counted in line numbers.
         progress_bytes: a file at least this large on disk prints
             ``[<file>] read: <lines> lines, <share> of <size>`` after each block.
+
+    Raises:
+        FormatError: a missing file, text that is not valid in `encoding`, or a
+            ``.gz`` file that is truncated or not gzip (naming the line reached).
     """
     size = os.path.getsize(require_file(path))
     report = Progress(os.path.basename(path)) if size >= progress_bytes else None
@@ -242,13 +276,20 @@ def _blocks_with_position(path, block_bytes, encoding, skip_lines):
     with _open_binary(path) as f:
         raw = getattr(f, "fileobj", f)  # the compressed stream of a .gz file
         line = 1
+
+        def read(size=-1, readline=False):
+            try:
+                return f.readline() if readline else f.read(size)
+            except _GZIP_ERRORS as error:
+                raise _gzip_error(path, error, line + rest.count(b"\n")) from None
+
+        rest = b""
         for _ in range(skip_lines):
-            if not f.readline():
+            if not read(readline=True):
                 return
             line += 1
-        rest = b""
         while True:
-            chunk = f.read(block_bytes)
+            chunk = read(block_bytes)
             if not chunk:
                 break
             chunk = rest + chunk
@@ -398,10 +439,11 @@ def split_fields(
             ) from None
         row = invalid[0]
         index = (row.number or 1) - 1
+        text = row.text.replace(delimiter, sep)  # the line as the file holds it
         raise FormatError(
             path,
             f"expected {len(names)} fields ({', '.join(names)}) separated by "
-            f"{sep!r}, got {row.actual_columns}: {row.text[:200]!r}",
+            f"{sep!r}, got {row.actual_columns}: {text[:200]!r}",
             line_of(index),
         ) from None
     if table.num_rows != block.num_lines:
@@ -414,22 +456,29 @@ def split_fields(
     return {name: table.column(name).combine_chunks() for name in names}
 
 
-def split_lines(block: Block, path: str) -> pa.Array:
+def split_lines(
+    block: Block, path: str, expected: str = "a non-empty line"
+) -> pa.Array:
     """The lines of `block` as one string array, blanks at both ends trimmed.
 
     Args:
         block: whole lines.
         path: the file name for error messages.
+        expected: what a line holds, for the message on an empty line.
 
     Returns:
         One trimmed string per line.
 
     Raises:
-        FormatError: an empty line (or one holding the control character
-            ``\\x1f``), naming its line.
+        FormatError: an empty (or blank) line, naming its line.
     """
-    lines = split_fields(block, path, ("line",), _WHOLE_LINE)["line"]
-    return pc.utf8_trim_whitespace(lines)
+    text = pa.array([block.data[:-1]], pa.string())  # the last newline dropped
+    lines = pc.utf8_trim_whitespace(pc.list_flatten(pc.split_pattern(text, "\n")))
+    empty = pc.equal(pc.utf8_length(lines), 0).to_numpy(zero_copy_only=False)
+    if empty.any():
+        line = block.first_line + int(np.flatnonzero(empty)[0])
+        raise FormatError(path, f"empty line: expected {expected}", line)
+    return lines
 
 
 # --------------------------------------------------------------------------
@@ -782,6 +831,136 @@ def check_timestamps(
             line_numbers,
         )
     return seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeWindow:
+    """The plausible span of a dataset's times: the documented span with a margin.
+
+    Attributes:
+        first: the first plausible day, ``YYYY-MM-DD`` (UTC).
+        last: the last plausible day (inclusive).
+        documented: the span the dataset's documentation gives, for messages
+            (e.g. ``"the ratings span 2000-04..2003-02"``).
+    """
+
+    first: str
+    last: str
+    documented: str
+
+    def seconds(self) -> tuple[int, int]:
+        """[start, end) of the window in seconds since the epoch."""
+        start = np.datetime64(self.first, "s").astype(np.int64)
+        end = (np.datetime64(self.last, "D") + 1).astype("datetime64[s]")
+        return int(start), int(end.astype(np.int64))
+
+
+TIME_UNITS = {
+    "seconds": 1.0,
+    "milliseconds": 1e-3,
+    "microseconds": 1e-6,
+    "days": 86400.0,
+}
+"""Seconds per unit of the time units a file may hold, as `check_window` names them."""
+
+
+def _date(seconds: float) -> str:
+    if not -1e11 < seconds < 1e11:
+        return "out of any calendar"
+    return str(np.datetime64(int(seconds), "s")).replace("T", " ") + " UTC"
+
+
+class WindowCheck:
+    """Checks, block by block, that a time field falls in its dataset's window.
+
+    A file whose times are mostly outside the dataset's plausible window holds
+    another unit than expected (seconds for milliseconds, ...) or another
+    dataset: `finish` then raises a `FormatError` naming the first line outside,
+    the field, the unit expected and the unit the values look like. A few rows
+    outside are only counted.
+
+    Args:
+        window: the dataset's `TimeWindow`.
+        path: the file, for messages.
+        field: the time field, for messages.
+        unit: the unit of the numbers `add` receives, a key of `TIME_UNITS`.
+        expected: what the field holds, for messages (default ``<unit> since
+            1970``).
+    """
+
+    def __init__(
+        self,
+        window: TimeWindow,
+        path: str,
+        field: str,
+        unit: str,
+        expected: str | None = None,
+    ):
+        check_choice("unit", unit, TIME_UNITS)
+        self.window, self.path, self.field, self.unit = window, path, field, unit
+        self.expected = expected or f"{unit} since 1970"
+        self.start, self.end = window.seconds()
+        self.rows = self.outside = 0
+        self.first_outside: tuple[int, float] | None = None  # (line, raw value)
+        self._inside = dict.fromkeys(TIME_UNITS, 0)
+
+    def _in(self, raw: np.ndarray, unit: str) -> np.ndarray:
+        seconds = raw.astype(np.float64) * TIME_UNITS[unit]
+        return (seconds >= self.start) & (seconds < self.end)
+
+    def add(self, raw: np.ndarray, lines) -> None:
+        """Checks one block.
+
+        Args:
+            raw: the field's numbers, in the file's unit.
+            lines: their line numbers, or the first one's when consecutive.
+        """
+        for unit in TIME_UNITS:
+            inside = self._in(raw, unit)
+            self._inside[unit] += int(np.count_nonzero(inside))
+            if unit == self.unit:
+                outside = np.flatnonzero(~inside)
+        self.rows += len(raw)
+        self.outside += len(outside)
+        if len(outside) and self.first_outside is None:
+            row = int(outside[0])
+            line = lines + row if isinstance(lines, int) else int(lines[row])
+            self.first_outside = (line, raw[row].item())
+
+    def finish(self) -> int:
+        """The number of rows outside the window.
+
+        Raises:
+            FormatError: more than half the rows are outside the window.
+        """
+        if self.outside * 2 <= self.rows:
+            return self.outside
+        line, value = self.first_outside
+        seconds = value * TIME_UNITS[self.unit]
+        looks = max(TIME_UNITS, key=self._inside.get)
+        if self._inside[looks] * 2 > self.rows:
+            found = f"the values look like {looks}"
+        else:
+            found = "the values fit no time unit in that window"
+        raise FormatError(
+            self.path,
+            f"expected {self.expected} in {self.window.first}..{self.window.last} "
+            f"({self.window.documented}, with a margin), got {value} "
+            f"({_date(seconds)}); {self.outside:,} of {self.rows:,} values are "
+            f"outside: {found}",
+            line,
+            self.field,
+        )
+
+
+def count_outside_window(report, count: int, window: TimeWindow) -> None:
+    """Records the rows outside `window` that `WindowCheck.finish` let through."""
+    report.count(
+        "outside_time_window",
+        count,
+        f"rows dated outside {window.first}..{window.last} ({window.documented}, "
+        "with a margin) are kept; most rows outside would be an error",
+    )
 
 
 class Columns:
@@ -1248,6 +1427,127 @@ def side_rows(
     return table.iloc[index].reset_index(drop=True)
 
 
+_ID_MAP_SUFFIX = "_ids.parquet"
+_DATASET_FILES = (
+    schema.USERS_FILE,
+    schema.ITEMS_FILE,
+    schema.EVENTS_FILE,
+    schema.META_FILE,
+    schema.TRUTH_FILE,
+)
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _refuse_foreign(output: str, overwrite: bool) -> None:
+    if overwrite or not os.path.lexists(output):
+        return
+    if not os.path.isdir(output) or os.path.islink(output):
+        raise OutputError(
+            output,
+            "exists and is not a dataset folder; pass --overwrite to replace it",
+        )
+    foreign = [
+        name
+        for name in sorted(os.listdir(output))
+        if not (
+            os.path.isfile(os.path.join(output, name))
+            and (name in _DATASET_FILES or name.endswith(_ID_MAP_SUFFIX))
+        )
+    ]
+    if foreign:
+        raise OutputError(
+            output,
+            f"holds {len(foreign)} entr{'y' if len(foreign) == 1 else 'ies'} that "
+            f"no dataset folder holds ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); pass --overwrite to replace the "
+            "whole folder",
+        )
+
+
+def check_output(output: str, overwrite: bool = False) -> None:
+    """Checks, before any input is read, that `output` can take a dataset.
+
+    A dataset is written into a sibling folder and renamed into place at the end
+    (`dataset_folder`), so the parent of `output` must be writable; `output`
+    itself may be absent, empty or a dataset folder (only the files of the
+    schema and ``<kind>_ids.parquet``), anything else needs `overwrite`.
+
+    Args:
+        output: the dataset folder to write.
+        overwrite: whether to replace whatever `output` holds.
+
+    Raises:
+        OutputError: the parent cannot be created or written (naming it), or
+            `output` holds something other than a dataset and not `overwrite`.
+    """
+    _refuse_foreign(output, overwrite)
+    parent = os.path.dirname(os.path.abspath(output))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".write-test-", dir=parent))
+    except OSError as error:
+        raise OutputError(
+            parent, f"cannot write the output folder here ({error.strerror})"
+        ) from None
+
+
+@contextlib.contextmanager
+def dataset_folder(output: str, overwrite: bool = False) -> Iterator[str]:
+    """Yields a new folder beside `output` to write a dataset into; on success it
+    replaces `output` as a whole.
+
+    The folder, ``<output>.partial-<random>``, is renamed to `output` when the
+    block ends; the previous `output` is moved aside first and removed after, so
+    none of its files survive. An error in the block (a kill, a bad table, a
+    full disk) removes the new folder and leaves `output` as it was: a reader
+    finds the old dataset or none, never a mix. Only a ``kill -9`` leaves the
+    ``.partial-*`` folder behind (never `output`).
+
+    Args:
+        output: the dataset folder to write.
+        overwrite: whether to replace an `output` that holds more than a dataset
+            (`check_output`).
+
+    Yields:
+        The path of the new folder.
+
+    Raises:
+        OutputError: see `check_output`; or the disk filled up while writing.
+    """
+    check_output(output, overwrite)
+    output = output.rstrip("/") or output
+    parent = os.path.dirname(os.path.abspath(output))
+    name = os.path.basename(output)
+    partial = tempfile.mkdtemp(prefix=f"{name}.partial-", dir=parent)
+    try:
+        yield partial
+        _refuse_foreign(output, overwrite)
+        if os.path.lexists(output):
+            old = tempfile.mkdtemp(prefix=f"{name}.old-", dir=parent)
+            os.rename(output, os.path.join(old, name))
+            try:
+                os.rename(partial, output)
+            except BaseException:
+                os.rename(os.path.join(old, name), output)
+                os.rmdir(old)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(partial, output)
+    except OSError as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        if error.errno in _NO_SPACE:
+            raise OutputError(
+                output,
+                "no space left on the device while writing the dataset; nothing "
+                "was written (a previous dataset there is unchanged)",
+            ) from None
+        raise
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
 def write_dataset(
     output: str,
     users: pd.DataFrame,
@@ -1257,11 +1557,20 @@ def write_dataset(
     mappings: dict[str, np.ndarray],
     report: Report,
     progress: Progress,
+    overwrite: bool = False,
 ) -> schema.EventLog:
     """Validates and writes the converted dataset, its id mappings and report.
 
+    Everything is written into a new folder that then replaces `output` whole
+    (`dataset_folder`): a failed or killed write leaves the previous `output`
+    untouched.
+
     `meta` must say ``name``, ``source`` and ``timestamps`` (one of
     `TIMESTAMP_KINDS`).
+
+    Raises:
+        OutputError: `output` holds more than a dataset and not `overwrite`, or
+            cannot be written (`check_output`, `dataset_folder`).
     """
     for key in ("name", "source", "timestamps"):
         if key not in meta:
@@ -1270,9 +1579,13 @@ def write_dataset(
         raise ValueError(f"meta['timestamps'] must be one of {TIMESTAMP_KINDS}")
     meta = {**meta, "conversion": report.as_dict()}
     meta["conversion"]["counts"]["events_written"] = len(events)
-    log = schema.write_event_log(schema.EventLog(users, items, events, meta), output)
-    for kind, originals in mappings.items():
-        write_mapping(output, kind, originals)
+    with dataset_folder(output, overwrite) as folder:
+        log = schema.write_event_log(
+            schema.EventLog(users, items, events, meta), folder
+        )
+        for kind, originals in mappings.items():
+            write_mapping(folder, kind, originals)
+    log.path = output
     progress(
         "written",
         f"{output}: {log.num_users:,} users, {log.num_items:,} items, "
@@ -1325,11 +1638,25 @@ def select_events(
 
 
 def define_io_flags(input_help: str, default_output: str) -> None:
-    """``--input`` and ``--output`` of a converter's absl command line."""
+    """``--input``, ``--output`` and ``--overwrite`` of a converter's absl command
+    line."""
     from absl import flags
 
     flags.DEFINE_string("input", None, input_help, required=True)
     flags.DEFINE_string("output", default_output, "Dataset folder to write.")
+    define_overwrite_flag()
+
+
+def define_overwrite_flag() -> None:
+    """``--overwrite``: replace an ``--output`` that holds more than a dataset."""
+    from absl import flags
+
+    flags.DEFINE_bool(
+        "overwrite",
+        False,
+        "Replace the whole --output folder even when it holds files other than a "
+        "dataset's (a dataset folder is always replaced whole).",
+    )
 
 
 def command_flags(argv: list[str]):
@@ -1370,9 +1697,10 @@ def check_choice(name: str, value, choices) -> None:
 
 
 def run(convert, *args, **kwargs):
-    """Calls `convert`, turning input errors into one line on stderr and exit 1."""
+    """Calls `convert`, turning input and output errors into one line on stderr
+    and exit 1."""
     try:
         return convert(*args, **kwargs)
-    except (FormatError, schema.SchemaError) as error:
+    except (FormatError, OutputError, schema.SchemaError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         sys.exit(1)

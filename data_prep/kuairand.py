@@ -39,7 +39,10 @@ Output, one exposure = one log row:
   ``is_comment``, ``is_forward``, ``long_view``, ``is_profile_enter``,
   ``play_time_ms``, ``duration_ms``, ``is_rand`` and ``tab`` (the scenario code,
   kept as is). ``profile_stay_time``, ``comment_stay_time``, ``date`` and
-  ``hourmin`` are checked but not kept (``date``/``hourmin`` repeat ``time_ms``).
+  ``hourmin`` are checked but not kept (``date``/``hourmin`` repeat ``time_ms``
+  in Beijing time, the hour rounded: a log whose ``time_ms`` mostly disagrees
+  with them by more than a day, e.g. seconds instead of milliseconds, is an
+  error naming the first such line; fewer are counted).
 - users: ``user_active_degree``, ``is_lowactive_period``, ``is_live_streamer``,
   ``is_video_author``, the four ``*_range`` columns and ``onehot_feat0..17``. The
   raw counts (``follow_user_num``, ``fans_user_num``, ``friend_user_num``,
@@ -61,7 +64,8 @@ Rules (each counted in ``meta.json``):
 
 - 0/1 columns (``is_click`` .. ``is_rand``) hold 0 or 1, the other numbers are
   non-negative integers and ``time_ms`` a millisecond time before 2100; anything
-  else is an error;
+  else is an error; a log whose times mostly fall outside 2022-04..05 is an
+  error naming the unit they look like, fewer such rows are counted;
 - an exact duplicate log row (every one of the 19 columns equal, the logs taken
   together) is kept once; 5,460 on the held KuaiRand-Pure extract;
 - exposures are ordered by ``time_ms``; rows earlier than the previous row of
@@ -379,12 +383,81 @@ def read_log(path: str, block_bytes: int = common.BLOCK_BYTES) -> dict[str, np.n
     return {name: columns.pop(name) for name in LOG_FIELDS}
 
 
+TIME_WINDOW = common.TimeWindow(
+    "2022-04-01", "2022-05-31", "KuaiRand's logs span 2022-04-08..2022-05-08"
+)
+"""The plausible span of ``time_ms`` (`common.WindowCheck`)."""
+
+CLOCK_OFFSET_S = 8 * 3600
+"""``date`` / ``hourmin`` are Beijing time (UTC+8)."""
+
+CLOCK_TOLERANCE_S = 86400
+"""Largest gap between ``time_ms`` and ``date`` + ``hourmin``: ``hourmin`` is
+rounded to an hour (up to 2.5 h off on the held extract, a few rows dated the
+next day near midnight); a wrong unit is off by decades."""
+
+
+def check_clock(part: dict[str, np.ndarray], path: str) -> int:
+    """Cross-checks ``time_ms`` against ``date`` and ``hourmin`` of one log.
+
+    Args:
+        part: the arrays `read_log` returned (rows in file order, line = row + 2).
+        path: the log, for messages.
+
+    Returns:
+        The rows whose ``time_ms`` is more than `CLOCK_TOLERANCE_S` from their
+        ``date`` + ``hourmin`` (kept, counted by the caller).
+
+    Raises:
+        FormatError: a ``date`` that is no calendar day, or most rows off, naming
+            the first one's line, ``time_ms``, what it should hold and the unit
+            its values look like.
+    """
+    date, hourmin, time_ms = part["date"], part["hourmin"], part["time_ms"]
+    day = pd.to_datetime(
+        pd.Series(date).astype(str), format="%Y%m%d", errors="coerce"
+    ).to_numpy()
+    bad = np.isnat(day) | (hourmin % 100 >= 60) | (hourmin >= 2400)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        field = "date" if np.isnat(day[row]) else "hourmin"
+        value = date[row] if field == "date" else hourmin[row]
+        expected = "a day YYYYMMDD" if field == "date" else "a time HHMM"
+        raise common.FormatError(
+            path, f"expected {expected}, got {value}", row + 2, field
+        )
+    clock = (
+        day.astype("datetime64[s]").astype(np.int64)
+        + (hourmin // 100) * 3600
+        + (hourmin % 100) * 60
+        - CLOCK_OFFSET_S
+    )
+    off = np.abs(time_ms / 1000 - clock) > CLOCK_TOLERANCE_S
+    if off.sum() * 2 <= len(off):
+        return int(off.sum())
+    row = int(np.flatnonzero(off)[0])
+    looks = [
+        unit
+        for unit, scale in common.TIME_UNITS.items()
+        if abs(time_ms[row] * scale - clock[row]) <= CLOCK_TOLERANCE_S
+    ]
+    raise common.FormatError(
+        path,
+        f"expected milliseconds since 1970 matching date {date[row]} and hourmin "
+        f"{hourmin[row]} (UTC+8), got {time_ms[row]}"
+        + (f": the values look like {looks[0]}" if looks else "")
+        + f" ({int(off.sum()):,} of {len(off):,} rows disagree)",
+        row + 2,
+        "time_ms",
+    )
+
+
 def read_logs(
     paths, report, progress, block_bytes=common.BLOCK_BYTES
 ) -> dict[str, np.ndarray]:
     """All logs -> one array per `LOG_FIELDS` name, exact duplicates removed (counted)."""
     parts = []
-    out_of_order = random_unset = 0
+    out_of_order = random_unset = off_clock = outside = 0
     for path in paths:
         part = read_log(path, block_bytes)
         rows = len(part["user"]) if part else 0
@@ -392,6 +465,10 @@ def read_logs(
         progress("read log", f"{path}: {rows:,} rows")
         if not rows:
             continue
+        off_clock += check_clock(part, path)
+        window = common.WindowCheck(TIME_WINDOW, path, "time_ms", "milliseconds")
+        window.add(part["time_ms"], np.arange(rows) + 2)
+        outside += window.finish()
         out_of_order += common.count_out_of_order(part["user"], part["time_ms"])
         if is_random_log(path):
             random_unset += int(
@@ -410,6 +487,13 @@ def read_logs(
         "exposures are ordered by time_ms; this many came earlier than the previous "
         "row of their user in the same file",
     )
+    report.count(
+        "time_ms_off_date_hourmin",
+        off_clock,
+        f"rows whose time_ms is more than {CLOCK_TOLERANCE_S // 3600} h from their "
+        "date + hourmin (UTC+8) are kept; most rows off would be an error",
+    )
+    common.count_outside_window(report, outside, TIME_WINDOW)
     report.count(
         "random_log_rows_set_is_rand",
         random_unset,
@@ -525,6 +609,7 @@ def convert(
     video_features: str | None = None,
     include_random: bool = True,
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Converts the KuaiRand folder `input` into the dataset folder `output`.
 
@@ -539,10 +624,14 @@ def convert(
             ``video_features_basic*.csv[.gz]``).
         include_random: whether the default logs include ``log_random_*``.
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     progress = common.Progress("kuairand")
     report = common.Report()
     common.require_folder(input)
@@ -601,6 +690,7 @@ def convert(
         },
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -620,6 +710,7 @@ def main(argv):
         user_features=values.user_features,
         video_features=values.video_features,
         include_random=values.include_random,
+        overwrite=values.overwrite,
     )
 
 

@@ -47,7 +47,9 @@ Rules (each counted in ``meta.json``):
 
 - ``user_id``/``video_id``/durations are non-negative integers, ``watch_ratio``
   a finite number >= 0 (NaN, inf, negative or empty is an error), a present
-  ``timestamp`` a finite number of seconds before 2100;
+  ``timestamp`` a finite number of seconds before 2100 (a file whose times
+  mostly fall outside 2020-06..09 is an error naming the unit they look like;
+  fewer such rows are counted);
 - a row with an empty ``timestamp`` is an error by default; with
   ``--missing_timestamps=drop`` it is left out, counted; with
   ``--missing_timestamps=ignore`` every row is kept and every time discarded
@@ -94,6 +96,12 @@ AUTODENOISE_THRESHOLD = float(np.nextafter(1.0, 2.0))
 CTR builder's ``value >= rating_threshold``."""
 
 
+TIME_WINDOW = common.TimeWindow(
+    "2020-06-01", "2020-09-30", "KuaiRec's interactions span 2020-07-05..2020-09-05"
+)
+"""The plausible span of ``timestamp`` (`common.WindowCheck`)."""
+
+
 def read_matrix(
     path: str,
     missing_timestamps: str,
@@ -107,6 +115,7 @@ def read_matrix(
     """
     columns = common.Columns()
     dropped = kept_without_time = 0
+    window = common.WindowCheck(TIME_WINDOW, path, "timestamp", "seconds")
     for block, raw in common.iter_csv(path, MATRIX_COLUMNS, block_bytes):
         line = block.first_line
         lines = common.block_lines(block)
@@ -158,6 +167,8 @@ def read_matrix(
         values["stamp"] = seconds
         if missing_timestamps == "ignore":
             seconds = np.zeros_like(seconds)
+        else:
+            window.add(seconds, lines[keep])
         values["seconds"] = np.floor(seconds).astype(np.int64)
         values["ms"] = np.round(seconds * 1000).astype(np.int64)
         columns.add(**values)
@@ -179,6 +190,8 @@ def read_matrix(
         raise common.FormatError(
             path, "no rows with a timestamp" if dropped else "no rows"
         )
+    if missing_timestamps != "ignore":
+        common.count_outside_window(report, window.finish(), TIME_WINDOW)
     return {
         name: columns.pop(name)
         for name in (
@@ -282,6 +295,7 @@ def convert(
     matrix: str = "small",
     missing_timestamps: str = "error",
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Converts the KuaiRec data folder `input` into the dataset folder `output`.
 
@@ -293,10 +307,14 @@ def convert(
             (default), ``drop`` (left out, counted) or ``ignore`` (every row kept,
             all times discarded: the AutoDenoise data, random split only).
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     common.check_choice("matrix", matrix, MATRICES)
     common.check_choice("missing_timestamps", missing_timestamps, MISSING_TIMESTAMPS)
     progress = common.Progress("kuairec")
@@ -357,7 +375,15 @@ def convert(
         },
     }
     return common.write_dataset(
-        output, users, items, events, meta, mappings, report, progress
+        output,
+        users,
+        items,
+        events,
+        meta,
+        mappings,
+        report,
+        progress,
+        overwrite=overwrite,
     )
 
 
@@ -369,6 +395,7 @@ def main(argv):
         values.output,
         matrix=values.matrix,
         missing_timestamps=values.missing_timestamps,
+        overwrite=values.overwrite,
     )
 
 

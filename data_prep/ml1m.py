@@ -23,6 +23,9 @@ Rules (each counted in ``meta.json``):
   items are the rated ones);
 - a rated movie or a rating user missing from ``movies.dat`` / ``users.dat`` is
   an error, as is a rating outside 1-5;
+- timestamps are seconds since 1970: a file whose times mostly fall outside
+  2000-2003 (the ratings span 2000-04..2003-02) is an error naming the unit they
+  look like; fewer such ratings are kept, counted;
 - without timestamps every event has timestamp 0 and ``meta.timestamps`` is
   ``"absent"``: only the random split applies.
 
@@ -67,10 +70,24 @@ GENDERS = {"F": 0, "M": 1}
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 
 
+TIME_WINDOW = common.TimeWindow(
+    "2000-01-01", "2003-12-31", "MovieLens-1M's ratings span 2000-04-25..2003-02-28"
+)
+"""The plausible span of ``Timestamp`` (`common.WindowCheck`)."""
+
+
 def read_ratings(path: str, block_bytes: int = common.BLOCK_BYTES):
-    """Streams the ratings file; returns (columns, has_timestamps)."""
+    """Streams the ratings file.
+
+    Returns:
+        (columns, has_timestamps, ratings dated outside `TIME_WINDOW`).
+
+    Raises:
+        FormatError: a bad line, or timestamps mostly outside `TIME_WINDOW`.
+    """
     columns = common.Columns()
     has_time = None
+    window = common.WindowCheck(TIME_WINDOW, path, "Timestamp", "seconds")
     for block in common.iter_blocks(path, block_bytes):
         if has_time is None:
             first = block.data[: block.data.find(b"\n")].decode()
@@ -98,9 +115,10 @@ def read_ratings(path: str, block_bytes: int = common.BLOCK_BYTES):
             columns.add(
                 timestamp=common.check_timestamps(stamps, path, "Timestamp", line)
             )
+            window.add(stamps, line)
     if has_time is None:
         raise common.FormatError(path, "no ratings (empty file)")
-    return columns, has_time
+    return columns, has_time, window.finish()
 
 
 def read_users(path: str) -> pd.DataFrame:
@@ -197,6 +215,7 @@ def convert(
     output: str,
     ratings: str | None = None,
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Converts the ``ml-1m`` folder `input` into the dataset folder `output`.
 
@@ -206,10 +225,14 @@ def convert(
         ratings: the ratings file name inside `input` (default ``ratings.dat``,
             plain or ``.gz``).
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     progress = common.Progress("ml1m")
     report = common.Report()
     common.require_folder(input)
@@ -218,8 +241,10 @@ def convert(
         if ratings
         else common.find_file(input, "ratings.dat")
     )
-    columns, has_time = read_ratings(ratings_path, block_bytes)
+    columns, has_time, outside = read_ratings(ratings_path, block_bytes)
     report.count("lines_read", len(columns))
+    if has_time:
+        common.count_outside_window(report, outside, TIME_WINDOW)
     progress("read ratings", f"{ratings_path}: {len(columns):,} ratings")
     user = columns.pop("user")
     movie = columns.pop("movie")
@@ -302,12 +327,19 @@ def convert(
         {"user": user_originals, "item": item_originals},
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
 def main(argv):
     values = common.command_flags(argv)
-    common.run(convert, values.input, values.output, values.ratings)
+    common.run(
+        convert,
+        values.input,
+        values.output,
+        values.ratings,
+        overwrite=values.overwrite,
+    )
 
 
 if __name__ == "__main__":

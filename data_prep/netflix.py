@@ -34,7 +34,8 @@ Rules (each counted in ``meta.json``):
   events are sorted by date (the schema's order), stably;
 - a rating line before any ``MovieID:`` line of its file, a malformed line, a
   rating outside 1-5 and an invalid date (``2005-02-30``, or before 1970 or
-  after 2100) are errors naming the line;
+  after 2100) are errors naming the line; so is a file whose dates mostly fall
+  outside 1998-2006 (the ratings span 1998-11..2005-12), fewer are counted;
 - ``--sample_users=N --seed=S`` keeps a seeded uniform sample of N customers
   (drawn from all customers that rated anything, before the duplicate rule) and
   all their ratings, counted: the AutoDenoise paper's Netflix set (density 0.02%)
@@ -107,7 +108,18 @@ def parse_dates(values: pa.Array, path: str, line_numbers: np.ndarray) -> np.nda
     return days
 
 
-def parse_block(block: common.Block, path: str, movie: int | None):
+TIME_WINDOW = common.TimeWindow(
+    "1998-01-01", "2006-12-31", "the Netflix Prize ratings span 1998-11..2005-12"
+)
+"""The plausible span of the rating dates (`common.WindowCheck`)."""
+
+
+def parse_block(
+    block: common.Block,
+    path: str,
+    movie: int | None,
+    window: common.WindowCheck | None = None,
+):
     """Parses one block of a ratings file.
 
     Args:
@@ -115,6 +127,7 @@ def parse_block(block: common.Block, path: str, movie: int | None):
         path: the file, for error messages.
         movie: the movie of the last ``MovieID:`` line before the block (a block
             may start in the middle of a movie), or None at the start of a file.
+        window: receives the block's dates (days since the epoch).
 
     Returns:
         (columns, movie): a dict of numpy arrays ``customer``, ``movie``,
@@ -162,6 +175,8 @@ def parse_block(block: common.Block, path: str, movie: int | None):
         rating, path, "Rating", 0, line_numbers=line_numbers, minimum=1, maximum=5
     )
     days = parse_dates(date, path, line_numbers)
+    if window is not None:
+        window.add(days, line_numbers)
     columns = {
         "customer": common.compact(customer),
         "movie": common.compact(movies.astype(np.int64)),
@@ -194,17 +209,25 @@ def _three_fields(lines, numbers, path, expected, max_splits=None, show_count=Fa
 def read_ratings(
     path: str, columns: common.Columns, block_bytes: int
 ) -> tuple[int, int]:
-    """Streams one ratings file into `columns`; returns (lines, ratings) read."""
+    """Streams one ratings file into `columns`.
+
+    Returns:
+        (lines, ratings, ratings dated outside `TIME_WINDOW`) read.
+
+    Raises:
+        FormatError: a bad line, or dates mostly outside `TIME_WINDOW`.
+    """
     movie = None
     lines = ratings = 0
+    window = common.WindowCheck(TIME_WINDOW, path, "Date", "days", "a date")
     for block in common.iter_blocks(path, block_bytes):
-        parsed, movie = parse_block(block, path, movie)
+        parsed, movie = parse_block(block, path, movie, window)
         columns.add(**parsed)
         lines += block.num_lines
         ratings += len(parsed["customer"])
     if lines == 0:
         raise common.FormatError(path, "no ratings (empty file)")
-    return lines, ratings
+    return lines, ratings, window.finish()
 
 
 def find_ratings(input: str, files: list[str] | None = None) -> list[str]:
@@ -306,6 +329,7 @@ def convert(
     sample: int | None = None,
     seed: int = 0,
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Converts the Netflix Prize folder `input` into the dataset folder `output`.
 
@@ -317,10 +341,14 @@ def convert(
         sample: keep a uniform sample of this many customers (None: all).
         seed: the seed of that sample.
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     progress = common.Progress("netflix")
     report = common.Report()
     common.require_folder(input)
@@ -329,8 +357,10 @@ def convert(
     paths = find_ratings(input, files)
     columns = common.Columns()
     per_movie_files = os.path.basename(paths[0]).startswith("mv_")
+    outside = 0
     for path in paths:
-        lines, ratings = read_ratings(path, columns, block_bytes)
+        lines, ratings, off = read_ratings(path, columns, block_bytes)
+        outside += off
         report.count("lines_read", lines)
         if not per_movie_files:
             progress("read ratings", f"{path}: {ratings:,} ratings")
@@ -341,6 +371,7 @@ def convert(
     if len(columns) == 0:
         raise common.FormatError(paths[0], "no ratings (only 'MovieID:' lines)")
     report.count("ratings_read", len(columns))
+    common.count_outside_window(report, outside, TIME_WINDOW)
     customer = columns.pop("customer")
     movie = columns.pop("movie")
     rating = columns.pop("rating")
@@ -452,6 +483,7 @@ def convert(
         {"user": user_originals, "item": item_originals},
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -468,6 +500,7 @@ def main(argv):
         files=values.files,
         sample=values.sample_users,
         seed=values.seed,
+        overwrite=values.overwrite,
     )
 
 

@@ -27,7 +27,9 @@ out``), ``.inter``:
   ``"seconds"``; without it the timestamp is the row's position among its
   user's rows in file order (0, 1, ...) and ``meta.timestamps`` = ``"order"``;
 - empty, NaN or non-numeric ``rating`` / ``timestamp`` / ``label`` values, and
-  timestamps outside 1970-2100, are errors; other fields are not kept (listed
+  timestamps outside 1970-2100, are errors, as is a file whose timestamps mostly
+  fall outside 1990-2039 (named with the unit they look like: milliseconds, or
+  positions that are no times at all; fewer such rows are counted); other fields are not kept (listed
   in ``meta.skipped_fields``).
 
 ``.user`` / ``.item`` (``user_id`` / ``item_id`` required, one line per id):
@@ -169,8 +171,17 @@ def _float(values, path, field, first_line, **bounds):
     return common.parse_float(values, path, field, first_line, **bounds)
 
 
-def read_inter(path: str, block_bytes: int) -> tuple[dict, list, int]:
-    """Streams ``.inter``: (columns, fields, lines read)."""
+TIME_WINDOW = common.TimeWindow(
+    "1990-01-01",
+    "2039-12-31",
+    "atomic files hold any dataset; public interaction logs start in the 1990s",
+)
+"""The plausible span of ``timestamp:float`` (`common.WindowCheck`)."""
+
+
+def read_inter(path: str, block_bytes: int) -> tuple[dict, list, int, int]:
+    """Streams ``.inter``: (columns, fields not kept, lines read, rows dated
+    outside `TIME_WINDOW`: most of them outside is an error)."""
     fields = read_header(path)
     _require(fields, path, USER)
     _require(fields, path, ITEM)
@@ -181,6 +192,7 @@ def read_inter(path: str, block_bytes: int) -> tuple[dict, list, int]:
     users, items = [], []
     columns = common.Columns()
     lines = 0
+    window = common.WindowCheck(TIME_WINDOW, path, "timestamp", "seconds")
     for block in common.iter_blocks(path, block_bytes, skip_lines=1):
         raw = common.split_fields(block, path, names, SEP)
         line = block.first_line
@@ -200,6 +212,7 @@ def read_inter(path: str, block_bytes: int) -> tuple[dict, list, int]:
                 maximum=schema.MAX_TIMESTAMP,
             )
             parsed["timestamp"] = np.floor(seconds).astype(np.int64)
+            window.add(seconds, line)
         if "label" in present:
             label = _float(raw["label"], path, "label", line)
             bad = (label != 0) & (label != 1)
@@ -235,7 +248,7 @@ def read_inter(path: str, block_bytes: int) -> tuple[dict, list, int]:
     skipped = [
         f"{n}:{k}" for n, k in fields if n not in (USER, ITEM) and n not in present
     ]
-    return out, skipped, lines
+    return out, skipped, lines, window.finish()
 
 
 def _codes_of_tokens(parts: list[pa.Array]) -> np.ndarray:
@@ -354,6 +367,7 @@ def convert(
     dataset: str,
     event: str = "click",
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Imports the atomic files ``<input>/<dataset>.*`` into the folder `output`.
 
@@ -363,17 +377,23 @@ def convert(
         dataset: the atomic files' name.
         event: the event type of rows without ``event`` or ``rating`` fields.
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     common.check_choice("event", event, IMPORT_EVENTS)
     progress = common.Progress("recbole")
     report = common.Report()
     common.require_folder(input)
     inter_path = common.find_file(input, f"{dataset}.inter")
-    columns, skipped, lines = read_inter(inter_path, block_bytes)
+    columns, skipped, lines, outside = read_inter(inter_path, block_bytes)
     report.count("lines_read", lines)
+    if "timestamp" in columns:
+        common.count_outside_window(report, outside, TIME_WINDOW)
     user, item = columns["user"], columns["item"]
     n = len(user)
     progress("read interactions", f"{inter_path}: {n:,} rows")
@@ -465,6 +485,7 @@ def convert(
         {"user": user_originals, "item": item_originals},
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -592,7 +613,14 @@ def main(argv):
     if values.export:
         common.run(export, values.input, values.output, values.dataset, values.events)
     else:
-        common.run(convert, values.input, values.output, values.dataset, values.event)
+        common.run(
+            convert,
+            values.input,
+            values.output,
+            values.dataset,
+            values.event,
+            overwrite=values.overwrite,
+        )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ of a line are ignored, an empty line is an error):
 Ids are positive integers (0 is the padding id of SASRec and its successors).
 
 Import (``python -m data_prep.sasrec --input f.txt --output folder
---layout=pairs --event=click``): one event of the ``--event`` type (default
+[--layout=pairs] --event=click``; without ``--layout`` the layout is read from
+the file, `detect_layout`): one event of the ``--event`` type (default
 ``click``, ``value`` 1.0) per listed item; ``timestamp`` = the position of the
 event in its user's sequence (0, 1, 2, ...) and ``meta.timestamps`` =
 ``"order"``. Items have ``category`` 0 and ``brand`` 0, users no features; ids
@@ -68,19 +69,19 @@ def parse_block(block: common.Block, path: str, layout: str) -> dict[str, np.nda
         item's ``position`` within its line, and per line ``line_user`` and
         ``line_number``.
     """
-    lines = common.split_lines(block, path)
+    expected = (
+        "'user item' (2 ids separated by ' ')"
+        if layout == "pairs"
+        else "'user item item ...' (a user id and at least one item id, "
+        "separated by ' ')"
+    )
+    lines = common.split_lines(block, path, expected)
     numbers = common.block_lines(block)
     tokens = pc.split_pattern(lines, " ")
     counts = pc.list_value_length(tokens).to_numpy(zero_copy_only=False)
     bad = counts != 2 if layout == "pairs" else counts < 2
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        expected = (
-            "'user item' (2 ids separated by ' ')"
-            if layout == "pairs"
-            else "'user item item ...' (a user id and at least one item id, "
-            "separated by ' ')"
-        )
         raise common.FormatError(
             path,
             f"expected {expected}, got {counts[row]} field(s): "
@@ -120,30 +121,70 @@ def parse_block(block: common.Block, path: str, layout: str) -> dict[str, np.nda
     return out
 
 
+def detect_layout(path: str, block_bytes: int = common.BLOCK_BYTES) -> str:
+    """The layout of a sequence file, read from its lines.
+
+    A line of other than two ids is ``user-lines``; a user id starting two lines
+    is ``pairs`` (``user-lines`` has one line per user). A file of two-id lines
+    with distinct users reads the same either way (one event per user); it is
+    called ``pairs``. Reading stops at the first line that decides.
+
+    Args:
+        path: the ``.txt`` file.
+        block_bytes: bytes read at a time.
+
+    Returns:
+        ``user-lines`` or ``pairs``.
+
+    Raises:
+        FormatError: a missing file or an empty line (before the layout is known).
+    """
+    users = []
+    for block in common.iter_blocks(common.require_file(path), block_bytes):
+        lines = common.split_lines(block, path, "ids separated by ' '")
+        tokens = pc.split_pattern(lines, " ")
+        if pc.any(pc.not_equal(pc.list_value_length(tokens), 2)).as_py():
+            return "user-lines"
+        users.append(pc.list_element(tokens, 0).to_numpy(zero_copy_only=False))
+        if pd.Index(np.concatenate(users)).has_duplicates:
+            return "pairs"
+    return "pairs"
+
+
 def convert(
     input: str,
     output: str,
-    layout: str,
+    layout: str | None = None,
     event: str = "click",
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Imports the sequence file `input` into the dataset folder `output`.
 
     Args:
         input: the ``.txt`` file.
         output: the dataset folder to write.
-        layout: ``user-lines`` or ``pairs`` (see the module docstring).
+        layout: ``user-lines`` or ``pairs`` (see the module docstring); None:
+            read from the file (`detect_layout`).
         event: the event type of every listed item.
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
-    common.check_choice("layout", layout, LAYOUTS)
+    common.check_output(output, overwrite)
+    if layout is not None:
+        common.check_choice("layout", layout, LAYOUTS)
     common.check_choice("event", event, IMPORT_EVENTS)
     progress = common.Progress("sasrec")
     report = common.Report()
     common.require_file(input)
+    if layout is None:
+        layout = detect_layout(input, block_bytes)
+        progress("layout", f"{layout} (read from the file; set --layout to choose)")
     columns = common.Columns()
     line_columns = common.Columns()
     lines = 0
@@ -217,6 +258,7 @@ def convert(
         {"user": user_originals, "item": item_originals},
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -330,11 +372,22 @@ def export(
 
 
 def main(argv):
+    from absl import app
+
     values = common.command_flags(argv)
     if values.export:
+        if values.layout is None:
+            raise app.UsageError("--export needs --layout (user-lines or pairs)")
         common.run(export, values.input, values.output, values.layout, values.events)
     else:
-        common.run(convert, values.input, values.output, values.layout, values.event)
+        common.run(
+            convert,
+            values.input,
+            values.output,
+            values.layout,
+            values.event,
+            overwrite=values.overwrite,
+        )
 
 
 if __name__ == "__main__":
@@ -343,7 +396,12 @@ if __name__ == "__main__":
     common.define_io_flags(
         "Import: the sequence .txt file. Export: the dataset folder.", "data/sasrec"
     )
-    flags.DEFINE_enum("layout", None, list(LAYOUTS), "File layout.", required=True)
+    flags.DEFINE_enum(
+        "layout",
+        None,
+        list(LAYOUTS),
+        "File layout (export: required; import: read from the file when not given).",
+    )
     flags.DEFINE_bool("export", False, "Write a sequence file from a dataset folder.")
     flags.DEFINE_enum("event", "click", list(IMPORT_EVENTS), "Import: the event type.")
     flags.DEFINE_list("events", None, "Export: event types to write (default: all).")

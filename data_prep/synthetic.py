@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
+from data_prep import common
 from recsys_tf.data import schema
 
 START_TIMESTAMP = 1_577_836_800
@@ -1186,29 +1188,40 @@ def make_config(size: str, **overrides) -> SimulatorConfig:
     return dataclasses.replace(SIZES[size], **overrides)
 
 
-def generate(size: str, seed: int, output: str, **overrides) -> schema.EventLog:
+def generate(
+    size: str, seed: int, output: str, overwrite: bool = False, **overrides
+) -> schema.EventLog:
     """Simulates the named size and writes the dataset folder.
 
     Writes the canonical tables and ``meta.json`` (`schema.write_event_log`) and
     the planted truth ``truth.npz`` into `output`, printing one line per stage.
+    As the converters do (`common.dataset_folder`): `output` is checked before
+    simulating, written aside and renamed into place whole.
 
     Args:
         size: a key of `SIZES`.
         seed: the random seed.
         output: the dataset folder (created if needed).
+        overwrite: whether to replace an `output` that holds more than a dataset.
         **overrides: `SimulatorConfig` fields to change, e.g. label_noise=False.
 
     Returns:
         The written, validated log (its `truth()` reads ``truth.npz``).
+
+    Raises:
+        common.OutputError: `output` cannot take the dataset.
     """
     config = make_config(size, **overrides)
+    common.check_output(output, overwrite)
     log, truth = _simulate(config, seed, _print)
     log.meta.update(
         {"name": f"synthetic_{size}", "size": size, "overrides": dict(overrides)}
     )
     timer = _Timer(_print)
-    written = schema.write_event_log(log, output)
-    np.savez_compressed(f"{output}/{schema.TRUTH_FILE}", **truth)
+    with common.dataset_folder(output, overwrite) as folder:
+        written = schema.write_event_log(log, folder)
+        np.savez_compressed(os.path.join(folder, schema.TRUTH_FILE), **truth)
+    written.path = output
     timer.done("write", output)
     return written
 
@@ -1228,6 +1241,7 @@ def _define_flags():
     flags.DEFINE_list(
         "disable", [], f"Mechanisms to switch off, any of {','.join(SWITCHES)}."
     )
+    common.define_overwrite_flag()
 
 
 def main(argv):
@@ -1243,8 +1257,13 @@ def main(argv):
             f"Unknown --disable name(s) {unknown}; valid names are {list(SWITCHES)}."
         )
     output = values.output or f"data/synthetic_{values.size}"
-    generate(
-        values.size, values.seed, output, **{name: False for name in values.disable}
+    common.run(
+        generate,
+        values.size,
+        values.seed,
+        output,
+        values.overwrite,
+        **{name: False for name in values.disable},
     )
 
 

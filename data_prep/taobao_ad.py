@@ -53,8 +53,10 @@ Rules (each counted in ``meta.json``):
   line of their user in their file are counted per file;
 - an ad group shown in ``raw_sample`` but absent from ``ad_feature`` is an error,
   as is a repeated ``adgroup_id`` / ``userid`` in those tables, ``nonclk`` != 1 -
-  ``clk``, a negative id or price, an unknown ``btag``, a bad timestamp or a
-  missing file or column; ad groups never shown are left out (counted);
+  ``clk``, a negative id or price, an unknown ``btag``, a bad timestamp, a
+  file whose times mostly fall outside 2017-04..05 (naming the unit they look
+  like; fewer such lines are counted) or a missing file or column; ad groups
+  never shown are left out (counted);
 - ``convert(..., behavior_log=False)`` (``--behavior_log=false``) ignores the
   behaviour log; a missing ``behavior_log.csv`` is not an error either: both
   give the ad events only, and ``meta.behavior_log`` says ``"off"`` or
@@ -138,10 +140,7 @@ def read_header(path: str, required: tuple[str, ...]) -> tuple[str, ...]:
         FormatError: an empty file, a required column missing or repeated
             (``field`` names it).
     """
-    try:
-        first = common.first_line(path)
-    except (OSError, EOFError) as error:
-        raise common.FormatError(path, f"unreadable ({error})", 1) from None
+    first = common.first_line(path)
     if not first.strip():
         raise common.FormatError(
             path, f"expected a header line ({SEP.join(required)}), got an empty line", 1
@@ -258,19 +257,30 @@ def _add_kept(columns, values, keep) -> int:
     return int((~keep).sum())
 
 
+TIME_WINDOW = common.TimeWindow(
+    "2017-04-01",
+    "2017-05-31",
+    "the ad displays span 2017-05-06..05-13, the behaviour log 2017-04-22..05-13",
+)
+"""The plausible span of ``time_stamp`` in both files (`common.WindowCheck`)."""
+
+
 def read_raw_sample(
     path: str, block_bytes: int, sample_users: float = 1.0, seed: int = 0
-) -> tuple[common.Columns, StringCodes, int]:
+) -> tuple[common.Columns, StringCodes, int, int]:
     """Streams ``raw_sample`` into compact columns (user, time, ad group, pid,
     clk, row: the 0-based data line) of the users in the seeded sample
-    (`common.sample_mask`); also returns the number of lines left out."""
+    (`common.sample_mask`); also returns the number of lines left out and of
+    lines dated outside `TIME_WINDOW` (most of them outside is an error)."""
     names = read_header(path, RAW_SAMPLE_COLUMNS)
     columns = common.Columns()
     pids = StringCodes()
     left_out = 0
+    window = common.WindowCheck(TIME_WINDOW, path, "time_stamp", "seconds")
     for raw, line in iter_rows(path, names, block_bytes):
         stamps = common.parse_int(raw["time_stamp"], path, "time_stamp", line)
         common.check_timestamps(stamps, path, "time_stamp", line)
+        window.add(stamps, line)
         clk = common.parse_int(raw["clk"], path, "clk", line, minimum=0, maximum=1)
         nonclk = common.parse_int(
             raw["nonclk"], path, "nonclk", line, minimum=0, maximum=1
@@ -305,7 +315,7 @@ def read_raw_sample(
             path,
             "no rows after the header" + (" in the user sample" if left_out else ""),
         )
-    return columns, pids, left_out
+    return columns, pids, left_out, window.finish()
 
 
 def read_ad_feature(path: str, block_bytes: int) -> pd.DataFrame:
@@ -366,18 +376,21 @@ def read_behavior_log(
     sample_users: float = 1.0,
     seed: int = 0,
     behaviors: tuple[str, ...] = tuple(BTAGS),
-) -> tuple[common.Columns, int, int]:
+) -> tuple[common.Columns, int, int, int]:
     """Streams the behaviour log into compact columns (user, time, btag event
     code, cate, brand -1 for ``NULL``), keeping the `behaviors` of the users in
-    the seeded sample; also returns the number of NULL brands kept and of lines
-    left out."""
+    the seeded sample; also returns the number of NULL brands kept, of lines
+    left out and of lines dated outside `TIME_WINDOW` (most of them outside is
+    an error)."""
     names = read_header(path, BEHAVIOR_LOG_COLUMNS)
     columns = common.Columns()
     null_brands = left_out = 0
     wanted = np.array([BTAGS[b] for b in behaviors], np.int8)
+    window = common.WindowCheck(TIME_WINDOW, path, "time_stamp", "seconds")
     for raw, line in iter_rows(path, names, block_bytes):
         stamps = common.parse_int(raw["time_stamp"], path, "time_stamp", line)
         common.check_timestamps(stamps, path, "time_stamp", line)
+        window.add(stamps, line)
         brand, absent = parse_optional_int(raw["brand"], path, "brand", line)
         values = dict(
             user=common.compact(
@@ -395,7 +408,7 @@ def read_behavior_log(
         )
         null_brands += int(absent[keep].sum())
         left_out += _add_kept(columns, values, keep)
-    return columns, null_brands, left_out
+    return columns, null_brands, left_out, window.finish()
 
 
 # --------------------------------------------------------------------------
@@ -452,6 +465,7 @@ def convert(
     sample_users: float = 1.0,
     seed: int = 0,
     behaviors: tuple[str, ...] = tuple(BTAGS),
+    overwrite: bool = False,
 ):
     """Converts the folder `input` of the four Taobao ad files into `output`.
 
@@ -467,10 +481,14 @@ def convert(
             the users, in every file (1 = all users).
         seed: the seed of that sample.
         behaviors: the btags of the behaviour log to keep (default all four).
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     progress = common.Progress("taobao_ad")
     report = common.Report()
     common.require_folder(input)
@@ -491,8 +509,11 @@ def convert(
         )
 
     # Ad displays.
-    columns, pids, left_out = read_raw_sample(raw_path, block_bytes, sample_users, seed)
+    columns, pids, left_out, outside = read_raw_sample(
+        raw_path, block_bytes, sample_users, seed
+    )
     report.count("raw_sample_rows", len(columns) + left_out)
+    common.count_outside_window(report, outside, TIME_WINDOW)
     if sample_users < 1:
         report.count(
             "raw_sample_rows_outside_user_sample",
@@ -575,10 +596,11 @@ def convert(
             progress("behaviour log", f"absent from {input}: ad events only")
     if behavior_state == "used":
         source.append(behavior_path)
-        columns, null_brands, left_out = read_behavior_log(
+        columns, null_brands, left_out, outside = read_behavior_log(
             behavior_path, block_bytes, sample_users, seed, tuple(behaviors)
         )
         report.count("behavior_log_rows", len(columns) + left_out)
+        common.count_outside_window(report, outside, TIME_WINDOW)
         if left_out:
             report.count(
                 "behavior_log_rows_left_out",
@@ -771,6 +793,7 @@ def convert(
         },
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -784,6 +807,7 @@ def main(argv):
         sample_users=values.sample_users,
         seed=values.seed,
         behaviors=tuple(values.behaviors),
+        overwrite=values.overwrite,
     )
 
 

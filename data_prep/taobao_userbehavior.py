@@ -31,8 +31,9 @@ Rules (each counted in ``meta.json``):
   i.e. seconds 1511539200..1512316799, but the real file has a few rows outside
   it (35 in the held head, the earliest in 2017-09). ``--window=keep`` (the
   default) keeps them and counts them; ``--window=drop`` drops them, counted.
-  Either way a timestamp outside the schema's range (before 1970 or after 2100,
-  e.g. milliseconds) is an error;
+  A file whose times mostly fall outside 2017-11-18..12-10 is an error naming
+  the unit they look like; either way a timestamp outside the schema's range
+  (before 1970 or after 2100, e.g. milliseconds) is an error;
 - a malformed line, a non-numeric or negative id, an unknown behaviour type or a
   bad timestamp stops the conversion with the file, line and field.
 
@@ -68,6 +69,10 @@ BEHAVIORS = {
 WINDOW_START = 1_511_539_200  # 2017-11-25 00:00:00 UTC+8
 WINDOW_END = 1_512_316_799  # 2017-12-03 23:59:59 UTC+8
 WINDOW_RULES = ("keep", "drop")
+TIME_WINDOW = common.TimeWindow(
+    "2017-11-18", "2017-12-10", "UserBehavior spans 2017-11-25..2017-12-03"
+)
+"""The plausible span of ``timestamp``: a file mostly outside it is an error."""
 
 
 # --------------------------------------------------------------------------
@@ -86,8 +91,14 @@ def input_file(input: str) -> str:
 
 def read_behaviors(path: str, block_bytes: int = common.BLOCK_BYTES) -> common.Columns:
     """Streams the file into compact columns: user, item, category (int32 while
-    the ids fit), behaviour (int8 event codes) and timestamp."""
+    the ids fit), behaviour (int8 event codes) and timestamp.
+
+    Raises:
+        FormatError: a bad line, or timestamps mostly outside `TIME_WINDOW` (the
+            message names the unit they look like).
+    """
     columns = common.Columns()
+    window = common.WindowCheck(TIME_WINDOW, path, "timestamp", "seconds")
     for block in common.iter_blocks(path, block_bytes):
         raw = common.split_fields(block, path, FIELDS, SEP)
         line = block.first_line
@@ -104,6 +115,7 @@ def read_behaviors(path: str, block_bytes: int = common.BLOCK_BYTES) -> common.C
         )
         stamps = common.parse_int(raw["timestamp"], path, "timestamp", line)
         common.check_timestamps(stamps, path, "timestamp", line)
+        window.add(stamps, line)
         columns.add(
             user=user,
             item=item,
@@ -113,6 +125,7 @@ def read_behaviors(path: str, block_bytes: int = common.BLOCK_BYTES) -> common.C
         )
     if len(columns) == 0:
         raise common.FormatError(path, "no rows (empty file)")
+    window.finish()  # the rows outside the documented window are counted later
     return columns
 
 
@@ -156,6 +169,7 @@ def convert(
     output: str,
     window: str = "keep",
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Converts ``UserBehavior.csv`` into the dataset folder `output`.
 
@@ -166,10 +180,14 @@ def convert(
         window: ``"keep"`` the rows outside the documented 2017-11-25..12-03
             window (counted) or ``"drop"`` them (counted).
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`); a dataset folder is always replaced
+            whole.
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     if window not in WINDOW_RULES:
         raise ValueError(f"window must be one of {WINDOW_RULES}, got {window!r}")
     progress = common.Progress("taobao_userbehavior")
@@ -290,6 +308,7 @@ def convert(
         },
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -406,7 +425,13 @@ def write_synthetic_file(
 
 def main(argv):
     values = common.command_flags(argv)
-    common.run(convert, values.input, values.output, values.window)
+    common.run(
+        convert,
+        values.input,
+        values.output,
+        values.window,
+        overwrite=values.overwrite,
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-import shutil
 
 from recsys_tf.data import sources
 from recsys_tf.data.schema import EVENTS_FILE, EventLog, read_event_log
@@ -108,13 +107,9 @@ def convert_real(name: str, output: str, source_root: str | None = None) -> Even
     spec = REAL[name]
     folder = sources.source_folder(spec.folder, source_root or None)
     converter = importlib.import_module(f"data_prep.{spec.converter}")
-    # Written aside and renamed, so a killed conversion never leaves a folder that
-    # looks complete.
-    partial = output.rstrip("/") + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    converter.convert(folder, partial, **_resolve_options(spec, folder))
-    shutil.rmtree(output, ignore_errors=True)
-    os.replace(partial, output)
+    # Converters write aside and rename (data_prep.common.dataset_folder), so a
+    # killed conversion never leaves a folder that looks complete.
+    converter.convert(folder, output, **_resolve_options(spec, folder))
     return read_event_log(output)
 
 

@@ -1,6 +1,7 @@
 """Tests of the converters' shared reading, parsing and id machinery."""
 
 import gzip
+import os
 
 import numpy as np
 import pandas as pd
@@ -287,8 +288,44 @@ def test_first_line_reads_plain_and_gzip(tmp_path):
     with pytest.raises(common.FormatError, match="file not found"):
         common.first_line(str(tmp_path / "none.csv"))
     (tmp_path / "bad.csv.gz").write_bytes(b"not gzip\n")
-    with pytest.raises(OSError):
+    with pytest.raises(common.FormatError, match="not a valid gzip file") as info:
         common.first_line(str(tmp_path / "bad.csv.gz"))
+    assert info.value.file.endswith("bad.csv.gz") and info.value.line == 1
+
+
+@pytest.mark.parametrize("block_bytes", [7, 1 << 20])
+def test_truncated_or_non_gzip_files_name_the_file_and_line(tmp_path, block_bytes):
+    # Was a raw EOFError / BadGzipFile without the file's name (issue 17, case 5).
+    text = "".join(f"{i},{i}\n" for i in range(2000))
+    whole = gzip.compress(text.encode())
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(common.FormatError, match="truncated gzip file") as info:
+        list(common.iter_blocks(str(cut), block_bytes, skip_lines=1))
+    assert info.value.file == str(cut)
+    assert 1 < info.value.line <= 2001
+    assert f"read up to line {info.value.line}" in str(info.value)
+    plain = tmp_path / "plain.csv.gz"
+    plain.write_text(text)
+    with pytest.raises(common.FormatError, match="not a valid gzip file") as info:
+        list(common.iter_blocks(str(plain), block_bytes))
+    assert info.value.file == str(plain) and info.value.line == 1
+    corrupt = bytearray(whole)
+    corrupt[len(corrupt) // 2] ^= 0xFF
+    bad = tmp_path / "corrupt.csv.gz"
+    bad.write_bytes(bytes(corrupt))
+    with pytest.raises(common.FormatError, match="gzip") as info:
+        list(common.iter_blocks(str(bad), block_bytes))
+    assert info.value.file == str(bad)
+
+
+def test_multi_character_separator_messages_show_the_file_text(tmp_path):
+    # '::' is parsed as an internal \x1f; the message shows what the file holds.
+    path, blocks = _blocks(tmp_path, "1::2::3\n4::5\n")
+    with pytest.raises(common.FormatError) as info:
+        common.split_fields(blocks[0], path, ("a", "b", "c"), "::")
+    assert "'4::5'" in str(info.value) and "\\x1f" not in str(info.value)
+    assert info.value.line == 2
 
 
 def test_block_lines_and_split_lines(tmp_path):
@@ -299,6 +336,13 @@ def test_block_lines_and_split_lines(tmp_path):
     with pytest.raises(common.FormatError, match="empty line") as info:
         common.split_lines(blocks[0], path)
     assert info.value.line == 2
+    path, blocks = _blocks(tmp_path, "a\n \t\nb\n")
+    with pytest.raises(common.FormatError, match="empty line: expected ids") as info:
+        common.split_lines(blocks[0], path, "ids")
+    assert info.value.line == 2
+    # The separator split_fields uses internally is plain text to split_lines.
+    path, blocks = _blocks(tmp_path, "a\x1fb\nc\n")
+    assert common.split_lines(blocks[0], path).to_pylist() == ["a\x1fb", "c"]
 
 
 def test_headed_csv_with_quotes(tmp_path):
@@ -496,3 +540,269 @@ def test_sample_mask_is_seeded_sized_and_stateless():
     assert (common.sample_mask(ids, 0.1, 3) <= mask).all()  # nested in the fraction
     with pytest.raises(ValueError, match="fraction"):
         common.sample_mask(ids, 0.0, 0)
+
+
+# --------------------------------------------------------------------------
+# Writing the output folder (issue 17, case 2).
+# --------------------------------------------------------------------------
+
+
+def _write(output, mappings=None, users=1, **kwargs):
+    events = pd.DataFrame(
+        {
+            "user_id": np.arange(users),
+            "item_id": np.zeros(users, np.int64),
+            "timestamp": np.zeros(users, np.int64),
+            "event": common.event_column(np.full(users, common.EVENT_CODES["click"])),
+            "value": np.ones(users),
+        }
+    )
+    return common.write_dataset(
+        str(output),
+        pd.DataFrame({"user_id": np.arange(users)}),
+        pd.DataFrame({"item_id": [0], "category": [0], "brand": [0]}),
+        events,
+        {"name": "t", "source": "s", "timestamps": "order"},
+        mappings if mappings is not None else {"user": np.arange(users) + 100},
+        common.Report(),
+        common.Progress("t"),
+        **kwargs,
+    )
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _siblings(folder):
+    return sorted(p.name for p in folder.parent.iterdir())
+
+
+def test_a_new_dataset_replaces_the_whole_folder(tmp_path):
+    out = tmp_path / "out"
+    _write(out, {"user": np.array([7]), "category": np.array([1, 2])})
+    assert (out / "category_ids.parquet").exists()
+    log = _write(out, users=2)
+    # Files of the previous dataset do not survive: to_original cannot return
+    # the old dataset's ids.
+    assert not (out / "category_ids.parquet").exists()
+    assert log.path == str(out) and log.num_users == 2
+    assert common.to_original(str(out), "user", [1])[0] == 101
+    assert _siblings(out) == ["out"]
+
+
+@pytest.mark.parametrize("fault", [KeyboardInterrupt, RuntimeError])
+def test_a_write_killed_midway_leaves_the_old_folder_or_none(
+    tmp_path, monkeypatch, fault
+):
+    out = tmp_path / "out"
+    _write(out)
+    before = _snapshot(out)
+
+    def killed(output, kind, originals):
+        raise fault("killed")  # after the three tables, before the id maps
+
+    monkeypatch.setattr(common, "write_mapping", killed)
+    with pytest.raises(fault):
+        _write(out, users=2)
+    assert _snapshot(out) == before
+    with pytest.raises(fault):
+        _write(tmp_path / "new")
+    assert _siblings(out) == ["out"]
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_half_folder(
+    tmp_path, monkeypatch, capsys
+):
+    import errno
+
+    out = tmp_path / "out"
+    _write(out)
+    before = _snapshot(out)
+
+    def full(output, kind, originals):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(common, "write_mapping", full)
+    with pytest.raises(SystemExit) as info:
+        common.run(_write, out, users=2)
+    assert info.value.code == 1
+    message = capsys.readouterr().err.strip()
+    assert message.startswith(f"error: {out}: no space left on the device")
+    assert len(message.splitlines()) == 1
+    assert _snapshot(out) == before and _siblings(out) == ["out"]
+
+
+def test_an_output_holding_other_files_needs_overwrite(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(common.OutputError, match="notes.txt.*--overwrite") as info:
+        _write(out)
+    assert info.value.path == str(out)
+    assert _snapshot(out) == {"notes.txt": b"mine"}
+    _write(out, overwrite=True)
+    assert "notes.txt" not in _snapshot(out)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(common.OutputError, match="not a dataset folder"):
+        _write(tmp_path / "file")
+    _write(tmp_path / "file", overwrite=True)
+    assert (tmp_path / "file" / schema.EVENTS_FILE).exists()
+    # An empty folder or a dataset folder needs no --overwrite.
+    (tmp_path / "empty").mkdir()
+    _write(tmp_path / "empty")
+    _write(tmp_path / "empty")
+
+
+def _converters():
+    import importlib
+    import pkgutil
+
+    import data_prep
+
+    for info in pkgutil.iter_modules(data_prep.__path__):
+        module = importlib.import_module(f"data_prep.{info.name}")
+        if hasattr(module, "convert"):
+            yield module
+
+
+@pytest.mark.parametrize("module", list(_converters()), ids=lambda m: m.__name__)
+def test_every_converter_checks_its_output_before_reading_input(tmp_path, module):
+    import inspect
+
+    (tmp_path / "a_file").write_text("x")
+    unwritable = tmp_path / "a_file" / "out"
+    required = {
+        name: "x"
+        for name, p in inspect.signature(module.convert).parameters.items()
+        if p.default is inspect.Parameter.empty and name not in ("input", "output")
+    }
+    # The input does not exist either: the output's error comes first.
+    missing = str(tmp_path / "no_input")
+    with pytest.raises(common.OutputError, match="cannot write the output") as info:
+        module.convert(missing, str(unwritable), **required)
+    assert info.value.path == str(tmp_path / "a_file")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    with pytest.raises(common.OutputError, match="--overwrite"):
+        module.convert(missing, str(tmp_path / "taken"), **required)
+    with pytest.raises(common.FormatError):  # with --overwrite: on to the input
+        module.convert(missing, str(tmp_path / "taken"), overwrite=True, **required)
+    assert (tmp_path / "taken" / "notes.txt").exists()
+
+
+def test_the_simulator_writes_through_the_same_folder_machinery(tmp_path, monkeypatch):
+    from data_prep import synthetic
+
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    with pytest.raises(common.OutputError, match="--overwrite"):
+        synthetic.generate("tiny", 0, str(tmp_path / "taken"))
+    out = tmp_path / "out"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # after the tables, before truth.npz
+
+    monkeypatch.setattr(synthetic.np, "savez_compressed", killed)
+    with pytest.raises(KeyboardInterrupt):
+        synthetic.generate("tiny", 0, str(out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    monkeypatch.undo()
+    log = synthetic.generate("tiny", 0, str(tmp_path / "taken"), overwrite=True)
+    assert log.path == str(tmp_path / "taken")
+    assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == sorted(
+        ["events.parquet", "items.parquet", "meta.json", "truth.npz", "users.parquet"]
+    )
+
+
+@pytest.mark.parametrize(
+    "module", [m.__name__.split(".")[1] for m in _converters()] + ["synthetic"]
+)
+def test_every_command_line_has_overwrite(tmp_path, module):
+    from tests.data_prep.shared import assert_one_line_error, run_module
+
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    missing = str(tmp_path / "no_input")
+    if module == "synthetic":
+        args = ["--size=tiny", "--output", str(taken)]
+    else:
+        args = ["--input", missing, "--output", str(taken)]
+        args += ["--dataset=x"] if module == "recbole" else []
+    if module == "synthetic":
+        assert_one_line_error(run_module(module, *args), str(taken), "--overwrite")
+    result = run_module(module, *args, "--overwrite")
+    if module == "synthetic":
+        assert result.returncode == 0, result.stderr
+        assert not (taken / "notes.txt").exists()
+    else:  # past the output check (refused without --overwrite), on to the input
+        assert_one_line_error(result, missing)
+
+
+# --------------------------------------------------------------------------
+# Time windows (issue 17, case 4).
+# --------------------------------------------------------------------------
+
+_WINDOW = common.TimeWindow("2022-04-01", "2022-05-31", "a log of 2022-04..05")
+
+
+def test_time_window_bounds_are_whole_days():
+    start, end = _WINDOW.seconds()
+    assert start == 1648771200  # 2022-04-01 00:00 UTC
+    assert end == 1654041600  # 2022-06-01 00:00 UTC: the last day is included
+
+
+@pytest.mark.parametrize(
+    "unit, scale, looks",
+    [
+        ("milliseconds", 1, "look like seconds"),  # ms expected, seconds given
+        ("seconds", 1000, "look like milliseconds"),
+        ("seconds", 1 / 86400, "look like days"),
+        ("seconds", 1e-4, "fit no time unit"),
+    ],
+)
+def test_window_check_names_the_unit_values_look_like(unit, scale, looks):
+    seconds = np.array([1650000000, 1651000000, 1652000000])
+    raw = (seconds * scale).astype(np.int64)
+    check = common.WindowCheck(_WINDOW, "log.csv", "time", unit)
+    check.add(raw[:1], 5)  # consecutive lines from line 5
+    check.add(raw[1:], np.array([9, 12]))  # or their line numbers
+    with pytest.raises(common.FormatError) as info:
+        check.finish()
+    assert (info.value.file, info.value.line, info.value.field) == (
+        "log.csv",
+        5,
+        "time",
+    )
+    assert f"expected {unit} since 1970 in 2022-04-01..2022-05-31" in str(info.value)
+    assert "(a log of 2022-04..05, with a margin)" in str(info.value)
+    assert "3 of 3 values are outside" in str(info.value)
+    assert looks in str(info.value)
+
+
+def test_window_check_counts_a_minority_outside():
+    check = common.WindowCheck(_WINDOW, "log.csv", "time", "seconds", "a date")
+    check.add(np.array([1650000000, 5, 1651000000, 1652000000]), 1)
+    assert check.finish() == 1
+    empty = common.WindowCheck(_WINDOW, "log.csv", "time", "seconds")
+    assert empty.finish() == 0
+    with pytest.raises(ValueError, match="unit"):
+        common.WindowCheck(_WINDOW, "log.csv", "time", "hours")
+
+
+def test_a_failed_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    _write(out)
+    before = _snapshot(out)
+    rename = os.rename
+
+    def failing(source, target):
+        if ".partial-" in str(source):
+            raise OSError("rename failed")
+        rename(source, target)
+
+    monkeypatch.setattr(os, "rename", failing)
+    with pytest.raises(OSError, match="rename failed"):
+        _write(out, users=2)
+    assert _snapshot(out) == before and _siblings(out) == ["out"]

@@ -592,3 +592,61 @@ def test_command_line(tmp_path):
     _write(tmp_path / "in", **{STD: _field(STD_NAME, 3, "is_like", "yes")})
     done = run_module("kuairand", f"--input={folder}", f"--output={tmp_path / 'bad'}")
     assert_one_line_error(done, "line 3, field 'is_like'")
+
+
+# --------------------------------------------------------------------------
+# Times cross-checked (issue 17, case 4).
+# --------------------------------------------------------------------------
+
+
+def _times(rows, scale=1, date=None):
+    """`rows` with time_ms divided by `scale` (and date replaced when given)."""
+    out = []
+    for row in rows:
+        values = row.split(",")
+        values[4] = str(int(values[4]) // scale)
+        if date is not None:
+            values[2] = date
+        out.append(",".join(values))
+    return out
+
+
+def test_time_ms_holding_seconds_is_an_error(tmp_path):
+    # Was: exit 0, a 14-day log turned into 20 minutes in 1970.
+    error = _error(tmp_path, **{STD: [LOG_HEADER, *_times(STANDARD_1, 1000)]})
+    assert error.file.endswith(STD_NAME)
+    assert (error.line, error.field) == (2, "time_ms")
+    message = str(error)
+    assert "expected milliseconds since 1970 matching date 20220408" in message
+    assert "got 1649383200: the values look like seconds" in message
+
+
+def test_a_few_times_off_their_date_are_counted(tmp_path):
+    rows = list(STANDARD_1)
+    rows[0] = _times(rows[:1], date="20220410")[0]  # two days off
+    log = _convert(tmp_path, _write(tmp_path / "in", **{STD: [LOG_HEADER, *rows]}))
+    counts = log.meta["conversion"]["counts"]
+    assert counts["time_ms_off_date_hourmin"] == 1
+    assert counts["outside_time_window"] == 0
+
+
+def test_times_outside_kuairands_window_are_an_error(tmp_path):
+    # date, hourmin and time_ms agree, but a year early: not KuaiRand's log.
+    year = 365 * 86400 * 1000
+    rows = [r.replace("202204", "202104") for r in STANDARD_1]
+    rows = [
+        ",".join(
+            v if i != 4 else str(int(v) - year) for i, v in enumerate(r.split(","))
+        )
+        for r in rows
+    ]
+    error = _error(tmp_path, **{STD: [LOG_HEADER, *rows]})
+    assert (error.line, error.field) == (2, "time_ms")
+    assert "expected milliseconds since 1970 in 2022-04-01..2022-05-31" in str(error)
+    assert "4 of 4 values are outside" in str(error)
+
+
+def test_a_date_that_is_no_day(tmp_path):
+    error = _error(tmp_path, **{STD: _field(STD_NAME, 3, "date", "20221345")})
+    assert (error.line, error.field) == (3, "date")
+    assert "expected a day YYYYMMDD, got 20221345" in str(error)

@@ -435,3 +435,17 @@ def test_ignore_keeps_every_row_and_discards_times(tmp_path, converted):
         log, label="rating", split="random", fractions=(0.34, 0.33, 0.33)
     )
     assert sum(len(p) for p in task.parts().values()) == len(log.events) // 2
+
+
+def test_times_in_another_unit_are_named(tmp_path):
+    # KuaiRec's days written where its seconds belong (issue 17, case 4).
+    lines = [HEADER]
+    for row in SMALL:
+        values = row.split(",")
+        if values[6]:
+            values[6] = str(int(float(values[6]) // 86400))
+        lines.append(",".join(values))
+    error = _error(tmp_path, small_matrix_csv=lines)
+    assert (error.line, error.field) == (2, "timestamp")
+    assert "expected seconds since 1970 in 2020-06-01..2020-09-30" in str(error)
+    assert "the values look like days" in str(error)

@@ -98,6 +98,7 @@ def test_converts_to_exact_tables(tmp_path):
     counts = log.meta["conversion"]["counts"]
     assert counts == {
         "lines_read": 6,
+        "outside_time_window": 0,
         "out_of_order": 2,
         "duplicate_ratings_dropped": 0,
         "users_without_ratings_dropped": 1,
@@ -253,3 +254,38 @@ def test_cli(tmp_path):
     bad = _folder(tmp_path / "bad", ratings=["1::a::5::1"])
     result = run_module("ml1m", "--input", bad, "--output", str(tmp_path / "out2"))
     assert_one_line_error(result, "line 1, field 'MovieID'")
+
+
+def test_truncated_gzip_ratings_are_one_line_errors(tmp_path):
+    # Was a raw EOFError / BadGzipFile traceback (issue 17, case 5).
+    folder = _folder(tmp_path, ratings=RATINGS * 200, gz=True)
+    path = os.path.join(folder, "ratings.dat.gz")
+    with open(path, "rb") as f:
+        whole = f.read()
+    with open(path, "wb") as f:
+        f.write(whole[: len(whole) // 2])
+    result = run_module("ml1m", "--input", folder, "--output", str(tmp_path / "out"))
+    assert_one_line_error(result, f"{path}, line ", "truncated gzip file")
+    with open(path, "wb") as f:
+        f.write(b"1::1193::5::978300760\n")
+    result = run_module("ml1m", "--input", folder, "--output", str(tmp_path / "out"))
+    assert_one_line_error(result, f"{path}, line 1: not a valid gzip file")
+
+
+def test_timestamps_in_another_unit_are_named(tmp_path):
+    # Each timestamp is a valid second before 2100, but in 1970: milliseconds
+    # divided by 1000 twice, or a file of another dataset (issue 17, case 4).
+    ratings = [r.rsplit("::", 1)[0] + "::978300" for r in RATINGS]
+    with pytest.raises(common.FormatError) as info:
+        _convert(tmp_path, ratings=ratings)
+    assert (info.value.line, info.value.field) == (1, "Timestamp")
+    message = str(info.value)
+    assert "expected seconds since 1970 in 2000-01-01..2003-12-31" in message
+    assert "got 978300 (1970-01-12 07:45:00 UTC); 6 of 6 values" in message
+    assert "look like days" not in message
+    # A few ratings outside the window are kept and counted.
+    ratings = list(RATINGS)
+    ratings[1] = "1::661::3::1234567890"  # 2009
+    log = _convert(tmp_path, ratings=ratings)
+    assert log.meta["conversion"]["counts"]["outside_time_window"] == 1
+    assert len(log.events) == 6

@@ -115,6 +115,7 @@ def test_fixture_converts_to_expected_tables(tmp_path):
     assert counts == {
         "lines_read": 12,
         "ratings_read": 8,
+        "outside_time_window": 0,
         "duplicate_ratings_dropped": 1,
         "movies_without_ratings_dropped": 2,
         "events_written": 7,
@@ -389,3 +390,21 @@ def test_cli_writes_the_folder_and_reports_bad_input(tmp_path):
     (tmp_path / "netflix" / "combined_data_1.txt").write_text("1:\n5,3,05-01-01\n")
     result = run_module("netflix", "--input", folder, "--output", str(tmp_path / "bad"))
     assert_one_line_error(result, "line 2, field 'Date'")
+
+
+def test_dates_outside_the_prize_years_are_named(tmp_path):
+    # Valid dates, but not the Netflix Prize's: another dataset's file (issue 17,
+    # case 4). One such date among others is counted.
+    text = "1:\n5,3,2015-01-01\n6,3,2015-01-02\n7,4,2005-01-01\n"
+    folder = _folder(tmp_path, files={"combined_data_1.txt": text}, titles=None)
+    with pytest.raises(common.FormatError) as info:
+        netflix.convert(folder, str(tmp_path / "out"))
+    assert (info.value.line, info.value.field) == (2, "Date")
+    message = str(info.value)
+    assert "expected a date in 1998-01-01..2006-12-31" in message
+    assert "(2015-01-01 00:00:00 UTC); 2 of 3 values are outside" in message
+    text = "1:\n5,3,2015-01-01\n6,3,2005-01-02\n7,4,2005-01-01\n"
+    (tmp_path / "b").mkdir()
+    folder = _folder(tmp_path / "b", files={"combined_data_1.txt": text}, titles=None)
+    log = netflix.convert(folder, str(tmp_path / "out"))
+    assert log.meta["conversion"]["counts"]["outside_time_window"] == 1

@@ -110,6 +110,7 @@ def test_fixture_converts_to_expected_tables(tmp_path):
     ]
     assert log.meta["conversion"]["counts"] == {
         "lines_read": 4,
+        "outside_time_window": 0,
         "out_of_order": 1,
         "duplicate_events_dropped": 1,
         "user_lines_read": 3,
@@ -381,7 +382,7 @@ def test_missing_files_and_bad_arguments(tmp_path):
 # --------------------------------------------------------------------------
 
 
-def _dataset(tmp_path, timestamps="seconds", mappings=True):
+def _dataset(tmp_path, timestamps="seconds", mappings=True, offset=0):
     log = schema.EventLog(
         pd.DataFrame({"user_id": np.arange(4), "age": [5, 6, 7, 8]}),
         pd.DataFrame(
@@ -396,7 +397,7 @@ def _dataset(tmp_path, timestamps="seconds", mappings=True):
             {
                 "user_id": [0, 0, 1, 2, 2],
                 "item_id": [1, 0, 1, 2, 2],
-                "timestamp": [30, 10, 20, 5, 40],
+                "timestamp": np.array([30, 10, 20, 5, 40]) + offset,
                 "event": ["click", "rating", "buy", "click", "click"],
                 "value": [1.0, 4.5, 1.0, 1.0, 1.0],
             }
@@ -454,7 +455,9 @@ def test_export_one_type_without_times_or_mappings(tmp_path):
 
 @pytest.mark.parametrize("timestamps", ["seconds", "order"])
 def test_round_trip_export_then_import_gives_the_same_events(tmp_path, timestamps):
-    folder = _dataset(tmp_path, timestamps)
+    # Seconds in RecBole's plausible window (1990-2039); positions as they are.
+    offset = 1_600_000_000 if timestamps == "seconds" else 0
+    folder = _dataset(tmp_path, timestamps, offset=offset)
     out = str(tmp_path / "atomic")
     recbole.export(folder, out, "tiny")
     log = recbole.convert(out, str(tmp_path / "back"), "tiny")
@@ -621,3 +624,20 @@ def test_cli_imports_exports_and_reports_bad_input(tmp_path):
         "recbole", "--input", bad, "--output", str(tmp_path / "bad"), "--dataset=test"
     )
     assert_one_line_error(result, "line 2, field 'rating'")
+
+
+def test_timestamps_in_another_unit_are_named(tmp_path):
+    # Milliseconds divided once too often, or positions: not times of any log
+    # (issue 17, case 4). One such row among real times is counted.
+    inter = _tsv(["user_id:token", "item_id:token", "timestamp:float"])
+    rows = [["u1", "i1", "978300760"], ["u1", "i2", "1"], ["u2", "i1", "2"]]
+    folder = _folder(tmp_path, inter=inter + _tsv(*rows), users=None, items=None)
+    with pytest.raises(common.FormatError) as info:
+        recbole.convert(folder, str(tmp_path / "out"), "test")
+    assert (info.value.line, info.value.field) == (3, "timestamp")
+    assert "expected seconds since 1970 in 1990-01-01..2039-12-31" in str(info.value)
+    assert "2 of 3 values are outside" in str(info.value)
+    rows[2][2] = "978300000"
+    folder = _folder(tmp_path, inter=inter + _tsv(*rows), users=None, items=None)
+    log = recbole.convert(folder, str(tmp_path / "out"), "test")
+    assert log.meta["conversion"]["counts"]["outside_time_window"] == 1

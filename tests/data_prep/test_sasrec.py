@@ -122,6 +122,17 @@ def test_bad_line_is_named(tmp_path, layout, text, line, field, message):
     assert info.value.field == field
 
 
+@pytest.mark.parametrize("layout", sasrec.LAYOUTS)
+def test_blank_line_message_says_what_a_line_holds(tmp_path, layout):
+    # Was "empty line: expected 1 fields (line), got 1" (issue 17, case 8).
+    path = _file(tmp_path, "1 2\n\n2 3\n")
+    with pytest.raises(common.FormatError) as info:
+        sasrec.convert(path, str(tmp_path / "out"), layout)
+    message = str(info.value)
+    assert f"{path}, line 2: empty line: expected 'user item" in message
+    assert "1 fields" not in message
+
+
 def test_missing_and_empty_files_and_bad_arguments(tmp_path):
     with pytest.raises(common.FormatError, match="file not found") as info:
         sasrec.convert(str(tmp_path / "none.txt"), str(tmp_path / "out"), "pairs")
@@ -392,3 +403,54 @@ def test_cli_imports_exports_and_reports_bad_input(tmp_path):
         "sasrec", "--input", bad, "--output", str(tmp_path / "bad"), "--layout=pairs"
     )
     assert_one_line_error(result, "line 2, field 'item'")
+
+
+# --------------------------------------------------------------------------
+# Layout read from the file (issue 17, case 9).
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, layout",
+    [
+        (USER_LINES, "user-lines"),  # a line of other than two ids
+        (PAIRS, "pairs"),  # user 2 starts two lines
+        ("1 5\n2 6\n3 5\n", "pairs"),  # reads the same either way
+    ],
+)
+@pytest.mark.parametrize("block_bytes", [4, common.BLOCK_BYTES])
+def test_the_layout_is_read_from_the_file(tmp_path, text, layout, block_bytes):
+    path = _file(tmp_path, text)
+    assert sasrec.detect_layout(path, block_bytes) == layout
+    log = sasrec.convert(path, str(tmp_path / "auto"), block_bytes=block_bytes)
+    assert log.meta["layout"] == layout
+    given = sasrec.convert(path, str(tmp_path / "given"), layout)
+    assert_same_parquet(
+        str(tmp_path / "auto"), str(tmp_path / "given"), *DATASET_TABLES
+    )
+    assert _sequences(log, str(tmp_path / "auto")) == _sequences(
+        given, str(tmp_path / "given")
+    )
+
+
+def test_the_layout_deciding_line_may_come_late(tmp_path):
+    # Two-id lines with distinct users first; a later line decides.
+    head = "".join(f"{u} {u + 100}\n" for u in range(1, 200))
+    assert sasrec.detect_layout(_file(tmp_path, head + "5 6 7\n"), 64) == "user-lines"
+    assert sasrec.detect_layout(_file(tmp_path, head + "5 6\n"), 64) == "pairs"
+    with pytest.raises(common.FormatError, match="empty line") as info:
+        sasrec.detect_layout(_file(tmp_path, "1 2\n\n"))
+    assert info.value.line == 2
+
+
+def test_cli_import_without_layout(tmp_path):
+    # The README's import line had no --layout, which the command required.
+    path = _file(tmp_path, USER_LINES)
+    result = run_module("sasrec", "--input", path, "--output", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "[sasrec] layout: user-lines" in result.stdout
+    assert schema.read_event_log(str(tmp_path / "out")).meta["layout"] == "user-lines"
+    result = run_module(
+        "sasrec", "--export", "--input", str(tmp_path / "out"), "--output", "x.txt"
+    )
+    assert result.returncode == 1 and "--export needs --layout" in result.stderr

@@ -169,6 +169,7 @@ def test_converts_to_exact_tables(tmp_path):
     counts = log.meta["conversion"]["counts"]
     assert counts == {
         "raw_sample_rows": 5,
+        "outside_time_window": 0,
         "raw_sample_out_of_order": 1,
         "repeated_displays_merged": 1,
         "repeated_displays_with_different_clk": 1,
@@ -410,7 +411,7 @@ def test_not_gzip(tmp_path):
     folder = _folder(tmp_path, raw_sample=None)
     with open(os.path.join(folder, "raw_sample.csv.gz"), "wb") as f:
         f.write(b"user,time_stamp\n")
-    with pytest.raises(common.FormatError, match="unreadable") as info:
+    with pytest.raises(common.FormatError, match="not a valid gzip file") as info:
         taobao_ad.convert(folder, str(tmp_path / "out"))
     assert info.value.file.endswith("raw_sample.csv.gz")
 
@@ -565,3 +566,23 @@ def test_unknown_ad_group_line_is_right_under_a_sample(tmp_path):
         taobao_ad.convert(folder, str(tmp_path / "out"), sample_users=0.5, seed=seed)
     # User 581738 (line 3 shows ad 2) is out of the sample; user 7's line 6 is in.
     assert (info.value.line, info.value.field) == (6, "adgroup_id")
+
+
+def test_times_in_another_unit_are_named(tmp_path):
+    # time_stamp in days since 1970, a unit slip (issue 17, case 4).
+    folder = _folder(tmp_path)
+    path = os.path.join(folder, "raw_sample.csv")
+    with open(path) as f:
+        lines = f.read().splitlines()
+    rows = [lines[0]]
+    for line in lines[1:]:
+        values = line.split(",")
+        values[1] = str(int(values[1]) // 86400)
+        rows.append(",".join(values))
+    write_lines(path, rows)
+    with pytest.raises(common.FormatError) as info:
+        taobao_ad.convert(folder, str(tmp_path / "out"))
+    assert info.value.file == path
+    assert (info.value.line, info.value.field) == (2, "time_stamp")
+    assert "expected seconds since 1970 in 2017-04-01..2017-05-31" in str(info.value)
+    assert "the values look like days" in str(info.value)

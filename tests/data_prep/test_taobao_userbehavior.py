@@ -123,7 +123,8 @@ def test_window_drop(tmp_path):
     assert counts["items_with_several_categories"] == 2
     assert log.meta["window"] == "drop"
     with pytest.raises(common.FormatError, match="no row inside"):
-        _convert(tmp_path, rows=["1,1,1,pv,1505117799"], window="drop")
+        # 2017-11-20: before the documented window, inside its margin.
+        _convert(tmp_path, rows=["1,1,1,pv,1511150000"], window="drop")
     with pytest.raises(ValueError, match="window must be one of"):
         _convert(tmp_path, window="clip")
 
@@ -370,3 +371,18 @@ def test_cli(tmp_path):
         "taobao_userbehavior", "--input", bad, "--output", str(tmp_path / "out2")
     )
     assert_one_line_error(result, "line 1, field 'behavior_type'")
+
+
+def test_times_in_another_unit_are_named(tmp_path):
+    # Valid seconds before 2100 but not 2017-11/12: the unit they look like is
+    # named (issue 17, case 4).
+    rows = [f"1,100,10,pv,{151154407 + i}" for i in range(5)]  # tenths of kiloseconds
+    rows.append("1,100,10,pv,1511544070")
+    with pytest.raises(common.FormatError) as info:
+        _convert(tmp_path, rows)
+    assert (info.value.line, info.value.field) == (1, "timestamp")
+    assert "expected seconds since 1970 in 2017-11-18..2017-12-10" in str(info.value)
+    assert "5 of 6 values are outside" in str(info.value)
+    days = [f"1,100,10,pv,{17495 + i}" for i in range(3)]  # days since 1970
+    with pytest.raises(common.FormatError, match="the values look like days"):
+        _convert(tmp_path, days)
