@@ -1434,6 +1434,7 @@ _DATASET_FILES = (
     schema.EVENTS_FILE,
     schema.META_FILE,
     schema.TRUTH_FILE,
+    schema.STATS_FILE,
 )
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 

@@ -177,7 +177,7 @@ def main(argv):
         raise app.UsageError(str(error)) from None
     stats = describe(log, name)
     print(format_stats(stats), flush=True)
-    targets = [os.path.join(log.path, "stats.json")]
+    targets = [os.path.join(log.path, schema.STATS_FILE)]
     if values.output:
         os.makedirs(values.output, exist_ok=True)
         targets.append(os.path.join(values.output, f"{name}.json"))

@@ -50,6 +50,8 @@ ITEMS_FILE = "items.parquet"
 EVENTS_FILE = "events.parquet"
 META_FILE = "meta.json"
 TRUTH_FILE = "truth.npz"
+# Statistics that `data_prep.describe` writes beside a dataset: not data.
+STATS_FILE = "stats.json"
 
 # Timestamps are seconds since the epoch; anything outside this window is a unit
 # error (milliseconds) or garbage. 4102444800 is 2100-01-01.

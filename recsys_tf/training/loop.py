@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recsys_tf.data import ctr, retrieval
+from recsys_tf.data import ctr, retrieval, schema
 from recsys_tf.data.datasets import REAL, load_event_log
 from recsys_tf.data.input import make_dataset
 from recsys_tf.data.schema import SchemaError
@@ -643,16 +643,12 @@ def _workdir_lock(workdir: str):
         yield
 
 
-# Files of a dataset folder that are not data (statistics written beside it).
-_NOT_DATA = ("stats.json",)
-
-
 def data_fingerprint(folder: str) -> dict[str, str]:
     """SHA-256 of every data file of a dataset folder (streamed), by file name."""
     fingerprint = {}
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
-        if name.startswith(".") or name in _NOT_DATA or not os.path.isfile(path):
+        if name.startswith(".") or name == schema.STATS_FILE or not os.path.isfile(path):
             continue
         digest = hashlib.sha256()
         with open(path, "rb") as f:
