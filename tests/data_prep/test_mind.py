@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from data_prep import common, mind
-from recsys_tf.data import ctr, schema
+from recsys_tf.data import ctr, datasets, schema
 from tests.data_prep.shared import (
     assert_one_line_error,
     assert_same_logs,
@@ -49,7 +49,7 @@ def _stamp(text):
 
 
 def _folders(tmp_path, train=TRAIN, dev=DEV, train_news=TRAIN_NEWS, dev_news=DEV_NEWS):
-    root = tmp_path / "mind"
+    root = tmp_path / "mind-small"
     out = []
     for name, behaviors, news in (
         ("MINDsmall_train", train, train_news),
@@ -153,7 +153,9 @@ def test_ctr_instances_are_the_labelled_impressions(tmp_path):
 
 def test_parent_folder_tiny_blocks_and_gzip(tmp_path):
     one, _ = _convert(tmp_path)
-    two = mind.convert(str(tmp_path / "mind"), str(tmp_path / "b"), block_bytes=16)
+    two = mind.convert(
+        str(tmp_path / "mind-small"), str(tmp_path / "b"), block_bytes=16
+    )
     assert_same_logs(one, two)
     gz = tmp_path / "gz"
     gz.mkdir()
@@ -161,6 +163,12 @@ def test_parent_folder_tiny_blocks_and_gzip(tmp_path):
     write_lines(gz / "news.tsv.gz", TRAIN_NEWS + DEV_NEWS[1:])
     three = mind.convert(str(gz), str(tmp_path / "c"))
     assert len(three.events) == len(one.events)
+
+
+def test_registered_by_name(tmp_path):
+    one, _ = _convert(tmp_path)
+    two = datasets.convert_real("mind_small", str(tmp_path / "data"), str(tmp_path))
+    pd.testing.assert_frame_equal(one.events, two.events)
 
 
 def test_a_changing_history_is_counted(tmp_path):
