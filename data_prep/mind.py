@@ -365,6 +365,29 @@ def _history_events(first, lines, news_ids, paths):
     )
 
 
+def _once_per_request(shown: pd.DataFrame, request: np.ndarray, num_news: int):
+    """The shown news once per request (clicked when any listing is), in request
+    order and, within one, in the order listed; ``count`` = listings merged."""
+    key = request * num_news + shown["news"].to_numpy()
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    first = order[starts]  # the first listing of each (request, news)
+    label = np.maximum.reduceat(shown["label"].to_numpy()[order], starts)
+    count = np.diff(np.r_[starts, len(key)])
+    along = np.lexsort((first, request[first]))
+    first = first[along]
+    return pd.DataFrame(
+        {
+            "row": shown["row"].to_numpy()[first],
+            "news": shown["news"].to_numpy()[first],
+            "label": label[along],
+            "count": count[along],
+            "request": request[first],
+        }
+    )
+
+
 def convert(
     input,
     output: str,
@@ -429,19 +452,7 @@ def convert(
     request[order] = np.arange(len(order))
 
     shown = shown[kept[shown["row"].to_numpy()]]
-    shown = shown.assign(
-        request=request[shown["row"].to_numpy()], position=np.arange(len(shown))
-    )
-    shown = (
-        shown.groupby(["request", "news"], sort=False, as_index=False)
-        .agg(
-            row=("row", "first"),
-            label=("label", "max"),
-            count=("label", "size"),
-            position=("position", "first"),
-        )
-        .sort_values(["request", "position"], ignore_index=True)
-    )
+    shown = _once_per_request(shown, request[shown["row"].to_numpy()], len(news))
     report.count(
         "news_repeated_in_a_line",
         int((shown["count"] - 1).sum()),
