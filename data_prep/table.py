@@ -21,7 +21,7 @@ Columns (flags of ``python -m data_prep.table``, arguments of `convert`):
 - ``user``, ``item`` (required): ids, any non-empty text; remapped to
   contiguous codes (sorted as integers when every id is a plain integer, else
   as text), the mappings saved as ``user_ids.parquet`` / ``item_ids.parquet``;
-- ``time`` with ``time_unit``: ``s`` or ``ms`` (numbers since the epoch, a
+- ``time`` with ``time_unit`` (default ``s``): ``s`` or ``ms`` (numbers since the epoch, a
   fraction floored), ``iso`` (ISO 8601 date-times such as
   ``2019-11-15T08:55:22``, ``2019-11-15 08:55:22+01:00`` or ``2019-11-15``;
   naive times are taken as UTC) or ``order`` (non-negative integers of which
@@ -52,7 +52,8 @@ Columns (flags of ``python -m data_prep.table``, arguments of `convert`):
   are listed in ``meta.json`` ``feature_values``. An item feature named
   ``category`` or ``brand`` is the schema's column of that name (0 otherwise).
   A feature is a property of the user or item: two rows of one user (item)
-  with different values stop the conversion, naming both lines.
+  with different values stop the conversion, naming both lines. A feature
+  may not be named ``user_id``, ``item_id`` or ``truth_*`` (schema columns).
 
 Rules (each counted in ``meta.json``):
 
@@ -165,7 +166,7 @@ class TableSpec:
     user: str
     item: str
     time: str | None = None
-    time_unit: str = "s"
+    time_unit: str | None = None
     event: str | None = None
     event_map: str | dict | None = None
     event_type: str | None = None
@@ -175,9 +176,22 @@ class TableSpec:
     item_features: tuple[str, ...] | str = ()
 
     def __post_init__(self):
-        common.check_choice("time_unit", self.time_unit, TIME_UNITS)
+        if self.time is None and self.time_unit is not None:
+            raise ValueError(
+                f"`time_unit`={self.time_unit!r} needs `time` (the time column); "
+                "without it the events keep their file order."
+            )
+        if self.time is not None:
+            self.time_unit = self.time_unit or "s"
+            common.check_choice("time_unit", self.time_unit, TIME_UNITS)
         self.user_features = _names(self.user_features)
         self.item_features = _names(self.item_features)
+        for name in (*self.user_features, *self.item_features):
+            if name in ("user_id", "item_id") or name.startswith("truth_"):
+                raise ValueError(
+                    f"A feature column may not be named {name!r} (the schema's own "
+                    "column names); rename it in the file."
+                )
         if self.event is not None and self.event_type is not None:
             raise ValueError(
                 "Give `event_type` (one type for every row) or `event` with "
@@ -691,7 +705,7 @@ def convert_spec(
         if spec.time is not None and spec.time_unit != "order"
         else "order",
         "columns": {k: v for k, v in spec.roles().items() if v is not None},
-        "time_unit": spec.time_unit if spec.time is not None else None,
+        "time_unit": spec.time_unit,
         "events": spec.map_text() if spec.event is not None else spec.event_type,
         "feature_values": vocab,
     }
@@ -714,7 +728,7 @@ def convert(
     user: str,
     item: str,
     time: str | None = None,
-    time_unit: str = "s",
+    time_unit: str | None = None,
     event: str | None = None,
     event_map: str | dict | None = None,
     event_type: str | None = None,
@@ -734,7 +748,8 @@ def convert(
         output: the dataset folder to write.
         user, item: the id columns.
         time: the time column (None: positions in file order).
-        time_unit: ``s``, ``ms``, ``iso`` or ``order``.
+        time_unit: ``s`` (the default with `time`), ``ms``, ``iso`` or
+            ``order``; only with `time`.
         event: the event column, with `event_map` (``'1:like,0:dislike'`` or
             {value: types}).
         event_type: the one type of every row (instead of `event`).
@@ -801,7 +816,9 @@ if __name__ == "__main__":
     flags.DEFINE_string("user", None, "The user id column.", required=True)
     flags.DEFINE_string("item", None, "The item id column.", required=True)
     flags.DEFINE_string("time", None, "The time column (default: file order).")
-    flags.DEFINE_enum("time_unit", "s", list(TIME_UNITS), "The unit of --time.")
+    flags.DEFINE_enum(
+        "time_unit", None, list(TIME_UNITS), "The unit of --time (default s)."
+    )
     flags.DEFINE_string("event", None, "The event column (with --event_map).")
     flags.DEFINE_string(
         "event_map",

@@ -189,6 +189,43 @@ def test_rating_table_tsv_with_iso_times_and_requests(tmp_path):
     ]
 
 
+def test_parquet_date_time_column(tmp_path):
+    path = str(tmp_path / "dated.parquet")
+    frame = pd.DataFrame(
+        {
+            "u": ["a", "b"],
+            "i": ["x", "x"],
+            "when": pd.to_datetime(["2019-11-15 08:55:22", "2019-11-16 00:00:00"]),
+            "zoned": pd.to_datetime(["2019-11-15 09:55:22+01:00"] * 2),
+        }
+    )
+    frame.to_parquet(path, index=False)
+    for column in ("when", "zoned"):
+        log = table.convert(
+            path,
+            str(tmp_path / column),
+            user="u",
+            item="i",
+            event_type="click",
+            time=column,
+            time_unit="iso",
+        )
+        assert (
+            log.events["timestamp"].iloc[0]
+            == pd.Timestamp("2019-11-15T08:55:22Z").timestamp()
+        )
+    with pytest.raises(common.FormatError, match="--time_unit=s") as info:
+        table.convert(
+            path,
+            str(tmp_path / "s"),
+            user="u",
+            item="i",
+            event_type="click",
+            time="when",
+        )
+    assert info.value.line == 1
+
+
 def test_other_separators_and_no_time(tmp_path):
     lines = ["u::i::r", "1::5::3", "1::4::5", "2::5::1"]
     log = table.convert(
@@ -330,7 +367,10 @@ def test_header_and_input_errors(tmp_path):
         (dict(event="x", event_map="1:lik"), "`event_map type` must be one of"),
         (dict(event="x", event_map="1:like", rating="r"), "no event type is 'rating'"),
         (dict(event="x", event_map="1:rating"), "needs the `rating` column"),
-        (dict(event_type="click", time_unit="us"), "`time_unit` must be one of"),
+        (dict(event_type="click", time="t", time_unit="us"), "`time_unit` must be"),
+        (dict(event_type="click", time_unit="ms"), "`time_unit`='ms' needs `time`"),
+        (dict(event_type="click", item_features="item_id"), "may not be named"),
+        (dict(event_type="click", user_features="a,truth_x"), "'truth_x'"),
         (dict(event_type="click", time="u"), "two roles"),
     ],
 )
