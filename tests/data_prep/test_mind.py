@@ -4,6 +4,8 @@ import os
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from data_prep import common, mind
 from recsys_tf.data import ctr, datasets, schema
@@ -280,3 +282,33 @@ def test_command_line(tmp_path):
     )
     done = run_module("mind", f"--input={folders[1]}", f"--output={out}2")
     assert_one_line_error(done, "line 1, field 'time'", "11/15/2019 8:55:22 AM")
+
+
+_FIELDS = ("impression_id", "user_id", "time", "history", "impressions")
+_JUNK = st.sampled_from(
+    ["", "x", "-1", "N1", "N1-1", "N7-0", "N1-1  N2-0", "13/01/2019 1:00:00 AM", '"']
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(row=st.integers(0, len(TRAIN) - 1), field=st.sampled_from(_FIELDS), junk=_JUNK)
+def test_fuzz_corrupted_field_converts_or_names_its_line(
+    tmp_path_factory, row, field, junk
+):
+    tmp = tmp_path_factory.mktemp("fuzz")
+    train = list(TRAIN)
+    parts = train[row].split(T)
+    parts[_FIELDS.index(field)] = junk
+    train[row] = T.join(parts)
+    folders = _folders(tmp, train=train)
+    try:
+        log = mind.convert(folders, str(tmp / "out"))
+    except common.FormatError as error:
+        assert error.file == os.path.join(folders[0], "behaviors.tsv")
+        assert (error.line, error.field) == (row + 1, field)
+    else:
+        assert log.meta["conversion"]["counts"]["lines_read"] == len(TRAIN) + len(DEV)

@@ -2,6 +2,8 @@
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from data_prep import common, table
 from recsys_tf.data import ctr, schema
@@ -404,3 +406,30 @@ def test_command_line(tmp_path):
     )
     assert done.returncode == 2 and done.stderr.startswith("error: ")
     assert "not both" in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+_COLUMNS = ("uid", "vid", "ts", "liked")
+_JUNK = st.sampled_from(["", "x", "-1", "1.5", "nan", "7", "99999999999", "0", '"q"'])
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(row=st.integers(1, len(LIKES) - 1), column=st.sampled_from(_COLUMNS), junk=_JUNK)
+def test_fuzz_corrupted_field_converts_or_names_its_line(
+    tmp_path_factory, row, column, junk
+):
+    tmp = tmp_path_factory.mktemp("fuzz")
+    lines = list(LIKES)
+    parts = lines[row].split(",", 5)
+    parts[_COLUMNS.index(column)] = junk
+    lines[row] = ",".join(parts)
+    path = _write(tmp, lines)
+    try:
+        log = table.convert(path, str(tmp / "out"), **LIKE_OPTIONS)
+    except common.FormatError as error:
+        assert (error.file, error.line, error.field) == (path, row + 1, column)
+    else:
+        assert log.meta["conversion"]["counts"]["lines_read"] == len(LIKES) - 1
