@@ -248,16 +248,18 @@ def _check_impressions(values, path, first_line):
 
 
 def read_behaviors(paths, news_ids: pa.Array, report, progress, block_bytes):
-    """Every ``behaviors.tsv`` -> (one row per line, one row per shown news,
-    {user: (history text, line)} of each user's earliest line).
+    """Every ``behaviors.tsv`` -> (lines, shown news, each user's earliest line).
 
     The line table has ``user`` (text), ``time``, ``file`` (index into
-    `paths`), ``line``, ``impressions`` (a hash of the field) and ``history``
-    (a hash of the field); the shown table ``row`` (into the line table),
-    ``news`` (row of `news_ids`) and ``label``.
+    `paths`), ``line``, ``impressions`` and ``history`` (hashes of those
+    fields); the shown table ``row`` (into the line table), ``news`` (row of
+    `news_ids`) and ``label`` (clicked); the earliest lines ``user``, ``time``,
+    ``row`` and ``text`` (the history field), one per user (earliest time,
+    then input order), kept block by block so the history text of other lines
+    is never held.
     """
     lines, shown = [], []
-    first = None  # the earliest line of each user so far: user, time, row, history
+    first = None  # the earliest line of each user so far
     offset = 0
     for index, path in enumerate(paths):
         before = offset
