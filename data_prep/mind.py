@@ -54,9 +54,11 @@ Rules (each counted in ``meta.json``):
   user id, an unreadable time or a malformed impression stops the conversion
   with the file, line and field.
 
-Command:
-  python -m data_prep.mind \\
-      --input ../shared/datasets/mind/MINDsmall_train,../shared/datasets/mind/MINDsmall_dev \\
+Commands (the second reads the sub-folders of ``mind-small``; both convert
+the train and dev folders together):
+  python -m data_prep.mind --input MINDsmall_train,MINDsmall_dev \\
+      --output data/mind_small
+  python -m data_prep.mind --input ../shared/datasets/mind-small \\
       --output data/mind_small
 """
 

@@ -21,8 +21,8 @@ Columns (flags of ``python -m data_prep.table``, arguments of `convert`):
 - ``user``, ``item`` (required): ids, any non-empty text; remapped to
   contiguous codes (sorted as integers when every id is a plain integer, else
   as text), the mappings saved as ``user_ids.parquet`` / ``item_ids.parquet``;
-- ``time`` with ``time_unit`` (default ``s``): ``s`` or ``ms`` (numbers since the epoch, a
-  fraction floored), ``iso`` (ISO 8601 date-times such as
+- ``time`` with ``time_unit`` (default ``s``): ``s`` or ``ms`` (numbers
+  since the epoch, a fraction floored), ``iso`` (ISO 8601 date-times such as
   ``2019-11-15T08:55:22``, ``2019-11-15 08:55:22+01:00`` or ``2019-11-15``;
   naive times are taken as UTC) or ``order`` (non-negative integers of which
   only the order within a user means something: ``meta.timestamps`` =
