@@ -74,6 +74,11 @@ REAL = {
         {"matrix": "small", "missing_timestamps": "ignore"},
     ),
     "netflix": RealDataset("netflix", "netflix", "Netflix Prize, all ratings"),
+    "mind_small": RealDataset(
+        "mind",
+        "mind-small",
+        "MIND small (Microsoft News): its folders MINDsmall_train and MINDsmall_dev",
+    ),
 }
 """Real datasets by config name."""
 

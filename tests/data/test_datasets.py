@@ -47,7 +47,7 @@ def test_disabled_mechanism_is_a_separate_dataset(tmp_path):
 
 def test_unknown_dataset_lists_the_known_ones(tmp_path):
     with pytest.raises(
-        ValueError, match="one of .*'kuairand', 'kuairec_small', 'ml1m'"
+        ValueError, match="one of .*'kuairand', 'kuairec_small', 'mind_small', 'ml1m'"
     ):
         datasets.load_event_log(_data(tmp_path, name="movielens"))
 
