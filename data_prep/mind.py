@@ -396,6 +396,7 @@ def convert(
     input,
     output: str,
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ):
     """Converts MIND folders `input` into the dataset folder `output`.
 
@@ -404,10 +405,13 @@ def convert(
             (see `input_folders`).
         output: the dataset folder to write.
         block_bytes: bytes read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`).
 
     Returns:
         The written `EventLog`.
     """
+    common.check_output(output, overwrite)
     progress = common.Progress("mind")
     report = common.Report()
     folders = input_folders(input)
@@ -541,12 +545,13 @@ def convert(
         {"user": user_originals, "item": news["news_id"].to_numpy()[item_news]},
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
 def main(argv):
     values = common.command_flags(argv)
-    common.run(convert, values.input, values.output)
+    common.run(convert, values.input, values.output, overwrite=values.overwrite)
 
 
 if __name__ == "__main__":

@@ -623,8 +623,10 @@ def convert_spec(
     sep: str | None = None,
     name: str | None = None,
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ) -> schema.EventLog:
     """`convert` with the columns as a `TableSpec`."""
+    common.check_output(output, overwrite)
     progress = common.Progress("table")
     report = common.Report()
     path = common.require_file(input)
@@ -718,6 +720,7 @@ def convert_spec(
         mappings,
         report,
         progress,
+        overwrite=overwrite,
     )
 
 
@@ -739,6 +742,7 @@ def convert(
     sep: str | None = None,
     name: str | None = None,
     block_bytes: int = common.BLOCK_BYTES,
+    overwrite: bool = False,
 ) -> schema.EventLog:
     """Converts the table file `input` into the dataset folder `output`.
 
@@ -760,6 +764,8 @@ def convert(
         sep: the separator of a text table (default by extension).
         name: the dataset name in ``meta.json`` (default: the file's name).
         block_bytes: bytes (text) read at a time.
+        overwrite: whether to replace an `output` that holds more than a
+            dataset (`common.check_output`).
 
     Returns:
         The written `EventLog`.
@@ -769,6 +775,7 @@ def convert(
         FormatError: a missing column or a bad value, naming the file, line
             and field.
     """
+    common.check_output(output, overwrite)  # before the options, as every converter
     spec = TableSpec(
         user,
         item,
@@ -782,7 +789,7 @@ def convert(
         user_features,
         item_features,
     )
-    return convert_spec(input, output, spec, sep, name, block_bytes)
+    return convert_spec(input, output, spec, sep, name, block_bytes, overwrite)
 
 
 def main(argv):
@@ -804,7 +811,15 @@ def main(argv):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         sys.exit(2)
-    common.run(convert_spec, values.input, values.output, spec, values.sep, values.name)
+    common.run(
+        convert_spec,
+        values.input,
+        values.output,
+        spec,
+        values.sep,
+        values.name,
+        overwrite=values.overwrite,
+    )
 
 
 if __name__ == "__main__":

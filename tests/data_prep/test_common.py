@@ -677,6 +677,8 @@ def test_every_converter_checks_its_output_before_reading_input(tmp_path, module
         for name, p in inspect.signature(module.convert).parameters.items()
         if p.default is inspect.Parameter.empty and name not in ("input", "output")
     }
+    if module.__name__ == "data_prep.table":  # a table needs its event type too
+        required["event_type"] = "click"
     # The input does not exist either: the output's error comes first.
     missing = str(tmp_path / "no_input")
     with pytest.raises(common.OutputError, match="cannot write the output") as info:
@@ -730,6 +732,9 @@ def test_every_command_line_has_overwrite(tmp_path, module):
     else:
         args = ["--input", missing, "--output", str(taken)]
         args += ["--dataset=x"] if module == "recbole" else []
+        args += (
+            ["--user=u", "--item=i", "--event_type=click"] if module == "table" else []
+        )
     if module == "synthetic":
         assert_one_line_error(run_module(module, *args), str(taken), "--overwrite")
     result = run_module(module, *args, "--overwrite")
