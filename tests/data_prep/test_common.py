@@ -677,8 +677,8 @@ def test_every_converter_checks_its_output_before_reading_input(tmp_path, module
         for name, p in inspect.signature(module.convert).parameters.items()
         if p.default is inspect.Parameter.empty and name not in ("input", "output")
     }
-    if module.__name__ == "data_prep.table":  # a table needs its event type too
-        required["event_type"] = "click"
+    if module.__name__ == "data_prep.table":  # distinct columns, an event type
+        required.update(item="y", event_type="click")
     # The input does not exist either: the output's error comes first.
     missing = str(tmp_path / "no_input")
     with pytest.raises(common.OutputError, match="cannot write the output") as info:
