@@ -18,16 +18,6 @@ def _embeddings(shape=(6, 4, 3), seed=1):
     return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
 
 
-def _numpy_pairwise(e):
-    """`sum_{i<j} <e_i, e_j>` by the explicit double loop (Rendle 2010, Eq. (1))."""
-    e = np.asarray(e, np.float64)
-    out = np.zeros(len(e))
-    for i in range(e.shape[1]):
-        for j in range(i + 1, e.shape[1]):
-            out += np.sum(e[:, i] * e[:, j], axis=-1)
-    return out[:, None]
-
-
 @pytest.mark.parametrize("shape", [(6, 4, 3), (2, 7, 1), (3, 2, 5)])
 def test_shapes_config_and_saving(shape, tmp_path):
     testing.run_layer_test(
@@ -42,9 +32,11 @@ def test_shapes_config_and_saving(shape, tmp_path):
 
 @pytest.mark.parametrize("shape", [(6, 4, 3), (5, 10, 16), (3, 2, 1)])
 def test_matches_the_pairwise_sum(shape):
+    # sum_{i<j} <e_i, e_j> by the explicit loop over pairs (Rendle 2010, Eq. (1)).
     e = _embeddings(shape)
     out = testing.to_numpy(FactorizationMachine()(e))
-    np.testing.assert_allclose(out, _numpy_pairwise(e), rtol=1e-5, atol=1e-5)
+    pairwise = testing.numpy_kernel_products(e).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(out, pairwise, rtol=1e-5, atol=1e-5)
 
 
 def test_invariants():

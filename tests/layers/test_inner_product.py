@@ -18,16 +18,6 @@ def _embeddings(shape=(6, 4, 3), seed=1):
     return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
 
 
-def numpy_inner_products(e):
-    """`[<e_0, e_1>, <e_0, e_2>, ..., <e_{n-2}, e_{n-1}>]` by a double loop."""
-    e = np.asarray(e, np.float64)
-    n = e.shape[1]
-    return np.stack(
-        [np.sum(e[:, i] * e[:, j], -1) for i in range(n) for j in range(i + 1, n)],
-        axis=1,
-    )
-
-
 @pytest.mark.parametrize(
     "shape, expected", [((6, 4, 3), (6, 6)), ((2, 2, 5), (2, 1)), ((3, 10, 2), (3, 45))]
 )
@@ -46,7 +36,9 @@ def test_shapes_config_and_saving(shape, expected, tmp_path):
 def test_matches_numpy_pairs_in_row_major_order(shape):
     e = _embeddings(shape)
     out = testing.to_numpy(InnerProduct()(e))
-    np.testing.assert_allclose(out, numpy_inner_products(e), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        out, testing.numpy_kernel_products(e), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_pair_order_on_a_hand_example():

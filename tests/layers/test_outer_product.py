@@ -16,25 +16,6 @@ def _embeddings(shape=(6, 4, 3), seed=1):
     return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
 
 
-def numpy_kernel_products(e, kernel, kernel_type):
-    """`p_ij = e_i^T W_ij e_j` with `W_ij` a matrix, a diagonal or a scalar."""
-    e = np.asarray(e, np.float64)
-    kernel = np.asarray(kernel, np.float64)
-    n = e.shape[1]
-    out, pair = [], 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            if kernel_type == "mat":
-                w = kernel[pair]
-            elif kernel_type == "vec":
-                w = np.diag(kernel[pair])
-            else:
-                w = kernel[pair] * np.eye(e.shape[2])
-            out.append(np.einsum("bd,de,be->b", e[:, i], w, e[:, j]))
-            pair += 1
-    return np.stack(out, axis=1)
-
-
 @pytest.mark.parametrize("kernel_type", ["mat", "vec", "num"])
 @pytest.mark.parametrize("shape, expected", [((6, 4, 3), (6, 6)), ((2, 2, 5), (2, 1))])
 def test_shapes_config_gradients_and_saving(kernel_type, shape, expected, tmp_path):
@@ -60,7 +41,7 @@ def test_matches_numpy_kernel_products(kernel_type, kernel_shape):
     layer.kernel.assign(kernel)
     out = testing.to_numpy(layer(e))
     np.testing.assert_allclose(
-        out, numpy_kernel_products(e, kernel, kernel_type), rtol=1e-5, atol=1e-5
+        out, testing.numpy_kernel_products(e, kernel, kernel_type), rtol=1e-5, atol=1e-5
     )
 
 

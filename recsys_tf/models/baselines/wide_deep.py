@@ -17,6 +17,14 @@ def stack_fields(inputs: dict, fields) -> object:
     return ops.stack([ops.cast(inputs[f], "int32") for f in fields], axis=1)
 
 
+def sparse_fields(task, fields=None) -> tuple[tuple[str, ...], list[int]]:
+    """`fields` (None = every field of a `CTRTask` but the crosses, which models
+    with embeddings learn themselves) and their vocabulary sizes."""
+    if fields is None:
+        fields = tuple(f for f in task.fields if "_x_" not in f)
+    return tuple(fields), [task.vocabulary_sizes[f] for f in fields]
+
+
 @keras.saving.register_keras_serializable(package="recsys_tf")
 class WideDeep(CTRModel):
     """Wide & Deep: a linear model over sparse (and crossed) fields plus an MLP.
@@ -105,15 +113,15 @@ class WideDeep(CTRModel):
     def from_task(cls, task, wide_fields=None, deep_fields=None, **kwargs):
         """Builds the model for a `CTRTask`: by default the wide part takes every
         field (crosses included) and the deep part every field but the crosses."""
-        wide_fields = tuple(task.fields if wide_fields is None else wide_fields)
-        if deep_fields is None:
-            deep_fields = tuple(f for f in task.fields if "_x_" not in f)
-        vocab = task.vocabulary_sizes
+        deep_fields, deep_sizes = sparse_fields(task, deep_fields)
+        wide_fields, wide_sizes = sparse_fields(
+            task, task.fields if wide_fields is None else wide_fields
+        )
         return cls(
             deep_fields=deep_fields,
-            deep_vocabulary_sizes=[vocab[f] for f in deep_fields],
+            deep_vocabulary_sizes=deep_sizes,
             wide_fields=wide_fields,
-            wide_vocabulary_sizes=[vocab[f] for f in wide_fields],
+            wide_vocabulary_sizes=wide_sizes,
             **kwargs,
         )
 
