@@ -128,3 +128,7 @@ def test_from_task_takes_every_field_but_the_crosses():
     assert model.vocabulary_sizes == (4, 32)
     explicit = FM.from_task(task, fields=("item_id", "user_id_x_item_id"))
     assert explicit.vocabulary_sizes == (32, 128)
+    # () is a config's way of saying "the default".
+    assert FM.from_task(task, fields=()).fields == ("user_id", "item_id")
+    with pytest.raises(ValueError, match=r"\['movie_id'\] are not in the task"):
+        FM.from_task(task, fields=("user_id", "movie_id"))

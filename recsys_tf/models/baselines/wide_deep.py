@@ -18,10 +18,16 @@ def stack_fields(inputs: dict, fields) -> object:
 
 
 def sparse_fields(task, fields=None) -> tuple[tuple[str, ...], list[int]]:
-    """`fields` (None = every field of a `CTRTask` but the crosses, which models
-    with embeddings learn themselves) and their vocabulary sizes."""
-    if fields is None:
+    """`fields` and their vocabulary sizes in a `CTRTask`; None or () (a config's
+    default) = every field but the crosses, which models with embeddings learn
+    themselves."""
+    if not fields:
         fields = tuple(f for f in task.fields if "_x_" not in f)
+    unknown = [f for f in fields if f not in task.vocabulary_sizes]
+    if unknown:
+        raise ValueError(
+            f"field(s) {unknown} are not in the task; it has {list(task.fields)}"
+        )
     return tuple(fields), [task.vocabulary_sizes[f] for f in fields]
 
 
@@ -113,15 +119,13 @@ class WideDeep(CTRModel):
     def from_task(cls, task, wide_fields=None, deep_fields=None, **kwargs):
         """Builds the model for a `CTRTask`: by default the wide part takes every
         field (crosses included) and the deep part every field but the crosses."""
+        wide_fields = tuple(task.fields if wide_fields is None else wide_fields)
         deep_fields, deep_sizes = sparse_fields(task, deep_fields)
-        wide_fields, wide_sizes = sparse_fields(
-            task, task.fields if wide_fields is None else wide_fields
-        )
         return cls(
             deep_fields=deep_fields,
             deep_vocabulary_sizes=deep_sizes,
             wide_fields=wide_fields,
-            wide_vocabulary_sizes=wide_sizes,
+            wide_vocabulary_sizes=[task.vocabulary_sizes[f] for f in wide_fields],
             **kwargs,
         )
 
