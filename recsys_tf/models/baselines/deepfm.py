@@ -18,8 +18,9 @@ class DeepFM(CTRModel):
     `y_FM = <w, x> + sum_{i<j} <V_i, V_j> x_i x_j` (Eq. (2)) and
     `y_DNN = MLP([e_1; ...; e_m])` (Eq. (3)-(5)), where `e_i = V_i x_i` are the
     same embeddings in both parts (the paper's shared "dense embeddings"). The
-    linear part `<w, x>` is a weight per code of every field. Eq. (2) has no
-    global bias `w_0`; the output unit of the MLP provides one.
+    linear part `<w, x>` is a weight per code of every field. The MLP's output
+    unit is linear (its logit joins `y_FM` inside the sigmoid of Eq. (1)); Eq. (2)
+    has no global bias `w_0`, that unit's bias provides one.
 
     As in Wide & Deep, `l2` applies to the looked-up embedding rows and to the MLP
     kernels, not to the linear weights.
