@@ -83,6 +83,38 @@ def numpy_softmax_cross_entropy(logits, labels) -> np.ndarray:
     return lse - s[np.arange(len(s)), np.asarray(labels)]
 
 
+def numpy_field_lookup(table, x: dict, fields, vocabulary_sizes) -> np.ndarray:
+    """Rows `table[x[f] + offset_f]` of a `FieldEmbedding` table: `[n, F, dim]`."""
+    offsets = np.cumsum((0,) + tuple(vocabulary_sizes)[:-1])
+    return np.stack(
+        [np.asarray(table)[x[f] + o] for f, o in zip(fields, offsets)], axis=1
+    )
+
+
+def numpy_kernel_products(e, kernel=None, kernel_type="num") -> np.ndarray:
+    """`p_ij = e_i^T W_ij e_j` for the pairs i < j in row-major order, by a loop.
+
+    `kernel[pair]` is a `[dim, dim]` matrix ("mat"), a diagonal ("vec") or a
+    scalar ("num"); no kernel gives the inner products `<e_i, e_j>`.
+    """
+    e = np.asarray(e, np.float64)
+    n, dim = e.shape[1], e.shape[2]
+    out, pair = [], 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            if kernel is None:
+                w = np.eye(dim)
+            elif kernel_type == "mat":
+                w = np.asarray(kernel[pair], np.float64)
+            elif kernel_type == "vec":
+                w = np.diag(kernel[pair])
+            else:
+                w = kernel[pair] * np.eye(dim)
+            out.append(np.einsum("bd,de,be->b", e[:, i], w, e[:, j]))
+            pair += 1
+    return np.stack(out, axis=1)
+
+
 # --- Gradients ---------------------------------------------------------------
 
 

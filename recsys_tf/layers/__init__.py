@@ -1,7 +1,17 @@
 """Keras layers of the suite (one public layer per file; backend-agnostic keras.ops)."""
 
+from recsys_tf.layers.factorization_machine import FactorizationMachine
 from recsys_tf.layers.field_embedding import FieldEmbedding
+from recsys_tf.layers.inner_product import InnerProduct
 from recsys_tf.layers.masked_mean_pooling import MaskedMeanPooling
 from recsys_tf.layers.mlp import MLP
+from recsys_tf.layers.outer_product import OuterProduct
 
-__all__ = ["MLP", "FieldEmbedding", "MaskedMeanPooling"]
+__all__ = [
+    "MLP",
+    "FactorizationMachine",
+    "FieldEmbedding",
+    "InnerProduct",
+    "MaskedMeanPooling",
+    "OuterProduct",
+]

@@ -1,7 +1,10 @@
 """Models of the suite and the registry the experiment entry point reads."""
 
 from recsys_tf.models.base import CTRModel, RetrievalModel
+from recsys_tf.models.baselines.deepfm import DeepFM
+from recsys_tf.models.baselines.fm import FM
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
+from recsys_tf.models.baselines.pnn import PNN
 from recsys_tf.models.baselines.popularity import Popularity
 from recsys_tf.models.baselines.wide_deep import WideDeep
 from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
@@ -9,6 +12,9 @@ from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
 MODELS = {
     "logistic_regression": LogisticRegression,
     "wide_deep": WideDeep,
+    "fm": FM,
+    "pnn": PNN,
+    "deepfm": DeepFM,
     "popularity": Popularity,
     "youtube_dnn": YouTubeDNN,
 }
@@ -17,7 +23,10 @@ __all__ = [
     "MODELS",
     "CTRModel",
     "RetrievalModel",
+    "DeepFM",
+    "FM",
     "LogisticRegression",
+    "PNN",
     "Popularity",
     "WideDeep",
     "YouTubeDNN",

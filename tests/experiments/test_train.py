@@ -172,6 +172,34 @@ def _cli(*args, env=None):
     )
 
 
+@pytest.mark.parametrize(
+    "name, extra",
+    [
+        # A CLI run costs ~20 s, mostly TensorFlow's start-up: the default run keeps
+        # one; the in-process test above already trains every config.
+        pytest.param("fm.py", (), marks=pytest.mark.slow),
+        pytest.param(
+            "pnn.py", ("--config.model.product=outer",), marks=pytest.mark.slow
+        ),
+        ("deepfm.py", ()),
+    ],
+)
+def test_feature_interaction_configs_through_the_cli(name, extra, data_root, tmp_path):
+    """The AutoDenoise protocol's field override reaches the model from the CLI."""
+    path = os.path.join(ROOT, "experiments", "configs", name)
+    proc = _cli(
+        *_tiny_args(path, tmp_path, data_root),
+        "--config.model.fields=('user_id','item_id')",
+        *extra,
+    )
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model"]["fields"] == ["user_id", "item_id"]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert 0.0 < results["test"]["auc"] < 1.0
+
+
 def test_cli_unknown_config_key_is_one_line_error(tmp_path):
     path = os.path.join(ROOT, "experiments", "configs", "wide_deep.py")
     proc = _cli(f"--config={path}", f"--workdir={tmp_path}", "--config.train.bogus=1")

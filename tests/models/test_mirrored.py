@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+MODELS = ["wide_deep", "youtube_dnn", "fm", "pnn", "deepfm"]
 
 SCRIPT = r"""
 import json
@@ -32,7 +33,7 @@ tf.config.set_logical_device_configuration(
 
 import keras  # noqa: E402
 
-from recsys_tf.models import WideDeep, YouTubeDNN  # noqa: E402
+from recsys_tf.models import FM, PNN, DeepFM, WideDeep, YouTubeDNN  # noqa: E402
 
 keras.utils.set_random_seed(0)
 devices = [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -81,6 +82,22 @@ def build_wide_deep():
         ["user_id", "item_id", "user_id_x_item_id"], [10, 20, 200],
         embedding_dim=4, hidden_units=(8,), l2=0.05,
     )
+
+
+CTR_FIELDS = (["user_id", "item_id", "user_id_x_item_id"], [10, 20, 200])
+
+
+def build_fm():
+    return FM(*CTR_FIELDS, embedding_dim=4, l2=0.05)
+
+
+def build_pnn():
+    # Both product layers, so the OPNN kernel's L2 is in the penalty too.
+    return PNN(*CTR_FIELDS, embedding_dim=4, hidden_units=(8,), product="both", l2=0.05)
+
+
+def build_deepfm():
+    return DeepFM(*CTR_FIELDS, embedding_dim=4, hidden_units=(8,), l2=0.05)
 
 
 def build_youtube_dnn():
@@ -152,6 +169,9 @@ results = {
     "replicas": strategy.num_replicas_in_sync,
     "wide_deep": check(build_wide_deep, ctr_data),
     "youtube_dnn": check(build_youtube_dnn, retrieval_data),
+    "fm": check(build_fm, ctr_data),
+    "pnn": check(build_pnn, ctr_data),
+    "deepfm": check(build_deepfm, ctr_data),
     "bool_mask_fit_error": bool_mask_fit_error(),
 }
 print("RESULTS " + json.dumps(results))
@@ -182,14 +202,14 @@ def test_two_replicas_in_sync(results):
     assert results["replicas"] == 2
 
 
-@pytest.mark.parametrize("model", ["wide_deep", "youtube_dnn"])
+@pytest.mark.parametrize("model", MODELS)
 def test_fits_two_epochs_with_finite_loss(results, model):
     losses = results[model]["fit_losses"]
     assert len(losses) == 2
     assert all(math.isfinite(v) and v > 0 for v in losses)
 
 
-@pytest.mark.parametrize("model", ["wide_deep", "youtube_dnn"])
+@pytest.mark.parametrize("model", MODELS)
 def test_replica_loss_and_gradients_equal_single_device(results, model):
     r = results[model]
     # Regularisation is a sizeable part of the loss, so a replica-dependent
@@ -200,7 +220,7 @@ def test_replica_loss_and_gradients_equal_single_device(results, model):
     assert r["grad_diff"] <= 1e-5 * max(1.0, r["grad_scale"]), r
 
 
-@pytest.mark.parametrize("model", ["wide_deep", "youtube_dnn"])
+@pytest.mark.parametrize("model", MODELS)
 def test_evaluate_reports_the_same_loss(results, model):
     r = results[model]
     np.testing.assert_allclose(r["eval_dist"], r["eval_single"], rtol=1e-5)

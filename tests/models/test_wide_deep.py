@@ -44,20 +44,19 @@ def _randomise_wide(model, x, seed=2):
         model.bias.assign(np.float32(-0.2))
 
 
-def _lookup(table, x, fields, sizes):
-    offsets = np.cumsum((0,) + tuple(sizes)[:-1])
-    return np.stack([table[x[f] + o] for f, o in zip(fields, offsets)], axis=1)
-
-
 def _numpy_logits(model, x):
     logits = np.zeros(len(next(iter(x.values()))))
     if model.wide:
         table = testing.to_numpy(model.linear.embeddings)
-        wide = _lookup(table, x, model.wide_fields, model.wide_vocabulary_sizes)
+        wide = testing.numpy_field_lookup(
+            table, x, model.wide_fields, model.wide_vocabulary_sizes
+        )
         logits += wide.sum(axis=(1, 2)) + testing.to_numpy(model.bias)
     if model.deep:
         table = testing.to_numpy(model.embedding.embeddings)
-        rows = _lookup(table, x, model.deep_fields, model.deep_vocabulary_sizes)
+        rows = testing.numpy_field_lookup(
+            table, x, model.deep_fields, model.deep_vocabulary_sizes
+        )
         flat = rows.reshape(len(rows), -1)
         activations = ["relu"] * len(model.hidden_units) + [None]
         mlp = testing.numpy_dense_stack(
@@ -166,7 +165,9 @@ def test_loss_adds_l2_of_deep_rows_and_mlp_kernels_not_wide():
     y_pred = model(x)
     loss = float(testing.to_numpy(model.compute_loss(x=x, y=y, y_pred=y_pred)))
     bce = testing.numpy_bce_with_logits(y, testing.to_numpy(y_pred)).mean()
-    rows = _lookup(testing.to_numpy(model.embedding.embeddings), x, DEEP, [4, 32])
+    rows = testing.numpy_field_lookup(
+        testing.to_numpy(model.embedding.embeddings), x, DEEP, [4, 32]
+    )
     kernels = sum(np.sum(k**2) for k, _ in testing.mlp_params(model.mlp))
     penalty = 0.01 * (np.sum(rows**2) / 8 + kernels)
     np.testing.assert_allclose(loss, bce + penalty, rtol=1e-5)

@@ -17,6 +17,20 @@ def stack_fields(inputs: dict, fields) -> object:
     return ops.stack([ops.cast(inputs[f], "int32") for f in fields], axis=1)
 
 
+def sparse_fields(task, fields=None) -> tuple[tuple[str, ...], list[int]]:
+    """`fields` and their vocabulary sizes in a `CTRTask`; None or () (a config's
+    default) = every field but the crosses, which models with embeddings learn
+    themselves."""
+    if not fields:
+        fields = tuple(f for f in task.fields if "_x_" not in f)
+    unknown = [f for f in fields if f not in task.vocabulary_sizes]
+    if unknown:
+        raise ValueError(
+            f"field(s) {unknown} are not in the task; it has {list(task.fields)}"
+        )
+    return tuple(fields), [task.vocabulary_sizes[f] for f in fields]
+
+
 @keras.saving.register_keras_serializable(package="recsys_tf")
 class WideDeep(CTRModel):
     """Wide & Deep: a linear model over sparse (and crossed) fields plus an MLP.
@@ -106,14 +120,12 @@ class WideDeep(CTRModel):
         """Builds the model for a `CTRTask`: by default the wide part takes every
         field (crosses included) and the deep part every field but the crosses."""
         wide_fields = tuple(task.fields if wide_fields is None else wide_fields)
-        if deep_fields is None:
-            deep_fields = tuple(f for f in task.fields if "_x_" not in f)
-        vocab = task.vocabulary_sizes
+        deep_fields, deep_sizes = sparse_fields(task, deep_fields)
         return cls(
             deep_fields=deep_fields,
-            deep_vocabulary_sizes=[vocab[f] for f in deep_fields],
+            deep_vocabulary_sizes=deep_sizes,
             wide_fields=wide_fields,
-            wide_vocabulary_sizes=[vocab[f] for f in wide_fields],
+            wide_vocabulary_sizes=[task.vocabulary_sizes[f] for f in wide_fields],
             **kwargs,
         )
 
