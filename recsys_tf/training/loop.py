@@ -129,7 +129,15 @@ def _evaluate(config, model, part, negatives=None):
 
 
 def _oracle(config, log, task, negatives):
-    """Validation and test scores of the planted true preference (simulated data)."""
+    """Validation and test scores of the simulator's planted truth.
+
+    CTR: the exact click probability of each impression. Retrieval: each item's
+    probability of being clicked at the target's request,
+    `synthetic.next_click_probability` (the logging policy's exposure
+    probability times the click probability, given the state before the
+    request), so no ranking made before the request expects more of its clicks
+    in the top k: the ceiling. Full and sampled protocols rank by the same scores.
+    """
     from data_prep import synthetic
 
     truth_file = os.path.join(log.path or "", "truth.npz")
@@ -160,16 +168,16 @@ def _oracle(config, log, task, negatives):
     for name, part in parts.items():
         if name in negatives:
             candidates = np.concatenate([part.targets[:, None], negatives[name]], 1)
-            pref = synthetic.true_preference(
+            probability = synthetic.next_click_probability(
                 truth, part.user_ids, part.request_ids, candidates
             )
             results[name] = evaluation.metrics.sampled_ranking_metrics(
-                pref[:, 0], pref[:, 1:], tuple(config.eval.ks)
+                probability[:, 0], probability[:, 1:], tuple(config.eval.ks)
             )
             continue
 
         def scores(rows, part=part):
-            return synthetic.true_preference(
+            return synthetic.next_click_probability(
                 truth, part.user_ids[rows], part.request_ids[rows]
             )
 
