@@ -351,7 +351,15 @@ def _check_items(item_ids, n):
     return items
 
 
-POLICY_TRUTH = ("item_bias_estimate", "request_stale_intent", "policy_noise")
+POLICY_TRUTH = (
+    "item_bias_estimate",
+    "request_stale_intent",
+    "page_size",
+    "personalised_fraction",
+    "policy_temperature",
+    "policy_noise",
+    "policy_intent_accuracy",
+)
 """Truth arrays of the logging policy's state (absent from older truth files)."""
 
 
