@@ -316,6 +316,16 @@ def true_preference(truth, user_ids, request_ids, item_ids=None) -> np.ndarray:
     Raises:
         ValueError: shapes disagree or a request does not belong to its user.
     """
+    users, requests = _check_requests(truth, user_ids, request_ids)
+    if item_ids is None:
+        return _preference_all(truth, users, requests)
+    items = _check_items(item_ids, len(users))
+    return _preference(truth, users, requests, items.reshape(len(users), -1)).reshape(
+        items.shape
+    )
+
+
+def _check_requests(truth, user_ids, request_ids):
     users = np.asarray(user_ids, dtype=np.int64)
     requests = np.asarray(request_ids, dtype=np.int64)
     if users.ndim != 1 or requests.shape != users.shape:
@@ -330,17 +340,149 @@ def true_preference(truth, user_ids, request_ids, item_ids=None) -> np.ndarray:
             f"request {requests[row]} belongs to user {owner[row]}, "
             f"not to user {users[row]} (position {row})"
         )
-    if item_ids is None:
-        return _preference_all(truth, users, requests)
+    return users, requests
+
+
+def _check_items(item_ids, n):
     items = np.asarray(item_ids, dtype=np.int64)
-    if items.shape[:1] != users.shape or items.ndim > 2:
+    if items.shape[:1] != (n,) or items.ndim > 2:
         raise ValueError(
             "`item_ids` must be [n] or [n, k] with n = len(user_ids). Received "
-            f"shape {items.shape} for n={len(users)}"
+            f"shape {items.shape} for n={n}"
         )
-    return _preference(truth, users, requests, items.reshape(len(users), -1)).reshape(
-        items.shape
+    return items
+
+
+POLICY_TRUTH = (
+    "item_bias_estimate",
+    "request_stale_intent",
+    "page_size",
+    "personalised_fraction",
+    "policy_temperature",
+    "policy_noise",
+    "policy_intent_accuracy",
+)
+"""Truth arrays of the logging policy's state (absent from older truth files)."""
+
+
+def next_click_probability(
+    truth, user_ids, request_ids, item_ids=None, num_samples=256, seed=0
+) -> np.ndarray:
+    """P(item is clicked at the request): exposure times click probability.
+
+    P(click i at r) = P(i on the page of r) * P(click | shown, pref(u, i, r)),
+    the page and the clicks being drawn independently given the request's
+    state: `exposure_probability` times `click_probability` (with the run's
+    accidental and missed clicks). Ranking by it maximises the expected number
+    of the request's clicks in a top-k list drawn before the request (the
+    retrieval oracle). Arguments as in `true_preference`; `num_samples` and
+    `seed` as in `exposure_probability`.
+    """
+    users, requests = _check_requests(truth, user_ids, request_ids)
+
+    def every_item(rows):
+        probability = exposure_probability(
+            truth, users[rows], requests[rows], num_samples, seed
+        )
+        pref = _preference_all(truth, users[rows], requests[rows])
+        return probability * click_probability(truth, pref)
+
+    if item_ids is None:
+        return every_item(slice(None))
+    items = _check_items(item_ids, len(users))
+    flat = items.reshape(len(users), -1)
+    out = np.empty(flat.shape)
+    for start in range(0, len(users), 2048):  # bounds the [rows, num_items] memory
+        rows = slice(start, start + 2048)
+        out[rows] = np.take_along_axis(every_item(rows), flat[rows], axis=1)
+    return out.reshape(items.shape)
+
+
+def exposure_probability(
+    truth, user_ids, request_ids, num_samples=256, seed=0
+) -> np.ndarray:
+    """P(item on the page of the request) under the logging policy, [n, num_items].
+
+    Given the state before request r (the user, the true intent g_r, the
+    policy's stale guess g_{r-1} and its bias estimates b̂), the page is random
+    (`data_prep/SIMULATOR.md`, Logging policy): the policy takes g_r with
+    probability a (`policy_intent_accuracy`), else g_{r-1}; draws its noise and
+    `2 M + 2` items i.i.d. from q(i) = P(k(i)) exp(b̂_i / τ) / Σ_{j∈k(i)}
+    exp(b̂_j / τ); keeps the first M = round(φ P) distinct ones (the set A);
+    fills the other P - |A| slots with a uniform subset of the n - |A| items not
+    in A. Hence
+
+        P(i shown) = Σ_g P(g) E[1(i ∈ A) + 1(i ∉ A) (P - |A|) / (n - |A|)],
+
+    with the guess g summed exactly and the uniform fill exact given A. The
+    inclusion probabilities of A (the first distinct draws of a non-uniform
+    sampler under Gaussian noise on the category logits) have no closed form:
+    the expectation is the mean over `num_samples` redraws of the policy's noise
+    and draws per guess, with the simulator's own draw code, seeded by
+    (`seed`, request id) so a request gets the same estimate in any batch. Its
+    standard error is at most 0.5 / sqrt(num_samples) per item, and each row sums
+    to exactly P. Memory and time: 2 * num_samples policy draws per distinct
+    request.
+
+    Raises:
+        ValueError: the truth has no policy state (a truth.npz written before it
+            was recorded), or as in `true_preference`.
+    """
+    missing = [key for key in POLICY_TRUTH if key not in truth]
+    if missing:
+        raise ValueError(
+            f"the planted truth lacks {missing} (a truth.npz written by an older "
+            "simulator): regenerate the dataset (python -m data_prep.synthetic)"
+        )
+    if num_samples < 1:
+        raise ValueError(f"`num_samples` must be >= 1. Received: {num_samples}")
+    users, requests = _check_requests(truth, user_ids, request_ids)
+    policy = _policy(truth)
+    unique, inverse = np.unique(requests, return_inverse=True)
+    out = np.empty((len(unique), policy["num_items"]))
+    block = max(1, 16384 // num_samples)
+    for start in range(0, len(unique), block):
+        chunk = unique[start : start + block]
+        out[start : start + len(chunk)] = _exposure(
+            truth, policy, chunk, num_samples, seed
+        )
+    return out[inverse.ravel()]
+
+
+def _exposure(truth, policy, requests, num_samples, seed):
+    """`exposure_probability` of distinct requests [b]."""
+    b, s = len(requests), num_samples
+    n, p, draws = policy["num_items"], policy["page_size"], policy["draws"]
+    num_categories = len(policy["log_mass"])
+    accuracy = policy["intent_accuracy"]
+    guesses = np.stack(
+        [truth["request_intent"][requests], truth["request_stale_intent"][requests]],
+        axis=1,
     )
+    noise, uniforms = [], []
+    for request in requests:
+        rng = np.random.default_rng([seed, int(request)])
+        noise.append(rng.standard_normal((2 * s, num_categories)))
+        uniforms.append(rng.random((2 * s, 2 * draws)))
+    uniforms = np.concatenate(uniforms)
+    users = np.repeat(truth["request_user"][requests], 2 * s)
+    items = _policy_items(
+        policy,
+        np.repeat(guesses, s, axis=1).ravel(),
+        policy["long_term_scores"][users],
+        np.concatenate(noise),
+        uniforms[:, :draws],
+        uniforms[:, draws:],
+    )
+    chosen, _ = _first_distinct(items, policy["personal"])
+    size = chosen.sum(axis=1)
+    fill = (p - size) / (n - size)
+    weight = np.tile(np.repeat([accuracy, 1.0 - accuracy], s), b) / s
+    row = np.repeat(np.arange(b), 2 * s)
+    cells = (row[:, None] * n + items)[chosen]
+    shown = np.broadcast_to(((1.0 - fill) * weight)[:, None], items.shape)[chosen]
+    inside = np.bincount(cells, weights=shown, minlength=b * n).reshape(b, n)
+    return inside + np.bincount(row, weights=fill * weight, minlength=b)[:, None]
 
 
 def true_click_probability(
@@ -737,6 +879,13 @@ def _simulate(config, seed, progress):
         "pref_offset": np.float64(config.pref_offset),
         "accidental_rate": np.float64(config.accidental_rate * config.label_noise),
         "missed_rate": np.float64(config.missed_rate * config.label_noise),
+        # The logging policy (its bias estimates are added by `_run_requests`).
+        "request_stale_intent": np.full(num_requests, -1, dtype=np.int64),
+        "page_size": np.int64(config.page_size),
+        "personalised_fraction": np.float64(config.personalised_fraction),
+        "policy_temperature": np.float64(config.policy_temperature),
+        "policy_noise": np.float64(config.policy_noise),
+        "policy_intent_accuracy": np.float64(config.policy_intent_accuracy),
     }
     pages = _run_requests(config, items, users, truth, streams)
     timer.done(
@@ -775,10 +924,16 @@ def _run_requests(config, items, users, truth, streams):
     c, n = config.num_categories, config.num_items
     everyone = np.arange(u)
 
+    # The policy's noisy estimate of the item biases (its first draw) and what it
+    # derives from them; the truth keeps both, for `next_click_probability`.
+    truth["item_bias_estimate"] = items["item_bias"] + (
+        config.policy_bias_noise * policy_rng.standard_normal(n)
+    )
+    policy = _policy(truth, items["slot_item"])
+
     # Short-term chain: jump to related (close direction), popular categories,
     # tilted by the user's demographic group.
-    gram = items["category_vectors"] @ items["category_vectors"].T
-    jump_logits = config.chain_relatedness * gram
+    jump_logits = config.chain_relatedness * policy["gram"]
     np.fill_diagonal(jump_logits, -np.inf)
     tilt = 0.5 * np.log(items["category_share"])[None, :] + users["chain_tilt"]
     # The personal lean is an AR(1) process over sessions (e-folding time
@@ -790,31 +945,6 @@ def _run_requests(config, items, users, truth, streams):
     start_keys = _row_keys(_softmax_cdf(tilt + lean))
     interest_keys = _row_keys(np.cumsum(users["interest_weights"], axis=1))
     k = config.num_long_term_interests
-
-    # Policy: category scores from intent and long-term taste (no brands, no
-    # price), items within a category by their noisy estimated bias.
-    tau = config.policy_temperature
-    long_term_scores = config.long_term_weight * (
-        users["long_term"] @ items["category_vectors"].T
-    )
-    bias_noise = config.policy_bias_noise * policy_rng.standard_normal(n)
-    bias_estimate = items["item_bias"] + bias_noise
-    slot_weight = np.exp(
-        (bias_estimate[items["slot_item"]] - bias_estimate.max()) / tau
-    )
-    slot_start = np.concatenate([[0], np.cumsum(items["category_sizes"])[:-1]])
-    category_mass = np.add.reduceat(slot_weight, slot_start)
-    log_mass = np.log(category_mass)
-    within = np.cumsum(slot_weight) - np.repeat(
-        np.cumsum(category_mass) - category_mass, items["category_sizes"]
-    )
-    within /= np.repeat(category_mass, items["category_sizes"])
-    slot_end = slot_start + items["category_sizes"]
-    within[slot_end - 1] = 1.0
-    slot_keys = items["slot_category"] + within
-    personal = round(p * config.personalised_fraction)
-    personal_draws = 2 * personal + 2 if personal else 0
-    random_draws = 3 * p
 
     pages = np.empty((u, r_total, p), dtype=np.int32)
     prefs = np.empty((u, r_total, p))
@@ -854,26 +984,11 @@ def _run_requests(config, items, users, truth, streams):
         truth["request_is_long_term"][request_ids] = long_term_now
 
         # Logging policy: a page of `personal` policy items and random items.
-        knows = policy_rng.random(u) < config.policy_intent_accuracy
-        guess = np.where(knows, intent, previous_guess)
+        truth["request_stale_intent"][request_ids] = previous_guess
+        page = _draw_pages(
+            policy, intent, previous_guess, policy["long_term_scores"], policy_rng
+        )
         previous_guess = intent
-        scores = config.intent_weight * gram[guess] + long_term_scores
-        scores += config.policy_noise * policy_rng.standard_normal((u, c))
-        categories = _draw_rows(
-            _row_keys(_softmax_cdf(scores / tau + log_mass[None, :])),
-            c,
-            everyone[:, None],
-            policy_rng.random((u, personal_draws)),
-        )
-        slots = np.searchsorted(
-            slot_keys, categories + policy_rng.random(categories.shape), side="right"
-        )
-        slots = np.clip(slots, slot_start[categories], slot_end[categories] - 1)
-        policy_items = items["slot_item"][slots]
-        random_items = policy_rng.integers(0, n, size=(u, random_draws))
-        order_keys = policy_rng.random((u, p))
-        page = _fill_page(policy_items, random_items, personal, p, n, policy_rng)
-        page = np.take_along_axis(page, np.argsort(order_keys, axis=1), axis=1)
 
         # True preference and clicks.
         pref = _preference(truth, everyone, request_ids, page)
@@ -895,6 +1010,112 @@ def _run_requests(config, items, users, truth, streams):
     }
 
 
+def _policy(truth, slot_item=None):
+    """The logging policy's fixed state, derived from the truth arrays.
+
+    Category scores s_k = intent_weight <c_k, c_guess> + long_term_weight
+    <c_k, w_u> (+ noise per request), category weights exp(b̂_i / τ) summed
+    over the category, items of a category drawn ∝ exp(b̂_i / τ)
+    (`data_prep/SIMULATOR.md`, Logging policy). `slot_item` lists the items
+    ordered by category (the simulator's order); None orders them by id within
+    their category, which draws from the same distribution.
+    """
+    category = np.asarray(truth["item_category"])
+    vectors = truth["category_vectors"]
+    sizes = np.bincount(category, minlength=len(vectors))
+    if slot_item is None:
+        slot_item = np.argsort(category, kind="stable")
+    tau = _scalar(truth, "policy_temperature")
+    estimate = truth["item_bias_estimate"]
+    slot_weight = np.exp((estimate[slot_item] - estimate.max()) / tau)
+    slot_start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    category_mass = np.add.reduceat(slot_weight, slot_start)
+    within = np.cumsum(slot_weight) - np.repeat(
+        np.cumsum(category_mass) - category_mass, sizes
+    )
+    within /= np.repeat(category_mass, sizes)
+    slot_end = slot_start + sizes
+    within[slot_end - 1] = 1.0
+    page_size = int(truth["page_size"])
+    personal = round(page_size * _scalar(truth, "personalised_fraction"))
+    return {
+        "gram": vectors @ vectors.T,
+        "long_term_scores": _scalar(truth, "long_term_weight")
+        * (truth["user_long_term"] @ vectors.T),
+        "log_mass": np.log(category_mass),
+        "slot_keys": category[slot_item] + within,
+        "slot_start": slot_start,
+        "slot_end": slot_end,
+        "slot_item": slot_item,
+        "temperature": tau,
+        "intent_weight": _scalar(truth, "intent_weight"),
+        "noise": _scalar(truth, "policy_noise"),
+        "intent_accuracy": _scalar(truth, "policy_intent_accuracy"),
+        "page_size": page_size,
+        "personal": personal,
+        "draws": 2 * personal + 2 if personal else 0,
+        "num_items": len(category),
+    }
+
+
+def _policy_items(policy, guess, long_term_scores, noise, category_draws, slot_draws):
+    """The policy's personalised item draws [rows, draws], given its random numbers.
+
+    Args:
+        policy: `_policy`.
+        guess: int [rows] the category the policy takes for the intent.
+        long_term_scores: [rows, num_categories] rows of policy["long_term_scores"].
+        noise: standard normal [rows, num_categories], the policy's error.
+        category_draws, slot_draws: uniform [rows, draws], a category then an
+            item of it per draw (inverse CDF).
+    """
+    num_categories = len(policy["log_mass"])
+    scores = policy["intent_weight"] * policy["gram"][guess] + long_term_scores
+    scores += policy["noise"] * noise
+    logits = scores / policy["temperature"] + policy["log_mass"][None, :]
+    categories = _draw_rows(
+        _row_keys(_softmax_cdf(logits)),
+        num_categories,
+        np.arange(len(guess))[:, None],
+        category_draws,
+    )
+    slots = np.searchsorted(policy["slot_keys"], categories + slot_draws, side="right")
+    slots = np.clip(
+        slots, policy["slot_start"][categories], policy["slot_end"][categories] - 1
+    )
+    return policy["slot_item"][slots]
+
+
+def _draw_pages(policy, intent, stale, long_term_scores, rng):
+    """One page per row, drawn by the logging policy (the simulator's draw order).
+
+    The policy guesses the intent right with probability intent_accuracy, else
+    takes `stale` (the previous request's intent); its first `personal` distinct
+    draws fill the page, uniform items the rest; the page is shuffled.
+    """
+    rows, num_categories = long_term_scores.shape
+    p, n, draws = policy["page_size"], policy["num_items"], policy["draws"]
+    knows = rng.random(rows) < policy["intent_accuracy"]
+    guess = np.where(knows, intent, stale)
+    noise = rng.standard_normal((rows, num_categories))
+    category_draws = rng.random((rows, draws))
+    slot_draws = rng.random((rows, draws))
+    policy_items = _policy_items(
+        policy, guess, long_term_scores, noise, category_draws, slot_draws
+    )
+    random_items = rng.integers(0, n, size=(rows, 3 * p))
+    order_keys = rng.random((rows, p))
+    page = _fill_page(policy_items, random_items, policy["personal"], p, n, rng)
+    return np.take_along_axis(page, np.argsort(order_keys, axis=1), axis=1)
+
+
+def _first_distinct(values, count):
+    """Mask of the first `count` distinct values of each row, and its rank."""
+    first = _first_occurrence(values)
+    rank = np.cumsum(first, axis=1)
+    return first & (rank <= count), rank
+
+
 def _fill_page(policy_items, random_items, personal, page_size, num_items, rng):
     """Distinct items per row: the first `personal` distinct policy draws, then
     distinct random items (not already on the page) up to `page_size`."""
@@ -902,9 +1123,7 @@ def _fill_page(policy_items, random_items, personal, page_size, num_items, rng):
     taken = np.full((u, max(personal, 1)), -1, dtype=np.int64)
     count = np.zeros(u, dtype=np.int64)
     if personal:
-        first = _first_occurrence(policy_items)
-        rank = np.cumsum(first, axis=1)
-        chosen = first & (rank <= personal)
+        chosen, rank = _first_distinct(policy_items, personal)
         rows, cols = np.nonzero(chosen)
         taken[rows, rank[rows, cols] - 1] = policy_items[rows, cols]
         count = chosen.sum(axis=1)

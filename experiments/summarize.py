@@ -80,7 +80,7 @@ TABLES = (
         rows=(
             Row("Popularity", "popularity_synthetic"),
             Row("YouTube DNN (sampled softmax)", "youtube_dnn_synthetic"),
-            Row("Oracle (true preference)", "oracle_retrieval_synthetic"),
+            Row("Oracle (next-click probability)", "oracle_retrieval_synthetic"),
         ),
         command="make reproduce-foundation",
         reference="popularity_synthetic",

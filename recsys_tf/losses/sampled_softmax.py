@@ -46,8 +46,9 @@ class SampledSoftmax:
     `-(1 / num_true) sum_t s'_{y_t} + log(sum over positives and S of exp(s'))`.
 
     `remove_accidental_hits=True` drops, row by row, the sampled candidates
-    that equal one of that row's positives (TensorFlow adds `-FLOAT_MAX` to
-    their logits), so a positive is never also counted as a negative.
+    that equal one of that row's positives (their logits get `-FLOAT_MAX`, as
+    in `tf.nn.sampled_softmax_loss`), so a positive is never also counted as a
+    negative.
 
     Samplers (`P(k)` for item id `k` in `[0, num_items)`):
 
@@ -67,8 +68,12 @@ class SampledSoftmax:
     sampler is a stateful op: successive calls draw new candidates, and `seed`
     only makes the sequence reproducible. With a fixed `seed`, all replicas of
     a `MirroredStrategy` draw the same candidates at each step; with
-    `seed=None` they draw independent ones. The logits are computed in float32 (in
-    float64 if `queries` are float64), also under a mixed-precision policy.
+    `seed=None` they draw independent ones. TensorFlow's samplers have no XLA
+    kernel: under `jit_compile=True`, draw the candidates outside the compiled
+    function (`sample_candidates`) and pass them as `sampled_values` with
+    `xla=True`; the loss then compiles (`RetrievalModel` does this). The logits are computed in
+    float32 (in float64 if `queries` are float64), also under a mixed-precision
+    policy.
 
     Args:
         num_items: int. Number of rows of the item table (the label space).
@@ -77,8 +82,8 @@ class SampledSoftmax:
         unigram_counts: sequence of `num_items` non-negative numbers (item
             frequencies), required by and only allowed with `"unigram"`.
         logq_correction: bool. Subtract `log Q(j)` from every logit. When
-            `False`, expected counts of one are passed to
-            `tf.nn.sampled_softmax_loss`, so no correction is applied.
+            `False`, the expected counts are replaced by ones, so no
+            correction is applied.
         remove_accidental_hits: bool. Drop sampled candidates that equal a
             positive of the row.
         unique: bool. Sample without replacement within one call.
@@ -300,6 +305,7 @@ class SampledSoftmax:
         queries: Any,
         labels: Any,
         sampled_values: tuple[Any, Any, Any] | None = None,
+        xla: bool = False,
     ) -> tf.Tensor:
         """Computes the per-example sampled softmax loss.
 
@@ -313,6 +319,9 @@ class SampledSoftmax:
                 candidate sampler) to use instead of drawing new candidates.
                 `logq_correction=False` still replaces its expected counts by
                 ones.
+            xla: compute the loss with ops that XLA compiles (`_xla_loss`)
+                instead of `tf.nn.sampled_softmax_loss`, whose accidental-hit
+                op has no XLA kernel; the two give the same loss and gradients.
 
         Returns:
             Float tensor `[batch]` of per-example losses.
@@ -351,17 +360,64 @@ class SampledSoftmax:
         if not self.logq_correction:
             true_count = tf.ones_like(true_count)
             sampled_count = tf.ones_like(sampled_count)
-        return tf.nn.sampled_softmax_loss(
-            weights=item_embeddings,
-            biases=item_biases,
-            labels=labels,
-            inputs=queries,
-            num_sampled=self.num_sampled,
-            num_classes=self.num_items,
-            num_true=labels.shape[1],
-            sampled_values=(sampled_ids, true_count, sampled_count),
-            remove_accidental_hits=self.remove_accidental_hits,
+        if not xla:
+            return tf.nn.sampled_softmax_loss(
+                weights=item_embeddings,
+                biases=item_biases,
+                labels=labels,
+                inputs=queries,
+                num_sampled=self.num_sampled,
+                num_classes=self.num_items,
+                num_true=labels.shape[1],
+                sampled_values=(sampled_ids, true_count, sampled_count),
+                remove_accidental_hits=self.remove_accidental_hits,
+            )
+        return self._xla_loss(
+            item_embeddings,
+            item_biases,
+            queries,
+            labels,
+            sampled_ids,
+            true_count,
+            sampled_count,
         )
+
+    def _xla_loss(
+        self, table, biases, queries, labels, sampled_ids, true_count, counts
+    ):
+        """The loss of `tf.nn.sampled_softmax_loss`, written with ops XLA compiles.
+
+        TensorFlow's version finds the accidental hits with `ComputeAccidentalHits`,
+        which has no XLA kernel (its output length varies); here they are a dense
+        `[batch, num_sampled]` mask, whose entries get the same `-FLOAT_MAX` logit.
+        The rows of the table are gathered, so its gradient stays `IndexedSlices`.
+        """
+        dtype = queries.dtype
+        num_true = labels.shape[1]
+        true_logits = tf.einsum(
+            "bd,btd->bt", queries, tf.cast(tf.gather(table, labels), dtype)
+        )
+        true_logits += tf.cast(tf.gather(biases, labels), dtype)
+        true_logits -= tf.math.log(true_count)
+        sampled_logits = tf.matmul(
+            queries, tf.cast(tf.gather(table, sampled_ids), dtype), transpose_b=True
+        )
+        sampled_logits += tf.cast(tf.gather(biases, sampled_ids), dtype)[None, :]
+        sampled_logits -= tf.math.log(counts)[None, :]
+        if self.remove_accidental_hits:
+            hits = tf.reduce_any(
+                labels[:, :, None] == tf.cast(sampled_ids, tf.int64)[None, None, :],
+                axis=1,
+            )
+            sampled_logits += tf.where(
+                hits, tf.cast(np.finfo(np.float32).min, dtype), tf.zeros([], dtype)
+            )
+        logits = tf.concat([true_logits, sampled_logits], axis=1)
+        targets = tf.concat(
+            [tf.ones_like(true_logits) / num_true, tf.zeros_like(sampled_logits)],
+            axis=1,
+        )
+        return tf.nn.softmax_cross_entropy_with_logits(labels=targets, logits=logits)
 
     def full_softmax(
         self,

@@ -11,6 +11,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+CANDIDATES = "sampled_candidates"
+"""Key of `x` holding the sampled softmax's candidates drawn outside an XLA step."""
+
 
 def scale_for_replicas(loss):
     """Divides a per-replica mean loss by the number of replicas in sync.
@@ -91,6 +94,7 @@ class RetrievalModel(SuiteModel):
     """
 
     sampled_softmax = None
+    _compiled_step = None  # the XLA part of the step, see `make_train_function`
 
     def output_table(self):
         """The (embeddings [num_items, dim], biases [num_items] or None) scored."""
@@ -111,13 +115,55 @@ class RetrievalModel(SuiteModel):
         ones = ops.ones_like(queries[:, :1])
         return ops.concatenate([queries, ones], axis=1)
 
+    def make_train_function(self, force=False):
+        """The training step; under XLA, the candidate sampler runs outside it.
+
+        TensorFlow's candidate samplers (log-uniform, uniform, unigram) have no
+        XLA kernel. With `jit_compile=True` and a sampled softmax, the step that
+        Keras runs is therefore left uncompiled: it draws the candidates and
+        passes them, as inputs under `x[CANDIDATES]`, to the rest of the step
+        (forward pass, loss, gradients, optimizer update), compiled by XLA.
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        self._compiled_step = None
+        if not (self.jit_compile and self.sampled_softmax is not None):
+            return super().make_train_function(force)
+        self._compiled_step = tf.function(
+            super().train_step, jit_compile=True, reduce_retracing=True
+        )
+        self.jit_compile = False  # the step Keras runs: uncompiled
+        try:
+            return super().make_train_function(force=True)
+        finally:
+            self.jit_compile = True
+
+    def train_step(self, data):
+        if self._compiled_step is None:
+            return super().train_step(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        labels = ops.cast(ops.reshape(y, (-1,)), "int64")
+        x = {**x, CANDIDATES: self.sampled_softmax.sample_candidates(labels)}
+        return self._compiled_step(
+            keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        )
+
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         embeddings, biases = self.output_table()
         labels = ops.cast(ops.reshape(y, (-1,)), "int64")
         if training and self.sampled_softmax is not None:
-            per_example = self.sampled_softmax(embeddings, biases, y_pred, labels)
+            candidates = x.get(CANDIDATES) if isinstance(x, dict) else None
+            # Candidates in `x` come from outside an XLA step (`train_step`).
+            per_example = self.sampled_softmax(
+                embeddings,
+                biases,
+                y_pred,
+                labels,
+                sampled_values=candidates,
+                xla=candidates is not None,
+            )
         else:
             logits = ops.matmul(y_pred, ops.transpose(embeddings))
             if biases is not None:

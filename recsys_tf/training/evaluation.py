@@ -228,7 +228,13 @@ def sampled_ranks(model, split, negatives, batch_size: int = 4096) -> np.ndarray
     """The 0-based rank of each row's target among its negatives, ties pessimistic."""
     queries, candidates = _queries_and_candidates(model, split, batch_size)
     items = np.concatenate([split.targets[:, None], negatives], axis=1)
-    scores = np.einsum("nd,nkd->nk", queries, candidates[items])
+    return candidate_ranks(np.einsum("nd,nkd->nk", queries, candidates[items]))
+
+
+def candidate_ranks(scores) -> np.ndarray:
+    """The 0-based rank of column 0 (the target) among the other columns (its
+    negatives) of each row of `scores` `[n, 1 + num_negatives]`, ties pessimistic."""
+    scores = np.asarray(scores)
     return (scores[:, 1:] >= scores[:, :1]).sum(axis=1).astype(np.int32)
 
 

@@ -224,11 +224,11 @@ def _negatives(config, log, task):
     }
 
 
-def _evaluate(config, model, part, negatives=None, exclude_history=False, outputs=""):
-    """Metrics of `model` on `part`, ties pessimistic; with `outputs` (a file path)
-    also saves the per-example outputs that summarize's paired bootstrap reads."""
-    if config.task == "ctr":
-        probability = evaluation.predict_ctr(model, part, config.eval.batch_size)
+def _part_metrics(config, part, outputs="", probability=None, ranks=None):
+    """Metrics of one part from its click probabilities (CTR) or its targets'
+    ranks (retrieval, ties pessimistic); with `outputs` (a file path) also saves
+    the per-example outputs that summarize's paired bootstrap reads."""
+    if probability is not None:
         if outputs:
             evaluation.save_outputs(
                 outputs,
@@ -237,23 +237,42 @@ def _evaluate(config, model, part, negatives=None, exclude_history=False, output
                 label=part.labels.astype(np.int8),
             )
         return evaluation.ctr_metrics(part.labels, probability, part.user_ids)
-    if negatives is not None:
-        ranks = evaluation.sampled_ranks(model, part, negatives, config.eval.batch_size)
-    else:
-        scores = evaluation.model_scores(model, part, config.eval.batch_size)
-        ranks = evaluation.target_ranks(scores, part, exclude_history)
     if outputs:
         evaluation.save_outputs(outputs, user_id=part.user_ids, rank=ranks)
     return evaluation.metrics.ranking_metrics_from_ranks(ranks, tuple(config.eval.ks))
 
 
-def _oracle(config, log, task, negatives):
-    """Validation and test scores of the planted true preference (simulated data)."""
+def _evaluate(config, model, part, negatives=None, exclude_history=False, outputs=""):
+    """Metrics of `model` on `part` (see `_part_metrics`)."""
+    if config.task == "ctr":
+        probability = evaluation.predict_ctr(model, part, config.eval.batch_size)
+        return _part_metrics(config, part, outputs, probability=probability)
+    if negatives is not None:
+        ranks = evaluation.sampled_ranks(model, part, negatives, config.eval.batch_size)
+    else:
+        scores = evaluation.model_scores(model, part, config.eval.batch_size)
+        ranks = evaluation.target_ranks(scores, part, exclude_history)
+    return _part_metrics(config, part, outputs, ranks=ranks)
+
+
+def _oracle(config, log, task, negatives, exclude_history=False, outputs=""):
+    """Validation and test scores of the simulator's planted truth.
+
+    CTR: the exact click probability of each impression. Retrieval: each item's
+    probability of being clicked at the target's request,
+    `synthetic.next_click_probability` (the logging policy's exposure
+    probability times the click probability, given the state before the
+    request), so no ranking made before the request expects more of its clicks
+    in the top k: the ceiling. Full and sampled protocols rank by the same scores,
+    with the same candidates as a model (`exclude_history`); the test part's
+    per-example outputs go to `outputs`, as a model's do.
+    """
     from data_prep import synthetic
 
     truth_file = os.path.join(log.path or "", "truth.npz")
     truth = log.truth() if os.path.exists(truth_file) else None
     parts = {name: part for name, part in task.parts().items() if name != "train"}
+    saved = {name: outputs if name == "test" else "" for name in parts}
     results = {}
     if config.task == "ctr":
         for name, part in parts.items():
@@ -270,8 +289,8 @@ def _oracle(config, log, task, negatives):
                 }
             else:
                 probability = synthetic.click_probability(truth, part.truth)
-                results[name] = evaluation.ctr_metrics(
-                    part.labels, probability, part.user_ids
+                results[name] = _part_metrics(
+                    config, part, saved[name], probability=probability
                 )
         return results
     if truth is None:
@@ -279,20 +298,20 @@ def _oracle(config, log, task, negatives):
     for name, part in parts.items():
         if name in negatives:
             candidates = np.concatenate([part.targets[:, None], negatives[name]], 1)
-            pref = synthetic.true_preference(
-                truth, part.user_ids, part.request_ids, candidates
+            ranks = evaluation.candidate_ranks(
+                synthetic.next_click_probability(
+                    truth, part.user_ids, part.request_ids, candidates
+                )
             )
-            results[name] = evaluation.metrics.sampled_ranking_metrics(
-                pref[:, 0], pref[:, 1:], tuple(config.eval.ks)
-            )
-            continue
+        else:
 
-        def scores(rows, part=part):
-            return synthetic.true_preference(
-                truth, part.user_ids[rows], part.request_ids[rows]
-            )
+            def scores(rows, part=part):
+                return synthetic.next_click_probability(
+                    truth, part.user_ids[rows], part.request_ids[rows]
+                )
 
-        results[name] = evaluation.evaluate_scores(scores, part, tuple(config.eval.ks))
+            ranks = evaluation.target_ranks(scores, part, exclude_history)
+        results[name] = _part_metrics(config, part, saved[name], ranks=ranks)
     return results
 
 
@@ -418,7 +437,14 @@ def _run(config, workdir, strategy, distribution, start) -> dict:
         "num_negatives": int(negatives["test"].shape[1]) if negatives else None,
     }
     if config.model.name == ORACLE:
-        scores = _oracle(config, log, task, negatives)
+        scores = _oracle(
+            config,
+            log,
+            task,
+            negatives,
+            exclude,
+            os.path.join(workdir, TEST_OUTPUTS_FILE),
+        )
         results = {
             **base,
             "test": scores["test"],
@@ -648,7 +674,11 @@ def data_fingerprint(folder: str) -> dict[str, str]:
     fingerprint = {}
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
-        if name.startswith(".") or name == schema.STATS_FILE or not os.path.isfile(path):
+        if (
+            name.startswith(".")
+            or name == schema.STATS_FILE
+            or not os.path.isfile(path)
+        ):
             continue
         digest = hashlib.sha256()
         with open(path, "rb") as f:

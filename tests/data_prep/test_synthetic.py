@@ -473,3 +473,82 @@ def test_all_random_or_all_personalised_pages(fraction):
     log = synthetic.simulate(config, 0)
     shown = _of(log, "impression")
     assert (shown.groupby("request_id")["item_id"].nunique() == config.page_size).all()
+
+
+# --- The retrieval oracle: P(shown) x P(click | shown) ---------------------------
+
+
+def test_exposure_probability_is_calibrated_on_the_logged_pages(tiny):
+    log, truth = tiny
+    requests = np.arange(0, len(truth["request_user"]), 2)
+    users = truth["request_user"][requests]
+    exposure, binning = (
+        synthetic.exposure_probability(truth, users, requests, 64, seed)
+        for seed in (0, 1)
+    )
+    # Inclusion probabilities of a page of 10 distinct items sum to 10.
+    np.testing.assert_allclose(exposure.sum(axis=1), 10.0, rtol=1e-9)
+    impressions = _of(log, "impression")
+    shown = np.zeros((len(truth["request_user"]), log.num_items), bool)
+    shown[impressions["request_id"], impressions["item_id"]] = True
+    shown = shown[requests]
+    # Binned by predicted exposure (an independent estimate, so that the bins do
+    # not select its Monte-Carlo errors), the simulator's own pages show items as
+    # often as predicted, from uniform-fill-only items to the policy's favourites.
+    edges = [0.0, 0.02, 0.05, 0.2, 0.5, 1.01]
+    for low, high in zip(edges[:-1], edges[1:]):
+        cell = (binning >= low) & (binning < high)
+        predicted, observed = exposure[cell].mean(), shown[cell].mean()
+        assert cell.sum() > 500
+        assert abs(observed - predicted) < 0.03 * predicted + 4 * np.sqrt(
+            predicted / cell.sum()
+        ), (low, high, predicted, observed)
+
+
+def test_next_click_probability_matches_redrawn_requests(tiny):
+    _, truth = tiny
+    policy = synthetic._policy(truth)
+    rng = np.random.default_rng(7)
+    draws = 4000
+    missed, accidental = truth["missed_rate"], truth["accidental_rate"]
+    for request in (5, 1234, 2999):
+        user = truth["request_user"][request]
+        # Redraw the request's page with the simulator's own policy code, then
+        # clicks: wanted ~ Bernoulli(sigmoid(pref)), missed / accidental.
+        pages = synthetic._draw_pages(
+            policy,
+            np.full(draws, truth["request_intent"][request]),
+            np.full(draws, truth["request_stale_intent"][request]),
+            np.repeat(policy["long_term_scores"][user : user + 1], draws, axis=0),
+            rng,
+        )
+        pref = synthetic.true_preference(truth, [user], [request])[0][pages]
+        wanted = rng.random(pages.shape) < 1 / (1 + np.exp(-pref))
+        clicked = (wanted & (rng.random(pages.shape) >= missed)) | (
+            ~wanted & (rng.random(pages.shape) < accidental)
+        )
+        frequency = np.bincount(pages[clicked], minlength=300) / draws
+        oracle = synthetic.next_click_probability(
+            truth, [user], [request], num_samples=1024
+        )[0]
+        assert np.abs(oracle - frequency).max() < 0.03
+        # The oracle's top 5 are the redraws' top 5, up to that tolerance.
+        fifth = np.sort(frequency)[-5]
+        assert (frequency[np.argsort(-oracle)[:5]] > fifth - 0.03).all()
+    # The same request gets the same estimate alone or in a batch.
+    both = synthetic.next_click_probability(
+        truth, truth["request_user"][[5, 1234]], [5, 1234], [[1, 2], [3, 4]]
+    )
+    alone = synthetic.next_click_probability(
+        truth, truth["request_user"][[1234]], [1234], [[3, 4]]
+    )
+    np.testing.assert_array_equal(both[1:], alone)
+
+
+def test_oracle_needs_the_policy_state(tiny):
+    _, truth = tiny
+    old = {k: v for k, v in truth.items() if k != "item_bias_estimate"}
+    with pytest.raises(ValueError, match="item_bias_estimate.*regenerate"):
+        synthetic.next_click_probability(old, [0], [0])
+    with pytest.raises(ValueError, match="num_samples"):
+        synthetic.exposure_probability(truth, [0], [0], num_samples=0)

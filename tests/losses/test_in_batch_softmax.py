@@ -102,6 +102,32 @@ def test_gradients_are_finite_and_masked_entries_get_none():
     assert np.all(np.abs(np.asarray(item_grad)[[0, 1, 2, 4, 5]]).sum(axis=1) > 0)
 
 
+def test_compiles_with_xla():
+    # jit_compile="auto" is True on a GPU: the loss and its gradient compile.
+    queries, items, probabilities = _data()
+    query_var = tf.Variable(queries)
+
+    @tf.function(jit_compile=True)
+    def loss_and_gradient(item, ids, probability):
+        with tf.GradientTape() as tape:
+            loss = in_batch_softmax_loss(query_var, item, ids, probability)
+            total = tf.reduce_sum(loss)
+        return loss, tape.gradient(total, query_var)
+
+    loss, gradient = loss_and_gradient(items, ITEM_IDS, probabilities)
+    np.testing.assert_allclose(
+        loss,
+        _numpy_in_batch(queries, items, ITEM_IDS, probabilities, True),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    with tf.GradientTape() as tape:
+        eager = in_batch_softmax_loss(query_var, items, ITEM_IDS, probabilities)
+        total = tf.reduce_sum(eager)
+    expected = tape.gradient(total, query_var)
+    np.testing.assert_allclose(gradient, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_works_inside_tf_function_with_unknown_batch_size():
     queries, items, probabilities = _data()
 

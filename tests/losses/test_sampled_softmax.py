@@ -317,6 +317,50 @@ def test_gradients_are_finite_and_non_zero():
         assert np.any(grad != 0)
 
 
+@pytest.mark.parametrize("num_true", [1, 2])
+def test_compiles_with_xla_given_the_candidates(num_true):
+    # TensorFlow's samplers and its ComputeAccidentalHits op have no XLA kernel:
+    # under jit_compile=True the candidates come from outside the compiled step,
+    # and the loss itself, accidental hits included, must compile.
+    table, biases, queries, labels = _data(num_true=num_true, seed=1)
+    loss_fn = SampledSoftmax(NUM_ITEMS, 6, seed=5)
+    values = loss_fn.sample_candidates(labels)
+    table_var = tf.Variable(table)
+    xla = True
+
+    def loss_and_gradient(sampled, true_count, sampled_count):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(
+                table_var,
+                biases,
+                queries,
+                labels,
+                (sampled, true_count, sampled_count),
+                xla=xla,
+            )
+            total = tf.reduce_sum(loss)
+        return loss, tape.gradient(total, table_var)
+
+    loss, gradient = tf.function(loss_and_gradient, jit_compile=True)(*values)
+    expected = _numpy_sampled_softmax(
+        table, biases, queries, labels, values, True, True
+    )
+    np.testing.assert_allclose(loss, expected, rtol=1e-5, atol=1e-5)
+    eager_loss, eager_gradient = loss_and_gradient(*values)
+    # The table's gradient covers the gathered rows only (what LazyAdam updates).
+    assert isinstance(eager_gradient, tf.IndexedSlices)
+    np.testing.assert_allclose(
+        tf.convert_to_tensor(gradient), tf.convert_to_tensor(eager_gradient), atol=1e-6
+    )
+    # The same loss and gradient as tf.nn.sampled_softmax_loss (xla=False).
+    xla = False
+    tf_loss, tf_gradient = loss_and_gradient(*values)
+    np.testing.assert_allclose(loss, tf_loss, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        tf.convert_to_tensor(gradient), tf.convert_to_tensor(tf_gradient), atol=1e-6
+    )
+
+
 def test_works_inside_tf_function_with_unknown_batch_size():
     table, biases, queries, labels = _data()
     loss_fn = SampledSoftmax(NUM_ITEMS, NUM_ITEMS, sampler="uniform", seed=13)

@@ -1,0 +1,105 @@
+"""Every registered model trains under XLA (`jit_compile=True`, what Keras' "auto"
+resolves to on a machine with a GPU), tested here on CPU."""
+
+import keras
+import numpy as np
+import pytest
+
+from data_prep import synthetic
+from experiments.configs import common
+from recsys_tf.data.input import make_dataset
+from recsys_tf.losses.sampled_softmax import SAMPLERS
+from recsys_tf.models import MODELS, RetrievalModel
+from recsys_tf.training import loop
+from recsys_tf.training.optimizers import get_optimizer
+from tests import testing
+
+# Small towers: the point is that the step compiles, not what it learns.
+SMALL = {
+    "wide_deep": dict(embedding_dim=4, hidden_units=(8,)),
+    "youtube_dnn": dict(embedding_dim=4, hidden_units=(8,), num_sampled=20),
+}
+STEPS = 2
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    log = synthetic.simulate(synthetic.make_config("tiny"), seed=0)
+    return {
+        task: loop.build_task(common.base("jit", task, dict(name="")), log)
+        for task in loop.TASKS
+    }
+
+
+def _train(model, task, jit_compile, steps=STEPS):
+    """Losses of `steps` training steps of 32 examples (lazy Adam): eagerly, or
+    compiled by XLA (the model keeps `jit_compile=True`)."""
+    if isinstance(model, RetrievalModel):
+        features, labels = task.train.features(), task.train.targets
+    else:
+        features, labels = task.train.features, task.train.labels
+    model.compile(
+        optimizer=get_optimizer("lazy_adam", 0.01),
+        jit_compile=jit_compile,
+        run_eagerly=not jit_compile,
+    )
+    dataset = make_dataset(features, labels, batch_size=32).take(steps)
+    losses = []
+    model.fit(
+        dataset,
+        verbose=0,
+        shuffle=False,
+        callbacks=[
+            keras.callbacks.LambdaCallback(
+                on_train_batch_end=lambda batch, logs: losses.append(logs["loss"])
+            )
+        ],
+    )
+    assert model.jit_compile == jit_compile
+    return np.asarray(losses)
+
+
+def _pair(tasks, name, **hparams):
+    """The losses of the same model trained eagerly and with XLA."""
+    cls = MODELS[name]
+    task = tasks["retrieval" if issubclass(cls, RetrievalModel) else "ctr"]
+    losses = []
+    for jit_compile in (False, True):
+        testing.set_seed()
+        model = cls.from_task(task, **{**SMALL.get(name, {}), **hparams})
+        losses.append(_train(model, task, jit_compile))
+    return losses
+
+
+# Every registered model; YouTube DNN with each candidate sampler (TensorFlow's
+# samplers have no XLA kernel: the candidates are drawn outside the compiled step)
+# and with the full softmax.
+CASES = (
+    [(name, {}) for name in sorted(MODELS) if name != "youtube_dnn"]
+    + [("youtube_dnn", dict(sampler=sampler, seed=5)) for sampler in SAMPLERS]
+    + [("youtube_dnn", dict(num_sampled=0))]
+)
+
+
+@pytest.mark.parametrize(
+    "name, hparams",
+    CASES,
+    ids=[f"{n}-{'-'.join(map(str, h.values()))}" for n, h in CASES],
+)
+def test_every_registered_model_trains_with_xla(tasks, name, hparams):
+    cls = MODELS[name]
+    task = tasks["retrieval" if issubclass(cls, RetrievalModel) else "ctr"]
+    testing.set_seed()
+    model = cls.from_task(task, **{**SMALL.get(name, {}), **hparams})
+    retrieval = isinstance(model, RetrievalModel)
+    part = task.validation
+    features = part.features() if retrieval else part.features
+    model({k: v[:2] for k, v in features.items()})  # built: its weights exist
+    if not model.trainable_weights:  # nothing to train (popularity): XLA scoring
+        model.compile(jit_compile=True)
+        assert np.isfinite(model.predict(features, batch_size=64, verbose=0)).all()
+        return
+    # Same seeds, hence the same sampled candidates: the same losses with XLA.
+    plain, xla = _pair(tasks, name, **hparams)
+    assert np.isfinite(xla).all() and len(xla) == STEPS
+    np.testing.assert_allclose(xla, plain, rtol=1e-4)
