@@ -1,6 +1,8 @@
 """Models of the suite and the registry the experiment entry point reads."""
 
 from recsys_tf.models.base import CTRModel, RetrievalModel
+from recsys_tf.models.baselines.autoint import AutoInt
+from recsys_tf.models.baselines.dcn import DCN
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
 from recsys_tf.models.baselines.popularity import Popularity
 from recsys_tf.models.baselines.wide_deep import WideDeep
@@ -11,12 +13,16 @@ MODELS = {
     "wide_deep": WideDeep,
     "popularity": Popularity,
     "youtube_dnn": YouTubeDNN,
+    "dcn": DCN,
+    "autoint": AutoInt,
 }
 
 __all__ = [
     "MODELS",
     "CTRModel",
     "RetrievalModel",
+    "DCN",
+    "AutoInt",
     "LogisticRegression",
     "Popularity",
     "WideDeep",
