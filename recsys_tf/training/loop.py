@@ -43,6 +43,7 @@ def build_task(config, log):
             seed=config.seed,
             crosses=tuple(tuple(c) for c in data.crosses),
             rating_threshold=data.rating_threshold,
+            fields=tuple(data.fields),
         )
     if config.task == "retrieval":
         return retrieval.build_retrieval_task(
@@ -240,13 +241,21 @@ def worker_workdir(workdir: str, distribution) -> str:
     return workdir if chief else os.path.join(workdir, f"{task_type}{task_id}")
 
 
-def run(config, workdir: str, strategy: str = "default") -> dict:
+def metric_mode(metric: str) -> str:
+    """ "min" for a metric where lower is better (logloss), else "max"."""
+    return "min" if metric in ("logloss",) else "max"
+
+
+def run(
+    config, workdir: str, strategy: str = "default", evaluate_test: bool = True
+) -> dict:
     """Trains and evaluates the model of `config` in `workdir`; returns the results.
 
     Writes `config.json` first, logs to `workdir/tensorboard`, checkpoints every
     epoch under `workdir/checkpoints` (a restarted run resumes from the last one),
     selects the best epoch on the validation split, evaluates it on test and writes
-    `results.json`.
+    `results.json`. With `evaluate_test=False` (the trials of a sweep) the test
+    split is not scored and the results have no "test" entry.
     """
     start = time.time()
     # The strategy comes first: a multi-worker strategy must exist before any
@@ -321,7 +330,7 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
         config, m, task.validation, negatives.get("validation")
     )
     monitor = config.eval.monitor
-    mode = "min" if monitor in ("logloss",) else "max"
+    mode = metric_mode(monitor)
     validator = cb.ValidateAndCheckpoint(
         workdir, validate, monitor, mode, config.train.patience, state
     )
@@ -356,13 +365,17 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     state = validator.state
     if state["best_epoch"]:
         model.load_weights(os.path.join(workdir, cb.epoch_weights(state["best_epoch"])))
-    test = _evaluate(config, model, task.test, negatives.get("test"))
+    test = (
+        _evaluate(config, model, task.test, negatives.get("test"))
+        if evaluate_test
+        else None
+    )
     validation = _evaluate(config, model, task.validation, negatives.get("validation"))
     trained = len(state["history"])
     seconds = state["train_seconds"]
     results = {
         **base,
-        "test": test,
+        **({"test": test} if evaluate_test else {}),
         "validation": validation,
         "best_epoch": state["best_epoch"],
         "epochs_run": trained,
@@ -388,8 +401,10 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
         os.path.join(workdir, "tensorboard", "projector"), embeddings, log, users
     )
     cb.write_json_atomic(os.path.join(workdir, RESULTS_FILE), results)
+    part = "test" if evaluate_test else "validation"
     print(
-        f"[train] {config.name} seed {config.seed}: test {json.dumps(test)}", flush=True
+        f"[train] {config.name} seed {config.seed}: {part} {json.dumps(results[part])}",
+        flush=True,
     )
     return results
 

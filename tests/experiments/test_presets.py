@@ -1,0 +1,89 @@
+"""Tests of the named protocol presets of experiments/configs/common.py."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from absl import flags
+from ml_collections import config_flags
+
+from experiments.configs import autoint, common, dcn
+from recsys_tf.data.schema import EventLog, validate
+from recsys_tf.training import loop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _rating_log(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    users = pd.DataFrame({"user_id": np.arange(10), "gender": rng.integers(0, 2, 10)})
+    items = pd.DataFrame(
+        {
+            "item_id": np.arange(20),
+            "category": rng.integers(0, 4, 20),
+            "brand": rng.integers(0, 3, 20),
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 10, n),
+            "item_id": rng.integers(0, 20, n),
+            "timestamp": 1_600_000_000 + np.arange(n),
+            "event": "rating",
+            "value": rng.integers(1, 6, n).astype(float),
+        }
+    )
+    return validate(EventLog(users, items, events))
+
+
+@pytest.mark.parametrize("module", [dcn, autoint])
+def test_autodenoise_preset_applies_to_each_config(module):
+    plain = module.get_config()
+    config = module.get_config("autodenoise_ml1m")
+    assert config.data.name == "ml1m_all"
+    assert config.data.label == "rating"
+    assert tuple(config.data.fields) == ("user_id", "item_id")
+    assert config.data.split == "random"
+    assert tuple(config.data.fractions) == (0.8, 0.1, 0.1)
+    # Only data changes: the model and training are the config's own.
+    assert config.model == plain.model and config.train == plain.train
+    assert plain.data.name == "synthetic" and tuple(plain.data.fields) == ()
+
+
+def test_autodenoise_task_is_rating_above_3_on_user_and_item_ids():
+    config = dcn.get_config("autodenoise_ml1m")
+    log = _rating_log()
+    task = loop.build_task(config, log)
+    assert task.fields == ("user_id", "item_id")
+    values = log.events["value"].to_numpy()
+    labels = np.concatenate([p.labels for p in task.parts().values()])
+    assert sorted(labels) == sorted((values > 3).astype(np.float32))
+    assert [len(p) for p in task.parts().values()] == [320, 40, 40]
+    # The random split is seeded by config.seed: another seed, another split.
+    config.seed = 1
+    other = loop.build_task(config, log)
+    assert not np.array_equal(other.test.user_ids, task.test.user_ids)
+
+
+def test_preset_through_the_config_flag_string():
+    values = flags.FlagValues()
+    config_flags.DEFINE_config_file("config", None, "", flag_values=values)
+    values(["prog", f"--config={ROOT}/experiments/configs/dcn.py:autodenoise_ml1m"])
+    assert values.config.data.name == "ml1m_all"
+    assert values.config.model.name == "dcn"
+
+
+def test_unknown_preset_errors_listing_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown preset 'nope'.*autodenoise_ml1m"):
+        dcn.get_config("nope")
+
+
+def test_override_refuses_unknown_keys():
+    config = dcn.get_config()
+    common.override(config, "train.learning_rate", 0.01)
+    assert config.train.learning_rate == 0.01
+    with pytest.raises(KeyError, match="train.learning_rat"):
+        common.override(config, "train.learning_rat", 0.01)
+    with pytest.raises(KeyError, match="nothing.at_all"):
+        common.override(config, "nothing.at_all", 1)
