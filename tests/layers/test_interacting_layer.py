@@ -95,23 +95,36 @@ def test_permuting_fields_permutes_the_output():
 
 
 def test_differs_from_keras_multi_head_attention():
-    """Same projections in keras.layers.MultiHeadAttention (no biases) give another
-    result: it scales scores by 1/sqrt(d') and adds an output projection."""
+    """keras.layers.MultiHeadAttention with the same (bias-free) projections attends
+    with softmax(psi / sqrt(d')), where AutoInt Eq. (5) has softmax(psi)."""
     x = _inputs()
     layer = InteractingLayer(num_heads=2, head_dim=3, use_residual=False)
     layer(x)
     mha = keras.layers.MultiHeadAttention(2, 3, use_bias=False)
     mha(x, x)
+    output_kernel = np.random.default_rng(0).normal(size=(2, 3, 5))
     mha.set_weights(
         [
             testing.to_numpy(layer.query_kernel),
             testing.to_numpy(layer.key_kernel),
             testing.to_numpy(layer.value_kernel),
-            np.eye(6, 5, dtype=np.float32).reshape(2, 3, 5),
+            output_kernel.astype(np.float32),  # W_O: AutoInt has none
         ]
     )
     _, ours = layer(x, return_attention_scores=True)
     _, theirs = mha(x, x, return_attention_scores=True)
+    q = np.einsum("bmd,dhk->bhmk", x, testing.to_numpy(layer.query_kernel))
+    k = np.einsum("bmd,dhk->bhmk", x, testing.to_numpy(layer.key_kernel))
+    psi = np.einsum("bhmk,bhnk->bhmn", q, k)
+
+    def softmax(z):
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    np.testing.assert_allclose(testing.to_numpy(ours), softmax(psi), atol=1e-5)
+    np.testing.assert_allclose(
+        testing.to_numpy(theirs), softmax(psi / np.sqrt(3)), atol=1e-5
+    )
     assert not np.allclose(testing.to_numpy(ours), testing.to_numpy(theirs), atol=1e-3)
 
 
