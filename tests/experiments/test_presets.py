@@ -87,3 +87,18 @@ def test_override_refuses_unknown_keys():
         common.override(config, "train.learning_rat", 0.01)
     with pytest.raises(KeyError, match="nothing.at_all"):
         common.override(config, "nothing.at_all", 1)
+
+
+@pytest.mark.real_data
+def test_autodenoise_preset_on_the_real_ml1m(tmp_path):
+    from recsys_tf.data.datasets import load_event_log
+    from tests.data_prep.shared import shared_dataset
+
+    shared_dataset("ml-1m", "ratings_no_timestamp.dat.gz")
+    config = dcn.get_config("autodenoise_ml1m")
+    config.data.root = str(tmp_path)
+    task = loop.build_task(config, load_event_log(config.data))
+    assert task.vocabulary_sizes == {"user_id": 6040, "item_id": 3706}
+    assert [len(p) for p in task.parts().values()] == [800167, 100021, 100021]
+    # Ratings 4 and 5 (348,971 + 226,310) are the positives.
+    assert sum(int(p.labels.sum()) for p in task.parts().values()) == 575281
