@@ -136,15 +136,19 @@ def run_sweep(config, grid, workdir: str, metric=None, strategy="default") -> di
                 "overrides": overrides,
                 "validation": results["validation"],
                 "score": results["validation"][metric],
-                "best_epoch": results.get("best_epoch"),
+                "best_epoch": results["best_epoch"],
             }
         )
         configs.append(trial)
     scores = [t["score"] for t in trials]
     best = scores.index(min(scores) if mode == "min" else max(scores))
     chosen = trials[best]
+    # The chosen trial resumes (nothing to train) and is scored on test.
     final = loop.run(
-        configs[best], os.path.join(workdir, chosen["name"]), strategy, True
+        configs[best],
+        os.path.join(workdir, chosen["name"]),
+        strategy,
+        evaluate_test=True,
     )
     sweep = {
         "config": config.name,
