@@ -66,10 +66,12 @@ def parse_flags(argv):
             config_file = next(
                 a.split("=", 1)[1] for a in argv if a.startswith("--config=")
             )
+            config_file, _, preset = config_file.partition(":")
             spec = importlib.util.spec_from_file_location("_config", config_file)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            known = _known_keys(module.get_config())
+            config = module.get_config(preset) if preset else module.get_config()
+            known = _known_keys(config)
             unknown = [o for o in overrides if o not in known]
             if unknown:
                 message = (

@@ -1,6 +1,8 @@
 """Tests of the named protocol presets of experiments/configs/common.py."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -102,3 +104,26 @@ def test_autodenoise_preset_on_the_real_ml1m(tmp_path):
     assert [len(p) for p in task.parts().values()] == [800167, 100021, 100021]
     # Ratings 4 and 5 (348,971 + 226,310) are the positives.
     assert sum(int(p.labels.sum()) for p in task.parts().values()) == 575281
+
+
+@pytest.mark.slow
+def test_cli_unknown_key_after_a_preset_lists_the_valid_keys(tmp_path):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.train",
+            f"--config={ROOT}/experiments/configs/dcn.py:autodenoise_ml1m",
+            f"--workdir={tmp_path}",
+            "--config.data.feilds=()",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "unknown config key(s) ['data.feilds']" in proc.stderr
+    assert "data.fields" in proc.stderr
