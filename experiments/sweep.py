@@ -102,8 +102,14 @@ def parse_grid(specs, config) -> list[tuple[str, list]]:
     return grid
 
 
+def _lookup(config, key: str):
+    for part in key.split("."):
+        config = config[part]
+    return config
+
+
 def trial_name(overrides: dict) -> str:
-    """A folder name for a grid point: "learning_rate=0.001,l2=0"."""
+    """A folder name for a grid point as typed: "learning_rate=0.001,l2=0"."""
     name = ",".join(f"{k.split('.')[-1]}={v}" for k, v in overrides.items())
     return re.sub(r"[^A-Za-z0-9_.,=+-]", "_", name)
 
@@ -115,11 +121,12 @@ def run_sweep(config, grid, workdir: str, metric=None, strategy="default") -> di
     keys = [key for key, _ in grid]
     trials, configs = [], []
     for point in itertools.product(*(values for _, values in grid)):
-        overrides = dict(zip(keys, point))
         trial = config.copy_and_resolve_references()
-        for key, value in overrides.items():
+        for key, value in zip(keys, point):
             common.override(trial, key, value)
-        name = trial_name(overrides)
+        # As the config holds them (a grid "0" for a float key is 0.0).
+        overrides = {key: _lookup(trial, key) for key in keys}
+        name = trial_name(dict(zip(keys, point)))  # the values as typed
         if name in (t["name"] for t in trials):
             raise ValueError(f"two grid points share the folder name {name!r}")
         results = loop.run(
