@@ -242,7 +242,7 @@ def worker_workdir(workdir: str, distribution) -> str:
 
 
 def metric_mode(metric: str) -> str:
-    """ "min" for a metric where lower is better (logloss), else "max"."""
+    """The selection mode of `metric`: "min" for logloss (lower is better), else "max"."""
     return "min" if metric in ("logloss",) else "max"
 
 
@@ -366,16 +366,16 @@ def run(
     if state["best_epoch"]:
         model.load_weights(os.path.join(workdir, cb.epoch_weights(state["best_epoch"])))
     test = (
-        _evaluate(config, model, task.test, negatives.get("test"))
+        {"test": _evaluate(config, model, task.test, negatives.get("test"))}
         if evaluate_test
-        else None
+        else {}
     )
     validation = _evaluate(config, model, task.validation, negatives.get("validation"))
     trained = len(state["history"])
     seconds = state["train_seconds"]
     results = {
         **base,
-        **({"test": test} if evaluate_test else {}),
+        **test,
         "validation": validation,
         "best_epoch": state["best_epoch"],
         "epochs_run": trained,
