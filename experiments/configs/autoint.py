@@ -6,9 +6,14 @@ Table: DUMN Table 1, row AutoInt, Alibaba (Taobao display ads): AUC 0.6360
 embedding 16, 3 interacting layers, 2 heads of 32, residual connections.
 Command: python -m experiments.train --config=experiments/configs/autoint.py:autodenoise_ml1m
   --workdir=runs/autoint_ml1m_all/seed0
+Learning rate chosen on ML-1M validation AUC by
+  python -m experiments.sweep --config=experiments/configs/autoint.py:autodenoise_ml1m
+    --grid=train.learning_rate=1e-3,3e-3 --workdir=runs/sweeps/autoint_autodenoise_ml1m
+  (seed 0, up to 30 epochs, early stopping: validation AUC 0.8045 at 1e-3, 0.8063 at
+  3e-3; the chosen trial's test AUC 0.8048, logloss 0.5256; 9 minutes in all).
 Expected time on a 2-core CPU (ML-1M preset, 800k training ratings, batch 1024):
-49 s for the first epoch (tracing included) and 24 s for the next (measured on a
-shared machine, 24k examples/s), about 5 minutes per seed for 10 epochs.
+about 21-28 s per epoch (170 s for the chosen trial's 8 epochs, measured on a shared
+machine), about 4 minutes per seed with evaluation.
 """
 
 from experiments.configs import common
@@ -31,4 +36,6 @@ def get_config(arg=None):
             l2=0.0,
         ),
     )
+    config.train.learning_rate = 3e-3  # chosen by the sweep above
+    config.train.epochs = 30  # early stopping (patience 3) ends the run
     return common.with_preset(config, arg)
