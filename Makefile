@@ -75,6 +75,14 @@ describe-data: $(DATA)/events.parquet
 	  $(PY) -m data_prep.describe --output=experiments/results/datasets $$dataset || exit 1; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
+# Grid search chosen on validation, test read for the winner only (experiments/sweep.py), e.g.
+#   make sweep CONFIG=dcn PRESET=autodenoise_ml1m GRID="train.learning_rate=1e-3,3e-3 model.l2=0,1e-6"
+# writes $(RUNS)/sweeps/<config>[_<preset>]/sweep.json and prints the chosen config lines.
+.PHONY: sweep
+sweep: $(STAMP)
+	$(PY) -m experiments.sweep --config=experiments/configs/$(CONFIG).py$(if $(PRESET),:$(PRESET)) \
+	  $(foreach g,$(GRID),--grid=$(g)) --workdir=$(RUNS)/sweeps/$(CONFIG)$(if $(PRESET),_$(PRESET))
+
 summarize: $(STAMP)
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 

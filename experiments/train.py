@@ -71,10 +71,12 @@ def parse_flags(argv):
             config_file = next(
                 a.split("=", 1)[1] for a in argv if a.startswith("--config=")
             )
+            config_file, _, preset = config_file.partition(":")
             spec = importlib.util.spec_from_file_location("_config", config_file)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            known = _known_keys(module.get_config())
+            config = module.get_config(preset) if preset else module.get_config()
+            known = _known_keys(config)
             unknown = [o for o in overrides if o not in known]
             if unknown:
                 message = (
@@ -101,11 +103,15 @@ def main(argv):
     run_or_exit(_CONFIG.value, _WORKDIR.value, _STRATEGY.value)
 
 
+# What a user must fix (not a bug): one line on stderr and exit code 2.
+USER_ERRORS = (loop.RunError, SchemaError, callbacks.DiskFullError)
+
+
 def run_or_exit(config, workdir, strategy="default"):
     """`loop.run`; a user error is printed in one line and exits with code 2."""
     try:
         return loop.run(config, workdir, strategy)
-    except (loop.RunError, SchemaError, callbacks.DiskFullError) as error:
+    except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -10,9 +10,9 @@ Expected time on a 2-core CPU: about 10 seconds per seed on the small simulator.
 from experiments.configs import common
 
 
-def get_config():
+def get_config(arg=None):
     config = common.base("logistic", "ctr", dict(name="logistic_regression", l2=0.0))
     config.data.crosses = (("user_id", "category"),)
     config.train.batch_size = 4096
     config.train.learning_rate = 1e-2
-    return config
+    return common.with_preset(config, arg)

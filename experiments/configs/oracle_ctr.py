@@ -9,7 +9,7 @@ Expected time on a 2-core CPU: seconds.
 from experiments.configs import common
 
 
-def get_config():
+def get_config(arg=None):
     config = common.base("oracle_ctr", "ctr", dict(name="oracle"))
     config.data.crosses = (("user_id", "category"),)
-    return config
+    return common.with_preset(config, arg)

@@ -11,6 +11,6 @@ Expected time on a 2-core CPU: about 1 minute (Monte-Carlo exposure of every val
 from experiments.configs import common
 
 
-def get_config():
+def get_config(arg=None):
     config = common.base("oracle_retrieval", "retrieval", dict(name="oracle"))
-    return config
+    return common.with_preset(config, arg)

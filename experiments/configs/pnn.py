@@ -4,7 +4,7 @@ Tables: AutoDenoise Table 1 (and Table 3 "Normal"), backbone IPNN, MovieLens1M
 "w/o": AUC 0.8023, logloss 0.5433; DUMN Table 1, PNN: AUC 0.6328 (Alibaba) and
 0.7602 (Industrial, not public). The default dataset is the simulator; AutoDenoise's
 protocol (ML-1M, all ratings, label rating > 3, fields user id and movie id, seeded
-random 80/10/10 split) is set by the overrides of the command below.
+random 80/10/10 split) is the preset `autodenoise_ml1m` of the command below.
 OPNN: --config.model.product=outer; PNN*: --config.model.product=both.
 Hyper-parameters from AutoDenoise's public code (main.py, a fork of pytorch-fm):
 IPNN with embedding 16, one hidden layer of 16 units, dropout 0.2, Adam 1e-3, batch
@@ -13,10 +13,8 @@ epochs). Not reproduced: the code's dense Adam (here the suite's lazy Adam), its
 Adam weight_decay=1e-6 on every parameter (`l2`, on looked-up rows, stays 0 until a
 sweep on validation chooses it), batch normalisation after each hidden layer. The
 PNN paper's own MLP is wider (three layers); DUMN does not give its PNN settings.
-Command: python -m experiments.train --config=experiments/configs/pnn.py \\
-  --workdir=runs/ipnn_ml1m_all/seed0 --config.name=ipnn_ml1m_all \\
-  --config.data.name=ml1m_all --config.data.split=random \\
-  "--config.model.fields=('user_id','item_id')"
+Command: python -m experiments.train --config=experiments/configs/pnn.py:autodenoise_ml1m
+  --workdir=runs/pnn_ml1m_all/seed0
 Expected time on a 2-core CPU: about 2 minutes per seed on ML-1M (IPNN measured 112
 s, 12 epochs, with other jobs loading the machine).
 """
@@ -24,13 +22,12 @@ s, 12 epochs, with other jobs loading the machine).
 from experiments.configs import common
 
 
-def get_config():
+def get_config(arg=None):
     config = common.base(
         "pnn",
         "ctr",
         dict(
             name="pnn",
-            fields=(),  # every field of the task but the crosses
             embedding_dim=16,
             hidden_units=(16,),
             product="inner",
@@ -43,4 +40,4 @@ def get_config():
     config.train.learning_rate = 1e-3
     config.train.epochs = 100
     config.train.patience = 2
-    return config
+    return common.with_preset(config, arg)

@@ -10,6 +10,6 @@ Expected time on a 2-core CPU: seconds.
 from experiments.configs import common
 
 
-def get_config():
+def get_config(arg=None):
     config = common.base("popularity", "retrieval", dict(name="popularity"))
-    return config
+    return common.with_preset(config, arg)

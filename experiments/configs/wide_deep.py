@@ -13,7 +13,7 @@ Expected time on a 2-core CPU: about 40 seconds per seed on the small simulator.
 from experiments.configs import common
 
 
-def get_config():
+def get_config(arg=None):
     config = common.base(
         "wide_deep",
         "ctr",
@@ -27,4 +27,4 @@ def get_config():
     )
     config.data.crosses = (("user_id", "category"),)
     config.train.batch_size = 4096
-    return config
+    return common.with_preset(config, arg)

@@ -12,7 +12,7 @@ stopping).
 from experiments.configs import common
 
 
-def get_config():
+def get_config(arg=None):
     config = common.base(
         "youtube_dnn",
         "retrieval",
@@ -30,4 +30,4 @@ def get_config():
     )
     config.train.batch_size = 512
     config.train.epochs = 20  # validation HR@50 still rises slowly after epoch 10
-    return config
+    return common.with_preset(config, arg)

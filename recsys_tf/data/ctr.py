@@ -97,6 +97,7 @@ def build_ctr_task(
     item_features: tuple[str, ...] | None = None,
     crosses: tuple[tuple[str, str], ...] = (),
     rating_threshold: float = 4.0,
+    fields: tuple[str, ...] = (),
 ) -> CTRTask:
     """Turns an event log into CTR instances with categorical fields.
 
@@ -121,7 +122,11 @@ def build_ctr_task(
         user_features: user columns to use; None = all.
         item_features: item columns to use; None = all.
         crosses: pairs of fields to cross for wide models.
-        rating_threshold: positive threshold for `label="rating"`.
+        rating_threshold: positive threshold for `label="rating"` (a rating is
+            positive when `value >= rating_threshold`).
+        fields: the fields given to the model, in this order (crosses by their
+            `a_x_b` name); () = every field. The pytorch-fm MovieLens dataset
+            of AutoDenoise uses `("user_id", "item_id")` only.
 
     Returns:
         A `CTRTask`.
@@ -178,6 +183,15 @@ def build_ctr_task(
             size = HASH_BUCKETS
         features[f"{a}_x_{b}"] = code
         vocab[f"{a}_x_{b}"] = size
+    if fields:
+        unknown = [f for f in fields if f not in features]
+        if unknown:
+            raise ValueError(
+                f"fields {unknown} are not fields of this CTR task; it has "
+                f"{list(features)}"
+            )
+        features = {f: features[f] for f in fields}
+        vocab = {f: vocab[f] for f in fields}
     timestamps = frame["timestamp"].to_numpy(np.int64)
     if split == "time":
         parts = splits.time_split(timestamps, fractions)
@@ -196,7 +210,7 @@ def build_ctr_task(
         return CTRSplit(
             features={k: v[mask] for k, v in features.items()},
             labels=labels[mask],
-            user_ids=features["user_id"][mask],
+            user_ids=user_idx[mask].astype(np.int64),
             timestamps=timestamps[mask],
             truth=None if truth is None else truth[mask],
         )

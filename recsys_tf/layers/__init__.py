@@ -1,17 +1,21 @@
 """Keras layers of the suite (one public layer per file; backend-agnostic keras.ops)."""
 
+from recsys_tf.layers.cross_network import CrossNetwork
 from recsys_tf.layers.factorization_machine import FactorizationMachine
 from recsys_tf.layers.field_embedding import FieldEmbedding
 from recsys_tf.layers.inner_product import InnerProduct
+from recsys_tf.layers.interacting_layer import InteractingLayer
 from recsys_tf.layers.masked_mean_pooling import MaskedMeanPooling
 from recsys_tf.layers.mlp import MLP
 from recsys_tf.layers.outer_product import OuterProduct
 
 __all__ = [
     "MLP",
+    "CrossNetwork",
     "FactorizationMachine",
     "FieldEmbedding",
     "InnerProduct",
+    "InteractingLayer",
     "MaskedMeanPooling",
     "OuterProduct",
 ]

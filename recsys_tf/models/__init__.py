@@ -1,6 +1,8 @@
 """Models of the suite and the registry the experiment entry point reads."""
 
 from recsys_tf.models.base import CTRModel, RetrievalModel
+from recsys_tf.models.baselines.autoint import AutoInt
+from recsys_tf.models.baselines.dcn import DCN
 from recsys_tf.models.baselines.deepfm import DeepFM
 from recsys_tf.models.baselines.fm import FM
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
@@ -17,12 +19,16 @@ MODELS = {
     "deepfm": DeepFM,
     "popularity": Popularity,
     "youtube_dnn": YouTubeDNN,
+    "dcn": DCN,
+    "autoint": AutoInt,
 }
 
 __all__ = [
     "MODELS",
     "CTRModel",
     "RetrievalModel",
+    "AutoInt",
+    "DCN",
     "DeepFM",
     "FM",
     "LogisticRegression",

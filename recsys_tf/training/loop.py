@@ -86,6 +86,7 @@ def _build_task(config, log):
             seed=config.seed,
             crosses=tuple(tuple(c) for c in data.crosses),
             rating_threshold=data.rating_threshold,
+            fields=tuple(data.fields),
         )
     if config.task == "retrieval":
         return retrieval.build_retrieval_task(
@@ -378,7 +379,14 @@ def worker_workdir(workdir: str, distribution) -> str:
     return workdir if chief else os.path.join(workdir, f"{task_type}{task_id}")
 
 
-def run(config, workdir: str, strategy: str = "default") -> dict:
+def metric_mode(metric: str) -> str:
+    """The selection mode of `metric`: "min" for logloss (lower is better), else "max"."""
+    return "min" if metric in ("logloss",) else "max"
+
+
+def run(
+    config, workdir: str, strategy: str = "default", evaluate_test: bool = True
+) -> dict:
     """Trains and evaluates the model of `config` in `workdir`; returns the results.
 
     Holds an OS lock on `workdir/.lock` for the whole run (a second run on the same
@@ -388,7 +396,9 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     restarted run resumes from the last one, if its config and its data files are
     unchanged), selects the best epoch on the validation split, evaluates it on test
     and writes `results.json` and the per-example test outputs (`test_outputs.npz`).
-    Every file is written to a temporary name and renamed.
+    Every file is written to a temporary name and renamed. With
+    `evaluate_test=False` (the trials of a sweep) the test split is not scored and
+    the results have no "test" entry.
     """
     start = time.time()
     _check_config(config)
@@ -397,10 +407,10 @@ def run(config, workdir: str, strategy: str = "default") -> dict:
     distribution = get_strategy(strategy)
     workdir = worker_workdir(workdir, distribution)
     with _workdir_lock(workdir):
-        return _run(config, workdir, strategy, distribution, start)
+        return _run(config, workdir, strategy, distribution, start, evaluate_test)
 
 
-def _run(config, workdir, strategy, distribution, start) -> dict:
+def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
     config_json = config.to_json_best_effort(indent=2, sort_keys=True)
     _check_resumable(workdir, json.loads(config_json))
     with cb.atomic_path(os.path.join(workdir, CONFIG_FILE)) as tmp:
@@ -485,7 +495,7 @@ def _run(config, workdir, strategy, distribution, start) -> dict:
         config, m, task.validation, negatives.get("validation"), exclude
     )
     monitor = monitor_metric(config)
-    mode = "min" if monitor in ("logloss",) else "max"
+    mode = metric_mode(monitor)
     validator = cb.ValidateAndCheckpoint(
         workdir, validate, monitor, mode, config.train.patience, state
     )
@@ -521,13 +531,19 @@ def _run(config, workdir, strategy, distribution, start) -> dict:
     state = validator.state
     if state["best_epoch"]:
         model.load_weights(os.path.join(workdir, cb.epoch_weights(state["best_epoch"])))
-    test = _evaluate(
-        config,
-        model,
-        task.test,
-        negatives.get("test"),
-        exclude,
-        os.path.join(workdir, TEST_OUTPUTS_FILE),
+    test = (
+        {
+            "test": _evaluate(
+                config,
+                model,
+                task.test,
+                negatives.get("test"),
+                exclude,
+                os.path.join(workdir, TEST_OUTPUTS_FILE),
+            )
+        }
+        if evaluate_test
+        else {}
     )
     validation = _evaluate(
         config, model, task.validation, negatives.get("validation"), exclude
@@ -536,7 +552,7 @@ def _run(config, workdir, strategy, distribution, start) -> dict:
     seconds = state["train_seconds"]
     results = {
         **base,
-        "test": test,
+        **test,
         "validation": validation,
         "best_epoch": state["best_epoch"],
         "epochs_run": trained,
@@ -562,8 +578,10 @@ def _run(config, workdir, strategy, distribution, start) -> dict:
     with cb.disk_full_names(projector_dir):
         projector.write(projector_dir, embeddings, log, users)
     cb.write_json_atomic(os.path.join(workdir, RESULTS_FILE), results)
+    part = "test" if evaluate_test else "validation"
     print(
-        f"[train] {results['run']} seed {config.seed}: test {json.dumps(test)}",
+        f"[train] {results['run']} seed {config.seed}: {part} "
+        f"{json.dumps(results[part])}",
         flush=True,
     )
     return results

@@ -119,6 +119,26 @@ def test_ctr_rating_label_and_random_split():
     assert got == pytest.approx(expected)
 
 
+def test_ctr_fields_restrict_what_the_model_gets():
+    log = _log()
+    full = ctr.build_ctr_task(log, crosses=(("user_id", "category"),))
+    task = ctr.build_ctr_task(
+        log, crosses=(("user_id", "category"),), fields=("item_id", "user_id")
+    )
+    assert task.fields == ("item_id", "user_id")
+    assert task.vocabulary_sizes == {"item_id": 30, "user_id": 20}
+    for name, part in task.parts().items():
+        other = full.parts()[name]
+        assert sorted(part.features) == ["item_id", "user_id"]
+        np.testing.assert_array_equal(
+            part.features["item_id"], other.features["item_id"]
+        )
+        np.testing.assert_array_equal(part.user_ids, other.user_ids)
+        np.testing.assert_array_equal(part.labels, other.labels)
+    with pytest.raises(ValueError, match=r"fields \['genre'\] are not fields"):
+        ctr.build_ctr_task(log, fields=("user_id", "genre"))
+
+
 def test_ctr_errors():
     log = _log()
     with pytest.raises(ValueError, match="label"):

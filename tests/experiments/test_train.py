@@ -185,17 +185,17 @@ def _cli(*args, env=None):
     ],
 )
 def test_feature_interaction_configs_through_the_cli(name, extra, data_root, tmp_path):
-    """The AutoDenoise protocol's field override reaches the model from the CLI."""
+    """The AutoDenoise protocol's field restriction reaches the task from the CLI."""
     path = os.path.join(ROOT, "experiments", "configs", name)
     proc = _cli(
         *_tiny_args(path, tmp_path, data_root),
-        "--config.model.fields=('user_id','item_id')",
+        "--config.data.fields=('user_id','item_id')",
         *extra,
     )
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["model"]["fields"] == ["user_id", "item_id"]
+    assert config["data"]["fields"] == ["user_id", "item_id"]
     results = json.loads((tmp_path / "results.json").read_text())
     assert 0.0 < results["test"]["auc"] < 1.0
 

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MODELS = ["wide_deep", "youtube_dnn", "fm", "pnn", "deepfm"]
 
 SCRIPT = r"""
 import json
@@ -33,7 +32,15 @@ tf.config.set_logical_device_configuration(
 
 import keras  # noqa: E402
 
-from recsys_tf.models import FM, PNN, DeepFM, WideDeep, YouTubeDNN  # noqa: E402
+from recsys_tf.models import (  # noqa: E402
+    DCN,
+    FM,
+    PNN,
+    AutoInt,
+    DeepFM,
+    WideDeep,
+    YouTubeDNN,
+)
 
 keras.utils.set_random_seed(0)
 devices = [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -98,6 +105,20 @@ def build_pnn():
 
 def build_deepfm():
     return DeepFM(*CTR_FIELDS, embedding_dim=4, hidden_units=(8,), l2=0.05)
+
+
+def build_dcn(cross="v1"):
+    return DCN(
+        ["user_id", "item_id"], [10, 20], embedding_dim=4, num_cross_layers=2,
+        hidden_units=(8,), l2=0.05, cross=cross,
+    )
+
+
+def build_autoint():
+    return AutoInt(
+        ["user_id", "item_id", "user_id_x_item_id"], [10, 20, 200], embedding_dim=4,
+        num_layers=2, num_heads=2, head_dim=3, deep=True, hidden_units=(8,), l2=0.05,
+    )
 
 
 def build_youtube_dnn():
@@ -172,6 +193,9 @@ results = {
     "fm": check(build_fm, ctr_data),
     "pnn": check(build_pnn, ctr_data),
     "deepfm": check(build_deepfm, ctr_data),
+    "dcn": check(build_dcn, ctr_data),
+    "dcn_v2": check(lambda: build_dcn("v2"), ctr_data),
+    "autoint": check(build_autoint, ctr_data),
     "bool_mask_fit_error": bool_mask_fit_error(),
 }
 print("RESULTS " + json.dumps(results))
@@ -198,18 +222,30 @@ def results(tmp_path_factory):
     return json.loads(lines[-1][len("RESULTS ") :])
 
 
+CHECKED = [
+    "wide_deep",
+    "youtube_dnn",
+    "fm",
+    "pnn",
+    "deepfm",
+    "dcn",
+    "dcn_v2",
+    "autoint",
+]
+
+
 def test_two_replicas_in_sync(results):
     assert results["replicas"] == 2
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", CHECKED)
 def test_fits_two_epochs_with_finite_loss(results, model):
     losses = results[model]["fit_losses"]
     assert len(losses) == 2
     assert all(math.isfinite(v) and v > 0 for v in losses)
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", CHECKED)
 def test_replica_loss_and_gradients_equal_single_device(results, model):
     r = results[model]
     # Regularisation is a sizeable part of the loss, so a replica-dependent
@@ -220,7 +256,7 @@ def test_replica_loss_and_gradients_equal_single_device(results, model):
     assert r["grad_diff"] <= 1e-5 * max(1.0, r["grad_scale"]), r
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", CHECKED)
 def test_evaluate_reports_the_same_loss(results, model):
     r = results[model]
     np.testing.assert_allclose(r["eval_dist"], r["eval_single"], rtol=1e-5)

@@ -1,0 +1,129 @@
+"""Tests of the named protocol presets of experiments/configs/common.py."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from absl import flags
+from ml_collections import config_flags
+
+from experiments.configs import autoint, common, dcn
+from recsys_tf.data.schema import EventLog, validate
+from recsys_tf.training import loop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _rating_log(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    users = pd.DataFrame({"user_id": np.arange(10), "gender": rng.integers(0, 2, 10)})
+    items = pd.DataFrame(
+        {
+            "item_id": np.arange(20),
+            "category": rng.integers(0, 4, 20),
+            "brand": rng.integers(0, 3, 20),
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 10, n),
+            "item_id": rng.integers(0, 20, n),
+            "timestamp": 1_600_000_000 + np.arange(n),
+            "event": "rating",
+            "value": rng.integers(1, 6, n).astype(float),
+        }
+    )
+    return validate(EventLog(users, items, events))
+
+
+@pytest.mark.parametrize("module", [dcn, autoint])
+def test_autodenoise_preset_applies_to_each_config(module):
+    plain = module.get_config()
+    config = module.get_config("autodenoise_ml1m")
+    assert config.data.name == "ml1m_all"
+    assert config.data.label == "rating"
+    assert tuple(config.data.fields) == ("user_id", "item_id")
+    assert config.data.split == "random"
+    assert tuple(config.data.fractions) == (0.8, 0.1, 0.1)
+    # Only data changes: the model and training are the config's own.
+    assert config.model == plain.model and config.train == plain.train
+    assert plain.data.name == "synthetic" and tuple(plain.data.fields) == ()
+
+
+def test_autodenoise_task_is_rating_above_3_on_user_and_item_ids():
+    config = dcn.get_config("autodenoise_ml1m")
+    log = _rating_log()
+    task = loop.build_task(config, log)
+    assert task.fields == ("user_id", "item_id")
+    values = log.events["value"].to_numpy()
+    labels = np.concatenate([p.labels for p in task.parts().values()])
+    assert sorted(labels) == sorted((values > 3).astype(np.float32))
+    assert [len(p) for p in task.parts().values()] == [320, 40, 40]
+    # The random split is seeded by config.seed: another seed, another split.
+    config.seed = 1
+    other = loop.build_task(config, log)
+    assert not np.array_equal(other.test.user_ids, task.test.user_ids)
+
+
+def test_preset_through_the_config_flag_string():
+    values = flags.FlagValues()
+    config_flags.DEFINE_config_file("config", None, "", flag_values=values)
+    values(["prog", f"--config={ROOT}/experiments/configs/dcn.py:autodenoise_ml1m"])
+    assert values.config.data.name == "ml1m_all"
+    assert values.config.model.name == "dcn"
+
+
+def test_unknown_preset_errors_listing_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown preset 'nope'.*autodenoise_ml1m"):
+        dcn.get_config("nope")
+
+
+def test_override_refuses_unknown_keys():
+    config = dcn.get_config()
+    common.override(config, "train.learning_rate", 0.01)
+    assert config.train.learning_rate == 0.01
+    with pytest.raises(KeyError, match="train.learning_rat"):
+        common.override(config, "train.learning_rat", 0.01)
+    with pytest.raises(KeyError, match="nothing.at_all"):
+        common.override(config, "nothing.at_all", 1)
+
+
+@pytest.mark.real_data
+def test_autodenoise_preset_on_the_real_ml1m(tmp_path):
+    from recsys_tf.data.datasets import load_event_log
+    from tests.data_prep.shared import shared_dataset
+
+    shared_dataset("ml-1m", "ratings_no_timestamp.dat.gz")
+    config = dcn.get_config("autodenoise_ml1m")
+    config.data.root = str(tmp_path)
+    task = loop.build_task(config, load_event_log(config.data))
+    assert task.vocabulary_sizes == {"user_id": 6040, "item_id": 3706}
+    assert [len(p) for p in task.parts().values()] == [800167, 100021, 100021]
+    # Ratings 4 and 5 (348,971 + 226,310) are the positives.
+    assert sum(int(p.labels.sum()) for p in task.parts().values()) == 575281
+
+
+@pytest.mark.slow
+def test_cli_unknown_key_after_a_preset_lists_the_valid_keys(tmp_path):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.train",
+            f"--config={ROOT}/experiments/configs/dcn.py:autodenoise_ml1m",
+            f"--workdir={tmp_path}",
+            "--config.data.feilds=()",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "unknown config key(s) ['data.feilds']" in proc.stderr
+    assert "data.fields" in proc.stderr
