@@ -69,7 +69,7 @@ TABLES = (
         rows=(
             Row("Logistic regression (user×category cross)", "logistic_synthetic"),
             Row("Wide&Deep", "wide_deep_synthetic"),
-            Row("Oracle (true preference)", "oracle_ctr_synthetic"),
+            Row("Oracle (exact click probability)", "oracle_ctr_synthetic"),
         ),
         command="make reproduce-foundation",
         reference="logistic_synthetic",
