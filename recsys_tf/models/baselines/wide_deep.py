@@ -6,29 +6,7 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import MLP, FieldEmbedding
-from recsys_tf.models.base import CTRModel
-
-
-def stack_fields(inputs: dict, fields) -> object:
-    """Stacks the named int fields of `inputs` into `[batch, num_fields]`."""
-    missing = [f for f in fields if f not in inputs]
-    if missing:
-        raise KeyError(f"inputs lack field(s) {missing}; they have {sorted(inputs)}")
-    return ops.stack([ops.cast(inputs[f], "int32") for f in fields], axis=1)
-
-
-def sparse_fields(task, fields=None) -> tuple[tuple[str, ...], list[int]]:
-    """`fields` and their vocabulary sizes in a `CTRTask`; None or () (a config's
-    default) = every field but the crosses, which models with embeddings learn
-    themselves."""
-    if not fields:
-        fields = tuple(f for f in task.fields if "_x_" not in f)
-    unknown = [f for f in fields if f not in task.vocabulary_sizes]
-    if unknown:
-        raise ValueError(
-            f"field(s) {unknown} are not in the task; it has {list(task.fields)}"
-        )
-    return tuple(fields), [task.vocabulary_sizes[f] for f in fields]
+from recsys_tf.models.base import CTRModel, sparse_fields, stack_fields
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")

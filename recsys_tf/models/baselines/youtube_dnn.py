@@ -7,8 +7,7 @@ from keras import ops
 
 from recsys_tf.layers import MLP, FieldEmbedding, MaskedMeanPooling
 from recsys_tf.losses import SampledSoftmax
-from recsys_tf.models.base import RetrievalModel
-from recsys_tf.models.baselines.wide_deep import stack_fields
+from recsys_tf.models.base import RetrievalModel, stack_fields
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
