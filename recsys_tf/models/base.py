@@ -85,6 +85,10 @@ class CTRModel(SuiteModel):
     def predict_proba(self, logits):
         return ops.sigmoid(logits)
 
+    def input_fields(self) -> tuple[str, ...]:
+        """The names of the int `[batch]` inputs that `call` reads (its `fields`)."""
+        return self.fields
+
 
 def stack_fields(inputs: dict, fields) -> object:
     """Stacks the named int fields of `inputs` into `[batch, num_fields]`."""

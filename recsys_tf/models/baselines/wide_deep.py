@@ -120,6 +120,13 @@ class WideDeep(CTRModel):
             offset += size
         return out
 
+    def input_fields(self):
+        """The fields of the parts in use, wide ones first, each once."""
+        fields = (self.wide_fields if self.wide else ()) + (
+            self.deep_fields if self.deep else ()
+        )
+        return tuple(dict.fromkeys(fields))
+
     def call(self, inputs, training=False):
         logits = 0.0
         if self.wide:
