@@ -40,6 +40,12 @@ def _regularisation(model):
 class SuiteModel(keras.Model):
     """What every model of the suite shares."""
 
+    def input_fields(self) -> dict[str, int | None]:
+        """The inputs that `call` reads, name -> vocabulary size of its codes (None
+        for an input that is not a code, such as a mask): what a serving signature
+        takes (`experiments/export.py`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not list its inputs")
+
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras 3.15 under tf.distribute draws a training batch (which the epoch then
         # misses) and reduces it with a MEAN (which fails for bool tensors and for the
@@ -85,9 +91,10 @@ class CTRModel(SuiteModel):
     def predict_proba(self, logits):
         return ops.sigmoid(logits)
 
-    def input_fields(self) -> tuple[str, ...]:
-        """The names of the int `[batch]` inputs that `call` reads (its `fields`)."""
-        return self.fields
+    def input_fields(self) -> dict[str, int]:
+        """The int `[batch]` inputs that `call` reads (its `fields`), name ->
+        vocabulary size."""
+        return dict(zip(self.fields, self.vocabulary_sizes))
 
 
 def stack_fields(inputs: dict, fields) -> object:

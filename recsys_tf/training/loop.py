@@ -136,7 +136,7 @@ def build_model(config, task):
 
 def _sample_inputs(config, task):
     """Model inputs of two training examples, to build a model's variables."""
-    features, labels = _inputs(config, task.train)
+    features, labels = model_inputs(config, task.train)
     x, _ = next(iter(make_dataset(features, labels, batch_size=2)))
     return x
 
@@ -160,7 +160,8 @@ def build_compiled_model(config, task):
     return model
 
 
-def _inputs(config, part):
+def model_inputs(config, part):
+    """(inputs: name -> array, labels or targets) of a task's part."""
     if config.task == "ctr":
         return part.features, part.labels
     return part.features(), part.targets
@@ -499,7 +500,7 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
     with distribution.scope():
         model = build_compiled_model(config, task)
 
-    features, labels = _inputs(config, task.train)
+    features, labels = model_inputs(config, task.train)
     state = cb.read_state(workdir)
     initial_epoch = 0
     if state and state["epoch"] > 0:

@@ -70,7 +70,7 @@ def test_saved_model_in_a_fresh_process_equals_the_run(trained, tmp_path):
     run = loop.restore_best(workdir)
     part = run.task.test
     expected = evaluation.predict_ctr(run.model, part)
-    fields = run.model.input_fields()
+    fields = tuple(run.model.input_fields())
     # DeepFM reads every field but the crosses (none here, whatever the task has).
     assert fields == tuple(f for f in run.task.fields if "_x_" not in f)
     assert fields[:2] == ("user_id", "item_id") and len(fields) > 2
@@ -101,17 +101,16 @@ def test_out_of_range_codes_are_silently_wrong_without_the_check(trained):
     """Why the signature checks codes: past its vocabulary, a field's code reads
     the next field's row of the shared table, without an error."""
     run = loop.restore_best(trained[0])
-    fields = run.model.input_fields()
+    fields = tuple(run.model.input_fields())
     size = run.task.vocabulary_sizes["user_id"]
     rows = np.asarray(run.model.embedding(np.array([[size] + [0] * (len(fields) - 1)])))
     np.testing.assert_array_equal(rows[0, 0], rows[0, 1])  # user `size` = item 0
     codes = {f: tf.constant([0], tf.int64) for f in fields}
     past = {**codes, "user_id": tf.constant([size], tf.int64)}
-    unchecked = export.CTRServing(run.model, {f: 10**6 for f in fields})
+    specs = {f: tf.TensorSpec([None], tf.int64, name=f) for f in fields}
+    unchecked = export.Serving(run.model, specs, {f: 10**6 for f in fields})
     assert np.isfinite(unchecked.serve(past)["probability"]).all()
-    serving = export.CTRServing(
-        run.model, {f: run.task.vocabulary_sizes[f] for f in fields}
-    )
+    serving = export.Serving(run.model, specs, run.model.input_fields())
     assert np.isfinite(serving.serve(codes)["probability"]).all()
     with pytest.raises(
         tf.errors.InvalidArgumentError, match=r"field user_id: codes must be in \[0, "
@@ -134,6 +133,13 @@ def test_export_json_records_the_run(trained):
     assert record["monitor"] == "auc"
     assert record["validation"]["auc"] == pytest.approx(results["validation"]["auc"])
     assert record["tensorflow"] == tf.__version__
+    assert record["task"] == "ctr"
+    assert record["signatures"] == {
+        "serving_default": {
+            "inputs": {f: ["int64", [None]] for f in run.model.input_fields()},
+            "outputs": ["probability"],
+        }
+    }
     assert not [n for n in os.listdir(os.path.dirname(output)) if n.startswith(".")]
     # The model's weights only, not the optimizer state of the checkpoint.
     saved = tf.train.load_checkpoint(os.path.join(output, "variables", "variables"))
@@ -175,6 +181,9 @@ def test_missing_and_unfinished_runs_are_one_line_errors(trained, tmp_path):
     )
     with pytest.raises(loop.RunError, match="has no finished epoch"):
         export.export(str(unfinished), str(tmp_path / "out"))
+    with loop._workdir_lock(trained[0]):  # as a run still training there
+        with pytest.raises(loop.RunError, match="is in use by another run"):
+            export.export(trained[0], str(tmp_path / "out"))
     assert not os.path.exists(tmp_path / "out")
     proc = _cli("-m", "experiments.export", f"--workdir={missing}", "--output=x")
     assert proc.returncode == 2
@@ -184,6 +193,50 @@ def test_missing_and_unfinished_runs_are_one_line_errors(trained, tmp_path):
         f"error: --workdir {missing} does not exist; expected the folder of a run "
         "of experiments.train"
     )
+
+
+# The query tower and the candidate table of a retrieval run, in a fresh process;
+# then every history code set to argv[4] (the catalogue size), which must fail.
+LOAD_RETRIEVAL = """
+import sys
+import numpy as np
+import tensorflow as tf
+
+loaded = tf.saved_model.load(sys.argv[1])
+inputs = {k: tf.constant(v) for k, v in np.load(sys.argv[2]).items()}
+query = loaded.signatures["serving_default"](**inputs)["query"].numpy()
+candidates = loaded.signatures["candidates"]()["candidates"].numpy()
+np.save(sys.argv[3], query @ candidates.T)
+past = tf.fill(tf.shape(inputs["history"]), tf.constant(int(sys.argv[4]), tf.int64))
+try:
+    loaded.signatures["serving_default"](**dict(inputs, history=past))
+    print("accepted")
+except tf.errors.InvalidArgumentError as error:
+    print("refused", "field history: codes must be in [0, " in str(error))
+"""
+
+
+@pytest.mark.slow
+def test_retrieval_run_exports_query_tower_and_candidates(data_root, tmp_path):  # noqa: F811
+    path = os.path.join(ROOT, "experiments", "configs", "youtube_dnn.py")
+    workdir = str(tmp_path / "run")
+    loop.run(_config(path, data_root), workdir)
+    record = export.export(workdir, str(tmp_path / "export"))
+    run = loop.restore_best(workdir)
+    part = run.task.test
+    fields = run.model.input_fields()
+    assert record["task"] == "retrieval" and record["fields"] == fields
+    assert fields["history"] == run.task.num_items and fields["history_mask"] is None
+    assert set(record["signatures"]) == {"serving_default", "candidates"}
+    np.savez(tmp_path / "inputs.npz", **{f: part.features()[f] for f in fields})
+    proc = _cli(
+        "-c", LOAD_RETRIEVAL, str(tmp_path / "export"), str(tmp_path / "inputs.npz"),
+        str(tmp_path / "scores.npy"), str(run.task.num_items),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == ["refused True"]
+    expected = evaluation.model_scores(run.model, part)(np.arange(len(part)))
+    np.testing.assert_allclose(np.load(tmp_path / "scores.npy"), expected, atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -200,6 +253,7 @@ def test_input_fields_are_what_call_reads(name):
         variants += [MODELS[name].from_task(task, wide=False)]
     for model in variants:
         fields = model.input_fields()
+        assert fields == {f: task.vocabulary_sizes[f] for f in fields}
         codes = {f: np.array([1, 2]) for f in fields}
         assert np.asarray(model(codes)).shape == (2,)
         for field in fields:
@@ -209,4 +263,28 @@ def test_input_fields_are_what_call_reads(name):
         name in ("wide_deep", "logistic_regression")
     )
     if name == "wide_deep":
-        assert variants[1].input_fields() == ("user_id", "item_id")
+        assert variants[1].input_fields() == {"user_id": 3, "item_id": 4}
+
+
+def test_retrieval_input_fields_are_what_call_reads():
+    """YouTube DNN reads its history, mask and user features; Popularity only a
+    batch size, from its history."""
+    task = types.SimpleNamespace(
+        num_items=5,
+        user_vocabulary_sizes={"age": 3},
+        item_counts=np.arange(5),
+    )
+    inputs = {
+        "history": np.array([[0, 1, 2], [3, 4, 0]]),
+        "history_mask": np.array([[True, True, True], [True, True, False]]),
+        "age": np.array([0, 2]),
+    }
+    model = MODELS["youtube_dnn"].from_task(task, hidden_units=(4,), num_sampled=0)
+    assert model.input_fields() == {"history": 5, "history_mask": None, "age": 3}
+    assert np.asarray(model(inputs)).shape == (2, 4)
+    for field in inputs:
+        with pytest.raises(KeyError, match=field):
+            model({f: v for f, v in inputs.items() if f != field})
+    popularity = MODELS["popularity"].from_task(task)
+    assert popularity.input_fields() == {"history": 5}
+    assert np.asarray(popularity({"history": inputs["history"]})).shape == (2, 1)

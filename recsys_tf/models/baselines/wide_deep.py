@@ -121,11 +121,13 @@ class WideDeep(CTRModel):
         return out
 
     def input_fields(self):
-        """The fields of the parts in use, wide ones first, each once."""
-        fields = (self.wide_fields if self.wide else ()) + (
-            self.deep_fields if self.deep else ()
-        )
-        return tuple(dict.fromkeys(fields))
+        """The fields of the parts in use (wide ones first) and their vocabulary sizes."""
+        fields = {}
+        if self.wide:
+            fields.update(zip(self.wide_fields, self.wide_vocabulary_sizes))
+        if self.deep:
+            fields.update(zip(self.deep_fields, self.deep_vocabulary_sizes))
+        return fields
 
     def call(self, inputs, training=False):
         logits = 0.0

@@ -143,6 +143,14 @@ class YouTubeDNN(RetrievalModel):
         """The output item vectors `v_i`, for TensorBoard."""
         return {"item": keras.ops.convert_to_numpy(self.output_embeddings)}
 
+    def input_fields(self):
+        """`history` (item codes), `history_mask` and the user features."""
+        return {
+            "history": self.num_items,
+            "history_mask": None,
+            **dict(zip(self.user_features, self.user_vocabulary_sizes)),
+        }
+
     def call(self, inputs, training=False):
         history = self.item_embedding(ops.expand_dims(inputs["history"], -1))
         history = ops.squeeze(history, 2)
