@@ -20,8 +20,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from recsys_tf.data.schema import SchemaError
-from recsys_tf.training import callbacks, loop
+from recsys_tf.training import loop
 from recsys_tf.training.strategy import STRATEGIES
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -104,7 +103,7 @@ def main(argv):
 
 
 # What a user must fix (not a bug): one line on stderr and exit code 2.
-USER_ERRORS = (loop.RunError, SchemaError, callbacks.DiskFullError)
+USER_ERRORS = loop.USER_ERRORS
 
 
 def run_or_exit(config, workdir, strategy="default"):

@@ -11,6 +11,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from recsys_tf.layers import FieldEmbedding
+
 CANDIDATES = "sampled_candidates"
 """Key of `x` holding the sampled softmax's candidates drawn outside an XLA step."""
 
@@ -37,6 +39,12 @@ def _regularisation(model):
 
 class SuiteModel(keras.Model):
     """What every model of the suite shares."""
+
+    def input_fields(self) -> dict[str, int | None]:
+        """The inputs that `call` reads, name -> vocabulary size of its codes (None
+        for an input that is not a code, such as a mask): what a serving signature
+        takes (`experiments/export.py`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not list its inputs")
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras 3.15 under tf.distribute draws a training batch (which the epoch then
@@ -82,6 +90,86 @@ class CTRModel(SuiteModel):
 
     def predict_proba(self, logits):
         return ops.sigmoid(logits)
+
+    def input_fields(self) -> dict[str, int]:
+        """The int `[batch]` inputs that `call` reads (its `fields`), name ->
+        vocabulary size."""
+        return dict(zip(self.fields, self.vocabulary_sizes))
+
+
+def stack_fields(inputs: dict, fields) -> object:
+    """Stacks the named int fields of `inputs` into `[batch, num_fields]`."""
+    missing = [f for f in fields if f not in inputs]
+    if missing:
+        raise KeyError(f"inputs lack field(s) {missing}; they have {sorted(inputs)}")
+    return ops.stack([ops.cast(inputs[f], "int32") for f in fields], axis=1)
+
+
+def sparse_fields(task, fields=None) -> tuple[tuple[str, ...], list[int]]:
+    """`fields` and their vocabulary sizes in a `CTRTask`; None or () (a config's
+    default) = every field but the crosses, which models with embeddings learn
+    themselves."""
+    if not fields:
+        fields = tuple(f for f in task.fields if "_x_" not in f)
+    unknown = [f for f in fields if f not in task.vocabulary_sizes]
+    if unknown:
+        raise ValueError(
+            f"field(s) {unknown} are not in the task; it has {list(task.fields)}"
+        )
+    return tuple(fields), [task.vocabulary_sizes[f] for f in fields]
+
+
+class FieldCTRModel(CTRModel):
+    """A CTR model whose categorical fields share one embedding table.
+
+    What FM, DeepFM, PNN, DCN and AutoInt share: the fields and their vocabulary
+    sizes, one `embedding_dim` vector per field code (`FieldEmbedding`, named
+    "embedding", with L2 factor `l2` on the looked-up rows), `from_task` (every
+    field of the task but the crosses by default) and the config of these
+    arguments. Subclasses add their own layers and arguments.
+
+    Args:
+        fields: names of the categorical fields.
+        vocabulary_sizes: their vocabulary sizes.
+        embedding_dim: size of each field embedding.
+        l2: L2 factor on looked-up embedding rows.
+    """
+
+    def __init__(self, fields, vocabulary_sizes, embedding_dim=16, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if len(fields) != len(vocabulary_sizes):
+            raise ValueError("`fields` and `vocabulary_sizes` differ in length.")
+        self.fields = tuple(fields)
+        self.vocabulary_sizes = tuple(int(v) for v in vocabulary_sizes)
+        self.embedding_dim = int(embedding_dim)
+        self.l2 = l2
+        self.embedding = FieldEmbedding(
+            self.vocabulary_sizes,
+            self.embedding_dim,
+            embeddings_regularizer=l2,
+            name="embedding",
+        )
+
+    @classmethod
+    def from_task(cls, task, fields=None, **kwargs):
+        """Builds the model for a `CTRTask` (every field but the crosses by default)."""
+        return cls(*sparse_fields(task, fields), **kwargs)
+
+    def embed(self, inputs):
+        """The field codes `[batch, F]` of `inputs` and their embeddings
+        `[batch, F, embedding_dim]`."""
+        codes = stack_fields(inputs, self.fields)
+        return codes, self.embedding(codes)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            fields=self.fields,
+            vocabulary_sizes=self.vocabulary_sizes,
+            embedding_dim=self.embedding_dim,
+            l2=self.l2,
+        )
+        return config
 
 
 class RetrievalModel(SuiteModel):

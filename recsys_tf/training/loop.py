@@ -10,8 +10,10 @@ import json
 import math
 import os
 import time
+from typing import NamedTuple
 
 import keras
+import ml_collections
 import numpy as np
 import tensorflow as tf
 
@@ -40,6 +42,10 @@ class RunError(Exception):
 
 class ConfigError(RunError, ValueError):
     """A config value or key is not understood."""
+
+
+# What a user must fix (not a bug): the entry points print it in one line and exit 2.
+USER_ERRORS = (RunError, SchemaError, cb.DiskFullError)
 
 
 # The config key a task builder's ValueError is about, by the first words its
@@ -128,7 +134,34 @@ def build_model(config, task):
     return cls.from_task(task, **hparams)
 
 
-def _inputs(config, part):
+def _sample_inputs(config, task):
+    """Model inputs of two training examples, to build a model's variables."""
+    features, labels = model_inputs(config, task.train)
+    x, _ = next(iter(make_dataset(features, labels, batch_size=2)))
+    return x
+
+
+def build_compiled_model(config, task):
+    """`build_model`, compiled with the config's optimizer and built (the model's
+    and the optimizer's variables exist), so that a run's checkpoints load into it."""
+    model = build_model(config, task)
+    try:
+        optimizer = get_optimizer(config.train.optimizer, config.train.learning_rate)
+    except ValueError as error:
+        raise ConfigError(f"config.train.optimizer: {error}") from error
+    model.compile(
+        optimizer=optimizer,
+        jit_compile=config.train.jit_compile,
+        steps_per_execution=config.train.steps_per_execution,
+    )
+    model(_sample_inputs(config, task))
+    if model.trainable_variables:
+        optimizer.build(model.trainable_variables)
+    return model
+
+
+def model_inputs(config, part):
+    """(inputs: name -> array, labels or targets) of a task's part."""
     if config.task == "ctr":
         return part.features, part.labels
     return part.features(), part.targets
@@ -465,25 +498,9 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
         return results
 
     with distribution.scope():
-        model = build_model(config, task)
-        try:
-            optimizer = get_optimizer(
-                config.train.optimizer, config.train.learning_rate
-            )
-        except ValueError as error:
-            raise ConfigError(f"config.train.optimizer: {error}") from error
-        model.compile(
-            optimizer=optimizer,
-            jit_compile=config.train.jit_compile,
-            steps_per_execution=config.train.steps_per_execution,
-        )
-        features, labels = _inputs(config, task.train)
-        sample = make_dataset(features, labels, batch_size=2)
-        x, _ = next(iter(sample))
-        model(x)
-        if model.trainable_variables:
-            optimizer.build(model.trainable_variables)
+        model = build_compiled_model(config, task)
 
+    features, labels = model_inputs(config, task.train)
     state = cb.read_state(workdir)
     initial_epoch = 0
     if state and state["epoch"] > 0:
@@ -585,6 +602,56 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
         flush=True,
     )
     return results
+
+
+class RestoredRun(NamedTuple):
+    """A trained run read back from its workdir (see `restore_best`)."""
+
+    config: ml_collections.ConfigDict
+    log: schema.EventLog
+    task: object
+    model: keras.Model
+    state: dict
+
+
+def restore_best(workdir: str) -> RestoredRun:
+    """The run in `workdir` rebuilt as it trained, holding its best epoch's weights.
+
+    Reads `config.json`, loads the event log (refusing data files changed since the
+    run, as a resumed run does), builds the task and the model with `build_task` /
+    `build_model` and loads the model weights of the best epoch's checkpoint
+    (`checkpoints/state.json`; the model is not compiled, so the checkpoint's
+    optimizer state is left out), all under the workdir's lock (a run still
+    training there stops this with a RunError naming its pid). A folder that is
+    not a run, or a run without a finished best epoch, is a RunError naming the
+    workdir.
+    """
+    config_file = os.path.join(workdir, CONFIG_FILE)
+    if not os.path.isfile(config_file):
+        what = "has no " + CONFIG_FILE if os.path.isdir(workdir) else "does not exist"
+        raise RunError(
+            f"--workdir {workdir} {what}; expected the folder of a run of "
+            "experiments.train"
+        )
+    with _workdir_lock(workdir):
+        with open(config_file) as f:
+            config = ml_collections.ConfigDict(json.load(f))
+        if config.model.name == ORACLE:
+            raise RunError(f"--workdir {workdir} is a run of the {ORACLE}: no weights")
+        state = cb.read_state(workdir)
+        if not state or not state.get("best_epoch"):
+            raise RunError(
+                f"--workdir {workdir} has no finished epoch (no best epoch in "
+                f"{cb.STATE_FILE}); train it first"
+            )
+        log = _load_event_log(config)
+        if log.path:
+            _check_data_unchanged(workdir, log.path, data_fingerprint(log.path))
+        task = build_task(config, log)
+        model = build_model(config, task)
+        model(_sample_inputs(config, task))
+        model.load_weights(os.path.join(workdir, cb.epoch_weights(state["best_epoch"])))
+    return RestoredRun(config, log, task, model, state)
 
 
 # ------------------------------------------------------------ run-level checks

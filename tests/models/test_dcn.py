@@ -168,11 +168,13 @@ def test_loss_adds_l2_of_embedding_rows_and_deep_kernels():
     assert penalty > 1e-3
 
 
-def test_from_task_takes_every_field_by_default():
+def test_from_task_takes_every_field_but_the_crosses_by_default():
+    # The cross network learns the crosses; a hashed cross field is left out, as
+    # every embedding model of the suite does (`sparse_fields`).
     task = testing.FakeCTRTask({"user_id": 4, "item_id": 32, "user_id_x_item_id": 128})
     model = DCN.from_task(task, embedding_dim=2, hidden_units=(4,))
-    assert model.fields == ("user_id", "item_id", "user_id_x_item_id")
-    assert model.vocabulary_sizes == (4, 32, 128)
+    assert model.fields == ("user_id", "item_id")
+    assert model.vocabulary_sizes == (4, 32)
     model = DCN.from_task(task, fields=("item_id",), cross="v2")
     assert (model.fields, model.vocabulary_sizes, model.cross) == (
         ("item_id",),

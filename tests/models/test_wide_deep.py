@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from recsys_tf.models import MODELS, CTRModel, WideDeep
-from recsys_tf.models.baselines.wide_deep import stack_fields
+from recsys_tf.models.base import stack_fields
 from tests import testing
 
 VOCAB = {"user_id": 4, "item_id": 32, "user_id_x_item_id": 128}

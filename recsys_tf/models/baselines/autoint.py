@@ -5,13 +5,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from recsys_tf.layers import MLP, FieldEmbedding, InteractingLayer
-from recsys_tf.models.base import CTRModel
-from recsys_tf.models.baselines.wide_deep import stack_fields
+from recsys_tf.layers import MLP, InteractingLayer
+from recsys_tf.models.base import FieldCTRModel
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
-class AutoInt(CTRModel):
+class AutoInt(FieldCTRModel):
     """AutoInt: field embeddings, `num_layers` interacting layers, a linear logit.
 
     AutoInt Sec. 4: each field is embedded into `e_m` in R^d (Eq. (2); our fields
@@ -67,16 +66,11 @@ class AutoInt(CTRModel):
         l2=0.0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if len(fields) != len(vocabulary_sizes):
-            raise ValueError("`fields` and `vocabulary_sizes` differ in length.")
+        super().__init__(fields, vocabulary_sizes, embedding_dim, l2, **kwargs)
         if int(num_layers) < 1:
             raise ValueError(
                 f"`num_layers` must be > 0. Received: num_layers={num_layers}"
             )
-        self.fields = tuple(fields)
-        self.vocabulary_sizes = tuple(int(v) for v in vocabulary_sizes)
-        self.embedding_dim = int(embedding_dim)
         self.num_layers = int(num_layers)
         self.num_heads = int(num_heads)
         self.head_dim = int(head_dim)
@@ -84,13 +78,6 @@ class AutoInt(CTRModel):
         self.deep = bool(deep)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.dropout = dropout
-        self.l2 = l2
-        self.embedding = FieldEmbedding(
-            self.vocabulary_sizes,
-            self.embedding_dim,
-            embeddings_regularizer=l2,
-            name="embedding",
-        )
         self.interacting_layers = [
             InteractingLayer(
                 self.num_heads,
@@ -106,14 +93,8 @@ class AutoInt(CTRModel):
             )
         self.logit = keras.layers.Dense(1, name="logit")
 
-    @classmethod
-    def from_task(cls, task, fields=None, **kwargs):
-        """Builds the model for a `CTRTask` (every field of the task by default)."""
-        fields = tuple(task.fields if fields is None else fields)
-        return cls(fields, [task.vocabulary_sizes[f] for f in fields], **kwargs)
-
     def call(self, inputs, training=False):
-        embedded = self.embedding(stack_fields(inputs, self.fields))
+        _, embedded = self.embed(inputs)
         x = embedded
         for layer in self.interacting_layers:
             x = layer(x)
@@ -128,9 +109,6 @@ class AutoInt(CTRModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            fields=self.fields,
-            vocabulary_sizes=self.vocabulary_sizes,
-            embedding_dim=self.embedding_dim,
             num_layers=self.num_layers,
             num_heads=self.num_heads,
             head_dim=self.head_dim,
@@ -138,6 +116,5 @@ class AutoInt(CTRModel):
             deep=self.deep,
             hidden_units=self.hidden_units,
             dropout=self.dropout,
-            l2=self.l2,
         )
         return config

@@ -6,15 +6,14 @@ import keras
 import keras_rs
 from keras import ops
 
-from recsys_tf.layers import MLP, CrossNetwork, FieldEmbedding
-from recsys_tf.models.base import CTRModel
-from recsys_tf.models.baselines.wide_deep import stack_fields
+from recsys_tf.layers import MLP, CrossNetwork
+from recsys_tf.models.base import FieldCTRModel
 
 CROSSES = ("v1", "v2")
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
-class DCN(CTRModel):
+class DCN(FieldCTRModel):
     """DCN: a cross network and a deep network side by side on the same input.
 
     DCN Sec. 2: the embedding and stacking layer gives
@@ -73,9 +72,7 @@ class DCN(CTRModel):
         projection_dim=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if len(fields) != len(vocabulary_sizes):
-            raise ValueError("`fields` and `vocabulary_sizes` differ in length.")
+        super().__init__(fields, vocabulary_sizes, embedding_dim, l2, **kwargs)
         if cross not in CROSSES:
             raise ValueError(f"`cross` must be one of {CROSSES}. Received: {cross!r}")
         if int(num_cross_layers) < 1:
@@ -94,21 +91,11 @@ class DCN(CTRModel):
                     f"`projection_dim` must be > 0. Received: {projection_dim}"
                 )
             projection_dim = int(projection_dim)
-        self.fields = tuple(fields)
-        self.vocabulary_sizes = tuple(int(v) for v in vocabulary_sizes)
-        self.embedding_dim = int(embedding_dim)
         self.num_cross_layers = int(num_cross_layers)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.dropout = dropout
-        self.l2 = l2
         self.cross = cross
         self.projection_dim = projection_dim
-        self.embedding = FieldEmbedding(
-            self.vocabulary_sizes,
-            self.embedding_dim,
-            embeddings_regularizer=l2,
-            name="embedding",
-        )
         if cross == "v1":
             self.cross_network = CrossNetwork(self.num_cross_layers, name="cross")
         else:
@@ -123,14 +110,8 @@ class DCN(CTRModel):
         )
         self.logit = keras.layers.Dense(1, name="logit")
 
-    @classmethod
-    def from_task(cls, task, fields=None, **kwargs):
-        """Builds the model for a `CTRTask` (every field of the task by default)."""
-        fields = tuple(task.fields if fields is None else fields)
-        return cls(fields, [task.vocabulary_sizes[f] for f in fields], **kwargs)
-
     def call(self, inputs, training=False):
-        embedded = self.embedding(stack_fields(inputs, self.fields))
+        _, embedded = self.embed(inputs)
         x0 = ops.reshape(embedded, (-1, len(self.fields) * self.embedding_dim))
         if self.cross == "v1":
             crossed = self.cross_network(x0)
@@ -144,13 +125,9 @@ class DCN(CTRModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            fields=self.fields,
-            vocabulary_sizes=self.vocabulary_sizes,
-            embedding_dim=self.embedding_dim,
             num_cross_layers=self.num_cross_layers,
             hidden_units=self.hidden_units,
             dropout=self.dropout,
-            l2=self.l2,
             cross=self.cross,
             projection_dim=self.projection_dim,
         )

@@ -6,12 +6,11 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import MLP, FactorizationMachine, FieldEmbedding
-from recsys_tf.models.base import CTRModel
-from recsys_tf.models.baselines.wide_deep import sparse_fields, stack_fields
+from recsys_tf.models.base import FieldCTRModel
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
-class DeepFM(CTRModel):
+class DeepFM(FieldCTRModel):
     """A factorization machine and an MLP reading one shared embedding table.
 
     `logit = y_FM + y_DNN` (Guo et al. 2017, Eq. (1) before the sigmoid), with
@@ -54,23 +53,11 @@ class DeepFM(CTRModel):
         l2=0.0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if len(fields) != len(vocabulary_sizes):
-            raise ValueError("`fields` and `vocabulary_sizes` differ in length.")
-        self.fields = tuple(fields)
-        self.vocabulary_sizes = tuple(int(v) for v in vocabulary_sizes)
-        self.embedding_dim = int(embedding_dim)
+        super().__init__(fields, vocabulary_sizes, embedding_dim, l2, **kwargs)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.dropout = dropout
-        self.l2 = l2
         self.linear = FieldEmbedding(
             self.vocabulary_sizes, 1, embeddings_initializer="zeros", name="linear"
-        )
-        self.embedding = FieldEmbedding(
-            self.vocabulary_sizes,
-            self.embedding_dim,
-            embeddings_regularizer=l2,
-            name="embedding",
         )
         self.interaction = FactorizationMachine(name="interaction")
         self.mlp = MLP(
@@ -81,26 +68,13 @@ class DeepFM(CTRModel):
             name="mlp",
         )
 
-    @classmethod
-    def from_task(cls, task, fields=None, **kwargs):
-        """Builds the model for a `CTRTask` (every field but the crosses)."""
-        return cls(*sparse_fields(task, fields), **kwargs)
-
     def call(self, inputs, training=False):
-        codes = stack_fields(inputs, self.fields)
-        embedded = self.embedding(codes)
+        codes, embedded = self.embed(inputs)
         flat = ops.reshape(embedded, (-1, len(self.fields) * self.embedding_dim))
         logits = self.interaction(embedded) + self.mlp(flat, training=training)
         return ops.sum(self.linear(codes), axis=(1, 2)) + ops.squeeze(logits, -1)
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            fields=self.fields,
-            vocabulary_sizes=self.vocabulary_sizes,
-            embedding_dim=self.embedding_dim,
-            hidden_units=self.hidden_units,
-            dropout=self.dropout,
-            l2=self.l2,
-        )
+        config.update(hidden_units=self.hidden_units, dropout=self.dropout)
         return config

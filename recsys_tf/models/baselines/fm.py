@@ -6,12 +6,11 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import FactorizationMachine, FieldEmbedding
-from recsys_tf.models.base import CTRModel
-from recsys_tf.models.baselines.wide_deep import sparse_fields, stack_fields
+from recsys_tf.models.base import FieldCTRModel
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
-class FM(CTRModel):
+class FM(FieldCTRModel):
     """A second-order factorization machine over one-hot categorical fields.
 
     `logit = w_0 + sum_i w_i x_i + sum_{i<j} <v_i, v_j> x_i x_j` (Rendle 2010,
@@ -41,41 +40,14 @@ class FM(CTRModel):
     """
 
     def __init__(self, fields, vocabulary_sizes, embedding_dim=16, l2=0.0, **kwargs):
-        super().__init__(**kwargs)
-        if len(fields) != len(vocabulary_sizes):
-            raise ValueError("`fields` and `vocabulary_sizes` differ in length.")
-        self.fields = tuple(fields)
-        self.vocabulary_sizes = tuple(int(v) for v in vocabulary_sizes)
-        self.embedding_dim = int(embedding_dim)
-        self.l2 = l2
+        super().__init__(fields, vocabulary_sizes, embedding_dim, l2, **kwargs)
         self.linear = FieldEmbedding(
             self.vocabulary_sizes, 1, embeddings_initializer="zeros", name="linear"
         )
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
-        self.embedding = FieldEmbedding(
-            self.vocabulary_sizes,
-            self.embedding_dim,
-            embeddings_regularizer=l2,
-            name="embedding",
-        )
         self.interaction = FactorizationMachine(name="interaction")
 
-    @classmethod
-    def from_task(cls, task, fields=None, **kwargs):
-        """Builds the model for a `CTRTask` (every field but the crosses)."""
-        return cls(*sparse_fields(task, fields), **kwargs)
-
     def call(self, inputs, training=False):
-        codes = stack_fields(inputs, self.fields)
+        codes, embedded = self.embed(inputs)
         linear = ops.sum(self.linear(codes), axis=(1, 2)) + self.bias
-        return linear + ops.squeeze(self.interaction(self.embedding(codes)), -1)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            fields=self.fields,
-            vocabulary_sizes=self.vocabulary_sizes,
-            embedding_dim=self.embedding_dim,
-            l2=self.l2,
-        )
-        return config
+        return linear + ops.squeeze(self.interaction(embedded), -1)

@@ -6,8 +6,7 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import FieldEmbedding
-from recsys_tf.models.base import CTRModel
-from recsys_tf.models.baselines.wide_deep import stack_fields
+from recsys_tf.models.base import CTRModel, stack_fields
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")

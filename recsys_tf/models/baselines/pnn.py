@@ -5,16 +5,15 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from recsys_tf.layers import MLP, FieldEmbedding, InnerProduct, OuterProduct
+from recsys_tf.layers import MLP, InnerProduct, OuterProduct
 from recsys_tf.layers.outer_product import KERNEL_TYPES
-from recsys_tf.models.base import CTRModel
-from recsys_tf.models.baselines.wide_deep import sparse_fields, stack_fields
+from recsys_tf.models.base import FieldCTRModel
 
 PRODUCTS = ("inner", "outer", "both")
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
-class PNN(CTRModel):
+class PNN(FieldCTRModel):
     """Field embeddings, a product layer, then an MLP.
 
     Qu et al. 2016, Eq. (1)-(3): `l_1 = relu(l_z + l_p + b_1)`, further ReLU layers,
@@ -67,7 +66,7 @@ class PNN(CTRModel):
         l2=0.0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(fields, vocabulary_sizes, embedding_dim, l2, **kwargs)
         if product not in PRODUCTS:
             raise ValueError(
                 f"`product` must be one of {PRODUCTS}. Received: product={product!r}"
@@ -77,26 +76,14 @@ class PNN(CTRModel):
                 f"`kernel_type` must be one of {KERNEL_TYPES}. Received: "
                 f"kernel_type={kernel_type!r}"
             )
-        if len(fields) != len(vocabulary_sizes):
-            raise ValueError("`fields` and `vocabulary_sizes` differ in length.")
         if len(fields) < 2:
             raise ValueError(
                 f"PNN needs at least two fields to multiply. Received: fields={fields}"
             )
-        self.fields = tuple(fields)
-        self.vocabulary_sizes = tuple(int(v) for v in vocabulary_sizes)
-        self.embedding_dim = int(embedding_dim)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.product = product
         self.kernel_type = kernel_type
         self.dropout = dropout
-        self.l2 = l2
-        self.embedding = FieldEmbedding(
-            self.vocabulary_sizes,
-            self.embedding_dim,
-            embeddings_regularizer=l2,
-            name="embedding",
-        )
         self.products = []
         if product in ("inner", "both"):
             self.products.append(InnerProduct(name="inner_product"))
@@ -112,13 +99,8 @@ class PNN(CTRModel):
             name="mlp",
         )
 
-    @classmethod
-    def from_task(cls, task, fields=None, **kwargs):
-        """Builds the model for a `CTRTask` (every field but the crosses)."""
-        return cls(*sparse_fields(task, fields), **kwargs)
-
     def call(self, inputs, training=False):
-        embedded = self.embedding(stack_fields(inputs, self.fields))
+        _, embedded = self.embed(inputs)
         z = ops.reshape(embedded, (-1, len(self.fields) * self.embedding_dim))
         signals = [z] + [layer(embedded) for layer in self.products]
         return ops.squeeze(
@@ -128,13 +110,9 @@ class PNN(CTRModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            fields=self.fields,
-            vocabulary_sizes=self.vocabulary_sizes,
-            embedding_dim=self.embedding_dim,
             hidden_units=self.hidden_units,
             product=self.product,
             kernel_type=self.kernel_type,
             dropout=self.dropout,
-            l2=self.l2,
         )
         return config

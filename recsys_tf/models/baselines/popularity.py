@@ -52,6 +52,10 @@ class Popularity(RetrievalModel):
             )
         self.log_counts.assign(np.log1p(counts)[:, None])
 
+    def input_fields(self):
+        """`history` (only its batch size is read)."""
+        return {"history": self.num_items}
+
     def call(self, inputs, training=False):
         first = next(iter(inputs.values()))
         return ops.ones((ops.shape(first)[0], 1), dtype="float32")

@@ -6,29 +6,7 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import MLP, FieldEmbedding
-from recsys_tf.models.base import CTRModel
-
-
-def stack_fields(inputs: dict, fields) -> object:
-    """Stacks the named int fields of `inputs` into `[batch, num_fields]`."""
-    missing = [f for f in fields if f not in inputs]
-    if missing:
-        raise KeyError(f"inputs lack field(s) {missing}; they have {sorted(inputs)}")
-    return ops.stack([ops.cast(inputs[f], "int32") for f in fields], axis=1)
-
-
-def sparse_fields(task, fields=None) -> tuple[tuple[str, ...], list[int]]:
-    """`fields` and their vocabulary sizes in a `CTRTask`; None or () (a config's
-    default) = every field but the crosses, which models with embeddings learn
-    themselves."""
-    if not fields:
-        fields = tuple(f for f in task.fields if "_x_" not in f)
-    unknown = [f for f in fields if f not in task.vocabulary_sizes]
-    if unknown:
-        raise ValueError(
-            f"field(s) {unknown} are not in the task; it has {list(task.fields)}"
-        )
-    return tuple(fields), [task.vocabulary_sizes[f] for f in fields]
+from recsys_tf.models.base import CTRModel, sparse_fields, stack_fields
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -141,6 +119,15 @@ class WideDeep(CTRModel):
                 out[field.split("_")[0]] = table[offset : offset + size]
             offset += size
         return out
+
+    def input_fields(self):
+        """The fields of the parts in use (wide ones first) and their vocabulary sizes."""
+        fields = {}
+        if self.wide:
+            fields.update(zip(self.wide_fields, self.wide_vocabulary_sizes))
+        if self.deep:
+            fields.update(zip(self.deep_fields, self.deep_vocabulary_sizes))
+        return fields
 
     def call(self, inputs, training=False):
         logits = 0.0

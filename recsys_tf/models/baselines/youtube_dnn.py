@@ -7,8 +7,7 @@ from keras import ops
 
 from recsys_tf.layers import MLP, FieldEmbedding, MaskedMeanPooling
 from recsys_tf.losses import SampledSoftmax
-from recsys_tf.models.base import RetrievalModel
-from recsys_tf.models.baselines.wide_deep import stack_fields
+from recsys_tf.models.base import RetrievalModel, stack_fields
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -143,6 +142,14 @@ class YouTubeDNN(RetrievalModel):
     def projector_embeddings(self):
         """The output item vectors `v_i`, for TensorBoard."""
         return {"item": keras.ops.convert_to_numpy(self.output_embeddings)}
+
+    def input_fields(self):
+        """`history` (item codes), `history_mask` and the user features."""
+        return {
+            "history": self.num_items,
+            "history_mask": None,
+            **dict(zip(self.user_features, self.user_vocabulary_sizes)),
+        }
 
     def call(self, inputs, training=False):
         history = self.item_embedding(ops.expand_dims(inputs["history"], -1))
