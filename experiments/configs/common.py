@@ -18,6 +18,7 @@ PRESETS = {
         "data.label": "rating",
         "data.rating_threshold": 4.0,
         "data.fields": ("user_id", "item_id"),
+        "data.crosses": (),  # no crossed fields (pytorch-fm's models have none)
         "data.split": "random",
         "data.fractions": (0.8, 0.1, 0.1),
     },

@@ -10,7 +10,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from experiments.configs import autoint, common, dcn
+from experiments.configs import autoint, common, dcn, wide_deep
 from recsys_tf.data.schema import EventLog, validate
 from recsys_tf.training import loop
 
@@ -39,13 +39,14 @@ def _rating_log(n=400, seed=0):
     return validate(EventLog(users, items, events))
 
 
-@pytest.mark.parametrize("module", [dcn, autoint])
+@pytest.mark.parametrize("module", [dcn, autoint, wide_deep])
 def test_autodenoise_preset_applies_to_each_config(module):
     plain = module.get_config()
     config = module.get_config("autodenoise_ml1m")
     assert config.data.name == "ml1m_all"
     assert config.data.label == "rating"
     assert tuple(config.data.fields) == ("user_id", "item_id")
+    assert tuple(config.data.crosses) == ()  # a config's crosses are dropped
     assert config.data.split == "random"
     assert tuple(config.data.fractions) == (0.8, 0.1, 0.1)
     # Only data changes: the model and training are the config's own.
