@@ -69,13 +69,17 @@ reproduce-real-data: $(STAMP)
 
 # AutoDenoise's backbones on its ML-1M protocol (preset autodenoise_ml1m: all 1,000,209 ratings,
 # label rating > 3, user and movie id, seeded random 80/10/10), 3 seeds each, beside AutoDenoise
-# Table 1's "w/o" row (README "AutoDenoise backbones on ML-1M").
-CTR_MODELS ?= fm wide_deep dcn pnn deepfm
+# Table 1's "w/o" row (README "AutoDenoise backbones on ML-1M"), then OPNN, DCN-v2 and AutoInt.
+# Each entry is run:config[:model override]; the run is named <run>_ml1m_all.
+CTR_RUNS ?= fm:fm wide_deep:wide_deep dcn:dcn pnn:pnn deepfm:deepfm \
+	opnn:pnn:product=outer dcn_v2:dcn:cross=v2 autoint:autoint
 reproduce-ctr: $(STAMP)
-	@for model in $(CTR_MODELS); do for seed in $(SEEDS); do \
-	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:autodenoise_ml1m \
+	@for entry in $(CTR_RUNS); do name=$${entry%%:*}; rest=$${entry#*:}; config=$${rest%%:*}; \
+	  override=$${rest#$$config}; override=$${override#:}; for seed in $(SEEDS); do \
+	  $(PY) -m experiments.train --config=experiments/configs/$$config.py:autodenoise_ml1m \
+	    --config.name=$$name $${override:+--config.model.$$override} \
 	    --config.seed=$$seed --config.train.verbose=2 \
-	    --workdir=$(RUNS)/$${model}_ml1m_all/seed$$seed || exit 1; \
+	    --workdir=$(RUNS)/$${name}_ml1m_all/seed$$seed || exit 1; \
 	done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 

@@ -151,6 +151,11 @@ TABLES += (
         rows=tuple(
             Row(label, f"{model}_ml1m_all", {"auc": auc, "logloss": logloss})
             for label, model, auc, logloss in _AUTODENOISE_ML1M
+        )
+        + (
+            Row("OPNN (not in the paper)", "opnn_ml1m_all"),
+            Row("DCN-v2 (not in the paper)", "dcn_v2_ml1m_all"),
+            Row("AutoInt (not in the paper)", "autoint_ml1m_all"),
         ),
         command="make reproduce-ctr",
         reference="fm_ml1m_all",
