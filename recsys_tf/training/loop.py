@@ -451,8 +451,7 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
             f.write(config_json)
     keras.utils.set_random_seed(config.seed)
     log = _load_event_log(config)
-    fingerprint = data_fingerprint(log.path) if log.path else {}
-    _check_data_unchanged(workdir, log.path, fingerprint)
+    fingerprint = _check_data_unchanged(workdir, log.path)
     task = build_task(config, log)
     negatives = _negatives(config, log, task)
     exclude = _exclude_history(config, task)
@@ -645,8 +644,7 @@ def restore_best(workdir: str) -> RestoredRun:
                 f"{cb.STATE_FILE}); train it first"
             )
         log = _load_event_log(config)
-        if log.path:
-            _check_data_unchanged(workdir, log.path, data_fingerprint(log.path))
+        _check_data_unchanged(workdir, log.path)
         task = build_task(config, log)
         model = build_model(config, task)
         model(_sample_inputs(config, task))
@@ -773,11 +771,13 @@ def data_fingerprint(folder: str) -> dict[str, str]:
     return fingerprint
 
 
-def _check_data_unchanged(workdir: str, folder: str, fingerprint: dict) -> None:
-    """Refuses to resume checkpoints trained on other contents of the data folder."""
+def _check_data_unchanged(workdir: str, folder: str | None) -> dict[str, str]:
+    """The fingerprint of the data folder (`data_fingerprint`; {} for a log held in
+    memory); refuses to resume checkpoints trained on other contents of it."""
+    fingerprint = data_fingerprint(folder) if folder else {}
     old = (cb.read_state(workdir) or {}).get("data_fingerprint")
     if not old:
-        return
+        return fingerprint
     changed = []
     for name in sorted(set(old) | set(fingerprint)):
         if name not in fingerprint:
@@ -792,6 +792,7 @@ def _check_data_unchanged(workdir: str, folder: str, fingerprint: dict) -> None:
             f"{workdir} were trained on it; use another --workdir (or delete this "
             "one) to train on the new data"
         )
+    return fingerprint
 
 
 def _load_event_log(config):
