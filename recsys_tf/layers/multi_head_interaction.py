@@ -1,4 +1,4 @@
-"""The multi-head interaction-attention component of DUMN (Bian et al., 2022)."""
+"""The multi-head interaction-attention component of DUMN (Bian et al., 2021)."""
 
 import keras
 from keras import ops
@@ -47,8 +47,8 @@ class MultiHeadInteraction(keras.layers.Layer):
         >>> f.shape
         (3, 8)
 
-    Reference: W. Bian et al., "Denoising User-aware Memory Network for
-    Recommendation", RecSys 2021 / arXiv:2107.05474, Section 3.3.1.
+    Reference: Z. Bian et al., "Denoising User-aware Memory Network for
+    Recommendation", RecSys 2021 (arXiv:2107.05474), Section 3.3.1.
     """
 
     def __init__(

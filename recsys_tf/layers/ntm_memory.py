@@ -68,7 +68,7 @@ class NTMMemory(keras.layers.Layer):
         >>> memory(keras.ops.ones((2, 3)), keras.ops.ones((2, 5))).shape
         (2, 4)
 
-    Reference: W. Bian et al., "Denoising User-aware Memory Network for
+    Reference: Z. Bian et al., "Denoising User-aware Memory Network for
     Recommendation", arXiv:2107.05474, Section 3.4; A. Graves et al., "Neural
     Turing Machines", arXiv:1410.5401.
     """

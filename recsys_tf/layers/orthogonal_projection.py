@@ -1,4 +1,4 @@
-"""The feature orthogonal mapping of DUMN (Bian et al., 2022)."""
+"""The feature orthogonal mapping of DUMN (Bian et al., 2021)."""
 
 import keras
 from keras import ops
@@ -31,7 +31,7 @@ class OrthogonalProjection(keras.layers.Layer):
         >>> layer(keras.ops.ones((2, 3)), keras.ops.zeros((2, 3))).shape
         (2, 3)
 
-    Reference: W. Bian et al., "Denoising User-aware Memory Network for
+    Reference: Z. Bian et al., "Denoising User-aware Memory Network for
     Recommendation", arXiv:2107.05474, Section 3.3.2.
     """
 

@@ -52,7 +52,7 @@ class PAIRGate(keras.layers.Layer):
         >>> layer(keras.ops.ones((2, 4, 16)), keras.ops.ones((2, 4, 64))).shape
         (2, 320)
 
-    Reference: W. Bian et al., "Denoising User-aware Memory Network for
+    Reference: Z. Bian et al., "Denoising User-aware Memory Network for
     Recommendation", arXiv:2107.05474, Section 3.5 and Table 4.
     """
 

@@ -94,7 +94,7 @@ def triplet_loss(
     loss = keras.ops.mean(triplet_loss(anchor, s_click, s_unclick, margin=0.5))
     ```
 
-    Reference: W. Bian et al., "Denoising User-aware Memory Network for
+    Reference: Z. Bian et al., "Denoising User-aware Memory Network for
     Recommendation", arXiv:2107.05474, Section 3.6; A. Hermans et al., "In
     Defense of the Triplet Loss for Person Re-Identification", 2017 (batch hard).
     """

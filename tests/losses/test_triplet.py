@@ -214,3 +214,27 @@ def test_bad_arguments_raise():
         triplet_loss(anchors, positives, negatives[0])
     with pytest.raises(ValueError, match="mask of `positives`"):
         triplet_loss(anchors, positives, negatives, positive_mask=np.ones(3, bool))
+
+
+@pytest.mark.parametrize("mining", ["hardest", "random"])
+def test_runs_in_a_graph_with_unknown_batch_and_pool_sizes(mining):
+    """As in a compiled train step: symbolic batch and candidate counts."""
+    anchors, positives, negatives = _data(shared=True)
+    generator = keras.random.SeedGenerator(1)
+    spec = tf.TensorSpec([None, D], tf.float32)
+
+    @tf.function(input_signature=[spec, spec, spec])
+    def graph_loss(a, p, n):
+        return triplet_loss(a, p, n, margin=0.5, mining=mining, seed=generator)
+
+    loss = testing.to_numpy(graph_loss(anchors, positives, negatives))
+    assert loss.shape == (B,) and np.all(np.isfinite(loss))
+    if mining == "hardest":
+        np.testing.assert_allclose(
+            loss,
+            _numpy_hardest(anchors, positives, negatives, 0.5),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+    else:
+        assert np.all(loss <= _numpy_hardest(anchors, positives, negatives, 0.5) + 1e-5)
