@@ -143,6 +143,8 @@ def test_every_trainable_weight_gets_a_gradient_through_read_and_anchor():
     assert [v.name for v in layer.non_trainable_variables] == ["memory"]
 
 
+# With one slot Keras warns that the addressing softmax is constant: that is the point.
+@pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
 def test_erase_one_add_zero_empties_the_addressed_slot():
     rng = np.random.default_rng(0)
     memory = rng.normal(size=(M, Z)).astype(np.float32)
@@ -322,6 +324,7 @@ print("RESULTS " + json.dumps(results))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter with two logical CPUs: ~35 s
 def test_batch_write_under_mirrored_strategy(tmp_path):
     """Two replicas write their halves; both hold the single-device write of the
     whole batch (MEAN aggregation of equal halves), in a step and under fit."""
