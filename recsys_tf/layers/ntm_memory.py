@@ -45,6 +45,9 @@ class NTMMemory(keras.layers.Layer):
     - The anchor reads the example's post-write memory so that the triplet loss of
       Eq. (17) reaches the erase and add vectors (it regularises "the content
       written"); the read of Eq. (11) uses the memory before the batch's write.
+    - Eq. (9) has no key strength: a softmax over cosines in [-1, 1] spreads the
+      weights over the slots (with m = 256 the top slot gets at most e^2 times
+      the weight of any other); `learn_key_strength=True` adds NTM's.
     - The cosine of Eq. (10) floors squared norms at `epsilon` (no NaN for a zero
       slot or key). The memory starts from `memory_initializer`.
 
@@ -59,6 +62,10 @@ class NTMMemory(keras.layers.Layer):
         controller_units: width of the controller's hidden layer.
         anchor_dim: width of the anchor q (the embedding size E of the triplet
             loss's samples); None keeps Z.
+        learn_key_strength: False = Eq. (9) as written; True = NTM's key
+            strength, `w(j) = softmax_j(beta K(k, M(j)))` with `beta = 1 +
+            softplus(.)` from the controller, one per key (an option to try on
+            validation, not the paper's).
         memory_initializer: initializer of the memory state.
         kernel_initializer: initializer of the controller and anchor kernels.
         epsilon: floor of the squared norms in Eq. (10).
@@ -79,6 +86,7 @@ class NTMMemory(keras.layers.Layer):
         slot_dim=64,
         controller_units=512,
         anchor_dim=None,
+        learn_key_strength=False,
         memory_initializer="random_normal",
         kernel_initializer="glorot_uniform",
         epsilon=1e-12,
@@ -102,6 +110,7 @@ class NTMMemory(keras.layers.Layer):
         self.slot_dim = int(slot_dim)
         self.controller_units = int(controller_units)
         self.anchor_dim = None if anchor_dim is None else int(anchor_dim)
+        self.learn_key_strength = bool(learn_key_strength)
         self.memory_initializer = memory_initializer
         self.kernel_initializer = kernel_initializer
         self.epsilon = float(epsilon)
@@ -129,11 +138,11 @@ class NTMMemory(keras.layers.Layer):
         # Read key, write key, erase and add, side by side.
         self.head_kernel = self.add_weight(
             name="head_kernel",
-            shape=(self.controller_units, 4 * self.slot_dim),
+            shape=(self.controller_units, self._head_width()),
             initializer=keras.initializers.get(self.kernel_initializer),
         )
         self.head_bias = self.add_weight(
-            name="head_bias", shape=(4 * self.slot_dim,), initializer="zeros"
+            name="head_bias", shape=(self._head_width(),), initializer="zeros"
         )
         if self.anchor_dim is not None:
             self.anchor_kernel = self.add_weight(
@@ -150,8 +159,12 @@ class NTMMemory(keras.layers.Layer):
             aggregation="mean",
         )
 
-    def _address(self, key, memory):
-        """Eq. (9)-(10): softmax over the slots of the cosine similarity."""
+    def _head_width(self):
+        # Read key, write key, erase, add (Z each), then two key strengths.
+        return 4 * self.slot_dim + (2 if self.learn_key_strength else 0)
+
+    def _address(self, key, memory, strength=None):
+        """Eq. (9)-(10): softmax over the slots of the (scaled) cosine similarity."""
         key_norm = ops.sqrt(
             ops.maximum(ops.sum(key * key, axis=-1, keepdims=True), self.epsilon)
         )
@@ -159,6 +172,8 @@ class NTMMemory(keras.layers.Layer):
             ops.maximum(ops.sum(memory * memory, axis=-1), self.epsilon)
         )
         cosine = ops.matmul(key, ops.transpose(memory)) / (key_norm * slot_norm)
+        if strength is not None:
+            cosine = strength * cosine
         return ops.softmax(cosine, axis=-1)
 
     def call(
@@ -175,12 +190,20 @@ class NTMMemory(keras.layers.Layer):
             ops.matmul(controller, self.controller_kernel) + self.controller_bias
         )
         heads = ops.matmul(hidden, self.head_kernel) + self.head_bias
-        read_key, write_key, erase, add = ops.split(heads, 4, axis=-1)
-        erase, add = ops.sigmoid(erase), ops.tanh(add)
+        z = self.slot_dim
+        read_key, write_key = heads[:, :z], heads[:, z : 2 * z]
+        erase, add = (
+            ops.sigmoid(heads[:, 2 * z : 3 * z]),
+            ops.tanh(heads[:, 3 * z : 4 * z]),
+        )
+        read_strength = write_strength = None
+        if self.learn_key_strength:
+            strengths = 1.0 + ops.softplus(heads[:, 4 * z :])
+            read_strength, write_strength = strengths[:, :1], strengths[:, 1:]
 
-        read_weights = self._address(read_key, memory)  # Eq. (9)-(10)
+        read_weights = self._address(read_key, memory, read_strength)  # Eq. (9)-(10)
         read = ops.matmul(read_weights, memory)  # Eq. (11)
-        write_weights = self._address(write_key, memory)
+        write_weights = self._address(write_key, memory, write_strength)
 
         if training:
             # Eq. (12), once for the batch with its mean erase and add matrices.
@@ -218,6 +241,7 @@ class NTMMemory(keras.layers.Layer):
             slot_dim=self.slot_dim,
             controller_units=self.controller_units,
             anchor_dim=self.anchor_dim,
+            learn_key_strength=self.learn_key_strength,
             memory_initializer=self.memory_initializer,
             kernel_initializer=self.kernel_initializer,
             epsilon=self.epsilon,

@@ -55,8 +55,8 @@ def _numpy_memory(layer, f, user, memory):
     )
     memory = np.asarray(memory, np.float64)
 
-    def address(key):  # Eq. (9)-(10)
-        cosine = np.array(
+    def address(key, strength=1.0):  # Eq. (9)-(10), NTM's key strength optional
+        cosine = strength * np.array(
             [
                 key @ slot / (np.linalg.norm(key) * np.linalg.norm(slot))
                 for slot in memory
@@ -69,8 +69,11 @@ def _numpy_memory(layer, f, user, memory):
         hidden = np.maximum(np.concatenate([f[b], user[b]]) @ wh + bh, 0.0)  # Eq. (8)
         heads = hidden @ wo + bo
         read_key, write_key = heads[:Z], heads[Z : 2 * Z]
-        erase, add = _sigmoid(heads[2 * Z : 3 * Z]), np.tanh(heads[3 * Z :])
-        w_r, w_w = address(read_key), address(write_key)
+        erase, add = _sigmoid(heads[2 * Z : 3 * Z]), np.tanh(heads[3 * Z : 4 * Z])
+        beta_r = beta_w = 1.0
+        if layer.learn_key_strength:
+            beta_r, beta_w = 1.0 + np.log1p(np.exp(heads[4 * Z :]))
+        w_r, w_w = address(read_key, beta_r), address(write_key, beta_w)
         reads.append(sum(w_r[j] * memory[j] for j in range(M)))  # Eq. (11)
         own = memory * (1.0 - np.outer(w_w, erase)) + np.outer(w_w, add)  # Eq. (12)
         anchor = sum(w_w[j] * own[j] for j in range(M))  # Eq. (18)
@@ -85,11 +88,17 @@ def _numpy_memory(layer, f, user, memory):
     return [np.array(v) for v in (reads, anchors, w_reads, w_writes)] + [written]
 
 
-def test_shapes_config_gradients_and_saving(tmp_path):
+@pytest.mark.parametrize("learn_key_strength", [False, True])
+def test_shapes_config_gradients_and_saving(learn_key_strength, tmp_path):
     f, user = _data()
     testing.run_layer_test(
         NTMMemory,
-        dict(num_slots=M, slot_dim=Z, controller_units=UNITS),
+        dict(
+            num_slots=M,
+            slot_dim=Z,
+            controller_units=UNITS,
+            learn_key_strength=learn_key_strength,
+        ),
         f,
         (B, Z),
         call_kwargs=dict(user_embedding=user),
@@ -97,10 +106,12 @@ def test_shapes_config_gradients_and_saving(tmp_path):
     )
 
 
-@pytest.mark.parametrize("anchor_dim", [None, 2])
-def test_matches_numpy_equations(anchor_dim):
+@pytest.mark.parametrize(
+    "anchor_dim, learn_key_strength", [(None, False), (2, False), (None, True)]
+)
+def test_matches_numpy_equations(anchor_dim, learn_key_strength):
     f, user = _data()
-    layer = _layer(anchor_dim=anchor_dim)
+    layer = _layer(anchor_dim=anchor_dim, learn_key_strength=learn_key_strength)
     layer(f, user)
     memory = testing.to_numpy(layer.memory).copy()
     read, anchor, w_r, w_w = layer(
@@ -123,7 +134,7 @@ def test_matches_numpy_equations(anchor_dim):
 
 def test_every_trainable_weight_gets_a_gradient_through_read_and_anchor():
     f, user = _data()
-    layer = _layer(anchor_dim=2)
+    layer = _layer(anchor_dim=2, learn_key_strength=True)
     layer(f, user)
     p_read = testing._random_projection((B, Z), seed=1)
     p_anchor = testing._random_projection((B, 2), seed=2)
@@ -138,8 +149,11 @@ def test_every_trainable_weight_gets_a_gradient_through_read_and_anchor():
     with tf.GradientTape() as tape:
         value = loss()
     grad = testing.to_numpy(tape.gradient(value, layer.head_kernel))
-    for part in range(4):
-        assert np.abs(grad[:, part * Z : (part + 1) * Z]).max() > 1e-6, part
+    assert grad.shape[1] == 4 * Z + 2
+    for start, stop in ((0, Z), (Z, 2 * Z), (2 * Z, 3 * Z), (3 * Z, 4 * Z)):
+        assert np.abs(grad[:, start:stop]).max() > 1e-6, (start, stop)
+    for column in (4 * Z, 4 * Z + 1):  # the read and write key strengths
+        assert np.abs(grad[:, column]).max() > 1e-6, column
     assert [v.name for v in layer.non_trainable_variables] == ["memory"]
 
 
