@@ -89,8 +89,10 @@ _LATENCY_BATCHES = flags.DEFINE_list(
 _BUILD_FIRST = flags.DEFINE_bool(
     "build_first",
     True,
-    "Build the model and its optimizer on one batch before `fit` (inside the "
-    "timed run): Keras then skips its own symbolic build.",
+    "Build the model and its optimizer on two examples before `fit` (inside the "
+    "timed run), as the trainer does: Keras then skips its symbolic build, which "
+    "traces the model once more (DeepFM, 20k rows: 1.8 instead of 2.8 CPU-seconds "
+    "per 3-epoch run).",
 )
 _JIT = flags.DEFINE_enum(
     "jit_compile",
