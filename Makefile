@@ -108,8 +108,11 @@ sweep: $(STAMP)
 summarize: $(STAMP)
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
+# Training throughput (each model --repeats=3 times), inference latency, simulator and
+# conversion benchmarks; e.g. BENCH_FLAGS="--data_sizes= --conversion_rows=" for training alone.
+BENCH_FLAGS ?=
 bench: $(STAMP)
-	$(PY) -m experiments.bench --output=experiments/results/bench.json
+	$(PY) -m experiments.bench --output=experiments/results/bench.json $(BENCH_FLAGS)
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 tensorboard: $(STAMP)
