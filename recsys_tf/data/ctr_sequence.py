@@ -184,12 +184,22 @@ class _Sequence:
             timestamps=timestamps[order],
         )
 
-    def offsets(self, users, cutoffs):
+    def offsets(self, users, queries):
         """(start, end) int32 of each instance: its user's first event and the
-        first one at or after its cutoff."""
+        first one at or after its cutoff (`queries` from `_queries`)."""
         start = self.user_start[users]
-        end = np.searchsorted(self.keys, users * (MAX_TIMESTAMP + 1) + cutoffs)
+        keys, order = queries
+        end = np.empty(len(users), np.int64)
+        end[order] = np.searchsorted(self.keys, keys)
         return start.astype(np.int32), end.astype(np.int32)
+
+
+def _queries(users, cutoffs):
+    """The sorted search keys of (user, cutoff) and their order: one sort serves
+    every type (sorted queries search several times faster)."""
+    keys = users * (MAX_TIMESTAMP + 1) + cutoffs
+    order = np.argsort(keys, kind="stable")
+    return keys[order], order
 
 
 def sessions(sequence: _Sequence, gap: int = SESSION_GAP_SECONDS):
@@ -285,15 +295,15 @@ def build_ctr_sequence_task(
     starts = request_starts(log)
 
     def part(split: ctr.CTRSplit) -> ctr.CTRSplit:
-        cut = cutoffs(split, starts)
+        queries = _queries(split.user_ids, cutoffs(split, starts))
         inputs = dict(split.features)
         for kind in wanted:
-            start, end = sequences[kind].offsets(split.user_ids, cut)
+            start, end = sequences[kind].offsets(split.user_ids, queries)
             inputs[kind] = SequenceWindows(
                 sequences[kind].items, start, end, max_length, lookups
             )
         if num_sessions:
-            start, end = sequences["click"].offsets(split.user_ids, cut)
+            start, end = sequences["click"].offsets(split.user_ids, queries)
             inputs["session"] = SequenceWindows(
                 sequences["click"].items,
                 start,
