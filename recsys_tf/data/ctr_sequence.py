@@ -35,11 +35,27 @@ items), and each instance holds two int32 offsets per type (its user's first
 event and its cutoff); the [batch, T] windows exist only inside a batch. The
 sessions reuse the click sequence with a session index per click.
 
-Measured (`python -m recsys_tf.data.ctr_sequence --data=...`, all seven /
-four types, item_features=("category",), T = 100, S = 5, L = 10, on the 2-core
-machine; build time of this function, peak RSS of the process including the
-event log):
-see the README section "Data" (filled in by the issue-19 commit).
+Measured on the 2-core machine shared with other jobs (load average 6-13, so
+times vary by a factor of about 3), every type the data has, item_features
+("category",), T = 100, S = 5, L = 10; time of this function, peak RSS of the
+whole process (TensorFlow, pandas and the event log take about 850 MB before the
+build):
+
+- simulator size small (1.2 M impressions, 7 types): 0.7-4.5 s (the CTR task
+  alone: 0.7-2.9 s), peak RSS 1,098 MB (the CTR task alone: 1,077 MB);
+- KuaiRand-Pure (222,869 impressions, click / unclick / like / dislike):
+  0.6-1.4 s (the CTR task alone: 0.4-0.9 s), peak RSS 946 MB (924 MB).
+
+Materialised windows would take 1.2 M x 7 x 100 x 9 bytes (item, category,
+mask) = 7.6 GB on the simulator. Command (after `make data`, and a first run on
+`kuairand` to convert it under data/):
+
+    PYTHONPATH=. /usr/bin/time -f "%M KB peak" python -c "import time; \
+    from recsys_tf.data.schema import read_event_log; \
+    from recsys_tf.data.ctr_sequence import build_ctr_sequence_task as build; \
+    log = read_event_log('data/synthetic_small'); t = time.time(); \
+    build(log, max_length=100, num_sessions=5, session_length=10); \
+    print(time.time() - t)"
 """
 
 from __future__ import annotations
