@@ -239,10 +239,37 @@ def build_ctr_sequence_task(
     session_length: int = 10,
     **ctr_options,
 ) -> CTRSequenceTask:
-    """The CTR task of `log` with per-impression feedback sequences.
+    """The CTR task of `log` (`ctr.build_ctr_task(log, **ctr_options)`: label,
+    split, fractions, seed, crosses, rating_threshold, fields) with per-impression
+    feedback sequences (`add_sequences`, which has the other arguments)."""
+    return add_sequences(
+        log,
+        ctr.build_ctr_task(log, **ctr_options),
+        label=ctr_options.get("label", "auto"),
+        sequence_types=sequence_types,
+        item_features=item_features,
+        max_length=max_length,
+        num_sessions=num_sessions,
+        session_length=session_length,
+    )
+
+
+def add_sequences(
+    log: EventLog,
+    task: ctr.CTRTask,
+    label: str = "auto",
+    sequence_types: tuple[str, ...] = (),
+    item_features: tuple[str, ...] = ("category",),
+    max_length: int = 100,
+    num_sessions: int = 0,
+    session_length: int = 10,
+) -> CTRSequenceTask:
+    """The CTR task `task` of `log` with per-impression feedback sequences.
 
     Args:
         log: a validated event log.
+        task: its CTR task (`ctr.build_ctr_task`).
+        label: the `label` it was built with (click labels give the unclick type).
         sequence_types: feedback types of `SEQUENCE_TYPES` to give the model;
             () = every type the data has.
         item_features: item feature columns (CTR fields) given beside each
@@ -250,8 +277,6 @@ def build_ctr_sequence_task(
         max_length: T, the most recent items per type.
         num_sessions: S, the most recent click sessions (0 = no session inputs).
         session_length: L, the most recent items per session.
-        **ctr_options: keyword arguments of `ctr.build_ctr_task` (label, split,
-            fractions, seed, crosses, rating_threshold, fields).
 
     Returns:
         A `CTRSequenceTask`.
@@ -273,7 +298,6 @@ def build_ctr_sequence_task(
             f"Received: max_length={max_length}, session_length={session_length}, "
             f"num_sessions={num_sessions}"
         )
-    task = ctr.build_ctr_task(log, **ctr_options)
     features = ("item_id",) + tuple(f for f in item_features if f != "item_id")
     missing = [f for f in features if f not in task.fields]
     if missing:
@@ -287,7 +311,7 @@ def build_ctr_sequence_task(
             f"item_features: {not_item} are not columns of the items table; it has "
             f"{list(log.items.columns)}"
         )
-    clicks = ctr.resolve_label(log, ctr_options.get("label", "auto")) == "click"
+    clicks = ctr.resolve_label(log, label) == "click"
     events = feedback_events(log, task if clicks else None)
     wanted = tuple(sequence_types) or tuple(events)
     for kind in wanted + (("click",) if num_sessions else ()):
