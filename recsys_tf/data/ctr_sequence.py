@@ -230,6 +230,22 @@ def sessions(sequence: _Sequence, gap: int = SESSION_GAP_SECONDS):
     return segment_of, segment_start
 
 
+def check_options(sequence_types, max_length, num_sessions, session_length):
+    """Refuses unknown feedback types and lengths no task can use (ValueError)."""
+    unknown = [t for t in sequence_types if t not in SEQUENCE_TYPES]
+    if unknown:
+        raise ValueError(
+            f"sequence_types {unknown} are not feedback types; expected a subset "
+            f"of {SEQUENCE_TYPES}"
+        )
+    if max_length < 1 or session_length < 1 or num_sessions < 0:
+        raise ValueError(
+            "max_length and session_length must be >= 1 and num_sessions >= 0. "
+            f"Received: max_length={max_length}, session_length={session_length}, "
+            f"num_sessions={num_sessions}"
+        )
+
+
 def build_ctr_sequence_task(
     log: EventLog,
     sequence_types: tuple[str, ...] = (),
@@ -286,18 +302,7 @@ def add_sequences(
             dataset), an unknown type or item feature, or bad lengths.
     """
     name = dataset_name(log)
-    unknown = [t for t in sequence_types if t not in SEQUENCE_TYPES]
-    if unknown:
-        raise ValueError(
-            f"sequence_types {unknown} are not feedback types; expected a subset "
-            f"of {SEQUENCE_TYPES}"
-        )
-    if max_length < 1 or session_length < 1 or num_sessions < 0:
-        raise ValueError(
-            "max_length and session_length must be >= 1 and num_sessions >= 0. "
-            f"Received: max_length={max_length}, session_length={session_length}, "
-            f"num_sessions={num_sessions}"
-        )
+    check_options(sequence_types, max_length, num_sessions, session_length)
     features = ("item_id",) + tuple(f for f in item_features if f != "item_id")
     missing = [f for f in features if f not in task.fields]
     if missing:

@@ -91,34 +91,39 @@ class SequenceWindows:
     def output_names(self, prefix: str) -> list[str]:
         return [f"{prefix}_{name}" for name in self.lookups] + [f"{prefix}_mask"]
 
+    def _index_dtype(self):
+        return tf.int32 if len(self.values) < 2**31 - 1 else tf.int64
+
     def tensors(self) -> dict:
-        """The constant tensors a batch gathers from."""
-        values = self.values if len(self.values) else np.zeros(1, self.values.dtype)
-        out = {"values": tf.constant(values)}
+        """The constant tensors a batch gathers from: each output's code of every
+        event (the lookup applied once), after a padding 0 at position 0."""
+        out = {}
         for name, table in self.lookups.items():
-            if table is not None:
-                out[name] = tf.constant(table)
+            codes = self.values if table is None else np.asarray(table)[self.values]
+            out[name] = tf.constant(np.concatenate([np.zeros(1, codes.dtype), codes]))
         if self.segment_of is not None:
-            segment_of = self.segment_of if len(self.segment_of) else np.zeros(1, int)
-            out["segment_of"] = tf.constant(segment_of.astype(np.int64))
-            out["segment_start"] = tf.constant(self.segment_start.astype(np.int64))
+            dtype = self._index_dtype().as_numpy_dtype
+            segment_of = self.segment_of if len(self.segment_of) else np.zeros(1)
+            out["segment_of"] = tf.constant(segment_of.astype(dtype))
+            out["segment_start"] = tf.constant(self.segment_start.astype(dtype))
         return out
 
     def cut(self, prefix: str, tensors: dict, start, end) -> dict:
         """The outputs of one batch from its rows' `start` and `end` [batch]."""
-        start = tf.cast(start, tf.int64)
-        end = tf.cast(end, tf.int64)
-        last = tf.cast(tf.shape(tensors["values"])[0] - 1, tf.int64)
-        steps = tf.range(-self.length, 0, dtype=tf.int64)
+        dtype = self._index_dtype()
+        start = tf.cast(start, dtype)
+        end = tf.cast(end, dtype)
+        steps = tf.range(-self.length, 0, dtype=dtype)
         if self.segment_of is None:
             index = end[:, None] + steps  # [batch, length]
             mask = index >= start[:, None]
         else:
             segment_of = tensors["segment_of"]
+            last = tf.cast(tf.shape(segment_of)[0] - 1, dtype)
             first = tf.gather(segment_of, tf.clip_by_value(start, 0, last))
             latest = tf.gather(segment_of, tf.clip_by_value(end - 1, 0, last))
             segment = latest[:, None] + tf.range(
-                1 - self.num_segments, 1, dtype=tf.int64
+                1 - self.num_segments, 1, dtype=dtype
             )  # [batch, segments], oldest first
             real = (end > start)[:, None] & (segment >= first[:, None])
             segment = tf.maximum(segment, 0)
@@ -128,11 +133,11 @@ class SequenceWindows:
             )
             index = stop[..., None] + steps  # [batch, segments, length]
             mask = real[..., None] & (index >= begin[..., None])
-        codes = tf.gather(tensors["values"], tf.clip_by_value(index, 0, last))
-        out = {}
-        for name, table in self.lookups.items():
-            value = codes if table is None else tf.gather(tensors[name], codes)
-            out[f"{prefix}_{name}"] = tf.where(mask, value, tf.zeros_like(value))
+        position = tf.where(mask, index + 1, tf.zeros_like(index))  # 0 = padding
+        out = {
+            f"{prefix}_{name}": tf.gather(tensors[name], position)
+            for name in self.lookups
+        }
         out[f"{prefix}_mask"] = tf.cast(mask, tf.int8)
         return out
 
