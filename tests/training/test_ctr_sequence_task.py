@@ -124,3 +124,19 @@ def test_unknown_type_and_bad_lengths_are_refused_before_reading(tmp_path):
     with pytest.raises(ConfigError, match="num_sessions >= 0"):
         loop.run(config, str(tmp_path / "run"))
     assert not os.path.exists(tmp_path / "nothing")
+
+
+def test_export_signature_holds_the_sequence_inputs(data_root):
+    """The export signature comes from the task's batches: it has the windows."""
+    from experiments import export
+
+    config = _config("wide_deep", data_root, num_sessions=2, session_length=3)
+    data = loop.build_task(config, load_event_log(config.data))
+    model = PooledSequences.from_task(data, sequence_types=("click", "like"))
+    batches = get_task(config).dataset(config, data.train, batch_size=1)
+    specs = export._specs(model.input_fields(), batches.element_spec[0])
+    assert specs["click_category"].shape.as_list() == [None, 5]
+    assert specs["click_category"].dtype == "int64"
+    assert specs["session_mask"].shape.as_list() == [None, 2, 3]
+    assert specs["session_mask"].dtype == "int8"
+    assert "unclick_item_id" not in specs
