@@ -28,7 +28,8 @@ Leakage rule. An instance at time t in request q sees the events of its user
 with timestamp < min(t, the first timestamp of any event of q): events at t
 itself (equal timestamps) never enter, and no event of its own request ever
 enters, whatever its time. (On data without request ids the cutoff is t.) Ties
-among earlier events keep the event log's order.
+among earlier events keep the event log's order (unclick: the instances' order,
+training part first).
 
 Memory. Each type's events are stored once, sorted by user then time (int32
 items), and each instance holds two int32 offsets per type (its user's first
@@ -77,6 +78,8 @@ SESSION_GAP_SECONDS = 30 * 60
 
 LIKE_RATING = 4.0
 DISLIKE_RATING = 2.0
+"""On rating data without like / dislike events: like = a rating >= 4, dislike =
+a rating <= 2."""
 
 
 @dataclasses.dataclass
@@ -113,34 +116,27 @@ def feedback_events(log: EventLog, instances: ctr.CTRTask | None = None) -> dict
         type -> (user_ids, item_ids, timestamps) int64 arrays, in `SEQUENCE_TYPES`
         order, for the types present.
     """
-    events = log.events
-    kind = events["event"]
+    kind = log.events["event"]
+    columns = log.events[["user_id", "item_id", "timestamp"]]
 
     def of(mask):
-        frame = events[mask]
-        return tuple(
-            frame[c].to_numpy(np.int64) for c in ("user_id", "item_id", "timestamp")
-        )
+        return tuple(columns[c].to_numpy(np.int64)[mask] for c in columns)
 
     out = {}
     for name in SEQUENCE_TYPES:
         if name == "unclick":
             if instances is not None:
-                parts = instances.parts().values()
-                zero = [p.labels == 0 for p in parts]
-                out[name] = tuple(
-                    np.concatenate([get(p)[z] for p, z in zip(parts, zero)])
-                    for get in (
-                        lambda p: p.user_ids,
-                        lambda p: p.features["item_id"],
-                        lambda p: p.timestamps,
-                    )
+                zero = [(p, p.labels == 0) for p in instances.parts().values()]
+                out[name] = (
+                    np.concatenate([p.user_ids[z] for p, z in zero]),
+                    np.concatenate([p.features["item_id"][z] for p, z in zero]),
+                    np.concatenate([p.timestamps[z] for p, z in zero]),
                 )
             continue
         if name in ("like", "dislike") and not kind.isin(("like", "dislike")).any():
             ratings = kind == "rating"
             if ratings.any():
-                value = events["value"].to_numpy()
+                value = log.events["value"].to_numpy()
                 if name == "like":
                     out[name] = of(ratings.to_numpy() & (value >= LIKE_RATING))
                 else:
