@@ -87,6 +87,15 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.data.positive_events = ()  # () = ("click",) if the log has clicks, else ("rating",)
     config.data.max_length = 50  # history length L: the last L earlier positives
     config.data.min_history = 1
+    # Behaviour-sequence CTR tasks ("ctr_sequence"; data/ctr_sequence.py); their
+    # T is data.max_length (the last T earlier events of each type).
+    # Feedback types of ("click", "unclick", "like", "dislike", "cart", "fav",
+    # "buy"); () = every type the data has (a type it lacks is an error).
+    config.data.sequence_types = ()
+    # Item fields given beside each sequence item's id (() = the id only).
+    config.data.item_features = ("category",)
+    config.data.num_sessions = 0  # DSIN: the last S click sessions (0 = none)
+    config.data.session_length = 10  # DSIN: the last L items of each session
     # 0 = evaluate every validation / test example (the default); k > 0 keeps a
     # seeded sample of k per part, recorded as results.json `eval_subsampled`.
     config.data.max_eval_examples = 0
