@@ -134,7 +134,7 @@ def test_export_signature_holds_the_sequence_inputs(data_root):
     data = loop.build_task(config, load_event_log(config.data))
     model = PooledSequences.from_task(data, sequence_types=("click", "like"))
     batches = get_task(config).dataset(config, data.train, batch_size=1)
-    specs = export._specs(model.input_fields(), batches.element_spec[0])
+    specs = export.serving_specs(model.input_fields(), batches.element_spec[0])
     assert specs["click_category"].shape.as_list() == [None, 5]
     assert specs["click_category"].dtype == "int64"
     assert specs["session_mask"].shape.as_list() == [None, 2, 3]
