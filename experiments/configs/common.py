@@ -37,14 +37,18 @@ def override(config: ml_collections.ConfigDict, key: str, value) -> None:
 
 
 def with_preset(
-    config: ml_collections.ConfigDict, preset: str | None
+    config: ml_collections.ConfigDict, preset: str | None, tuned: dict | None = None
 ) -> ml_collections.ConfigDict:
-    """`config` with the overrides of the named protocol `preset` (None / "" = none)."""
+    """`config` with the overrides of the named protocol `preset` (None / "" = none),
+    then the model's values a sweep chose under that protocol (`tuned`: preset ->
+    {dotted key: value}, kept in the model's config beside the sweep command)."""
     if not preset:
         return config
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known presets: {sorted(PRESETS)}")
     for key, value in PRESETS[preset].items():
+        override(config, key, value)
+    for key, value in (tuned or {}).get(preset, {}).items():
         override(config, key, value)
     return config
 

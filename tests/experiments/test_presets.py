@@ -128,3 +128,17 @@ def test_cli_unknown_key_after_a_preset_lists_the_valid_keys(tmp_path):
     assert proc.returncode == 2
     assert "unknown config key(s) ['data.feilds']" in proc.stderr
     assert "data.fields" in proc.stderr
+
+
+def test_tuned_values_apply_under_their_preset_only():
+    default = wide_deep.get_config()
+    preset = wide_deep.get_config("autodenoise_ml1m")
+    for key, value in wide_deep.TUNED["autodenoise_ml1m"].items():
+        block, name = key.split(".")
+        assert preset[block][name] == value
+    assert default.train.learning_rate == 1e-3 and default.model.l2 == 0.0
+    config = common.base("x", "ctr", dict(name="x"))
+    with pytest.raises(KeyError, match="train.learning_rat"):
+        common.with_preset(
+            config, "autodenoise_ml1m", {"autodenoise_ml1m": {"train.learning_rat": 1}}
+        )
