@@ -49,7 +49,9 @@ def test_autodenoise_preset_applies_to_each_config(module):
     assert tuple(config.data.crosses) == ()  # a config's crosses are dropped
     assert config.data.split == "random"
     assert tuple(config.data.fractions) == (0.8, 0.1, 0.1)
-    # Only data changes: the model and training are the config's own.
+    # Only data changes, and the values a sweep chose under the preset (TUNED).
+    for key, value in getattr(module, "TUNED", {}).get("autodenoise_ml1m", {}).items():
+        common.override(plain, key, value)
     assert config.model == plain.model and config.train == plain.train
     assert plain.data.name == "synthetic" and tuple(plain.data.fields) == ()
 
