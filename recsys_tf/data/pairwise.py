@@ -40,11 +40,16 @@ class PairwiseSplit:
         targets: int64 [n] a target-type item of the user (train: each distinct
             training (user, item) target pair; validation / test: the held-out one).
         timestamps: int64 [n] time of the (first) target event.
+        owner: the `PairwiseTask` of the part.
     """
 
     user_ids: np.ndarray
     targets: np.ndarray
     timestamps: np.ndarray
+    # The task this part belongs to (its interactions feed the negative sampler).
+    owner: PairwiseTask | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -171,7 +176,7 @@ def build_pairwise_task(
             chosen = chosen[np.append(True, keys[1:] != keys[:-1])]
         return PairwiseSplit(users[chosen], items[chosen], stamps[chosen])
 
-    return PairwiseTask(
+    task = PairwiseTask(
         train=part(0),
         validation=part(1),
         test=part(2),
@@ -182,6 +187,9 @@ def build_pairwise_task(
         dropped_users=dropped,
         min_target_events=min_target_events,
     )
+    for split in task.parts().values():
+        split.owner = task
+    return task
 
 
 def _per_user(keys: np.ndarray, num_users: int, num_items: int):
@@ -289,9 +297,10 @@ def train_dataset(
     seed: int = 0,
     epochs: tuple[int, int | None] = (0, 1),
 ):
-    """Batches of training examples, negatives redrawn every epoch.
+    """Batches `(x, positive items)` of training examples, negatives redrawn every
+    epoch (the models' losses read `x` only).
 
-    A batch holds `user_id`, `item_id` (the positive) int64 [B], `negatives`
+    `x` holds `user_id`, `item_id` (the positive) int64 [B], `negatives`
     int64 [B, x], and the training feedback of each scored pair (for the
     per-branch update rule of MF + M-MLP): `feedback` int8 [B, T] and
     `negative_feedback` int8 [B, x, T], T = len(task.feedback_types). Epoch e uses
@@ -322,13 +331,16 @@ def train_dataset(
             )
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                yield {
-                    "user_id": split.user_ids[rows],
-                    "item_id": split.targets[rows],
-                    "feedback": positive_feedback[rows],
-                    "negatives": negatives[rows],
-                    "negative_feedback": feedback[rows],
-                }
+                yield (
+                    {
+                        "user_id": split.user_ids[rows],
+                        "item_id": split.targets[rows],
+                        "feedback": positive_feedback[rows],
+                        "negatives": negatives[rows],
+                        "negative_feedback": feedback[rows],
+                    },
+                    split.targets[rows],
+                )
             epoch += 1
 
     signature = {
@@ -338,7 +350,9 @@ def train_dataset(
         "negatives": tf.TensorSpec([None, x], tf.int64),
         "negative_feedback": tf.TensorSpec([None, x, types], tf.int8),
     }
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    dataset = tf.data.Dataset.from_generator(
+        batches, output_signature=(signature, tf.TensorSpec([None], tf.int64))
+    )
     return dataset.prefetch(2)
 
 
