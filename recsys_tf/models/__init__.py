@@ -1,6 +1,11 @@
 """Models of the suite and the registry the experiment entry point reads."""
 
-from recsys_tf.models.base import CTRModel, PairwiseModel, RetrievalModel
+from recsys_tf.models.base import (
+    CTRModel,
+    PairwiseModel,
+    RetrievalModel,
+    SequenceCTRModel,
+)
 from recsys_tf.models.baselines.autoint import AutoInt
 from recsys_tf.models.baselines.bpr import BPR
 from recsys_tf.models.baselines.dcn import DCN
@@ -37,6 +42,7 @@ __all__ = [
     "MODELS",
     "CTRModel",
     "RetrievalModel",
+    "SequenceCTRModel",
     "AutoInt",
     "DCN",
     "DeepFM",
