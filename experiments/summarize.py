@@ -371,7 +371,7 @@ def _outputs_by_seed(runs) -> dict:
 
 def protocol_note(runs: list[dict]) -> str:
     """The evaluation protocol of a table's runs, for its footer."""
-    if not any(r.get("task") == "retrieval" for r in runs):
+    if not any(r.get("task") in ("retrieval", "pairwise") for r in runs):
         return ""
     if any("exclude_history" not in r for r in runs):
         return (
