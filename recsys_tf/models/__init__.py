@@ -1,15 +1,25 @@
 """Models of the suite and the registry the experiment entry point reads."""
 
-from recsys_tf.models.base import CTRModel, RetrievalModel, SequenceCTRModel
+from recsys_tf.models.base import (
+    CTRModel,
+    PairwiseModel,
+    RetrievalModel,
+    SequenceCTRModel,
+)
 from recsys_tf.models.baselines.autoint import AutoInt
+from recsys_tf.models.baselines.bpr import BPR
 from recsys_tf.models.baselines.dcn import DCN
 from recsys_tf.models.baselines.deepfm import DeepFM
 from recsys_tf.models.baselines.fm import FM
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
+from recsys_tf.models.baselines.mfpr import MFPR
+from recsys_tf.models.baselines.neumf import NeuMF
 from recsys_tf.models.baselines.pnn import PNN
 from recsys_tf.models.baselines.popularity import Popularity
 from recsys_tf.models.baselines.wide_deep import WideDeep
+from recsys_tf.models.baselines.wmf import WMF
 from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
+from recsys_tf.models.mf_mlp import MFMLP
 
 MODELS = {
     "logistic_regression": LogisticRegression,
@@ -21,6 +31,11 @@ MODELS = {
     "youtube_dnn": YouTubeDNN,
     "dcn": DCN,
     "autoint": AutoInt,
+    "mf_mlp": MFMLP,
+    "bpr": BPR,
+    "wmf": WMF,
+    "neumf": NeuMF,
+    "mfpr": MFPR,
 }
 
 __all__ = [
@@ -37,4 +52,10 @@ __all__ = [
     "Popularity",
     "WideDeep",
     "YouTubeDNN",
+    "PairwiseModel",
+    "MFMLP",
+    "BPR",
+    "WMF",
+    "NeuMF",
+    "MFPR",
 ]

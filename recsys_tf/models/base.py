@@ -13,6 +13,7 @@ from keras import ops
 
 from recsys_tf.data.ctr_sequence import SEQUENCE_TYPES
 from recsys_tf.layers import FieldEmbedding
+from recsys_tf.losses import PAIR_LOSSES, pair_loss
 
 CANDIDATES = "sampled_candidates"
 """Key of `x` holding the sampled softmax's candidates drawn outside an XLA step."""
@@ -410,3 +411,90 @@ class RetrievalModel(SuiteModel):
                 ops.reshape(sample_weight, (-1,)), "float32"
             )
         return scale_for_replicas(ops.mean(per_example) + _regularisation(self))
+
+
+class PairwiseModel(SuiteModel):
+    """A model scoring (user, item) pairs, trained against sampled negatives.
+
+    `call(inputs)` returns the logits `[batch]` of the pairs
+    (`inputs["user_id"]`, `inputs["item_id"]`); a ranking sorts by them (a model
+    whose paper ends in a sigmoid, `predict_proba`, ranks the same). Training
+    batches (`recsys_tf.data.pairwise.train_dataset`) add `negatives` `[batch, x]`
+    and the training feedback of every pair (`feedback` `[batch, T]`,
+    `negative_feedback` `[batch, x, T]`); `compute_loss` scores the negatives with
+    `score` and applies `recsys_tf.losses.pair_loss(loss)`. Subclasses implement
+    `score(user_ids, item_ids, feedback=None, training=False) -> [n]` (feedback is
+    given during training only) and list their own arguments in `get_config`.
+
+    Args:
+        num_users: user vocabulary size.
+        num_items: item vocabulary size.
+        loss: "bpr", "pointwise" or "weighted_square" (`pair_loss`).
+        positive_weight: the positive's confidence of "weighted_square".
+    """
+
+    def __init__(self, num_users, num_items, loss="bpr", positive_weight=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if loss not in PAIR_LOSSES:
+            raise ValueError(f"`loss` must be one of {PAIR_LOSSES}. Received: {loss!r}")
+        if min(num_users, num_items) < 1:
+            raise ValueError(
+                "`num_users` and `num_items` must be >= 1. Received: "
+                f"num_users={num_users}, num_items={num_items}"
+            )
+        self.num_users = int(num_users)
+        self.num_items = int(num_items)
+        self.loss = loss
+        self.positive_weight = float(positive_weight)
+
+    @classmethod
+    def from_task(cls, task, **kwargs):
+        """Builds the model for a `recsys_tf.data.pairwise.PairwiseTask`."""
+        return cls(task.num_users, task.num_items, **kwargs)
+
+    def score(self, user_ids, item_ids, feedback=None, training=False):
+        raise NotImplementedError
+
+    def call(self, inputs, training=False):
+        feedback = inputs.get("feedback") if training else None
+        return self.score(inputs["user_id"], inputs["item_id"], feedback, training)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        negatives = ops.cast(x["negatives"], "int32")
+        batch, count = ops.shape(negatives)[0], ops.shape(negatives)[1]
+        users = ops.reshape(
+            ops.repeat(ops.cast(x["user_id"], "int32")[:, None], count, axis=1), (-1,)
+        )
+        feedback = x.get("negative_feedback")
+        if feedback is not None:
+            feedback = ops.reshape(feedback, (batch * count, ops.shape(feedback)[-1]))
+        scores = self.score(users, ops.reshape(negatives, (-1,)), feedback, training)
+        per_example = pair_loss(
+            ops.reshape(y_pred, (-1,)),
+            ops.reshape(scores, (batch, count)),
+            self.loss,
+            self.positive_weight,
+        )
+        if sample_weight is not None:
+            per_example = per_example * ops.cast(
+                ops.reshape(sample_weight, (-1,)), "float32"
+            )
+        return scale_for_replicas(ops.mean(per_example) + _regularisation(self))
+
+    def predict_proba(self, logits):
+        return ops.sigmoid(logits)
+
+    def input_fields(self) -> dict[str, int]:
+        return {"user_id": self.num_users, "item_id": self.num_items}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_users=self.num_users,
+            num_items=self.num_items,
+            loss=self.loss,
+            positive_weight=self.positive_weight,
+        )
+        return config

@@ -7,9 +7,10 @@ import pytest
 
 from data_prep import synthetic
 from experiments.configs import common
+from recsys_tf.data import pairwise
 from recsys_tf.data.input import make_dataset
 from recsys_tf.losses.sampled_softmax import SAMPLERS
-from recsys_tf.models import MODELS, RetrievalModel
+from recsys_tf.models import MODELS, PairwiseModel, RetrievalModel
 from recsys_tf.training import loop
 from recsys_tf.training.optimizers import get_optimizer
 from tests import testing
@@ -27,23 +28,34 @@ def tasks():
     log = synthetic.simulate(synthetic.make_config("tiny"), seed=0)
     return {
         task: loop.build_task(common.base("jit", task, dict(name="")), log)
-        for task in ("ctr", "retrieval")
+        for task in ("ctr", "retrieval", "pairwise")
     }
+
+
+def _kind(cls) -> str:
+    if issubclass(cls, RetrievalModel):
+        return "retrieval"
+    return "pairwise" if issubclass(cls, PairwiseModel) else "ctr"
 
 
 def _train(model, task, jit_compile, steps=STEPS):
     """Losses of `steps` training steps of 32 examples (lazy Adam): eagerly, or
     compiled by XLA (the model keeps `jit_compile=True`)."""
-    if isinstance(model, RetrievalModel):
-        features, labels = task.train.features(), task.train.targets
+    if isinstance(model, PairwiseModel):
+        sampler = pairwise.NegativeSampler(task)
+        dataset = pairwise.train_dataset(task, sampler, 32, shuffle=False)
     else:
-        features, labels = task.train.features, task.train.labels
+        if isinstance(model, RetrievalModel):
+            features, labels = task.train.features(), task.train.targets
+        else:
+            features, labels = task.train.features, task.train.labels
+        dataset = make_dataset(features, labels, batch_size=32)
     model.compile(
         optimizer=get_optimizer("lazy_adam", 0.01),
         jit_compile=jit_compile,
         run_eagerly=not jit_compile,
     )
-    dataset = make_dataset(features, labels, batch_size=32).take(steps)
+    dataset = dataset.take(steps)
     losses = []
     model.fit(
         dataset,
@@ -62,7 +74,7 @@ def _train(model, task, jit_compile, steps=STEPS):
 def _pair(tasks, name, **hparams):
     """The losses of the same model trained eagerly and with XLA."""
     cls = MODELS[name]
-    task = tasks["retrieval" if issubclass(cls, RetrievalModel) else "ctr"]
+    task = tasks[_kind(cls)]
     losses = []
     for jit_compile in (False, True):
         testing.set_seed()
@@ -88,12 +100,11 @@ CASES = (
 )
 def test_every_registered_model_trains_with_xla(tasks, name, hparams):
     cls = MODELS[name]
-    task = tasks["retrieval" if issubclass(cls, RetrievalModel) else "ctr"]
+    task = tasks[_kind(cls)]
     testing.set_seed()
     model = cls.from_task(task, **{**SMALL.get(name, {}), **hparams})
-    retrieval = isinstance(model, RetrievalModel)
     part = task.validation
-    features = part.features() if retrieval else part.features
+    features = part.features if _kind(cls) == "ctr" else part.features()
     model({k: v[:2] for k, v in features.items()})  # built: its weights exist
     if not model.trainable_weights:  # nothing to train (popularity): XLA scoring
         model.compile(jit_compile=True)
