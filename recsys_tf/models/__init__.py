@@ -1,13 +1,16 @@
 """Models of the suite and the registry the experiment entry point reads."""
 
-from recsys_tf.models.base import CTRModel, RetrievalModel
+from recsys_tf.models.base import CTRModel, RetrievalModel, SequentialRetrievalModel
 from recsys_tf.models.baselines.autoint import AutoInt
+from recsys_tf.models.baselines.caser import Caser
 from recsys_tf.models.baselines.dcn import DCN
 from recsys_tf.models.baselines.deepfm import DeepFM
 from recsys_tf.models.baselines.fm import FM
+from recsys_tf.models.baselines.gru4rec import GRU4Rec
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
 from recsys_tf.models.baselines.pnn import PNN
 from recsys_tf.models.baselines.popularity import Popularity
+from recsys_tf.models.baselines.sasrec import SASRec
 from recsys_tf.models.baselines.wide_deep import WideDeep
 from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
 
@@ -21,19 +24,26 @@ MODELS = {
     "youtube_dnn": YouTubeDNN,
     "dcn": DCN,
     "autoint": AutoInt,
+    "sasrec": SASRec,
+    "gru4rec": GRU4Rec,
+    "caser": Caser,
 }
 
 __all__ = [
     "MODELS",
     "CTRModel",
     "RetrievalModel",
+    "SequentialRetrievalModel",
     "AutoInt",
+    "Caser",
     "DCN",
     "DeepFM",
     "FM",
+    "GRU4Rec",
     "LogisticRegression",
     "PNN",
     "Popularity",
+    "SASRec",
     "WideDeep",
     "YouTubeDNN",
 ]
