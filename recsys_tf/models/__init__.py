@@ -1,6 +1,11 @@
 """Models of the suite and the registry the experiment entry point reads."""
 
-from recsys_tf.models.base import CTRModel, RetrievalModel, SequentialRetrievalModel
+from recsys_tf.models.base import (
+    CTRModel,
+    RetrievalModel,
+    SequenceCTRModel,
+    SequentialRetrievalModel,
+)
 from recsys_tf.models.baselines.autoint import AutoInt
 from recsys_tf.models.baselines.caser import Caser
 from recsys_tf.models.baselines.dcn import DCN
@@ -33,6 +38,7 @@ __all__ = [
     "MODELS",
     "CTRModel",
     "RetrievalModel",
+    "SequenceCTRModel",
     "SequentialRetrievalModel",
     "AutoInt",
     "Caser",
