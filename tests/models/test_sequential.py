@@ -200,6 +200,7 @@ def test_every_variable_gets_a_gradient(cls, loss):
     testing.assert_model_gradients(model, x, y)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", MODEL_CLASSES)
 def test_overfits_one_batch(cls):
     x, y = _batch()
@@ -209,6 +210,7 @@ def test_overfits_one_batch(cls):
     assert after < 0.2 * before, (before, after)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", MODEL_CLASSES)
 def test_save_reload_and_config_round_trip(cls, tmp_path):
     x, y = _batch()
