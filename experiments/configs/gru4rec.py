@@ -12,7 +12,10 @@ candidates shared by the batch (the sampled cross-entropy of GRU4Rec's later ver
 Hidasi & Karatzoglou 2018; `--config.model.loss=softmax` takes the whole catalogue,
 about 10x slower on Beauty), Adam with learning rate 1e-3, batch 256; up to 200
 epochs with early stopping on validation (patience 20).
-Expected time on a 2-core CPU shared with other jobs: see the README.
+Expected time on a 2-core CPU shared with other jobs: 30-200 s per epoch on Beauty
+(measured: 53 epochs, early stopped at best epoch 43, 2,235 s of training, 530
+sequences/s; seed 0 test HR@10 0.4228, NDCG@10 0.2758 sampled; the same checkpoint
+under full ranking HR@10 0.0532, NDCG@10 0.0290).
 """
 
 from experiments.configs import common
