@@ -22,6 +22,20 @@ PRESETS = {
         "data.split": "random",
         "data.fractions": (0.8, 0.1, 0.1),
     },
+    # S3-Rec's protocol on its Amazon Beauty files (Zhou et al. CIKM 2020, Table 2):
+    # leave-one-out (last item test, second last validation), the last 50 items as
+    # history, 99 negatives per user drawn uniformly from the items the user never
+    # touched, one list shared by validation and test. Its full-ranking table:
+    # `--config.eval.protocol=full` (the user's earlier items excluded, "auto").
+    "s3rec_beauty": {
+        "data.name": "amazon_beauty",
+        "data.split": "leave_one_out",
+        "data.max_length": 50,
+        "eval.protocol": "sampled",
+        "eval.num_negatives": 99,
+        "eval.shared_negatives": True,
+        "eval.ks": (1, 5, 10, 20, 50),
+    },
 }
 
 
@@ -100,6 +114,10 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.data.item_features = ("category",)
     config.data.num_sessions = 0  # DSIN: the last S click sessions (0 = none)
     config.data.session_length = 10  # DSIN: the last L items of each session
+    # One training row per user with a target at every position (SASRec's
+    # examples) instead of one row per target; for models that encode the
+    # history causally (`SequentialRetrievalModel`).
+    config.data.per_position = False
     # 0 = evaluate every validation / test example (the default); k > 0 keeps a
     # seeded sample of k per part, recorded as results.json `eval_subsampled`.
     config.data.max_eval_examples = 0

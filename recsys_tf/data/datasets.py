@@ -29,12 +29,15 @@ class RealDataset:
         options: keyword arguments of the converter's `convert`; a tuple value
             lists file names in `folder` and the first one present is used (the
             original file first, then the copy held on this machine).
+        file: a file of `folder` that the converter reads instead of the folder
+            (its first argument), for converters of one file (`data_prep.sasrec`).
     """
 
     converter: str
     folder: str
     description: str
     options: dict = dataclasses.field(default_factory=dict)
+    file: str = ""
 
 
 REAL = {
@@ -72,6 +75,13 @@ REAL = {
         "kuairec",
         "KuaiRec small matrix, every row as in the AutoDenoise code (random split only)",
         {"matrix": "small", "missing_timestamps": "ignore"},
+    ),
+    "amazon_beauty": RealDataset(
+        "sasrec",
+        "amazon-beauty-s3rec",
+        "Amazon Beauty 5-core as preprocessed by S3-Rec (22,363 users, 12,101 items)",
+        {"layout": "user-lines"},
+        file="Beauty.txt.gz",
     ),
     "netflix": RealDataset("netflix", "netflix", "Netflix Prize, all ratings"),
     "mind_small": RealDataset(
@@ -114,7 +124,8 @@ def convert_real(name: str, output: str, source_root: str | None = None) -> Even
     converter = importlib.import_module(f"data_prep.{spec.converter}")
     # Converters write aside and rename (data_prep.common.dataset_folder), so a
     # killed conversion never leaves a folder that looks complete.
-    converter.convert(folder, output, **_resolve_options(spec, folder))
+    source = os.path.join(folder, spec.file) if spec.file else folder
+    converter.convert(source, output, **_resolve_options(spec, folder))
     return read_event_log(output)
 
 

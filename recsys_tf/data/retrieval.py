@@ -14,19 +14,28 @@ from recsys_tf.data.schema import EventLog
 class RetrievalSplit:
     """One part of a retrieval task; row r predicts `targets[r]` from its history.
 
+    A per-position part (`build_retrieval_task(per_position=True)`, training
+    only) has one row per user and a target per position: `targets[r, t]` is the
+    item that follows `history[r, t]`, so position t predicts it from
+    `history[r, :t + 1]`; `history_mask` marks the real positions of both.
+
     Attributes:
         user_ids: int64 [n].
         history: int64 [n, max_length] item ids, oldest first, most recent in the
             last column; left-padded with 0 where `history_mask` is False.
         history_mask: bool [n, max_length].
-        targets: int64 [n] the next positive item.
-        timestamps: int64 [n] time of the target event.
-        request_ids: int64 [n] request of the target event (-1 if unknown).
+        targets: int64 [n] the next positive item ([n, max_length] per position,
+            0 where `history_mask` is False).
+        timestamps: int64 [n] time of the target event ([n, max_length] per
+            position).
+        request_ids: int64 [n] request of the target event (-1 if unknown;
+            [n, max_length] per position).
         user_features: column name -> int64 [n] user feature codes.
         sequence: int64 [events] the positive items of every user, sorted by
             user then time (one array shared by the parts of a task), or None.
         sequence_start: int64 [n] index in `sequence` of the user's first item.
         sequence_index: int64 [n] index in `sequence` of the target's own event.
+        per_position: whether `targets` holds one target per position.
     """
 
     user_ids: np.ndarray
@@ -39,6 +48,7 @@ class RetrievalSplit:
     sequence: np.ndarray | None = None
     sequence_start: np.ndarray | None = None
     sequence_index: np.ndarray | None = None
+    per_position: bool = False
     _earlier: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -70,6 +80,11 @@ class RetrievalSplit:
             (local, items): int64 arrays of the same length; `local` indexes
             `rows`, each (local, item) pair appears once.
         """
+        if self.per_position:
+            raise ValueError(
+                "a per-position RetrievalSplit (training) has no earlier-items "
+                "lists: evaluation parts have one target per row"
+            )
         if self._earlier is None:
             self._earlier = self._build_earlier()
         offsets, items = self._earlier
@@ -125,6 +140,8 @@ class RetrievalTask:
     eval_totals: dict[str, int] = dataclasses.field(default_factory=dict)
     # Whether some (user, item) pair occurs in several positive events.
     repeat_consumption: bool = False
+    # Whether the training part has one target per position (`per_position`).
+    per_position: bool = False
 
     def parts(self):
         return {"train": self.train, "validation": self.validation, "test": self.test}
@@ -147,6 +164,22 @@ def _histories(items: np.ndarray, user_start: np.ndarray, max_length: int):
     return history.astype(np.int64), mask
 
 
+def _per_position_rows(users: np.ndarray, rows: np.ndarray, max_length: int):
+    """(user row, column) of each of `rows` in a per-position part, or -1.
+
+    `rows` are sorted (by user, then time); each user's last `max_length` of them
+    fill its row right-aligned, the last one in column `max_length - 1`.
+    """
+    owner = users[rows]
+    first = np.ones(len(rows), bool)
+    first[1:] = owner[1:] != owner[:-1]
+    user_row = np.cumsum(first) - 1
+    last = np.append(np.flatnonzero(first[1:]), len(rows) - 1)  # per user row
+    from_end = last[user_row] - np.arange(len(rows))
+    column = np.where(from_end < max_length, max_length - 1 - from_end, -1)
+    return user_row, column
+
+
 def default_positive_events(log: EventLog) -> tuple[str, ...]:
     """("click",) when the log has clicks (simulator, Taobao, KuaiRand), else
     ("rating",) (every rating of ML-1M or Netflix is a positive)."""
@@ -163,6 +196,7 @@ def build_retrieval_task(
     user_features: tuple[str, ...] | None = None,
     max_eval_examples: int | None = None,
     seed: int = 0,
+    per_position: bool = False,
 ) -> RetrievalTask:
     """Turns an event log into next-item examples.
 
@@ -172,6 +206,15 @@ def build_retrieval_task(
     their target (`split="time"`: global quantiles, so training never sees a later
     target) or per user (`"leave_one_out"`: last target to test, second last to
     validation). Histories contain only earlier events, whatever the part.
+
+    With `per_position`, the training part holds one row per user instead of one
+    per target (SASRec's training examples, Kang & McAuley 2018 Sec. III-A): the
+    user's last `max_length` training targets, each at the position that follows
+    its predecessor, `targets[r, t]` after `history[r, t]` (the item before it),
+    left-padded. A causal model then trains on every prefix at the cost of one
+    sequence, not one copy per prefix. The targets are those of the ordinary
+    training part (the same `min_history`); a user's earlier targets beyond
+    `max_length` are left out, as SASRec does (a larger `max_length` keeps them).
 
     Args:
         log: a validated event log.
@@ -185,6 +228,7 @@ def build_retrieval_task(
         max_eval_examples: if set, validation and test keep at most this many
             examples each, drawn with `seed` (to bound full-ranking cost).
         seed: seed of that draw.
+        per_position: one training row per user with a target per position.
 
     Returns:
         A `RetrievalTask`.
@@ -260,8 +304,48 @@ def build_retrieval_task(
             sequence_index=rows,
         )
 
-    train = part(0)
-    counts = np.bincount(train.targets, minlength=log.num_items).astype(np.int64)
+    def per_position_part():
+        rows = np.flatnonzero(keep & (parts == 0))
+        if len(rows) == 0:
+            raise ValueError(
+                f"the train part of the {split} split has no example "
+                f"(min_history={min_history})"
+            )
+        user_row, column = _per_position_rows(users, rows, max_length)
+        rows, user_row, column = (
+            rows[column >= 0],
+            user_row[column >= 0],
+            column[column >= 0],
+        )
+        shape = (user_row[-1] + 1, max_length)
+        grid = {
+            name: np.zeros(shape, np.int64)
+            for name in ("history", "targets", "timestamps", "request_ids")
+        }
+        for name, values in (
+            ("history", items[rows - 1]),  # rows have >= 1 earlier positive
+            ("targets", items[rows]),
+            ("timestamps", stamps[rows]),
+            ("request_ids", requests[rows]),
+        ):
+            grid[name][user_row, column] = values
+        mask = np.zeros(shape, bool)
+        mask[user_row, column] = True
+        owners = np.zeros(shape[0], np.int64)
+        owners[user_row] = users[rows]
+        return RetrievalSplit(
+            user_ids=owners,
+            history_mask=mask,
+            user_features={
+                c: table[c].to_numpy(np.int64)[owners] for c in user_features
+            },
+            per_position=True,
+            **grid,
+        )
+
+    train = per_position_part() if per_position else part(0)
+    trained = train.targets[train.history_mask] if per_position else train.targets
+    counts = np.bincount(trained, minlength=log.num_items).astype(np.int64)
     pairs = np.sort(users * log.num_items + items)
     repeats = bool((pairs[1:] == pairs[:-1]).any())
     return RetrievalTask(
@@ -274,4 +358,5 @@ def build_retrieval_task(
         item_counts=counts,
         eval_totals=totals,
         repeat_consumption=repeats,
+        per_position=per_position,
     )

@@ -1,5 +1,7 @@
 """Keras layers of the suite (one public layer per file; backend-agnostic keras.ops)."""
 
+from recsys_tf.layers.caser_convolution import CaserConvolution
+from recsys_tf.layers.causal_transformer_block import CausalTransformerBlock
 from recsys_tf.layers.cross_network import CrossNetwork
 from recsys_tf.layers.factorization_machine import FactorizationMachine
 from recsys_tf.layers.field_embedding import FieldEmbedding
@@ -15,6 +17,8 @@ from recsys_tf.layers.pair_gate import PAIRGate
 
 __all__ = [
     "MLP",
+    "CaserConvolution",
+    "CausalTransformerBlock",
     "CrossNetwork",
     "FactorizationMachine",
     "FieldEmbedding",

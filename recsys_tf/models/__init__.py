@@ -5,17 +5,21 @@ from recsys_tf.models.base import (
     PairwiseModel,
     RetrievalModel,
     SequenceCTRModel,
+    SequentialRetrievalModel,
 )
 from recsys_tf.models.baselines.autoint import AutoInt
 from recsys_tf.models.baselines.bpr import BPR
+from recsys_tf.models.baselines.caser import Caser
 from recsys_tf.models.baselines.dcn import DCN
 from recsys_tf.models.baselines.deepfm import DeepFM
 from recsys_tf.models.baselines.fm import FM
+from recsys_tf.models.baselines.gru4rec import GRU4Rec
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
 from recsys_tf.models.baselines.mfpr import MFPR
 from recsys_tf.models.baselines.neumf import NeuMF
 from recsys_tf.models.baselines.pnn import PNN
 from recsys_tf.models.baselines.popularity import Popularity
+from recsys_tf.models.baselines.sasrec import SASRec
 from recsys_tf.models.baselines.wide_deep import WideDeep
 from recsys_tf.models.baselines.wmf import WMF
 from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
@@ -36,6 +40,9 @@ MODELS = {
     "wmf": WMF,
     "neumf": NeuMF,
     "mfpr": MFPR,
+    "sasrec": SASRec,
+    "gru4rec": GRU4Rec,
+    "caser": Caser,
 }
 
 __all__ = [
@@ -43,13 +50,17 @@ __all__ = [
     "CTRModel",
     "RetrievalModel",
     "SequenceCTRModel",
+    "SequentialRetrievalModel",
     "AutoInt",
+    "Caser",
     "DCN",
     "DeepFM",
     "FM",
+    "GRU4Rec",
     "LogisticRegression",
     "PNN",
     "Popularity",
+    "SASRec",
     "WideDeep",
     "YouTubeDNN",
     "PairwiseModel",

@@ -498,3 +498,179 @@ class PairwiseModel(SuiteModel):
             positive_weight=self.positive_weight,
         )
         return config
+
+
+SEQUENTIAL_LOSSES = ("bce", "softmax", "sampled_softmax")
+
+
+class SequentialRetrievalModel(RetrievalModel):
+    """A retrieval model that reads the history as a sequence, a query per position.
+
+    Subclasses implement `encode(inputs, training) -> [batch, seq_len, dim]`, the
+    query of every position of `inputs["history"]` (position t reads positions
+    up to t only), and `output_table()`. `call` returns the last position's
+    query `[batch, dim]`, the one evaluation scores; with `per_position` (a task
+    built with `per_position=True`, one row per user with a target per position)
+    it returns every position's query in training, and the loss covers every
+    real position (`history_mask`) at the cost of one sequence.
+
+    Losses (`loss`), averaged over the real positions:
+    - "bce": binary cross-entropy of the target's logit against `num_negatives`
+      items per position drawn uniformly from the catalogue,
+      `-log sigmoid(r_target) - sum_j log(1 - sigmoid(r_j))` (SASRec Eq. (10),
+      Caser Eq. (10)); a drawn item equal to one of the row's items (inputs or
+      targets) is left out (SASRec redraws it; on Amazon Beauty that is about 1 in
+      1,300 draws);
+    - "softmax": cross-entropy of the softmax over the whole catalogue;
+    - "sampled_softmax": the foundation's `SampledSoftmax` with `num_negatives`
+      uniform candidates shared by the batch, log-Q corrected.
+
+    Args:
+        num_items: catalogue size.
+        loss: one of `SEQUENTIAL_LOSSES`.
+        num_negatives: negatives per position ("bce") or per batch
+            ("sampled_softmax").
+        per_position: return every position's query in training (set by
+            `from_task` from the task).
+        seed: seed of the negatives.
+    """
+
+    def __init__(
+        self,
+        num_items,
+        loss="bce",
+        num_negatives=1,
+        per_position=False,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_items) < 2:
+            raise ValueError(
+                f"`num_items` must be >= 2. Received: num_items={num_items}"
+            )
+        if loss not in SEQUENTIAL_LOSSES:
+            raise ValueError(
+                f"`loss` must be one of {SEQUENTIAL_LOSSES}. Received: loss={loss!r}"
+            )
+        if int(num_negatives) < 1:
+            raise ValueError(
+                f"`num_negatives` must be >= 1. Received: num_negatives={num_negatives}"
+            )
+        self.num_items = int(num_items)
+        self.training_loss = loss  # `loss` is Keras' compiled loss
+        self.num_negatives = int(num_negatives)
+        self.per_position = bool(per_position)
+        self.seed = seed
+        self.negative_seeds = keras.random.SeedGenerator(seed, name="negative_seeds")
+        if loss == "sampled_softmax":
+            from recsys_tf.losses import SampledSoftmax
+
+            self.position_softmax = SampledSoftmax(
+                num_items=self.num_items,
+                num_sampled=min(self.num_negatives, self.num_items),
+                sampler="uniform",
+                seed=seed,
+            )
+
+    @classmethod
+    def from_task(cls, task, **kwargs):
+        """Builds the model for a `RetrievalTask`; `per_position` follows the task."""
+        return cls(
+            num_items=task.num_items,
+            per_position=getattr(task, "per_position", False),
+            **kwargs,
+        )
+
+    def input_fields(self):
+        """`history` (item codes) and `history_mask`."""
+        return {"history": self.num_items, "history_mask": None}
+
+    def encode(self, inputs, training=False):
+        """Queries of every position, `[batch, seq_len, dim]`."""
+        raise NotImplementedError
+
+    def encode_last(self, inputs, training=False):
+        """The last position's query `[batch, dim]` (override to skip the others)."""
+        return self.encode(inputs, training=training)[:, -1]
+
+    def call(self, inputs, training=False):
+        if training and self.per_position:
+            return self.encode(inputs, training=training)
+        return self.encode_last(inputs, training=training)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        labels = ops.cast(y, "int32")
+        if len(y_pred.shape) == 2:  # one query per row: its last target
+            if len(labels.shape) == 2:
+                labels = labels[:, -1]
+            queries, labels = y_pred[:, None], labels[:, None]
+            mask = ops.ones_like(labels, "bool")
+        else:
+            queries, mask = y_pred, ops.cast(x["history_mask"], "bool")
+        weights = ops.cast(mask, "float32")
+        if sample_weight is not None:
+            weights = weights * ops.cast(ops.reshape(sample_weight, (-1, 1)), "float32")
+        if self.training_loss == "bce":
+            per_position = self._bce(x, queries, labels, mask)
+        else:
+            per_position = self._softmax(queries, labels, mask, training)
+            weights = tf.boolean_mask(weights, mask)
+        loss = ops.sum(per_position * weights) / ops.maximum(ops.sum(weights), 1.0)
+        return scale_for_replicas(loss + _regularisation(self))
+
+    def _logits(self, queries, items):
+        """`q . e_i + b_i` of queries `[..., dim]` and items `[..., k]`."""
+        embeddings, biases = self.output_table()
+        logits = ops.einsum("...d,...kd->...k", queries, ops.take(embeddings, items, 0))
+        if biases is not None:
+            logits = logits + ops.take(biases, items, 0)
+        return logits
+
+    def _bce(self, x, queries, labels, mask):
+        shape = ops.shape(labels)
+        negatives = keras.random.randint(
+            (shape[0], shape[1], self.num_negatives),
+            0,
+            self.num_items,
+            seed=self.negative_seeds,
+            dtype="int32",
+        )
+        positive = self._logits(queries, labels[..., None])[..., 0]
+        negative = self._logits(queries, negatives)
+        history = ops.cast(x["history"], "int32")
+        real = ops.cast(x["history_mask"], "bool")
+        items = ops.concatenate(
+            [ops.where(real, history, -1), ops.where(mask, labels, -1)], axis=1
+        )
+        clash = ops.any(negatives[..., None] == items[:, None, None, :], axis=-1)
+        keep = 1.0 - ops.cast(clash, "float32")
+        return ops.softplus(-positive) + ops.sum(ops.softplus(negative) * keep, -1)
+
+    def _softmax(self, queries, labels, mask, training):
+        queries = tf.boolean_mask(queries, mask)  # real positions only: [P, dim]
+        labels = tf.boolean_mask(labels, mask)
+        embeddings, biases = self.output_table()
+        if self.training_loss == "sampled_softmax" and training:
+            return self.position_softmax(
+                embeddings, biases, queries, ops.cast(labels, "int64")
+            )
+        logits = ops.matmul(queries, ops.transpose(embeddings))
+        if biases is not None:
+            logits = logits + biases[None, :]
+        return keras.losses.sparse_categorical_crossentropy(
+            labels, logits, from_logits=True
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_items=self.num_items,
+            loss=self.training_loss,
+            num_negatives=self.num_negatives,
+            per_position=self.per_position,
+            seed=self.seed,
+        )
+        return config

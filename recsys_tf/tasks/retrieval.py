@@ -33,12 +33,23 @@ class Retrieval(Task):
             min_history=data.min_history,
             max_eval_examples=data.max_eval_examples or None,
             seed=config.seed,
+            per_position=data.per_position,
         )
 
     def inputs(self, config, part):
         return part.features(), part.targets
 
     def check_config(self, config) -> None:
+        if config.data.per_position:
+            from recsys_tf.models import MODELS, SequentialRetrievalModel
+
+            model = MODELS.get(config.model.name)
+            if model is not None and not issubclass(model, SequentialRetrievalModel):
+                raise ConfigError(
+                    "config.data.per_position=True needs a model that gives a query "
+                    f"per position (a SequentialRetrievalModel); {config.model.name!r} "
+                    "gives one per example: set config.data.per_position=False"
+                )
         protocol = config.eval.protocol
         if protocol not in PROTOCOLS:
             raise ConfigError(

@@ -281,3 +281,80 @@ def test_splits_refused_without_the_timestamps_they_need(kind, allowed):
                     build()
     with pytest.raises(ValueError, match="must be one of"):
         splits.check_timestamps_support({"timestamps": "days"}, "random")
+
+
+def _brute_force_per_position(log, split, max_length, min_history):
+    """Per user: the training targets of the ordinary task, last `max_length`, and
+    the item before each in the user's click sequence."""
+    task = retrieval.build_retrieval_task(
+        log, split=split, max_length=max_length, min_history=min_history
+    )
+    clicks = log.events_of("click")
+    order = np.lexsort((clicks["timestamp"].to_numpy(), clicks["user_id"].to_numpy()))
+    clicks = clicks.iloc[order]
+    expected = {}
+    for user in np.unique(task.train.user_ids):
+        sequence = clicks["item_id"].to_numpy()[clicks["user_id"].to_numpy() == user]
+        stamps = clicks["timestamp"].to_numpy()[clicks["user_id"].to_numpy() == user]
+        rows = np.flatnonzero(task.train.user_ids == user)[-max_length:]
+        targets = task.train.targets[rows]
+        # The row's target is the event with the row's timestamp and history.
+        positions = [
+            next(
+                p
+                for p in range(1, len(sequence))
+                if stamps[p] == task.train.timestamps[r]
+                and sequence[p] == task.train.targets[r]
+                and sequence[p - 1] == task.train.history[r, -1]
+            )
+            for r in rows
+        ]
+        expected[int(user)] = (sequence[np.array(positions) - 1], targets)
+    return task, expected
+
+
+@pytest.mark.parametrize("split", ["time", "leave_one_out"])
+@pytest.mark.parametrize("max_length,min_history", [(4, 1), (50, 1), (5, 2)])
+def test_per_position_training_rows_match_a_brute_force_reference(
+    split, max_length, min_history
+):
+    log = _log()
+    plain, expected = _brute_force_per_position(log, split, max_length, min_history)
+    task = retrieval.build_retrieval_task(
+        log,
+        split=split,
+        max_length=max_length,
+        min_history=min_history,
+        per_position=True,
+    )
+    train = task.train
+    assert task.per_position and train.per_position
+    assert sorted(train.user_ids.tolist()) == sorted(expected)
+    assert train.targets.shape == train.history.shape == (len(expected), max_length)
+    for r, user in enumerate(train.user_ids):
+        inputs, targets = expected[int(user)]
+        n = len(targets)
+        mask = train.history_mask[r]
+        assert not mask[: max_length - n].any() and mask[max_length - n :].all()
+        np.testing.assert_array_equal(train.history[r, max_length - n :], inputs)
+        np.testing.assert_array_equal(train.targets[r, max_length - n :], targets)
+        assert (train.history[r, : max_length - n] == 0).all()
+        assert (train.targets[r, : max_length - n] == 0).all()
+        # Each position's input is the previous position's target.
+        np.testing.assert_array_equal(
+            train.history[r, max_length - n + 1 :], targets[:-1]
+        )
+    # Validation and test are those of the ordinary task; counts are the targets kept.
+    for name in ("validation", "test"):
+        np.testing.assert_array_equal(
+            task.parts()[name].targets, plain.parts()[name].targets
+        )
+        np.testing.assert_array_equal(
+            task.parts()[name].history, plain.parts()[name].history
+        )
+    kept = np.concatenate([t for _, t in expected.values()])
+    np.testing.assert_array_equal(
+        task.item_counts, np.bincount(kept, minlength=log.num_items)
+    )
+    with pytest.raises(ValueError, match="per-position"):
+        train.earlier_items(np.array([0]))

@@ -10,7 +10,16 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from experiments.configs import autoint, common, dcn, wide_deep
+from experiments.configs import (
+    autoint,
+    caser,
+    common,
+    dcn,
+    gru4rec,
+    sasrec,
+    wide_deep,
+    youtube_dnn,
+)
 from recsys_tf.data.schema import EventLog, validate
 from recsys_tf.training import loop
 
@@ -144,3 +153,62 @@ def test_tuned_values_apply_under_their_preset_only():
         common.with_preset(
             config, "autodenoise_ml1m", {"autodenoise_ml1m": {"train.learning_rat": 1}}
         )
+
+
+@pytest.mark.parametrize("module", [sasrec, gru4rec, caser])
+def test_s3rec_beauty_preset_applies_to_each_sequential_config(module):
+    plain = module.get_config()
+    config = module.get_config("s3rec_beauty")
+    assert config.data.name == "amazon_beauty"
+    assert config.data.split == "leave_one_out" and config.data.max_length == 50
+    assert config.eval.protocol == "sampled" and config.eval.num_negatives == 99
+    assert config.eval.shared_negatives and not config.eval.negatives_file
+    assert config.model == plain.model and config.train == plain.train
+    # The sequential configs train at every position, whatever the preset.
+    assert plain.data.per_position and config.data.per_position
+    assert loop.monitor_metric(config) == "ndcg@10"
+    loop._check_config(config)
+    config.eval.protocol = "full"  # the full-ranking table, by override
+    loop._check_config(config)
+    assert loop.monitor_metric(config) == "hr@50"
+
+
+def test_per_position_needs_a_model_with_a_query_per_position():
+    config = youtube_dnn.get_config()
+    config.data.per_position = True
+    with pytest.raises(loop.ConfigError, match="per_position=True needs a model"):
+        loop._check_config(config)
+
+
+def test_the_roundtrip_of_a_sequential_config_through_json():
+    import json
+
+    import ml_collections
+
+    config = sasrec.get_config("s3rec_beauty")
+    again = ml_collections.ConfigDict(json.loads(config.to_json()))
+    assert again.to_dict() == json.loads(config.to_json())
+    assert again.model.name == "sasrec" and again.data.per_position
+
+
+@pytest.mark.real_data
+def test_s3rec_beauty_preset_on_the_real_files(tmp_path):
+    from recsys_tf.data.datasets import load_event_log
+    from tests.data_prep.shared import shared_dataset
+
+    shared_dataset("amazon-beauty-s3rec", "Beauty.txt.gz")
+    config = sasrec.get_config("s3rec_beauty")
+    config.data.root = str(tmp_path)
+    log = load_event_log(config.data)
+    assert (log.num_users, log.num_items, len(log.events)) == (22363, 12101, 198502)
+    task = loop.build_task(config, log)
+    # One training sequence per user; one validation and one test row per user.
+    assert [len(p) for p in task.parts().values()] == [22363] * 3
+    # Every event but each user's first (no history) and last two is a target.
+    assert int(task.train.history_mask.sum()) == 198502 - 3 * 22363 - int(
+        np.maximum(0, _beauty_lengths(log) - 53).sum()
+    )
+
+
+def _beauty_lengths(log):
+    return np.bincount(log.events["user_id"].to_numpy(), minlength=log.num_users)

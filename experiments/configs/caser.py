@@ -1,0 +1,38 @@
+"""Caser (Tang & Wang 2018), next-item retrieval trained at every position.
+
+Table: issue 20's Amazon Beauty calibration, S3-Rec (Zhou et al. CIKM 2020) Table 2
+row Caser: HR@10 0.3942, NDCG@10 0.2512 (99 sampled negatives).
+Command: python -m experiments.train --config=experiments/configs/caser.py:s3rec_beauty
+    --workdir=runs/caser_amazon_beauty
+Hyperparameters: the authors' code's defaults (L = 5, d = 50, 16 horizontal filters
+per height, 4 vertical, dropout 0.5, 3 negatives per target, Adam with learning
+rate 1e-3, batch 512); up to 200 epochs with early stopping (patience 20).
+Expected time on a 2-core CPU: not measured on Beauty yet (about a minute on the
+tiny simulator).
+"""
+
+from experiments.configs import common
+
+
+def get_config(arg=None):
+    config = common.base(
+        "caser",
+        "retrieval",
+        dict(
+            name="caser",
+            window=5,
+            embedding_dim=50,
+            num_horizontal=16,
+            num_vertical=4,
+            dropout=0.5,
+            loss="bce",
+            num_negatives=3,
+            seed=0,
+        ),
+    )
+    config.data.per_position = True
+    config.train.optimizer = "adam"
+    config.train.batch_size = 512
+    config.train.epochs = 200
+    config.train.patience = 20
+    return common.with_preset(config, arg)

@@ -1,0 +1,246 @@
+"""Tests of the sequential retrieval models (SASRec, GRU4Rec, Caser) and of the
+per-position loss of `SequentialRetrievalModel`."""
+
+import numpy as np
+import pytest
+
+from recsys_tf.models import MODELS, Caser, GRU4Rec, SASRec, SequentialRetrievalModel
+from tests import testing
+
+NUM_ITEMS, NUM_USERS, LENGTH, BATCH = 30, 12, 6, 8
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    testing.set_seed()
+
+
+def _model(cls, **kwargs):
+    kwargs.setdefault("seed", 3)
+    if cls is SASRec:
+        kwargs.setdefault("max_length", LENGTH)
+        kwargs.setdefault("embedding_dim", 8)
+        kwargs.setdefault("num_heads", 2)
+        kwargs.setdefault("dropout", 0.2)
+    elif cls is GRU4Rec:
+        kwargs.setdefault("embedding_dim", 6)
+        kwargs.setdefault("units", 8)
+        kwargs.setdefault("num_layers", 2)
+    else:
+        kwargs.setdefault("num_users", NUM_USERS)
+        kwargs.setdefault("window", 3)
+        kwargs.setdefault("embedding_dim", 4)
+        kwargs.setdefault("num_horizontal", 2)
+        kwargs.setdefault("num_vertical", 2)
+        kwargs.setdefault("dropout", 0.2)
+    return cls(NUM_ITEMS, **kwargs)
+
+
+def _batch(seed=1, n=BATCH):
+    """Per-position rows: left-padded inputs, the next item at every real position."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, LENGTH + 1, n)
+    lengths[:2] = (1, LENGTH)
+    mask = np.arange(LENGTH)[None, :] >= (LENGTH - lengths)[:, None]
+    sequence = rng.integers(0, NUM_ITEMS, (n, LENGTH + 1))
+    history = np.where(mask, sequence[:, :-1], 0)
+    targets = np.where(mask, sequence[:, 1:], 0)
+    x = {
+        "user_id": rng.integers(0, NUM_USERS, n).astype(np.int64),
+        "history": history.astype(np.int64),
+        "history_mask": mask,
+    }
+    return x, targets.astype(np.int64)
+
+
+MODEL_CLASSES = [SASRec, GRU4Rec, Caser]
+
+
+def test_registered():
+    assert MODELS["sasrec"] is SASRec
+    assert MODELS["gru4rec"] is GRU4Rec
+    assert MODELS["caser"] is Caser
+    for cls in MODEL_CLASSES:
+        assert issubclass(cls, SequentialRetrievalModel)
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_shapes_per_position_in_training_last_position_otherwise(cls):
+    x, _ = _batch()
+    model = _model(cls, per_position=True)
+    last = testing.to_numpy(model(x))
+    every = testing.to_numpy(model.encode(x))
+    dim = every.shape[-1]
+    assert last.shape == (BATCH, dim)
+    assert model(x, training=True).shape == (BATCH, LENGTH, dim)
+    np.testing.assert_allclose(last, every[:, -1], rtol=1e-5, atol=1e-6)
+    assert _model(cls)(x, training=True).shape == (BATCH, dim)  # per_position off
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_a_later_position_never_changes_an_earlier_query(cls):
+    x, _ = _batch()
+    model = _model(cls)
+    before = testing.to_numpy(model.encode(x))
+    for t in range(1, LENGTH):
+        changed = dict(x, history=x["history"].copy())
+        changed["history"][:, t] = (changed["history"][:, t] + 1) % NUM_ITEMS
+        after = testing.to_numpy(model.encode(changed))
+        np.testing.assert_allclose(after[:, :t], before[:, :t], rtol=1e-5, atol=1e-6)
+        real = x["history_mask"][:, t]
+        assert not np.allclose(after[real, t], before[real, t])
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_padding_codes_and_width_do_not_change_the_queries(cls):
+    x, _ = _batch()
+    model = _model(cls, **({"max_length": LENGTH + 3} if cls is SASRec else {}))
+    queries = testing.to_numpy(model(x))
+    noisy = dict(x, history=np.where(x["history_mask"], x["history"], 7))
+    np.testing.assert_allclose(
+        testing.to_numpy(model(noisy)), queries, rtol=1e-5, atol=1e-6
+    )
+    wider = dict(
+        x,
+        history=np.pad(x["history"], ((0, 0), (3, 0))),
+        history_mask=np.pad(x["history_mask"], ((0, 0), (3, 0))),
+    )
+    np.testing.assert_allclose(
+        testing.to_numpy(model(wider)), queries, rtol=1e-5, atol=1e-6
+    )
+    # int8 masks (as tf.data feeds them) give the same queries as bool ones.
+    int8 = dict(x, history_mask=x["history_mask"].astype(np.int8))
+    np.testing.assert_allclose(testing.to_numpy(model(int8)), queries, rtol=1e-6)
+
+
+def _numpy_scores(model, queries, items):
+    table, biases = model.output_table()
+    table = testing.to_numpy(table)
+    scores = np.einsum("...d,...kd->...k", queries, table[items])
+    if biases is not None:
+        scores = scores + testing.to_numpy(biases)[items]
+    return scores
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_softmax_loss_is_numpy_cross_entropy_over_real_positions(cls):
+    x, y = _batch()
+    model = _model(cls, loss="softmax", per_position=True)
+    queries = testing.to_numpy(model.encode(x))
+    every = np.broadcast_to(np.arange(NUM_ITEMS), queries.shape[:2] + (NUM_ITEMS,))
+    logits = _numpy_scores(model, queries, every)
+    mask = x["history_mask"]
+    expected = testing.numpy_softmax_cross_entropy(logits[mask], y[mask]).mean()
+    loss = model.compute_loss(x, y, model.encode(x), training=True)
+    np.testing.assert_allclose(testing.to_numpy(loss), expected, rtol=1e-5)
+    # At evaluation (one query per row) the loss is the last position's.
+    last = testing.numpy_softmax_cross_entropy(logits[:, -1], y[:, -1]).mean()
+    np.testing.assert_allclose(
+        testing.to_numpy(testing.model_loss(model, x, y, training=False)),
+        last,
+        rtol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("num_negatives", [1, 3])
+def test_bce_loss_is_numpy_binary_cross_entropy_with_the_drawn_negatives(
+    num_negatives, monkeypatch
+):
+    import keras
+
+    x, y = _batch()
+    model = _model(SASRec, num_negatives=num_negatives, per_position=True)
+    drawn = np.random.default_rng(5).integers(
+        0, NUM_ITEMS, (BATCH, LENGTH, num_negatives)
+    )
+    drawn[0, -1, 0] = x["history"][0, -1]  # one of the row's items: left out
+    monkeypatch.setattr(keras.random, "randint", lambda *a, **k: drawn.astype(np.int32))
+    queries = testing.to_numpy(model.encode(x))
+    positive = _numpy_scores(model, queries, y[..., None])[..., 0]
+    negative = _numpy_scores(model, queries, drawn)
+    mask = x["history_mask"]
+    own = [set(x["history"][b][mask[b]]) | set(y[b][mask[b]]) for b in range(BATCH)]
+    keep = np.array(
+        [
+            [[d not in own[b] for d in drawn[b, t]] for t in range(LENGTH)]
+            for b in range(BATCH)
+        ]
+    )
+    assert not keep[0, -1, 0]
+    per_position = -np.log(1 / (1 + np.exp(-positive))) - (
+        np.log(1 - 1 / (1 + np.exp(-negative))) * keep
+    ).sum(-1)
+    loss = model.compute_loss(x, y, model.encode(x), training=True)
+    np.testing.assert_allclose(
+        testing.to_numpy(loss), per_position[mask].mean(), rtol=1e-5
+    )
+
+
+def test_sampled_softmax_of_every_item_equals_the_full_softmax():
+    x, y = _batch()
+    kwargs = dict(per_position=True, num_negatives=NUM_ITEMS)
+    sampled = _model(GRU4Rec, loss="sampled_softmax", **kwargs)
+    full = _model(GRU4Rec, loss="softmax", **kwargs)
+    full(x)
+    sampled(x)
+    full.set_weights(sampled.get_weights())
+    queries = sampled.encode(x)
+    np.testing.assert_allclose(
+        testing.to_numpy(sampled.compute_loss(x, y, queries, training=True)),
+        testing.to_numpy(full.compute_loss(x, y, queries, training=True)),
+        rtol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+@pytest.mark.parametrize("loss", ["bce", "softmax", "sampled_softmax"])
+def test_every_variable_gets_a_gradient(cls, loss):
+    x, y = _batch()
+    model = _model(cls, loss=loss, num_negatives=5, per_position=True)
+    testing.assert_model_gradients(model, x, y)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_overfits_one_batch(cls):
+    x, y = _batch()
+    model = _model(cls, loss="softmax", per_position=True, dropout=0.0)
+    before = float(testing.to_numpy(testing.model_loss(model, x, y, training=False)))
+    after = testing.fit_one_batch(model, x, y, steps=150, learning_rate=0.05)
+    assert after < 0.2 * before, (before, after)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_save_reload_and_config_round_trip(cls, tmp_path):
+    x, y = _batch()
+    model = _model(cls, per_position=True, loss="sampled_softmax", num_negatives=4)
+    testing.assert_one_train_step(model, x, y)
+    testing.assert_config_round_trip(model, x)
+    testing.assert_save_reload(model, x, tmp_path)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="`loss`"):
+        _model(SASRec, loss="bpr")
+    with pytest.raises(ValueError, match="num_negatives"):
+        _model(GRU4Rec, num_negatives=0)
+    with pytest.raises(ValueError, match="num_items"):
+        SASRec(1)
+    with pytest.raises(ValueError, match="max_length"):
+        _model(SASRec, max_length=3)(_batch()[0])
+    with pytest.raises(ValueError, match="window"):
+        _model(Caser, window=0)
+
+
+def test_from_task_follows_the_task():
+    from recsys_tf.data import retrieval
+    from tests.data.test_builders import _log
+
+    task = retrieval.build_retrieval_task(_log(), max_length=7, per_position=True)
+    sasrec = SASRec.from_task(task)
+    assert sasrec.per_position and sasrec.max_length == 7
+    caser = Caser.from_task(task)
+    assert caser.num_users == task.num_users and caser.num_items == task.num_items
+    plain = retrieval.build_retrieval_task(_log(), max_length=7)
+    assert not GRU4Rec.from_task(plain).per_position
