@@ -1,5 +1,6 @@
 """Keras layers of the suite (one public layer per file; backend-agnostic keras.ops)."""
 
+from recsys_tf.layers.bias_encoding import BiasEncoding
 from recsys_tf.layers.cross_network import CrossNetwork
 from recsys_tf.layers.factorization_machine import FactorizationMachine
 from recsys_tf.layers.field_embedding import FieldEmbedding
@@ -8,6 +9,8 @@ from recsys_tf.layers.interacting_layer import InteractingLayer
 from recsys_tf.layers.masked_mean_pooling import MaskedMeanPooling
 from recsys_tf.layers.mlp import MLP
 from recsys_tf.layers.outer_product import OuterProduct
+from recsys_tf.layers.target_attention import TargetAttention
+from recsys_tf.layers.transformer_block import TransformerBlock
 
 __all__ = [
     "MLP",
@@ -18,4 +21,7 @@ __all__ = [
     "InteractingLayer",
     "MaskedMeanPooling",
     "OuterProduct",
+    "BiasEncoding",
+    "TargetAttention",
+    "TransformerBlock",
 ]
