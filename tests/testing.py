@@ -346,3 +346,88 @@ class FakeRetrievalTask:
         self.num_items = num_items
         self.user_vocabulary_sizes = dict(user_vocabulary_sizes)
         self.item_counts = np.asarray(item_counts, np.int64)
+
+
+# --- Behaviour-sequence CTR -----------------------------------------------------
+
+SEQUENCE_VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
+SEQUENCE_ITEM_FEATURES = ("item_id", "category")
+
+
+def _left_padded_codes(rng, shape, num_items, min_length=0):
+    """Item codes `[..., length]` in [1, num_items), left-padded with 0, and masks."""
+    length = shape[-1]
+    valid = rng.integers(min_length, length + 1, shape[:-1])
+    mask = np.arange(length) >= (length - valid)[..., None]
+    codes = np.where(mask, rng.integers(1, num_items, shape), 0)
+    return codes.astype(np.int64), mask.astype(np.int8)
+
+
+def sequence_ctr_batch(
+    sequence_types=("click",), n=32, max_length=4, sessions=None, seed=1
+):
+    """A memorisable CTR batch (`memorisable_ctr_batch`: distinct items, 3/8
+    positive) with fields user_id, item_id, category (= item_id % 5) and, per
+    type t, `t_item_id`, `t_category` `[n, max_length]` and `t_mask` (int8), as
+    the behaviour-sequence CTR task feeds them: left-padded, padding code 0. Some
+    rows have empty sequences. `sessions=(S, L)` adds `session_*` `[n, S, L]`
+    (whole padded sessions included)."""
+    vocab = SEQUENCE_VOCAB
+    x, y = memorisable_ctr_batch(
+        "user_id", "item_id", vocab["user_id"], vocab["item_id"], n, seed
+    )
+    x = {"user_id": x["user_id"], "item_id": x["item_id"]}
+    x["category"] = x["item_id"] % vocab["category"]
+    rng = np.random.default_rng(seed + 100)
+    shapes = {t: (n, max_length) for t in sequence_types}
+    if sessions is not None:
+        shapes["session"] = (n,) + tuple(sessions)
+    for t, shape in shapes.items():
+        codes, mask = _left_padded_codes(rng, shape, vocab["item_id"])
+        if t == "session":  # the most recent sessions are the last ones
+            used = rng.integers(0, shape[1] + 1, n)
+            keep = np.arange(shape[1]) >= (shape[1] - used)[:, None]
+            mask = mask * keep[..., None].astype(np.int8)
+            codes = codes * mask
+        x[f"{t}_item_id"] = codes
+        x[f"{t}_category"] = np.where(mask, codes % vocab["category"], 0)
+        x[f"{t}_mask"] = mask
+    return x, y
+
+
+def scramble_padding(x, seed=7):
+    """`x` with random codes at every padded position of the sequence inputs."""
+    rng = np.random.default_rng(seed)
+    out = dict(x)
+    for name in x:
+        if not name.endswith("_mask"):
+            continue
+        prefix, mask = name[: -len("mask")], x[name].astype(bool)
+        for feature, size in SEQUENCE_VOCAB.items():
+            key = prefix + feature
+            if key in x:
+                noise = rng.integers(0, size, x[key].shape)
+                out[key] = np.where(mask, x[key], noise)
+    return out
+
+
+class FakeSequenceCTRTask(FakeCTRTask):
+    """Duck-typed behaviour-sequence CTR task (SESSION.md's attributes)."""
+
+    def __init__(
+        self,
+        vocabulary_sizes=None,
+        sequence_types=("click", "unclick", "like", "dislike"),
+        item_features=SEQUENCE_ITEM_FEATURES,
+        max_length=4,
+        num_sessions=3,
+        session_length=3,
+        dataset="fake",
+    ):
+        super().__init__(vocabulary_sizes or SEQUENCE_VOCAB)
+        self.sequence_types = tuple(sequence_types)
+        self.item_features = tuple(item_features)
+        self.max_length = max_length
+        self.num_sessions = num_sessions
+        self.session_length = session_length
+        self.dataset = dataset

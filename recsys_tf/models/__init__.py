@@ -4,6 +4,9 @@ from recsys_tf.models.base import CTRModel, RetrievalModel, SequenceCTRModel
 from recsys_tf.models.baselines.autoint import AutoInt
 from recsys_tf.models.baselines.dcn import DCN
 from recsys_tf.models.baselines.deepfm import DeepFM
+from recsys_tf.models.baselines.dfn import DFN
+from recsys_tf.models.baselines.dmt import DMT
+from recsys_tf.models.baselines.dsin import DSIN
 from recsys_tf.models.baselines.fm import FM
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
 from recsys_tf.models.baselines.pnn import PNN
@@ -21,6 +24,9 @@ MODELS = {
     "youtube_dnn": YouTubeDNN,
     "dcn": DCN,
     "autoint": AutoInt,
+    "dsin": DSIN,
+    "dfn": DFN,
+    "dmt": DMT,
 }
 
 __all__ = [
@@ -31,6 +37,9 @@ __all__ = [
     "AutoInt",
     "DCN",
     "DeepFM",
+    "DFN",
+    "DMT",
+    "DSIN",
     "FM",
     "LogisticRegression",
     "PNN",
