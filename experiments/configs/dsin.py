@@ -12,9 +12,7 @@ until a sweep on validation chooses it.
 Command: python -m experiments.train --config=experiments/configs/dsin.py
   --workdir=runs/dsin_synthetic/seed0
 Expected time on a 2-core CPU: not measured end to end yet (the task module landed
-after this config); the model's training step at batch 1024, 5 x 10 sessions, took
-about 0.2 s on an idle core pair, i.e. roughly 3-4 minutes per epoch of the small
-simulator's 0.96 M training impressions.
+after this config); see the step time measured with it in the issue 19 notes.
 """
 
 from experiments.configs import common

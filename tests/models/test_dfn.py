@@ -7,7 +7,9 @@ from recsys_tf.models import DFN, MODELS, CTRModel
 from tests import testing
 
 TYPES = ("click", "unclick", "dislike")
-FIELDS = tuple(testing.SEQUENCE_VOCAB)
+VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
+FIELDS = tuple(VOCAB)
+ITEM_FEATURES = ("item_id", "category")
 
 
 @pytest.fixture(autouse=True)
@@ -16,7 +18,9 @@ def _seed():
 
 
 def _batch(types=TYPES, n=32, seed=1):
-    return testing.sequence_ctr_batch(types, n=n, seed=seed)
+    return testing.sequence_ctr_batch(
+        VOCAB, sequence_types=types, n=n, length=4, seed=seed
+    )
 
 
 def _model(**kwargs):
@@ -25,8 +29,8 @@ def _model(**kwargs):
     kwargs.setdefault("sequence_types", TYPES)
     return DFN(
         FIELDS,
-        [testing.SEQUENCE_VOCAB[f] for f in FIELDS],
-        item_features=testing.SEQUENCE_ITEM_FEATURES,
+        [VOCAB[f] for f in FIELDS],
+        item_features=ITEM_FEATURES,
         **kwargs,
     )
 
@@ -113,7 +117,7 @@ def test_padded_codes_do_not_change_the_output():
     model = _model()
     _randomise(model, x)
     np.testing.assert_allclose(
-        testing.to_numpy(model(testing.scramble_padding(x))),
+        testing.to_numpy(model(testing.change_padding(x))),
         testing.to_numpy(model(x)),
         rtol=1e-5,
         atol=1e-5,
@@ -161,10 +165,10 @@ def test_save_reload(tmp_path):
 
 
 def test_from_task_reads_the_types_asked_for():
-    task = testing.FakeSequenceCTRTask()
+    task = testing.FakeSequenceCTRTask(VOCAB)
     model = DFN.from_task(task, sequence_types=("click", "unclick"), embedding_dim=2)
     assert model.sequence_types == ("click", "unclick")
     assert model.item_features == task.item_features
-    no_dislike = testing.FakeSequenceCTRTask(sequence_types=("click", "unclick"))
+    no_dislike = testing.FakeSequenceCTRTask(VOCAB, sequence_types=("click", "unclick"))
     with pytest.raises(ValueError, match=r"\['dislike'\].*dataset 'fake'"):
         DFN.from_task(no_dislike)  # the default reads the paper's three

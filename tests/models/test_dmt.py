@@ -7,7 +7,9 @@ from recsys_tf.models import DMT, MODELS, CTRModel
 from tests import testing
 
 TYPES = ("click", "unclick")
-FIELDS = tuple(testing.SEQUENCE_VOCAB)
+VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
+FIELDS = tuple(VOCAB)
+ITEM_FEATURES = ("item_id", "category")
 
 
 @pytest.fixture(autouse=True)
@@ -16,7 +18,9 @@ def _seed():
 
 
 def _batch(n=32, seed=1):
-    return testing.sequence_ctr_batch(TYPES, n=n, seed=seed)
+    return testing.sequence_ctr_batch(
+        VOCAB, sequence_types=TYPES, n=n, length=4, seed=seed
+    )
 
 
 def _model(**kwargs):
@@ -25,8 +29,8 @@ def _model(**kwargs):
     kwargs.setdefault("sequence_types", TYPES)
     return DMT(
         FIELDS,
-        [testing.SEQUENCE_VOCAB[f] for f in FIELDS],
-        item_features=testing.SEQUENCE_ITEM_FEATURES,
+        [VOCAB[f] for f in FIELDS],
+        item_features=ITEM_FEATURES,
         max_length=4,
         **kwargs,
     )
@@ -81,7 +85,7 @@ def test_padded_codes_do_not_change_the_output():
     model = _model()
     _unit_scale(model, x)
     np.testing.assert_allclose(
-        testing.to_numpy(model(testing.scramble_padding(x))),
+        testing.to_numpy(model(testing.change_padding(x))),
         testing.to_numpy(model(x)),
         rtol=1e-5,
         atol=1e-5,
@@ -129,7 +133,7 @@ def test_save_reload(tmp_path):
 
 
 def test_from_task_reads_the_types_asked_for():
-    task = testing.FakeSequenceCTRTask()
+    task = testing.FakeSequenceCTRTask(VOCAB)
     model = DMT.from_task(task, sequence_types=("click", "like"), embedding_dim=2)
     assert model.sequence_types == ("click", "like")
     assert model.max_length == task.max_length
@@ -145,6 +149,6 @@ def test_bad_arguments_raise():
         _model(num_encoder_layers=0)
     with pytest.raises(ValueError, match="max_length"):
         DMT(FIELDS, (4, 32, 5), max_length=0)
-    x, _ = testing.sequence_ctr_batch(TYPES, max_length=6)
+    x, _ = testing.sequence_ctr_batch(VOCAB, sequence_types=TYPES, length=6)
     with pytest.raises(ValueError, match="max_length=4"):
         _model()(x)

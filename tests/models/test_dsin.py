@@ -6,7 +6,9 @@ import pytest
 from recsys_tf.models import DSIN, MODELS, CTRModel
 from tests import testing
 
-FIELDS = tuple(testing.SEQUENCE_VOCAB)
+VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
+FIELDS = tuple(VOCAB)
+ITEM_FEATURES = ("item_id", "category")
 SESSIONS = (3, 3)  # K sessions of T items
 
 
@@ -16,7 +18,8 @@ def _seed():
 
 
 def _batch(n=32, seed=1):
-    return testing.sequence_ctr_batch((), n=n, sessions=SESSIONS, seed=seed)
+    x, y = testing.sequence_ctr_batch(VOCAB, sequence_types=(), n=n, seed=seed)
+    return testing.add_sessions(x, VOCAB, *SESSIONS, seed=seed), y
 
 
 def _model(**kwargs):
@@ -24,8 +27,8 @@ def _model(**kwargs):
     kwargs.setdefault("hidden_units", (8,))
     return DSIN(
         FIELDS,
-        [testing.SEQUENCE_VOCAB[f] for f in FIELDS],
-        item_features=testing.SEQUENCE_ITEM_FEATURES,
+        [VOCAB[f] for f in FIELDS],
+        item_features=ITEM_FEATURES,
         **kwargs,
     )
 
@@ -95,7 +98,7 @@ def test_padded_codes_and_sessions_do_not_change_the_output():
     model = _model()
     _randomise(model, x)
     np.testing.assert_allclose(
-        testing.to_numpy(model(testing.scramble_padding(x))),
+        testing.to_numpy(model(testing.change_padding(x))),
         testing.to_numpy(model(x)),
         rtol=1e-5,
         atol=1e-5,
@@ -157,14 +160,14 @@ def test_save_reload(tmp_path):
 
 
 def test_from_task_reads_the_sessions_of_the_click_history():
-    task = testing.FakeSequenceCTRTask()
+    task = testing.FakeSequenceCTRTask(VOCAB)
     model = DSIN.from_task(task, embedding_dim=2)
     assert model.item_features == task.item_features and model.fields == FIELDS
     assert model.sequence_types == ("click",)
     inputs = model.input_fields()
     assert inputs["session_item_id"] == 32 and inputs["session_mask"] is None
     assert not [name for name in inputs if name.startswith("click_")]
-    no_click = testing.FakeSequenceCTRTask(sequence_types=("like",))
+    no_click = testing.FakeSequenceCTRTask(VOCAB, sequence_types=("like",))
     with pytest.raises(ValueError, match=r"\['click'\].*dataset 'fake'"):
         DSIN.from_task(no_click)
     with pytest.raises(ValueError, match="sessions of the click history"):

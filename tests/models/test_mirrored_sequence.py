@@ -28,10 +28,11 @@ SCRIPT = (
 from recsys_tf.models import DFN, DMT, DSIN  # noqa: E402
 from tests import testing  # noqa: E402
 
-SEQ_FIELDS = ("user_id", "item_id", "category")
-SEQ_SIZES = [testing.SEQUENCE_VOCAB[f] for f in SEQ_FIELDS]
+SEQ_VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
+SEQ_FIELDS = tuple(SEQ_VOCAB)
+SEQ_SIZES = list(SEQ_VOCAB.values())
 SEQ_COMMON = dict(
-    item_features=testing.SEQUENCE_ITEM_FEATURES, embedding_dim=4, hidden_units=(8,),
+    item_features=("item_id", "category"), embedding_dim=4, hidden_units=(8,),
     l2=0.05,
 )
 
@@ -39,9 +40,13 @@ SEQ_COMMON = dict(
 def sequence_data():
     # N rows from batches of 32 (the item vocabulary's size).
     parts = [
-        testing.sequence_ctr_batch(
-            ("click", "unclick", "dislike"), n=32, sessions=(3, 3), seed=seed
-        )[0]
+        testing.add_sessions(
+            testing.sequence_ctr_batch(
+                SEQ_VOCAB, sequence_types=("click", "unclick", "dislike"), n=32,
+                length=4, seed=seed,
+            )[0],
+            SEQ_VOCAB, 3, 3, seed=seed,
+        )
         for seed in range(N // 32)
     ]
     x = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
