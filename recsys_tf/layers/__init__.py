@@ -8,7 +8,11 @@ from recsys_tf.layers.inner_product import InnerProduct
 from recsys_tf.layers.interacting_layer import InteractingLayer
 from recsys_tf.layers.masked_mean_pooling import MaskedMeanPooling
 from recsys_tf.layers.mlp import MLP
+from recsys_tf.layers.multi_head_interaction import MultiHeadInteraction
+from recsys_tf.layers.ntm_memory import NTMMemory
+from recsys_tf.layers.orthogonal_projection import OrthogonalProjection
 from recsys_tf.layers.outer_product import OuterProduct
+from recsys_tf.layers.pair_gate import PAIRGate
 from recsys_tf.layers.target_attention import TargetAttention
 from recsys_tf.layers.transformer_block import TransformerBlock
 
@@ -21,6 +25,10 @@ __all__ = [
     "InteractingLayer",
     "MaskedMeanPooling",
     "OuterProduct",
+    "MultiHeadInteraction",
+    "OrthogonalProjection",
+    "NTMMemory",
+    "PAIRGate",
     "BiasEncoding",
     "TargetAttention",
     "TransformerBlock",
