@@ -139,6 +139,9 @@ class TransformerBlock(keras.layers.Layer):
             attention_mask = ops.broadcast_to(
                 keys, (ops.shape(inputs)[0], ops.shape(inputs)[1], ops.shape(keys)[2])
             )
+        # With the scores returned, Keras takes its explicit masked softmax, which
+        # gives a query with no valid key zero weights; its fused
+        # `ops.dot_product_attention` path would spread them over the padding.
         attended, scores = self.attention(
             inputs,
             context,
