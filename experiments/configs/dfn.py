@@ -13,10 +13,12 @@ Command: python -m experiments.train --config=experiments/configs/dfn.py
   --workdir=runs/dfn_synthetic/seed0
 Expected time on a 2-core CPU: not measured end to end (the task module was not in
 main yet). One training step at batch 1024 (three sequences of T = 100, d_model
-32) took 8.2 s with XLA (the default) and 21.5 s without, on the shared 2-core
-machine at a load of about 15 (`train_on_batch` on random inputs of the task's
-shapes, vocabularies 1000 / 5000 / 50, after two warm-up steps): about 2 hours per
-epoch of the small simulator's ~940 steps on that loaded machine.
+32) took 21.5 s without XLA (what `train.jit_compile = "auto"` gives on a CPU-only
+machine) and 8.2 s with it, on the shared 2-core machine at a load of about 15
+(`train_on_batch` on random inputs of the task's shapes, vocabularies 1000 / 5000 /
+50, after two warm-up steps): about 5.5 hours per epoch of the small simulator's
+~940 steps on that loaded machine (2 hours with XLA, which the config cannot ask
+for yet: `train.jit_compile` is typed as a string).
 """
 
 from experiments.configs import common

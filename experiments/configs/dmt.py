@@ -14,10 +14,11 @@ Command: python -m experiments.train --config=experiments/configs/dmt.py
   --workdir=runs/dmt_synthetic/seed0
 Expected time on a 2-core CPU: not measured end to end (the task module was not in
 main yet). One training step at batch 1024 (four sequences of T = 100, d_model 32)
-took 12.2 s with XLA (the default) and 12.5 s without, on the shared 2-core machine
-at a load of about 15 (`train_on_batch` on random inputs of the task's shapes,
-vocabularies 1000 / 5000 / 50, after two warm-up steps): about 3 hours per epoch of
-the small simulator's ~940 steps on that loaded machine.
+took 12.5 s without XLA (what `train.jit_compile = "auto"` gives on a CPU-only
+machine) and 12.2 s with it, on the shared 2-core machine at a load of about 15
+(`train_on_batch` on random inputs of the task's shapes, vocabularies 1000 / 5000 /
+50, after two warm-up steps): about 3.3 hours per epoch of the small simulator's
+~940 steps on that loaded machine.
 """
 
 from experiments.configs import common

@@ -13,11 +13,11 @@ Command: python -m experiments.train --config=experiments/configs/dsin.py
   --workdir=runs/dsin_synthetic/seed0
 Expected time on a 2-core CPU: not measured end to end (the task module was not in
 main yet). One training step at batch 1024 (5 x 10 sessions, d_model 32) took 1.0 s
-without XLA and 3.8 s with it (the Bi-LSTM's while loop), measured on the shared
-2-core machine at a load of about 15 (`train_on_batch` on random inputs of the
-task's shapes, vocabularies 1000 / 5000 / 50, after two warm-up steps): hence
-`train.jit_compile = False`; the small simulator's ~940 steps per epoch are then
-about 16 minutes per epoch on that loaded machine, less on an idle one.
+without XLA (what `train.jit_compile = "auto"` gives on a CPU-only machine) and
+3.8 s with it (the Bi-LSTM's while loop), on the shared 2-core machine at a load of
+about 15 (`train_on_batch` on random inputs of the task's shapes, vocabularies
+1000 / 5000 / 50, after two warm-up steps): about 16 minutes per epoch of the small
+simulator's ~940 steps on that loaded machine.
 """
 
 from experiments.configs import common
@@ -41,5 +41,4 @@ def get_config(arg=None):
     )
     config.data.num_sessions = 5  # DSIN's code: 5 sessions
     config.data.session_length = 10  # of at most 10 items
-    config.train.jit_compile = False  # XLA: 3.8 s vs 1.0 s per step (docstring)
     return common.with_preset(config, arg)
