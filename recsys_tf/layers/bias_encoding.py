@@ -8,7 +8,7 @@ from keras import ops
 class BiasEncoding(keras.layers.Layer):
     """Adds a learned bias per session, per position in a session and per unit.
 
-    DSIN (Feng et al. 2019), Sec. 4.3, "Bias Encoding":
+    DSIN (Feng et al. 2019), "Session Interest Extractor Layer", "Bias Encoding":
     `BE_(k,t,c) = w^K_k + w^T_t + w^C_c` and `Q = Q + BE`, where `w^K` in R^K
     (`session_bias`) is indexed by the session k, `w^T` in R^T (`position_bias`)
     by the position t of the behaviour in its session and `w^C` in R^{d_model}

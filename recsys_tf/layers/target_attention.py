@@ -11,7 +11,7 @@ _MASKED_SCORE = -1e9
 class TargetAttention(keras.layers.Layer):
     """`u = sum_k a_k h_k` with `a_k = softmax_k(h_k^T W q)` over the valid k.
 
-    DSIN (Feng et al. 2019), Sec. 4.5, "Session Interest Activating Layer":
+    DSIN (Feng et al. 2019), "Session Interest Activating Layer":
     `a_k^I = exp(I_k W^I X^I) / sum_k exp(I_k W^I X^I)`, `U^I = sum_k a_k^I I_k`
     (the same with `H_k`, `W^H` for the Bi-LSTM states): `inputs` are the `h_k`
     (`I_k` or `H_k`), `query` is the target `q` (`X^I`) and `kernel` is `W`

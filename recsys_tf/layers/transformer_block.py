@@ -24,8 +24,9 @@ class TransformerBlock(keras.layers.Layer):
     attention is `keras.layers.MultiHeadAttention` without biases, which is this
     Eq. (1) as written (a bias of the keys would have no effect: the softmax over
     the keys cancels it). It is the
-    Transformer of DSIN (Feng et al. 2019, Sec. 4.3), DFN (Xie et al. 2020,
-    internal feedback interaction) and DMT (Gu et al. 2020, Sec. 3.3.2).
+    Transformer of DSIN (Feng et al. 2019, session interest extractor), DFN (Xie
+    et al. 2020, internal feedback interaction) and DMT (Gu et al. 2020, Deep
+    Multifaceted Transformers layer).
 
     Masking: `mask` (bool `[batch, T_q]`) marks the valid queries, `context_mask`
     (bool `[batch, T_k]`) the valid keys; in self-attention the keys are the

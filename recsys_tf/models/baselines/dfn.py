@@ -16,7 +16,7 @@ from recsys_tf.layers import (
 from recsys_tf.models.base import SequenceCTRModel
 
 UNCLICK = "unclick"
-# The precise feedbacks that attend to the unclick sequence (Sec. 3.2).
+# The precise feedbacks that attend to the unclick sequence (external interaction).
 EXTERNAL_QUERIES = ("click", "dislike")
 
 
@@ -25,7 +25,7 @@ class DFN(SequenceCTRModel):
     """Click, unclick and dislike sequences read by Transformers and by each other,
     then Wide, FM and Deep feature interactions.
 
-    DFN Sec. 3 (Fig. 2):
+    DFN, its model section (section names as the paper's; Fig. 2):
 
     - Internal feedback interaction: for each feedback sequence `t` (click,
       unclick, dislike), a Transformer (`TransformerBlock`, own parameters per

@@ -13,12 +13,12 @@ from recsys_tf.models.base import SequenceCTRModel
 class DMT(SequenceCTRModel):
     """One Transformer per behaviour sequence, each read by the target item.
 
-    DMT Sec. 3 (Fig. 2), with the single CTR objective:
+    DMT, its model section (Fig. 2), with the single CTR objective:
 
-    - Sec. 3.2, embedding layer: a behaviour is the concatenation of its item
+    - Embedding layer: a behaviour is the concatenation of its item
       features' embeddings (the paper: item, category, brand, shop), from the
       same table as the target item's.
-    - Sec. 3.3, Deep Multifaceted Transformers: for each behaviour sequence (the
+    - Deep Multifaceted Transformers layer: for each behaviour sequence (the
       paper: click, cart, order; here `sequence_types`, the ones the data has), a
       Transformer encoder (`num_encoder_layers` self-attention layers,
       `TransformerBlock`) over the sequence plus a learned position embedding,
@@ -30,10 +30,10 @@ class DMT(SequenceCTRModel):
       into an MLP with a logit output.
 
     Only the CTR objective, as DUMN uses DMT (DUMN Sec. 4.1.2, Table 1): the
-    paper's Multi-gate Mixture-of-Experts over CTR and conversion (Sec. 3.4) with
+    paper's Multi-gate Mixture-of-Experts over CTR and conversion with
     a single task reduces to one gated mixture, here replaced by the MLP (the
     shared bottom of the authors' code, 512-256-128); the Bias Deep Neural
-    Network for position and neighbouring bias (Sec. 3.5) needs the impression's
+    Network for position and neighbouring bias needs the impression's
     position, which the data do not have. Choices where the paper is silent:
     learned positions (the authors' config `position_learn`), counted from the
     most recent behaviour (the sequences are left-padded, most recent last);

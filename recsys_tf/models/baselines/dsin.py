@@ -20,23 +20,25 @@ class DSIN(SequenceCTRModel):
     """Session interests by self-attention, their evolution by a Bi-LSTM, read by
     the target item.
 
-    DSIN Sec. 4, for the click history cut into K sessions of at most T items
-    (the data's `session_*` inputs `[batch, K, T]`: 30-minute gaps, the most
-    recent K sessions, oldest first; Sec. 4.2, the session division layer):
+    DSIN's layers by name (Fig. 2; the equations are quoted by layer, not by
+    number: the full text was not at hand), for the click history cut into K
+    sessions of at most T items (the data's `session_*` inputs `[batch, K, T]`:
+    30-minute gaps, the most recent K sessions, oldest first: the session
+    division layer):
 
-    - Sec. 4.3, session interest extractor: each behaviour is the concatenation of
+    - Session interest extractor layer: each behaviour is the concatenation of
       its item features' embeddings (d_model = len(item_features) x
       `embedding_dim`); bias encoding `Q = Q + BE`, `BE_(k,t,c) = w^K_k + w^T_t
       + w^C_c` (`BiasEncoding`); one multi-head self-attention layer with FFN,
       residual connections and layer normalisation, shared by the sessions
       (`TransformerBlock`); `I_k = Avg(I_k^Q)` over the session's valid items.
-    - Sec. 4.4, session interest interacting layer: a Bi-LSTM over `I_1 .. I_K`,
+    - Session interest interacting layer: a Bi-LSTM over `I_1 .. I_K`,
       `H_k = h_k(forward) (+) h_k(backward)` (concatenation).
-    - Sec. 4.5, session interest activating layer: `U^I = sum_k a^I_k I_k`,
+    - Session interest activating layer: `U^I = sum_k a^I_k I_k`,
       `a^I_k = softmax_k(I_k W^I X^I)`, and `U^H = sum_k a^H_k H_k`,
       `a^H_k = softmax_k(H_k W^H X^I)` (`TargetAttention`), `X^I` the target
       item's embedding.
-    - Sec. 4.1 and Fig. 2: the embeddings of the user and item profile fields,
+    - Base model and Fig. 2: the embeddings of the user and item profile fields,
       `U^I` and `U^H` are concatenated into an MLP with a logit output.
 
     Choices where the paper is silent or differs from its code: the heads project
