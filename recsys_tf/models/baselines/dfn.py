@@ -25,7 +25,7 @@ class DFN(SequenceCTRModel):
     """Click, unclick and dislike sequences read by Transformers and by each other,
     then Wide, FM and Deep feature interactions.
 
-    DFN, its model section (section names as the paper's; Fig. 2):
+    DFN, its model section (by the paper's component names):
 
     - Internal feedback interaction: for each feedback sequence `t` (click,
       unclick, dislike), a Transformer (`TransformerBlock`, own parameters per

@@ -13,7 +13,8 @@ from recsys_tf.models.base import SequenceCTRModel
 class DMT(SequenceCTRModel):
     """One Transformer per behaviour sequence, each read by the target item.
 
-    DMT, its model section (Fig. 2), with the single CTR objective:
+    DMT, its model section (by the paper's layer names), with the single CTR
+    objective:
 
     - Embedding layer: a behaviour is the concatenation of its item
       features' embeddings (the paper: item, category, brand, shop), from the
