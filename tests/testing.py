@@ -339,6 +339,49 @@ class FakeCTRTask:
         self.vocabulary_sizes = dict(vocabulary_sizes)
 
 
+class FakeSequenceCTRTask(FakeCTRTask):
+    """Duck-typed behaviour-sequence CTR task (SESSION.md's attributes)."""
+
+    def __init__(
+        self,
+        vocabulary_sizes: dict,
+        sequence_types=("click", "unclick", "like", "dislike"),
+        item_features=("item_id", "category"),
+        max_length=5,
+        num_sessions=3,
+        session_length=3,
+        dataset="fake",
+    ):
+        super().__init__(vocabulary_sizes)
+        self.sequence_types = tuple(sequence_types)
+        self.item_features = tuple(item_features)
+        self.max_length = max_length
+        self.num_sessions = num_sessions
+        self.session_length = session_length
+        self.dataset = dataset
+
+
+def add_sessions(x: dict, vocabulary_sizes: dict, num_sessions=3, length=3, seed=1):
+    """`x` (a `sequence_ctr_batch`) with DSIN's click sessions: `session_item_id`,
+    `session_category` int `[n, num_sessions, length]` and `session_mask` int8,
+    the most recent sessions last, each left-padded with code 0; rows with no
+    session, some and all of them."""
+    rng = np.random.default_rng(seed)
+    n = len(x["item_id"])
+    used = rng.integers(0, num_sessions + 1, n)
+    used[:3] = (0, 1, num_sessions)
+    counts = rng.integers(1, length + 1, (n, num_sessions))
+    sessions = np.arange(num_sessions)[None, :] >= (num_sessions - used)[:, None]
+    mask = (np.arange(length) >= (length - counts)[..., None]) & sessions[..., None]
+    items = rng.integers(1, vocabulary_sizes["item_id"], mask.shape)
+    out = dict(x, session_item_id=np.where(mask, items, 0).astype(np.int64))
+    if "category" in vocabulary_sizes:
+        categories = np.where(mask, items % vocabulary_sizes["category"], 0)
+        out["session_category"] = categories.astype(np.int64)
+    out["session_mask"] = mask.astype(np.int8)
+    return out
+
+
 class FakeRetrievalTask:
     """Duck-typed retrieval task: `.num_items`, `.user_vocabulary_sizes`, counts."""
 
@@ -346,3 +389,58 @@ class FakeRetrievalTask:
         self.num_items = num_items
         self.user_vocabulary_sizes = dict(user_vocabulary_sizes)
         self.item_counts = np.asarray(item_counts, np.int64)
+
+
+def sequence_ctr_batch(
+    vocabulary_sizes: dict,
+    item_features=("item_id", "category"),
+    sequence_types=("click", "unclick"),
+    n=32,
+    length=5,
+    seed=1,
+):
+    """A behaviour-sequence CTR batch (SESSION.md's input contract).
+
+    Fields as `memorisable_ctr_batch` (a distinct `item_id` per example, so any
+    labelling can be memorised; 3/8 positive) with `category = item_id % size`;
+    for every type `t`, `f"{t}_{feature}"` int `[n, length]` left-padded with
+    code 0 and `f"{t}_mask"` int8, each row holding 0 to `length` events (rows
+    with none, some and all of them).
+    """
+    rng = np.random.default_rng(seed)
+    x, y = memorisable_ctr_batch(
+        "user_id",
+        "item_id",
+        vocabulary_sizes["user_id"],
+        vocabulary_sizes["item_id"],
+        n,
+        seed,
+    )
+    x = {"user_id": x["user_id"], "item_id": x["item_id"]}
+    categories = vocabulary_sizes.get("category")
+    if categories:
+        x["category"] = x["item_id"] % categories
+    for t in sequence_types:
+        counts = rng.integers(0, length + 1, n)
+        counts[:3] = (0, 1, length)
+        mask = np.arange(length)[None, :] >= (length - counts)[:, None]
+        items = rng.integers(1, vocabulary_sizes["item_id"], (n, length))
+        x[f"{t}_item_id"] = np.where(mask, items, 0).astype(np.int64)
+        if "category" in item_features:
+            x[f"{t}_category"] = np.where(mask, items % categories, 0).astype(np.int64)
+        x[f"{t}_mask"] = mask.astype(np.int8)
+    return x, y
+
+
+def change_padding(x: dict, seed=7) -> dict:
+    """`x` with every padded sequence position's codes replaced by other codes."""
+    rng = np.random.default_rng(seed)
+    out = dict(x)
+    for key, mask in x.items():
+        if not key.endswith("_mask"):
+            continue
+        prefix = key[: -len("mask")]
+        for name in x:
+            if name.startswith(prefix) and name != key:
+                out[name] = np.where(mask == 1, x[name], rng.integers(1, 4, mask.shape))
+    return out

@@ -1,5 +1,6 @@
 """Keras layers of the suite (one public layer per file; backend-agnostic keras.ops)."""
 
+from recsys_tf.layers.bias_encoding import BiasEncoding
 from recsys_tf.layers.caser_convolution import CaserConvolution
 from recsys_tf.layers.causal_transformer_block import CausalTransformerBlock
 from recsys_tf.layers.cross_network import CrossNetwork
@@ -14,6 +15,8 @@ from recsys_tf.layers.ntm_memory import NTMMemory
 from recsys_tf.layers.orthogonal_projection import OrthogonalProjection
 from recsys_tf.layers.outer_product import OuterProduct
 from recsys_tf.layers.pair_gate import PAIRGate
+from recsys_tf.layers.target_attention import TargetAttention
+from recsys_tf.layers.transformer_block import TransformerBlock
 
 __all__ = [
     "MLP",
@@ -30,4 +33,7 @@ __all__ = [
     "OrthogonalProjection",
     "NTMMemory",
     "PAIRGate",
+    "BiasEncoding",
+    "TargetAttention",
+    "TransformerBlock",
 ]

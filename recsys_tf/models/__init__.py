@@ -12,6 +12,9 @@ from recsys_tf.models.baselines.bpr import BPR
 from recsys_tf.models.baselines.caser import Caser
 from recsys_tf.models.baselines.dcn import DCN
 from recsys_tf.models.baselines.deepfm import DeepFM
+from recsys_tf.models.baselines.dfn import DFN
+from recsys_tf.models.baselines.dmt import DMT
+from recsys_tf.models.baselines.dsin import DSIN
 from recsys_tf.models.baselines.fm import FM
 from recsys_tf.models.baselines.gru4rec import GRU4Rec
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
@@ -43,6 +46,9 @@ MODELS = {
     "sasrec": SASRec,
     "gru4rec": GRU4Rec,
     "caser": Caser,
+    "dsin": DSIN,
+    "dfn": DFN,
+    "dmt": DMT,
 }
 
 __all__ = [
@@ -55,6 +61,9 @@ __all__ = [
     "Caser",
     "DCN",
     "DeepFM",
+    "DFN",
+    "DMT",
+    "DSIN",
     "FM",
     "GRU4Rec",
     "LogisticRegression",

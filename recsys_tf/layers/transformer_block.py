@@ -1,0 +1,180 @@
+"""One Transformer layer (Vaswani et al., 2017) over padded behaviour sequences."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="recsys_tf")
+class TransformerBlock(keras.layers.Layer):
+    """Multi-head attention and a position-wise FFN, each with residual + LayerNorm.
+
+    The post-norm Transformer layer of Vaswani et al. (2017), Sec. 3.1-3.3, for
+    queries `X` `[batch, T_q, d]` and a context `C` `[batch, T_k, d]` (`C = X`:
+    self-attention, the encoder layer; another `C`: the decoder's attention to the
+    encoder output):
+
+    - Eq. (1) and Sec. 3.2.2: `MultiHead(Q, K, V) = Concat(head_1 .. head_H) W^O`,
+      `head_h = softmax(Q W_h^Q (K W_h^K)^T / sqrt(d_k)) V W_h^V`;
+    - Sec. 3.1: `Z = LayerNorm(X + Dropout(MultiHead(X, C, C)))`;
+    - Eq. (2): `Y = LayerNorm(Z + Dropout(FFN(Z)))`,
+      `FFN(z) = max(0, z W_1 + b_1) W_2 + b_2`.
+
+    `num_heads` is H, `head_dim` is d_k = d_v (default `d // H`), `ffn_units` the
+    inner size of the FFN (default `4 d`, as the paper's 2048 for d = 512). The
+    attention is `keras.layers.MultiHeadAttention` without biases, which is this
+    Eq. (1) as written (a bias of the keys would have no effect: the softmax over
+    the keys cancels it). It is the
+    Transformer of DSIN (Feng et al. 2019, session interest extractor), DFN (Xie
+    et al. 2020, internal feedback interaction) and DMT (Gu et al. 2020, Deep
+    Multifaceted Transformers layer).
+
+    Masking: `mask` (bool `[batch, T_q]`) marks the valid queries, `context_mask`
+    (bool `[batch, T_k]`) the valid keys; in self-attention the keys are the
+    queries and `mask` serves both. Padded keys get no attention, and the outputs
+    at padded queries are zeros, so the codes at padded positions never change the
+    output. A query with no valid key attends to nothing (its attention output is
+    zero, keeping `X` through the residual).
+
+    Input: `[batch, T_q, d]`; optional `context` `[batch, T_k, d]`.
+    Output: `[batch, T_q, d]`.
+
+    Args:
+        num_heads: H, the number of attention heads.
+        head_dim: d_k, the size of each head's query, key and value (None = d // H).
+        ffn_units: inner size of the FFN (None = 4 d).
+        dropout: dropout rate on the attention weights and on both residual branches.
+        epsilon: LayerNorm epsilon.
+
+    Example:
+        >>> block = TransformerBlock(num_heads=2)
+        >>> x = keras.ops.ones((3, 5, 8))
+        >>> block(x, mask=keras.ops.ones((3, 5), "bool")).shape
+        (3, 5, 8)
+
+    Reference: A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017.
+    """
+
+    def __init__(
+        self,
+        num_heads=2,
+        head_dim=None,
+        ffn_units=None,
+        dropout=0.0,
+        epsilon=1e-6,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_heads) < 1:
+            raise ValueError(
+                f"`num_heads` must be > 0. Received: num_heads={num_heads}"
+            )
+        if head_dim is not None and int(head_dim) < 1:
+            raise ValueError(f"`head_dim` must be > 0. Received: head_dim={head_dim}")
+        if ffn_units is not None and int(ffn_units) < 1:
+            raise ValueError(
+                f"`ffn_units` must be > 0. Received: ffn_units={ffn_units}"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(
+                f"`dropout` must be in [0, 1). Received: dropout={dropout}"
+            )
+        self.num_heads = int(num_heads)
+        self.head_dim = None if head_dim is None else int(head_dim)
+        self.ffn_units = None if ffn_units is None else int(ffn_units)
+        self.dropout = dropout
+        self.epsilon = epsilon
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(
+                "TransformerBlock takes `[batch, seq_len, d]` inputs with a known d. "
+                f"Received: input_shape={input_shape}"
+            )
+        dim = int(input_shape[-1])
+        head_dim = self.head_dim or dim // self.num_heads
+        if head_dim < 1:
+            raise ValueError(
+                f"d = {dim} is smaller than num_heads = {self.num_heads}: "
+                "give `head_dim`."
+            )
+        self.attention = keras.layers.MultiHeadAttention(
+            self.num_heads,
+            head_dim,
+            dropout=self.dropout,
+            use_bias=False,
+            name="attention",
+        )
+        self.attention.build(input_shape, input_shape)
+        self.attention_norm = keras.layers.LayerNormalization(
+            epsilon=self.epsilon, name="attention_norm"
+        )
+        self.attention_norm.build(input_shape)
+        self.ffn_inner = keras.layers.Dense(
+            self.ffn_units or 4 * dim, activation="relu", name="ffn_inner"
+        )
+        self.ffn_inner.build(input_shape)
+        self.ffn_outer = keras.layers.Dense(dim, name="ffn_outer")
+        self.ffn_outer.build(tuple(input_shape[:-1]) + (self.ffn_inner.units,))
+        self.ffn_norm = keras.layers.LayerNormalization(
+            epsilon=self.epsilon, name="ffn_norm"
+        )
+        self.ffn_norm.build(input_shape)
+        self.residual_dropout = keras.layers.Dropout(self.dropout)
+
+    def call(
+        self,
+        inputs,
+        context=None,
+        mask=None,
+        context_mask=None,
+        training=False,
+        return_attention_scores=False,
+    ):
+        if context is None:
+            context, context_mask = inputs, mask
+        attention_mask = None
+        if context_mask is not None:
+            # [batch, T_q, T_k]: every query sees the valid keys.
+            keys = ops.cast(context_mask, "bool")[:, None, :]
+            attention_mask = ops.broadcast_to(
+                keys, (ops.shape(inputs)[0], ops.shape(inputs)[1], ops.shape(keys)[2])
+            )
+        # With the scores returned, Keras takes its explicit masked softmax, which
+        # gives a query with no valid key zero weights; its fused
+        # `ops.dot_product_attention` path would spread them over the padding.
+        attended, scores = self.attention(
+            inputs,
+            context,
+            context,
+            attention_mask=attention_mask,
+            return_attention_scores=True,
+            training=training,
+        )
+        x = self.attention_norm(
+            inputs + self.residual_dropout(attended, training=training)
+        )
+        ffn = self.ffn_outer(self.ffn_inner(x))
+        x = self.ffn_norm(x + self.residual_dropout(ffn, training=training))
+        if mask is not None:
+            x = x * ops.cast(mask, x.dtype)[..., None]
+        if return_attention_scores:
+            return x, scores
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_heads=self.num_heads,
+            head_dim=self.head_dim,
+            ffn_units=self.ffn_units,
+            dropout=self.dropout,
+            epsilon=self.epsilon,
+        )
+        return config

@@ -1,0 +1,48 @@
+"""The DSIN, DFN and DMT configs build their models from a behaviour-sequence task."""
+
+import pytest
+
+from experiments.configs import dfn, dmt, dsin
+from recsys_tf.models import DFN, DMT, DSIN
+from recsys_tf.training import loop
+from tests import testing
+
+CONFIGS = [(dsin, DSIN), (dfn, DFN), (dmt, DMT)]
+VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
+
+
+@pytest.mark.parametrize(
+    "module, cls", CONFIGS, ids=lambda v: getattr(v, "__name__", "")
+)
+def test_config_builds_its_model(module, cls):
+    config = module.get_config()
+    assert config.task == "ctr_sequence" and config.model.name == config.name
+    model = loop.build_model(config, testing.FakeSequenceCTRTask(VOCAB, max_length=100))
+    assert type(model) is cls
+    assert model.embedding_dim == 16 and model.num_heads == 4
+    assert model.item_features == ("item_id", "category")
+
+
+def test_each_model_reads_its_sequences():
+    task = testing.FakeSequenceCTRTask(VOCAB, max_length=100)
+    assert loop.build_model(dsin.get_config(), task).sequence_types == ("click",)
+    assert dsin.get_config().data.num_sessions == 5
+    assert loop.build_model(dfn.get_config(), task).sequence_types == (
+        "click",
+        "unclick",
+        "dislike",
+    )
+    # DMT: one Transformer per sequence type the data has.
+    model = loop.build_model(dmt.get_config(), task)
+    assert model.sequence_types == task.sequence_types and model.max_length == 100
+
+
+def test_dfn_on_data_without_dislike_names_it_and_the_switch_turns_it_off():
+    task = testing.FakeSequenceCTRTask(
+        VOCAB, sequence_types=("click", "unclick"), dataset="taobao_ad"
+    )
+    config = dfn.get_config()
+    with pytest.raises(ValueError, match=r"\['dislike'\].*'taobao_ad'"):
+        loop.build_model(config, task)
+    config.model.sequence_types = ("click", "unclick")
+    assert loop.build_model(config, task).external_types == ("click",)

@@ -1,0 +1,187 @@
+"""Tests of `TransformerBlock` against Vaswani et al. (2017) Eq. (1)-(2) in NumPy."""
+
+import numpy as np
+import pytest
+
+from recsys_tf.layers import TransformerBlock
+from tests import testing
+
+BATCH, SEQ_LEN, DIM = 3, 5, 6
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    testing.set_seed()
+
+
+def _data(seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(BATCH, SEQ_LEN, DIM)).astype(np.float32)
+    mask = np.array(
+        [
+            [True] * SEQ_LEN,
+            [False, False, True, True, True],  # left-padded
+            [False, True, False, True, False],  # scattered
+        ]
+    )
+    return x, mask
+
+
+def _w(layer):
+    return testing.to_numpy(layer).astype(np.float64)
+
+
+def _numpy_layer_norm(x, norm):
+    mean = x.mean(-1, keepdims=True)
+    var = x.var(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + norm.epsilon) * _w(norm.gamma) + _w(norm.beta)
+
+
+def _numpy_block(block, x, context=None, mask=None, context_mask=None):
+    """The layer position by position, head by head (post-norm, Sec. 3.1)."""
+    x = np.asarray(x, np.float64)
+    if context is None:
+        context, context_mask = x, mask
+    context = np.asarray(context, np.float64)
+    mha = block.attention
+    wq, wk = _w(mha.query_dense.kernel), _w(mha.key_dense.kernel)
+    wv, wo = _w(mha.value_dense.kernel), _w(mha.output_dense.kernel)
+    heads, head_dim = wq.shape[1], wq.shape[2]
+    out = np.zeros_like(x)
+    scores = np.zeros((x.shape[0], heads, x.shape[1], context.shape[1]))
+    for b in range(x.shape[0]):
+        valid = (
+            np.ones(context.shape[1], bool)
+            if context_mask is None
+            else np.asarray(context_mask[b], bool)
+        )
+        for i in range(x.shape[1]):
+            attended = np.zeros(x.shape[-1])
+            for h in range(heads):
+                q = x[b, i] @ wq[:, h]
+                if valid.any():
+                    logits = np.array(
+                        [q @ (context[b, j] @ wk[:, h]) for j in range(len(valid))]
+                    ) / np.sqrt(head_dim)  # Eq. (1)
+                    a = np.where(valid, np.exp(logits - logits[valid].max()), 0.0)
+                    a /= a.sum()
+                else:
+                    a = np.zeros(len(valid))
+                scores[b, h, i] = a
+                value = sum(a[j] * (context[b, j] @ wv[:, h]) for j in range(len(a)))
+                attended = attended + value @ wo[h]  # Concat(heads) W^O
+            z = _numpy_layer_norm(x[b, i] + attended, block.attention_norm)
+            inner = np.maximum(
+                z @ _w(block.ffn_inner.kernel) + _w(block.ffn_inner.bias), 0
+            )
+            ffn = inner @ _w(block.ffn_outer.kernel) + _w(
+                block.ffn_outer.bias
+            )  # Eq. (2)
+            y = _numpy_layer_norm(z + ffn, block.ffn_norm)
+            if mask is not None and not mask[b, i]:
+                y = np.zeros_like(y)
+            out[b, i] = y
+    return out, scores
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(num_heads=2), dict(num_heads=3, head_dim=4, ffn_units=5)]
+)
+def test_shapes_config_gradients_and_saving(kwargs, tmp_path):
+    x, mask = _data()
+    testing.run_layer_test(
+        TransformerBlock,
+        kwargs,
+        x,
+        (BATCH, SEQ_LEN, DIM),
+        call_kwargs={"mask": mask},
+        save_dir=tmp_path,
+    )
+
+
+def test_cross_attention_shapes_config_and_gradients():
+    x, mask = _data()
+    context = np.random.default_rng(2).normal(size=(BATCH, 4, DIM)).astype(np.float32)
+    context_mask = np.array([[True] * 4, [False, False, True, True], [False] * 4])
+    testing.run_layer_test(
+        TransformerBlock,
+        dict(num_heads=2),
+        x[:, :1],
+        (BATCH, 1, DIM),
+        call_kwargs={"context": context, "context_mask": context_mask},
+    )
+
+
+def test_self_attention_matches_numpy():
+    x, mask = _data()
+    block = TransformerBlock(num_heads=2, ffn_units=7)
+    out, scores = block(x, mask=mask, return_attention_scores=True)
+    # Non-trivial LayerNorm parameters, so that they are checked too.
+    rng = np.random.default_rng(5)
+    for norm in (block.attention_norm, block.ffn_norm):
+        norm.gamma.assign(rng.normal(1.0, 0.3, DIM).astype(np.float32))
+        norm.beta.assign(rng.normal(0.0, 0.3, DIM).astype(np.float32))
+    out, scores = block(x, mask=mask, return_attention_scores=True)
+    expected, expected_scores = _numpy_block(block, x, mask=mask)
+    np.testing.assert_allclose(testing.to_numpy(out), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        testing.to_numpy(scores), expected_scores, rtol=1e-4, atol=1e-6
+    )
+    assert block.ffn_inner.units == 7
+    assert testing.to_numpy(out)[~mask].max() == 0.0
+
+
+def test_cross_attention_matches_numpy_and_empty_context_gives_no_attention():
+    x, _ = _data()
+    query = x[:, :1]
+    context = np.random.default_rng(2).normal(size=(BATCH, 4, DIM)).astype(np.float32)
+    context_mask = np.array([[True] * 4, [False, False, True, True], [False] * 4])
+    block = TransformerBlock(num_heads=2)
+    out, scores = block(
+        query, context=context, context_mask=context_mask, return_attention_scores=True
+    )
+    expected, expected_scores = _numpy_block(
+        block, query, context=context, context_mask=context_mask
+    )
+    np.testing.assert_allclose(testing.to_numpy(out), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(testing.to_numpy(scores), expected_scores, atol=1e-6)
+    assert testing.to_numpy(scores)[2].max() == 0.0  # nothing to attend to
+    assert block.ffn_inner.units == 4 * DIM  # the default FFN size
+
+
+@pytest.mark.parametrize("cross", [False, True])
+def test_padded_codes_do_not_change_the_output(cross):
+    x, mask = _data()
+    block = TransformerBlock(num_heads=2)
+    noise = np.random.default_rng(9).normal(size=x.shape).astype(np.float32) * 10
+    changed = np.where(mask[..., None], x, noise)
+    if cross:
+        query = x[:, :2]
+        a = block(query, context=x, context_mask=mask)
+        b = block(query, context=changed, context_mask=mask)
+    else:
+        a, b = block(x, mask=mask), block(changed, mask=mask)
+    np.testing.assert_allclose(testing.to_numpy(a), testing.to_numpy(b), atol=1e-5)
+    # ... while a valid position's codes do change it.
+    changed[1, 3] += 1.0
+    c = (
+        block(x[:, :2], context=changed, context_mask=mask)
+        if cross
+        else block(changed, mask=mask)
+    )
+    assert np.abs(testing.to_numpy(c)[1] - testing.to_numpy(a)[1]).max() > 1e-3
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="num_heads"):
+        TransformerBlock(num_heads=0)
+    with pytest.raises(ValueError, match="head_dim"):
+        TransformerBlock(head_dim=0)
+    with pytest.raises(ValueError, match="ffn_units"):
+        TransformerBlock(ffn_units=0)
+    with pytest.raises(ValueError, match="dropout"):
+        TransformerBlock(dropout=1.0)
+    with pytest.raises(ValueError, match="seq_len, d"):
+        TransformerBlock()(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="num_heads"):
+        TransformerBlock(num_heads=8)(np.zeros((2, 3, 4), np.float32))

@@ -1,0 +1,174 @@
+"""Tests of `DFN`: internal and external feedback interaction, Wide + FM + Deep."""
+
+import numpy as np
+import pytest
+
+from recsys_tf.models import DFN, MODELS, CTRModel
+from tests import testing
+
+TYPES = ("click", "unclick", "dislike")
+VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
+FIELDS = tuple(VOCAB)
+ITEM_FEATURES = ("item_id", "category")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    testing.set_seed()
+
+
+def _batch(types=TYPES, n=32, seed=1):
+    return testing.sequence_ctr_batch(
+        VOCAB, sequence_types=types, n=n, length=4, seed=seed
+    )
+
+
+def _model(**kwargs):
+    kwargs.setdefault("embedding_dim", 4)
+    kwargs.setdefault("hidden_units", (8,))
+    kwargs.setdefault("sequence_types", TYPES)
+    return DFN(
+        FIELDS,
+        [VOCAB[f] for f in FIELDS],
+        item_features=ITEM_FEATURES,
+        **kwargs,
+    )
+
+
+def _randomise(model, x):
+    """Unit-scale embedding rows (else the attention is nearly uniform and its
+    query / key gradients fall below the harness' floor) and non-zero wide weights."""
+    model(x)
+    rng = np.random.default_rng(3)
+    for table in (model.embedding.embeddings, model.linear.embeddings):
+        table.assign(rng.normal(size=table.shape).astype("float32"))
+
+
+def _numpy_head(model, x):
+    """The Wide + FM + Deep logit from the model's own feedback features."""
+    features = [testing.to_numpy(f) for f in model.feedback_features(x)]
+    sizes = model.vocabulary_sizes
+    e = testing.numpy_field_lookup(
+        testing.to_numpy(model.embedding.embeddings), x, FIELDS, sizes
+    )
+    vectors = np.concatenate(
+        [e] + [f.reshape(len(f), 2, 4) for f in features], axis=1
+    ).astype(np.float64)
+    wide = testing.numpy_field_lookup(
+        testing.to_numpy(model.linear.embeddings), x, FIELDS, sizes
+    ).sum(axis=(1, 2))
+    fm = testing.numpy_kernel_products(vectors).sum(axis=1)
+    deep = testing.numpy_dense_stack(
+        vectors.reshape(len(vectors), -1),
+        testing.mlp_params(model.mlp),
+        ["relu"] * len(model.hidden_units) + [None],
+    )[:, 0]
+    return wide + fm + deep
+
+
+def test_is_registered():
+    assert MODELS["dfn"] is DFN
+    assert issubclass(DFN, CTRModel)
+
+
+def test_forward_shape_and_wide_fm_deep_logit():
+    x, _ = _batch()
+    model = _model()
+    _randomise(model, x)
+    logits = testing.to_numpy(model(x))
+    assert logits.shape == (32,)
+    np.testing.assert_allclose(logits, _numpy_head(model, x), rtol=1e-4, atol=1e-4)
+    # Three internal features and two external ones (click and dislike query unclick).
+    assert len(model.feedback_features(x)) == 5
+    assert model.external_types == ("click", "dislike")
+
+
+def test_internal_feature_is_the_transformer_average_with_the_target_first():
+    x, _ = _batch()
+    model = _model()
+    _randomise(model, x)
+    target = testing.to_numpy(model.embed_target(x))
+    sequence, mask = model.embed_sequence(x, "dislike")
+    tokens = np.concatenate([target[:, None], testing.to_numpy(sequence)], axis=1)
+    valid = np.concatenate([np.ones((32, 1), bool), testing.to_numpy(mask)], axis=1)
+    outputs = testing.to_numpy(model.internal["dislike"](tokens, mask=valid))
+    expected = (outputs * valid[..., None]).sum(1) / valid.sum(1, keepdims=True)
+    np.testing.assert_allclose(
+        testing.to_numpy(model.feedback_features(x)[2]), expected, rtol=1e-5, atol=1e-6
+    )
+    # A user with no dislike still has the target: f_d is not zero.
+    empty = ~testing.to_numpy(mask).any(axis=1)
+    assert empty.any() and np.abs(expected[empty]).min() > 0
+
+
+def test_external_interaction_needs_unclick():
+    x, _ = _batch(("click", "dislike"))
+    model = _model(sequence_types=("click", "dislike"))
+    model(x)
+    assert model.external_types == () and len(model.feedback_features(x)) == 2
+    x, _ = _batch(("click", "unclick"))
+    model = _model(sequence_types=("click", "unclick"))
+    assert model.external_types == ("click",)
+    assert testing.to_numpy(model(x)).shape == (32,)
+
+
+def test_padded_codes_do_not_change_the_output():
+    x, _ = _batch()
+    model = _model()
+    _randomise(model, x)
+    np.testing.assert_allclose(
+        testing.to_numpy(model(testing.change_padding(x))),
+        testing.to_numpy(model(x)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_every_variable_gets_a_gradient():
+    x, y = _batch()
+    model = _model(l2=1e-3)
+    _randomise(model, x)
+    testing.assert_model_gradients(model, x, y)
+
+
+@pytest.mark.slow
+def test_one_train_step_updates_every_variable():
+    x, y = _batch()
+    model = _model(l2=1e-3)
+    _randomise(model, x)
+    testing.assert_one_train_step(model, x, y)
+
+
+@pytest.mark.slow
+def test_overfits_one_batch():
+    x, y = _batch()
+    model = _model(hidden_units=(16,))
+    loss = testing.fit_one_batch(model, x, y, steps=150, learning_rate=0.02)
+    assert loss < 0.05
+    assert np.mean((testing.to_numpy(model(x)) > 0) == (y > 0.5)) == 1.0
+
+
+def test_config_round_trip():
+    x, _ = _batch()
+    model = _model(dropout=0.1, l2=1e-4)
+    model(x)
+    testing.assert_config_round_trip(model, x)
+
+
+@pytest.mark.slow
+def test_save_reload(tmp_path):
+    x, _ = _batch()
+    model = _model(dropout=0.1, l2=1e-4)
+    model(x)
+    reloaded = testing.assert_save_reload(model, x, tmp_path)
+    assert reloaded.sequence_types == TYPES
+
+
+def test_from_task_reads_the_types_asked_for():
+    task = testing.FakeSequenceCTRTask(VOCAB)
+    model = DFN.from_task(task, sequence_types=("click", "unclick"), embedding_dim=2)
+    assert model.sequence_types == ("click", "unclick")
+    assert model.item_features == task.item_features
+    no_dislike = testing.FakeSequenceCTRTask(VOCAB, sequence_types=("click", "unclick"))
+    with pytest.raises(ValueError, match=r"\['dislike'\].*dataset 'fake'"):
+        DFN.from_task(no_dislike)  # the default reads the paper's three

@@ -1,0 +1,128 @@
+"""The behaviour-sequence CTR models train under `MirroredStrategy` on two CPUs.
+
+The same check as `test_mirrored.py` (its script's `check`: two epochs of fit,
+then loss and gradients summed over the two replicas against a single-device copy
+with the same weights), in a fresh interpreter, on batches with click / unclick /
+dislike sequences and DSIN's sessions (int8 masks, as the input pipeline feeds
+them).
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.models.test_mirrored import REPO
+from tests.models.test_mirrored import SCRIPT as MIRRORED_SCRIPT
+
+# The shared part of test_mirrored's script: strategy, `check`, builders.
+SHARED = MIRRORED_SCRIPT.split("\nresults = {")[0]
+
+SCRIPT = (
+    SHARED
+    + r"""
+from recsys_tf.models import DFN, DMT, DSIN  # noqa: E402
+from tests import testing  # noqa: E402
+
+SEQ_VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
+SEQ_FIELDS = tuple(SEQ_VOCAB)
+SEQ_SIZES = list(SEQ_VOCAB.values())
+SEQ_COMMON = dict(
+    item_features=("item_id", "category"), embedding_dim=4, hidden_units=(8,),
+    l2=0.05,
+)
+
+
+def sequence_data():
+    # N rows from batches of 32 (the item vocabulary's size).
+    parts = [
+        testing.add_sessions(
+            testing.sequence_ctr_batch(
+                SEQ_VOCAB, sequence_types=("click", "unclick", "dislike"), n=32,
+                length=4, seed=seed,
+            )[0],
+            SEQ_VOCAB, 3, 3, seed=seed,
+        )
+        for seed in range(N // 32)
+    ]
+    x = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return x, rng.integers(0, 2, N).astype("float32")
+
+
+results = {
+    "replicas": strategy.num_replicas_in_sync,
+    "dsin": check(lambda: DSIN(SEQ_FIELDS, SEQ_SIZES, **SEQ_COMMON), sequence_data),
+    "dfn": check(
+        lambda: DFN(
+            SEQ_FIELDS, SEQ_SIZES, sequence_types=("click", "unclick", "dislike"),
+            **SEQ_COMMON,
+        ),
+        sequence_data,
+    ),
+    "dmt": check(
+        lambda: DMT(
+            SEQ_FIELDS, SEQ_SIZES, sequence_types=("click", "unclick"), max_length=4,
+            **SEQ_COMMON,
+        ),
+        sequence_data,
+    ),
+}
+print("RESULTS " + json.dumps(results))
+"""
+)
+
+CHECKED = ["dsin", "dfn", "dmt"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    script = tmp_path_factory.mktemp("mirrored") / "mirrored_sequence_check.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
+    assert proc.returncode == 0 and lines, (
+        f"script failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    )
+    return json.loads(lines[-1][len("RESULTS ") :])
+
+
+@pytest.mark.slow
+def test_two_replicas_in_sync(results):
+    assert results["replicas"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", CHECKED)
+def test_fits_two_epochs_with_finite_loss(results, model):
+    losses = results[model]["fit_losses"]
+    assert len(losses) == 2
+    assert all(math.isfinite(v) and v > 0 for v in losses)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", CHECKED)
+def test_replica_loss_and_gradients_equal_single_device(results, model):
+    r = results[model]
+    assert r["penalty"] > 0.05 * r["single_loss"]
+    np.testing.assert_allclose(r["dist_loss"], r["single_loss"], rtol=1e-5)
+    assert r["num_variables"] > 0
+    assert r["grad_diff"] <= 1e-5 * max(1.0, r["grad_scale"]), r
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", CHECKED)
+def test_evaluate_reports_the_same_loss(results, model):
+    r = results[model]
+    np.testing.assert_allclose(r["eval_dist"], r["eval_single"], rtol=1e-5)
