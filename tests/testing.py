@@ -51,6 +51,8 @@ def numpy_activation(name, x: np.ndarray) -> np.ndarray:
         return np.tanh(x)
     if name == "sigmoid":
         return 1.0 / (1.0 + np.exp(-x))
+    if name == "silu":
+        return x / (1.0 + np.exp(-x))
     raise NotImplementedError(name)
 
 

@@ -1,6 +1,9 @@
 """Keras layers of the suite (one public layer per file; backend-agnostic keras.ops)."""
 
+from recsys_tf.layers.activation_unit import ActivationUnit
+from recsys_tf.layers.augru import AUGRU
 from recsys_tf.layers.cross_network import CrossNetwork
+from recsys_tf.layers.dice import Dice
 from recsys_tf.layers.factorization_machine import FactorizationMachine
 from recsys_tf.layers.field_embedding import FieldEmbedding
 from recsys_tf.layers.inner_product import InnerProduct
@@ -10,8 +13,11 @@ from recsys_tf.layers.mlp import MLP
 from recsys_tf.layers.outer_product import OuterProduct
 
 __all__ = [
+    "AUGRU",
     "MLP",
+    "ActivationUnit",
     "CrossNetwork",
+    "Dice",
     "FactorizationMachine",
     "FieldEmbedding",
     "InnerProduct",
