@@ -117,6 +117,36 @@ def numpy_kernel_products(e, kernel=None, kernel_type="num") -> np.ndarray:
     return np.stack(out, axis=1)
 
 
+def numpy_augru_step(layer, x_t, h, a_t):
+    """One `recsys_tf.layers.AUGRU` step, DIEN Eq. (2)-(5), (11)-(12), gate by
+    gate: `x_t` `[batch, in_dim]`, `h` `[batch, units]`, `a_t` `[batch]`."""
+    n = layer.units
+    w, u, b = (
+        to_numpy(v).astype(np.float64)
+        for v in (layer.kernel, layer.recurrent_kernel, layer.bias)
+    )
+    wu, wr, wh = w[:, :n], w[:, n : 2 * n], w[:, 2 * n :]
+    uu, ur, uh = u[:, :n], u[:, n : 2 * n], u[:, 2 * n :]
+    bu, br, bh = b[:n], b[n : 2 * n], b[2 * n :]
+    update = numpy_activation("sigmoid", x_t @ wu + h @ uu + bu)  # Eq. (2)
+    reset = numpy_activation("sigmoid", x_t @ wr + h @ ur + br)  # Eq. (3)
+    candidate = np.tanh(x_t @ wh + reset * (h @ uh) + bh)  # Eq. (4)
+    update = a_t[:, None] * update  # Eq. (11)
+    return (1.0 - update) * h + update * candidate  # Eq. (12)
+
+
+def numpy_augru(layer, x, attention, mask):
+    """Every step of an AUGRU from a zero state; a masked step keeps the state.
+    Returns (final state, states `[batch, T, units]`)."""
+    h = np.zeros((len(x), layer.units))
+    states = []
+    for t in range(x.shape[1]):
+        new = numpy_augru_step(layer, x[:, t].astype(np.float64), h, attention[:, t])
+        h = np.where(mask[:, t, None], new, h)
+        states.append(h)
+    return h, np.stack(states, 1)
+
+
 # --- Gradients ---------------------------------------------------------------
 
 
@@ -348,3 +378,58 @@ class FakeRetrievalTask:
         self.num_items = num_items
         self.user_vocabulary_sizes = dict(user_vocabulary_sizes)
         self.item_counts = np.asarray(item_counts, np.int64)
+
+
+def sequence_ctr_batch(
+    vocabulary_sizes: dict,
+    item_features=("item_id", "category"),
+    sequence_types=("click", "unclick"),
+    n=32,
+    length=5,
+    seed=1,
+):
+    """A behaviour-sequence CTR batch (SESSION.md's input contract).
+
+    Fields as `memorisable_ctr_batch` (a distinct `item_id` per example, so any
+    labelling can be memorised; 3/8 positive) with `category = item_id % size`;
+    for every type `t`, `f"{t}_{feature}"` int `[n, length]` left-padded with
+    code 0 and `f"{t}_mask"` int8, each row holding 0 to `length` events (rows
+    with none, some and all of them).
+    """
+    rng = np.random.default_rng(seed)
+    x, y = memorisable_ctr_batch(
+        "user_id",
+        "item_id",
+        vocabulary_sizes["user_id"],
+        vocabulary_sizes["item_id"],
+        n,
+        seed,
+    )
+    x = {"user_id": x["user_id"], "item_id": x["item_id"]}
+    categories = vocabulary_sizes.get("category")
+    if categories:
+        x["category"] = x["item_id"] % categories
+    for t in sequence_types:
+        counts = rng.integers(0, length + 1, n)
+        counts[:3] = (0, 1, length)
+        mask = np.arange(length)[None, :] >= (length - counts)[:, None]
+        items = rng.integers(1, vocabulary_sizes["item_id"], (n, length))
+        x[f"{t}_item_id"] = np.where(mask, items, 0).astype(np.int64)
+        if "category" in item_features:
+            x[f"{t}_category"] = np.where(mask, items % categories, 0).astype(np.int64)
+        x[f"{t}_mask"] = mask.astype(np.int8)
+    return x, y
+
+
+def change_padding(x: dict, seed=7) -> dict:
+    """`x` with every padded sequence position's codes replaced by other codes."""
+    rng = np.random.default_rng(seed)
+    out = dict(x)
+    for key, mask in x.items():
+        if not key.endswith("_mask"):
+            continue
+        prefix = key[: -len("mask")]
+        for name in x:
+            if name.startswith(prefix) and name != key:
+                out[name] = np.where(mask == 1, x[name], rng.integers(1, 4, mask.shape))
+    return out

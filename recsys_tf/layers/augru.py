@@ -6,19 +6,19 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
 class AUGRU(keras.layers.Layer):
-    """GRU whose update gate is scaled by an attention score: DIEN Eq. (10)-(11).
+    """GRU whose update gate is scaled by an attention score: DIEN Eq. (11)-(12).
 
-    The GRU of DIEN Eq. (1)-(4), for inputs `i_t` and state `h_{t-1}`:
+    The GRU of DIEN Eq. (2)-(5), for inputs `i_t` and state `h_{t-1}`:
 
-    - Eq. (1): `u_t = sigmoid(W^u i_t + U^u h_{t-1} + b^u)`;
-    - Eq. (2): `r_t = sigmoid(W^r i_t + U^r h_{t-1} + b^r)`;
-    - Eq. (3): `h~_t = tanh(W^h i_t + r_t * (U^h h_{t-1}) + b^h)`;
-    - Eq. (4): `h_t = (1 - u_t) * h_{t-1} + u_t * h~_t`;
+    - Eq. (2): `u_t = sigmoid(W^u i_t + U^u h_{t-1} + b^u)`;
+    - Eq. (3): `r_t = sigmoid(W^r i_t + U^r h_{t-1} + b^r)`;
+    - Eq. (4): `h~_t = tanh(W^h i_t + r_t * (U^h h_{t-1}) + b^h)`;
+    - Eq. (5): `h_t = (1 - u_t) * h_{t-1} + u_t * h~_t`;
 
-    and AUGRU replaces `u_t` by `u~_t = a_t * u_t` (Eq. (10)) in Eq. (4) (Eq.
-    (11)), `a_t` being the attention score of step t. Without `attention` the
-    layer is the plain GRU of Eq. (1)-(4) (DIEN's interest extractor). A step
-    with `a_t = 0` keeps the state, as Eq. (11) says (the official code scales
+    and AUGRU replaces `u_t` by `u~_t = a_t * u_t` (Eq. (11)) in Eq. (5) (Eq.
+    (12)), `a_t` being the attention score of step t. Without `attention` the
+    layer is the plain GRU of Eq. (2)-(5) (DIEN's interest extractor). A step
+    with `a_t = 0` keeps the state, as Eq. (12) says (the official code scales
     `1 - u` instead, where `a_t = 0` gives a plain GRU step; the paper is
     followed). `W = [W^u, W^r, W^h]` is `kernel` `[in_dim, 3 units]`, `U` is
     `recurrent_kernel` `[units, 3 units]`, `b` is `bias` `[3 units]`. The
@@ -100,15 +100,15 @@ class AUGRU(keras.layers.Layer):
         def step(state, x):
             x_t, a_t, m_t = x
             recurrent = ops.matmul(state, self.recurrent_kernel)
-            update = ops.sigmoid(x_t[:, :units] + recurrent[:, :units])  # Eq. (1)
+            update = ops.sigmoid(x_t[:, :units] + recurrent[:, :units])  # Eq. (2)
             reset = ops.sigmoid(
                 x_t[:, units : 2 * units] + recurrent[:, units : 2 * units]
-            )  # Eq. (2)
+            )  # Eq. (3)
             candidate = ops.tanh(
                 x_t[:, 2 * units :] + reset * recurrent[:, 2 * units :]
-            )  # Eq. (3)
-            update = a_t * update  # Eq. (10)
-            new = (1.0 - update) * state + update * candidate  # Eq. (4) / (11)
+            )  # Eq. (4)
+            update = a_t * update  # Eq. (11)
+            new = (1.0 - update) * state + update * candidate  # Eq. (5) / (12)
             new = m_t * new + (1.0 - m_t) * state
             return new, new
 

@@ -6,7 +6,7 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
 class Dice(keras.layers.Layer):
-    """PReLU whose rectification point follows the data: DIN Eq. (10).
+    """PReLU whose rectification point follows the data: DIN Eq. (9).
 
     `f(s) = p(s) s + (1 - p(s)) alpha s`, `p(s) = sigmoid((s - E[s]) /
     sqrt(Var[s] + epsilon))`, per unit (the last axis). In training `E[s]` and
@@ -14,7 +14,7 @@ class Dice(keras.layers.Layer):
     but the last; in inference, their moving averages (`moving_mean`,
     `moving_variance`, updated in training as `m <- momentum m + (1 - momentum)
     batch`), as the paper says. With `E[s] = 0` and `Var[s] = 0` Dice is PReLU
-    (Eq. (9)). `alpha` starts at 0, as in the official code.
+    (Eq. (8)). `alpha` starts at 0, as in the official code.
 
     With a `mask` (bool, the input's shape without the last axis), the batch
     statistics are taken over the unmasked positions only, so padding never moves

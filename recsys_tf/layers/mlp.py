@@ -17,7 +17,7 @@ class MLP(keras.layers.Layer):
     ends in a logit.
 
     `activation="prelu"` (PReLU, one slope per unit, shared over the other axes)
-    and `"dice"` (`recsys_tf.layers.Dice`, DIN Eq. (10)) are layers after a linear
+    and `"dice"` (`recsys_tf.layers.Dice`, DIN Eq. (9)) are layers after a linear
     `Dense`; Dice takes `training` and an optional `mask` (its batch statistics
     then skip the masked positions).
 

@@ -1,4 +1,4 @@
-"""Tests of `AUGRU` against DIEN Eq. (1)-(4), (10)-(11) written in NumPy."""
+"""Tests of `AUGRU` against DIEN Eq. (2)-(5), (11)-(12) written in NumPy."""
 
 import numpy as np
 import pytest
@@ -19,37 +19,6 @@ def _inputs(batch=3, steps=5, dim=4, seed=1):
     x = rng.normal(size=(batch, steps, dim)).astype(np.float32)
     attention = rng.uniform(0.05, 1.0, size=(batch, steps)).astype(np.float32)
     return x, attention
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _numpy_step(layer, x_t, h, a_t):
-    """One AUGRU step, gate by gate as the paper writes it."""
-    n = layer.units
-    w, u, b = (
-        testing.to_numpy(v).astype(np.float64)
-        for v in (layer.kernel, layer.recurrent_kernel, layer.bias)
-    )
-    wu, wr, wh = w[:, :n], w[:, n : 2 * n], w[:, 2 * n :]
-    uu, ur, uh = u[:, :n], u[:, n : 2 * n], u[:, 2 * n :]
-    bu, br, bh = b[:n], b[n : 2 * n], b[2 * n :]
-    update = _sigmoid(x_t @ wu + h @ uu + bu)  # Eq. (1)
-    reset = _sigmoid(x_t @ wr + h @ ur + br)  # Eq. (2)
-    candidate = np.tanh(x_t @ wh + reset * (h @ uh) + bh)  # Eq. (3)
-    update = a_t[:, None] * update  # Eq. (10)
-    return (1.0 - update) * h + update * candidate  # Eq. (11)
-
-
-def _numpy_augru(layer, x, attention, mask):
-    h = np.zeros((len(x), layer.units))
-    states = []
-    for t in range(x.shape[1]):
-        new = _numpy_step(layer, x[:, t].astype(np.float64), h, attention[:, t])
-        h = np.where(mask[:, t, None], new, h)
-        states.append(h)
-    return h, np.stack(states, 1)
 
 
 def _randomise_bias(layer):
@@ -76,7 +45,7 @@ def test_one_step_matches_numpy():
     layer(x, attention)
     _randomise_bias(layer)
     h0 = np.zeros((3, 3))
-    expected = _numpy_step(layer, x[:, 0].astype(np.float64), h0, attention[:, 0])
+    expected = testing.numpy_augru_step(layer, x[:, 0].astype(np.float64), h0, attention[:, 0])
     np.testing.assert_allclose(
         testing.to_numpy(layer(x, attention)), expected, rtol=1e-5, atol=1e-6
     )
@@ -87,7 +56,7 @@ def test_sequence_with_mask_matches_numpy():
     layer = AUGRU(3, return_sequences=True)
     layer(x, attention, mask=MASK)
     _randomise_bias(layer)
-    final, states = _numpy_augru(layer, x, attention, MASK)
+    final, states = testing.numpy_augru(layer, x, attention, MASK)
     np.testing.assert_allclose(
         testing.to_numpy(layer(x, attention, mask=MASK)), states, rtol=1e-5, atol=1e-6
     )
@@ -102,12 +71,12 @@ def test_without_attention_it_is_the_papers_gru():
     layer = AUGRU(3)
     layer(x)
     _randomise_bias(layer)
-    final, _ = _numpy_augru(layer, x, np.ones(x.shape[:2]), np.ones(x.shape[:2], bool))
+    final, _ = testing.numpy_augru(layer, x, np.ones(x.shape[:2]), np.ones(x.shape[:2], bool))
     np.testing.assert_allclose(testing.to_numpy(layer(x)), final, rtol=1e-5, atol=1e-6)
 
 
 def test_zero_attention_keeps_the_state():
-    # Eq. (11): a_t = 0 gives u~_t = 0 and h_t = h_{t-1}.
+    # Eq. (12): a_t = 0 gives u~_t = 0 and h_t = h_{t-1}.
     x, attention = _inputs()
     attention[:, 2:] = 0.0
     layer = AUGRU(3, return_sequences=True)

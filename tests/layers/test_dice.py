@@ -1,4 +1,4 @@
-"""Tests of `Dice` against DIN Eq. (10) written in NumPy."""
+"""Tests of `Dice` against DIN Eq. (9) written in NumPy."""
 
 import numpy as np
 import pytest
@@ -68,7 +68,7 @@ def test_inference_uses_moving_averages_and_changes_nothing():
 
 
 def test_zero_statistics_give_prelu():
-    # Eq. (9): with E[s] = 0 and Var[s] -> 0, p(s) is the step function.
+    # Eq. (8): with E[s] = 0 and Var[s] -> 0, p(s) is the step function.
     x = _inputs()
     layer = Dice(epsilon=1e-12)
     layer(x)
