@@ -57,6 +57,7 @@ import tensorflow as tf
 from absl import app, flags, logging
 
 from recsys_tf.models import RetrievalModel
+from recsys_tf.tasks import get_task
 from recsys_tf.training import callbacks as cb
 from recsys_tf.training import loop
 
@@ -154,7 +155,7 @@ def export(workdir: str, output: str, overwrite: bool = False) -> dict:
     run = loop.restore_best(workdir)
     config, model, state = run.config, run.model, run.state
     fields = model.input_fields()
-    specs = _specs(fields, loop.model_inputs(config, run.task.train)[0])
+    specs = _specs(fields, get_task(config).inputs(config, run.task.train)[0])
     retrieval = isinstance(model, RetrievalModel)
     best = next(h for h in state["history"] if h["epoch"] == state["best_epoch"])
     record = {

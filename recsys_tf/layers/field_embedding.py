@@ -90,6 +90,21 @@ class FieldEmbedding(keras.layers.Layer):
             )
         return rows
 
+    def embed_field(self, codes, field: int):
+        """The rows of field index `field` for `codes` of any shape `[...]`:
+        `[..., output_dim]` (behaviour sequences of a field share its rows). Adds
+        no regularisation loss.
+        """
+        if not 0 <= field < len(self.vocabulary_sizes):
+            raise ValueError(
+                f"`field` must be in [0, {len(self.vocabulary_sizes)}). "
+                f"Received: field={field}"
+            )
+        if not self.built:
+            self.build((None, len(self.vocabulary_sizes)))
+        codes = ops.cast(codes, "int32") + self._offsets[field]
+        return ops.take(self.embeddings, codes, axis=0)
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 

@@ -1,6 +1,6 @@
 """Models of the suite and the registry the experiment entry point reads."""
 
-from recsys_tf.models.base import CTRModel, RetrievalModel
+from recsys_tf.models.base import CTRModel, RetrievalModel, SequenceCTRModel
 from recsys_tf.models.baselines.autoint import AutoInt
 from recsys_tf.models.baselines.dcn import DCN
 from recsys_tf.models.baselines.deepfm import DeepFM
@@ -27,6 +27,7 @@ __all__ = [
     "MODELS",
     "CTRModel",
     "RetrievalModel",
+    "SequenceCTRModel",
     "AutoInt",
     "DCN",
     "DeepFM",

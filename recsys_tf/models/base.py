@@ -172,6 +172,155 @@ class FieldCTRModel(CTRModel):
         return config
 
 
+SEQUENCE_TYPES = ("click", "unclick", "like", "dislike", "cart", "fav", "buy")
+"""Feedback types a behaviour-sequence CTR task may hold, each as `<type>_*` inputs."""
+
+
+class SequenceCTRModel(FieldCTRModel):
+    """A CTR model that also reads the user's feedback sequences before each
+    impression (task "ctr_sequence").
+
+    Inputs beside the CTR fields, for each type `t` in `sequence_types`:
+    `f"{t}_{feature}"` int `[batch, T]` for each of `item_features` (oldest
+    first, left-padded) and `f"{t}_mask"` `[batch, T]` (1 = a real event); with
+    `uses_sessions`, `f"session_{feature}"` and `"session_mask"`
+    `[batch, S, L]`. A sequence position's item is embedded with the rows of the
+    CTR field of the same name (one shared table), so the target item
+    (`embed_target`) and the behaviours (`embed_sequence`) live in one space of
+    size `len(item_features) * embedding_dim`.
+
+    Subclasses set `default_sequence_types` (None = every type the data has) and
+    `uses_sessions`.
+
+    Args:
+        fields: names of the CTR fields (they include every item feature).
+        vocabulary_sizes: their vocabulary sizes.
+        sequence_types: the feedback types the model reads.
+        item_features: the item fields that describe a sequence position,
+            "item_id" first.
+        embedding_dim: size of each field embedding.
+        l2: L2 factor on the looked-up rows of the CTR fields.
+    """
+
+    default_sequence_types: tuple[str, ...] | None = ("click",)
+    uses_sessions = False
+
+    def __init__(
+        self,
+        fields,
+        vocabulary_sizes,
+        sequence_types=("click",),
+        item_features=("item_id",),
+        embedding_dim=16,
+        l2=0.0,
+        **kwargs,
+    ):
+        super().__init__(fields, vocabulary_sizes, embedding_dim, l2, **kwargs)
+        sequence_types = tuple(sequence_types)
+        item_features = tuple(item_features)
+        unknown = [t for t in sequence_types if t not in SEQUENCE_TYPES]
+        if not sequence_types or unknown:
+            raise ValueError(
+                f"`sequence_types` must be non-empty, of {SEQUENCE_TYPES}. "
+                f"Received: sequence_types={sequence_types}"
+            )
+        missing = [f for f in item_features if f not in self.fields]
+        if not item_features or item_features[0] != "item_id" or missing:
+            raise ValueError(
+                "`item_features` must start with 'item_id' and be CTR fields "
+                f"{self.fields}. Received: item_features={item_features}"
+            )
+        self.sequence_types = sequence_types
+        self.item_features = item_features
+        self._item_index = tuple(self.fields.index(f) for f in item_features)
+
+    @classmethod
+    def from_task(cls, task, fields=None, sequence_types=None, **kwargs):
+        """Builds the model for a behaviour-sequence CTR task.
+
+        `sequence_types` None = the class's `default_sequence_types` (None there
+        = every type the data has). A type the data lacks is a ValueError naming
+        it and the dataset.
+        """
+        available = tuple(task.sequence_types)
+        if sequence_types:
+            types = tuple(sequence_types)
+        elif cls.default_sequence_types is None:
+            types = available
+        else:
+            types = cls.default_sequence_types
+        lacking = [t for t in types if t not in available]
+        if lacking:
+            raise ValueError(
+                f"{cls.__name__} reads the {lacking} sequence(s), which dataset "
+                f"{getattr(task, 'dataset', '?')!r} does not have (it has "
+                f"{list(available)}); choose others with "
+                "--config.model.sequence_types"
+            )
+        fields, sizes = sparse_fields(task, fields)
+        item_features = tuple(f for f in task.item_features if f in fields)
+        return cls(
+            fields,
+            sizes,
+            sequence_types=types,
+            item_features=item_features,
+            **kwargs,
+        )
+
+    @property
+    def item_dim(self) -> int:
+        """Size of a target / behaviour item embedding."""
+        return len(self.item_features) * self.embedding_dim
+
+    def _embed_items(self, inputs, prefix):
+        return ops.concatenate(
+            [
+                self.embedding.embed_field(inputs[f"{prefix}{feature}"], index)
+                for feature, index in zip(self.item_features, self._item_index)
+            ],
+            axis=-1,
+        )
+
+    def embed_target(self, inputs):
+        """The target item's embedding `[batch, item_dim]`."""
+        return self._embed_items(inputs, "")
+
+    def embed_sequence(self, inputs, sequence_type):
+        """The `sequence_type` behaviours `[batch, T, item_dim]` and their mask
+        (bool `[batch, T]`)."""
+        if sequence_type not in self.sequence_types:
+            raise ValueError(
+                f"{type(self).__name__} was built without the {sequence_type!r} "
+                f"sequence; it reads {self.sequence_types}"
+            )
+        items = self._embed_items(inputs, f"{sequence_type}_")
+        return items, ops.cast(inputs[f"{sequence_type}_mask"], "bool")
+
+    def embed_sessions(self, inputs):
+        """The click sessions `[batch, S, L, item_dim]` and their mask (bool
+        `[batch, S, L]`)."""
+        items = self._embed_items(inputs, "session_")
+        return items, ops.cast(inputs["session_mask"], "bool")
+
+    def input_fields(self) -> dict[str, int | None]:
+        sizes = dict(zip(self.fields, self.vocabulary_sizes))
+        prefixes = [f"{t}_" for t in self.sequence_types]
+        prefixes += ["session_"] if self.uses_sessions else []
+        inputs = dict(sizes)
+        for prefix in prefixes:
+            for feature in self.item_features:
+                inputs[f"{prefix}{feature}"] = sizes[feature]
+            inputs[f"{prefix}mask"] = None
+        return inputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            sequence_types=self.sequence_types, item_features=self.item_features
+        )
+        return config
+
+
 class RetrievalModel(SuiteModel):
     """A two-tower style retrieval model scored by a dot product.
 

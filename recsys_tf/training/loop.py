@@ -17,31 +17,22 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from recsys_tf.data import ctr, retrieval, schema
+from recsys_tf.data import schema
 from recsys_tf.data.datasets import REAL, load_event_log
-from recsys_tf.data.input import make_dataset
 from recsys_tf.data.schema import SchemaError
 from recsys_tf.models import MODELS, RetrievalModel
+from recsys_tf.tasks import get_task
 from recsys_tf.training import callbacks as cb
 from recsys_tf.training import evaluation, projector
+from recsys_tf.training.errors import ConfigError, RunError
 from recsys_tf.training.optimizers import get_optimizer
 from recsys_tf.training.strategy import get_strategy
 
-TASKS = ("ctr", "retrieval")
 ORACLE = "oracle"
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
 # Per-example test outputs beside results.json, for summarize's paired bootstrap.
 TEST_OUTPUTS_FILE = "test_outputs.npz"
-
-
-class RunError(Exception):
-    """A run cannot go on for a reason the user must fix (not a bug): the entry
-    point prints it in one line and exits 2, without a traceback."""
-
-
-class ConfigError(RunError, ValueError):
-    """A config value or key is not understood."""
 
 
 # What a user must fix (not a bug): the entry points print it in one line and exit 2.
@@ -71,41 +62,15 @@ def build_task(config, log):
     A builder's ValueError (the data cannot give the task the config asks for)
     becomes a ConfigError naming the config key.
     """
+    kind = get_task(config)
     try:
-        return _build_task(config, log)
+        return kind.build(config, log)
     except ConfigError:
         raise
     except ValueError as error:
         message = str(error)
         key = next((k for word, k in _BUILDER_KEYS if word in message), "config.data")
         raise ConfigError(f"{key}: {message}") from error
-
-
-def _build_task(config, log):
-    data = config.data
-    if config.task == "ctr":
-        return ctr.build_ctr_task(
-            log,
-            label=data.label,
-            split=data.split,
-            fractions=tuple(data.fractions),
-            seed=config.seed,
-            crosses=tuple(tuple(c) for c in data.crosses),
-            rating_threshold=data.rating_threshold,
-            fields=tuple(data.fields),
-        )
-    if config.task == "retrieval":
-        return retrieval.build_retrieval_task(
-            log,
-            positive_events=tuple(data.positive_events),
-            split=data.split,
-            fractions=tuple(data.fractions),
-            max_length=data.max_length,
-            min_history=data.min_history,
-            max_eval_examples=data.max_eval_examples or None,
-            seed=config.seed,
-        )
-    raise ConfigError(f"config.task must be one of {TASKS}. Received: {config.task!r}")
 
 
 def build_model(config, task):
@@ -136,8 +101,7 @@ def build_model(config, task):
 
 def _sample_inputs(config, task):
     """Model inputs of two training examples, to build a model's variables."""
-    features, labels = model_inputs(config, task.train)
-    x, _ = next(iter(make_dataset(features, labels, batch_size=2)))
+    x, _ = next(iter(get_task(config).dataset(config, task.train, batch_size=2)))
     return x
 
 
@@ -158,195 +122,6 @@ def build_compiled_model(config, task):
     if model.trainable_variables:
         optimizer.build(model.trainable_variables)
     return model
-
-
-def model_inputs(config, part):
-    """(inputs: name -> array, labels or targets) of a task's part."""
-    if config.task == "ctr":
-        return part.features, part.labels
-    return part.features(), part.targets
-
-
-PROTOCOLS = ("full", "sampled")
-
-
-def _exclude_history(config, task) -> bool | None:
-    """The resolved `config.eval.exclude_history` of a retrieval task (None for CTR).
-
-    "auto" excludes the user's earlier items from the full-ranking candidates
-    when no (user, item) pair repeats among the positive events (ML-1M, Amazon
-    Beauty: an earlier item cannot be the next one) and keeps them on
-    repeat-consumption data (simulator, Taobao, KuaiRand). The sampled protocol
-    never draws any of the user's items, so it always excludes them.
-    """
-    value = str(config.eval.exclude_history).lower()
-    if value not in ("auto", "true", "false"):
-        raise ConfigError(
-            "config.eval.exclude_history must be 'auto', True or False. "
-            f"Received: {config.eval.exclude_history!r}"
-        )
-    if config.task != "retrieval":
-        return None
-    if config.eval.protocol == "sampled":
-        if value == "false":
-            raise ConfigError(
-                "config.eval.exclude_history=False does not apply to the sampled "
-                "protocol, whose negatives are never the user's items"
-            )
-        return True
-    return not task.repeat_consumption if value == "auto" else value == "true"
-
-
-def _negatives(config, log, task):
-    """Fixed sampled negatives of the validation and test parts (sampled protocol):
-    drawn per row (seeded by `eval.negatives_seed` + part index), per user and shared
-    by validation and test (`eval.shared_negatives`), or read from a published list
-    (`eval.negatives_file`); drawn ones are never any item of the user's events."""
-    protocol = config.eval.protocol
-    if protocol not in PROTOCOLS:
-        raise ConfigError(
-            f"config.eval.protocol must be one of {PROTOCOLS}. Received: {protocol!r}"
-        )
-    if config.task != "retrieval":
-        return {}
-    if protocol == "full":
-        if config.eval.shared_negatives or config.eval.negatives_file:
-            raise ConfigError(
-                "config.eval.shared_negatives / negatives_file need "
-                "config.eval.protocol='sampled'"
-            )
-        return {}
-    parts = {name: part for name, part in task.parts().items() if name != "train"}
-    if config.eval.negatives_file:
-        from data_prep import common
-
-        folder = log.path or ""
-        per_user = evaluation.read_negatives_file(
-            config.eval.negatives_file,
-            common.read_mapping(folder, "user", log.num_users),
-            common.read_mapping(folder, "item", log.num_items),
-        )
-        return {
-            name: evaluation.negatives_of_users(
-                part, per_user, config.eval.negatives_file
-            )
-            for name, part in parts.items()
-        }
-    seen = evaluation.user_items(log)
-    if config.eval.shared_negatives:
-        per_user = evaluation.user_negatives(
-            np.concatenate([part.user_ids for part in parts.values()]),
-            task.num_items,
-            seen,
-            config.eval.num_negatives,
-            config.eval.negatives_seed,
-        )
-        return {
-            name: evaluation.negatives_of_users(part, per_user, "shared negatives")
-            for name, part in parts.items()
-        }
-    return {
-        name: evaluation.sampled_negatives(
-            part,
-            task.num_items,
-            seen,
-            config.eval.num_negatives,
-            config.eval.negatives_seed + index,
-        )
-        for index, (name, part) in enumerate(task.parts().items())
-        if name != "train"
-    }
-
-
-def _part_metrics(config, part, outputs="", probability=None, ranks=None):
-    """Metrics of one part from its click probabilities (CTR) or its targets'
-    ranks (retrieval, ties pessimistic); with `outputs` (a file path) also saves
-    the per-example outputs that summarize's paired bootstrap reads."""
-    if probability is not None:
-        if outputs:
-            evaluation.save_outputs(
-                outputs,
-                user_id=part.user_ids,
-                probability=probability.astype(np.float16),
-                label=part.labels.astype(np.int8),
-            )
-        return evaluation.ctr_metrics(part.labels, probability, part.user_ids)
-    if outputs:
-        evaluation.save_outputs(outputs, user_id=part.user_ids, rank=ranks)
-    return evaluation.metrics.ranking_metrics_from_ranks(ranks, tuple(config.eval.ks))
-
-
-def _evaluate(config, model, part, negatives=None, exclude_history=False, outputs=""):
-    """Metrics of `model` on `part` (see `_part_metrics`)."""
-    if config.task == "ctr":
-        probability = evaluation.predict_ctr(model, part, config.eval.batch_size)
-        return _part_metrics(config, part, outputs, probability=probability)
-    if negatives is not None:
-        ranks = evaluation.sampled_ranks(model, part, negatives, config.eval.batch_size)
-    else:
-        scores = evaluation.model_scores(model, part, config.eval.batch_size)
-        ranks = evaluation.target_ranks(scores, part, exclude_history)
-    return _part_metrics(config, part, outputs, ranks=ranks)
-
-
-def _oracle(config, log, task, negatives, exclude_history=False, outputs=""):
-    """Validation and test scores of the simulator's planted truth.
-
-    CTR: the exact click probability of each impression. Retrieval: each item's
-    probability of being clicked at the target's request,
-    `synthetic.next_click_probability` (the logging policy's exposure
-    probability times the click probability, given the state before the
-    request), so no ranking made before the request expects more of its clicks
-    in the top k: the ceiling. Full and sampled protocols rank by the same scores,
-    with the same candidates as a model (`exclude_history`); the test part's
-    per-example outputs go to `outputs`, as a model's do.
-    """
-    from data_prep import synthetic
-
-    truth_file = os.path.join(log.path or "", "truth.npz")
-    truth = log.truth() if os.path.exists(truth_file) else None
-    parts = {name: part for name, part in task.parts().items() if name != "train"}
-    saved = {name: outputs if name == "test" else "" for name in parts}
-    results = {}
-    if config.task == "ctr":
-        for name, part in parts.items():
-            if part.truth is None:
-                raise ConfigError(
-                    "the oracle needs a `truth_pref` column (simulated data)"
-                )
-            if truth is None:  # a truth_pref column without truth.npz: no P(click)
-                results[name] = {
-                    "auc": evaluation.metrics.auc(part.labels, part.truth),
-                    "gauc": evaluation.metrics.gauc(
-                        part.user_ids, part.labels, part.truth
-                    ),
-                }
-            else:
-                probability = synthetic.click_probability(truth, part.truth)
-                results[name] = _part_metrics(
-                    config, part, saved[name], probability=probability
-                )
-        return results
-    if truth is None:
-        raise ConfigError(f"the oracle needs {truth_file} (simulated data only)")
-    for name, part in parts.items():
-        if name in negatives:
-            candidates = np.concatenate([part.targets[:, None], negatives[name]], 1)
-            ranks = evaluation.candidate_ranks(
-                synthetic.next_click_probability(
-                    truth, part.user_ids, part.request_ids, candidates
-                )
-            )
-        else:
-
-            def scores(rows, part=part):
-                return synthetic.next_click_probability(
-                    truth, part.user_ids[rows], part.request_ids[rows]
-                )
-
-            ranks = evaluation.target_ranks(scores, part, exclude_history)
-        results[name] = _part_metrics(config, part, saved[name], ranks=ranks)
-    return results
 
 
 # Keys that may change when a run is resumed (how long and how verbosely it trains).
@@ -452,9 +227,9 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
     keras.utils.set_random_seed(config.seed)
     log = _load_event_log(config)
     fingerprint = _check_data_unchanged(workdir, log.path)
+    kind = get_task(config)
     task = build_task(config, log)
-    negatives = _negatives(config, log, task)
-    exclude = _exclude_history(config, task)
+    evaluation_state = kind.evaluation(config, log, task)
     _summary_writer_text(workdir, config_json)
     subsampled = _eval_subsampled(task)
     base = {
@@ -472,19 +247,16 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
         "num_train": len(task.train),
         "num_validation": len(task.validation),
         "num_test": len(task.test),
-        "protocol": config.eval.protocol if config.task == "retrieval" else None,
         "monitor": monitor_metric(config),
         **({"eval_subsampled": subsampled} if subsampled else {}),
-        "exclude_history": exclude,
-        "num_negatives": int(negatives["test"].shape[1]) if negatives else None,
+        **evaluation_state["record"],
     }
     if config.model.name == ORACLE:
-        scores = _oracle(
+        scores = kind.oracle(
             config,
             log,
             task,
-            negatives,
-            exclude,
+            evaluation_state,
             os.path.join(workdir, TEST_OUTPUTS_FILE),
         )
         results = {
@@ -499,7 +271,6 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
     with distribution.scope():
         model = build_compiled_model(config, task)
 
-    features, labels = model_inputs(config, task.train)
     state = cb.read_state(workdir)
     initial_epoch = 0
     if state and state["epoch"] > 0:
@@ -507,9 +278,11 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
         initial_epoch = state["epoch"]
         print(f"[train] resuming {workdir} after epoch {initial_epoch}", flush=True)
 
-    validate = lambda m: _evaluate(  # noqa: E731
-        config, m, task.validation, negatives.get("validation"), exclude
-    )
+    def evaluate(model, name, outputs=""):
+        part = task.parts()[name]
+        return kind.evaluate(config, model, name, part, evaluation_state, outputs)
+
+    validate = lambda m: evaluate(m, "validation")  # noqa: E731
     monitor = monitor_metric(config)
     mode = metric_mode(monitor)
     validator = cb.ValidateAndCheckpoint(
@@ -521,9 +294,9 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
     if model.trainable_variables and initial_epoch < epochs and not stopped:
         batch = config.train.batch_size
         steps = math.ceil(len(task.train) / batch)
-        dataset = make_dataset(
-            features,
-            labels,
+        dataset = kind.dataset(
+            config,
+            task.train,
             batch_size=batch,
             shuffle=True,
             seed=config.seed,
@@ -548,22 +321,11 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
     if state["best_epoch"]:
         model.load_weights(os.path.join(workdir, cb.epoch_weights(state["best_epoch"])))
     test = (
-        {
-            "test": _evaluate(
-                config,
-                model,
-                task.test,
-                negatives.get("test"),
-                exclude,
-                os.path.join(workdir, TEST_OUTPUTS_FILE),
-            )
-        }
+        {"test": evaluate(model, "test", os.path.join(workdir, TEST_OUTPUTS_FILE))}
         if evaluate_test
         else {}
     )
-    validation = _evaluate(
-        config, model, task.validation, negatives.get("validation"), exclude
-    )
+    validation = evaluate(model, "validation")
     trained = len(state["history"])
     seconds = state["train_seconds"]
     results = {
@@ -655,33 +417,13 @@ def restore_best(workdir: str) -> RestoredRun:
 # ------------------------------------------------------------ run-level checks
 
 LOCK_FILE = ".lock"
-SAMPLED = "sampled"
 
 
 def monitor_metric(config) -> str:
-    """`config.eval.monitor`, with "auto" resolved: auc for CTR, hr@50 for
-    full-ranking retrieval, ndcg@10 for the sampled protocol (where hr@k of a large
-    k nears 1 for every model)."""
+    """`config.eval.monitor`, with "auto" resolved by the task kind (auc for CTR,
+    hr@50 for full-ranking retrieval, ndcg@10 for the sampled protocol)."""
     monitor = config.eval.monitor
-    if monitor != "auto":
-        return monitor
-    if config.task == "ctr":
-        return "auc"
-    return "ndcg@10" if config.eval.protocol == SAMPLED else "hr@50"
-
-
-def _metric_names(config) -> list[str]:
-    """The validation metrics a run of `config` computes (named by the metric
-    functions themselves, on a one-row input)."""
-    if config.task == "ctr":
-        names = evaluation.ctr_metrics(
-            np.array([0.0, 1.0]), np.array([0.25, 0.75]), np.zeros(2, np.int64)
-        )
-    else:
-        names = evaluation.metrics.sampled_ranking_metrics(
-            np.zeros(1), np.zeros((1, 1)), tuple(config.eval.ks)
-        )
-    return sorted(names)
+    return get_task(config).monitor(config) if monitor == "auto" else monitor
 
 
 def _check_config(config) -> None:
@@ -698,21 +440,9 @@ def _check_config(config) -> None:
             "config.train.epochs must be >= 0 (0 = evaluate without training). "
             f"Received: {config.train.epochs}"
         )
-    if config.task not in TASKS:
-        raise ConfigError(
-            f"config.task must be one of {TASKS}. Received: {config.task!r}"
-        )
-    if config.task == "retrieval" and config.eval.protocol == SAMPLED:
-        candidates = config.eval.num_negatives + 1
-        beyond = [k for k in config.eval.ks if k >= candidates]
-        if beyond:
-            raise ConfigError(
-                f"config.eval.ks has cut-off(s) {beyond} at or beyond the {candidates} "
-                "candidates of the sampled protocol (1 target + "
-                f"config.eval.num_negatives={config.eval.num_negatives}), where "
-                f"hr@k is always 1.0; use ks below {candidates}"
-            )
-    names = _metric_names(config)
+    kind = get_task(config)
+    kind.check_config(config)
+    names = kind.metric_names(config)
     if monitor_metric(config) not in names:
         raise ConfigError(
             f"config.eval.monitor={config.eval.monitor!r} is not a computed "

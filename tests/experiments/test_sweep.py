@@ -9,6 +9,7 @@ import pytest
 
 from experiments import sweep
 from experiments.configs import dcn
+from recsys_tf.tasks import TASKS
 from recsys_tf.training import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -70,20 +71,23 @@ def test_sweep_selects_on_validation_and_reads_test_once(
     data_root, tmp_path, monkeypatch
 ):
     tasks, scored = [], []
-    build_task, evaluate = loop.build_task, loop._evaluate
+    build_task = loop.build_task
 
     def spy_build_task(config, log):
         tasks.append(build_task(config, log))
         return tasks[-1]
 
-    def spy_evaluate(config, model, part, *args):
+    kind = type(TASKS["ctr"])
+    evaluate = kind.evaluate
+
+    def spy_evaluate(self, config, model, name, part, *args):
         scored.append(
             ("test" if any(part is t.test for t in tasks) else "other", len(tasks))
         )
-        return evaluate(config, model, part, *args)
+        return evaluate(self, config, model, name, part, *args)
 
     monkeypatch.setattr(loop, "build_task", spy_build_task)
-    monkeypatch.setattr(loop, "_evaluate", spy_evaluate)
+    monkeypatch.setattr(kind, "evaluate", spy_evaluate)
     config = _tiny_config(data_root)
     grid = sweep.parse_grid(GRID, config)
     result = sweep.run_sweep(config, grid, str(tmp_path), metric="auc")

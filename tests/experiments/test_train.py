@@ -14,6 +14,8 @@ import pytest
 
 from recsys_tf.data.datasets import load_event_log
 from recsys_tf.models import MODELS
+from recsys_tf.tasks import TASKS, get_task
+from recsys_tf.tasks.retrieval import fixed_negatives
 from recsys_tf.training import evaluation, loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -61,7 +63,7 @@ def data_root(tmp_path_factory):
 def test_config_loads_and_model_is_registered(path):
     config = _config(path, "unused")
     assert config.model.name in MODELS or config.model.name == loop.ORACLE
-    assert config.task in loop.TASKS
+    assert config.task in TASKS
     module_doc = open(path).read().split('"""')[1]
     for needed in ("Table", "Command", "Expected time"):
         assert needed in module_doc, f"{path}: docstring lacks {needed!r}"
@@ -322,7 +324,7 @@ def test_shared_negatives_and_negatives_file(data_root, tmp_path):
     config.eval.shared_negatives = True
     log, task = _task(config)
     seen = evaluation.user_items(log)
-    negatives = loop._negatives(config, log, task)
+    negatives = fixed_negatives(config, log, task)
     rows = {}
     for name in ("validation", "test"):
         part = task.parts()[name]
@@ -339,12 +341,12 @@ def test_shared_negatives_and_negatives_file(data_root, tmp_path):
     }
     file.write_text("".join(f"{u} {' '.join(map(str, v))}\n" for u, v in lists.items()))
     config.eval.negatives_file = str(file)
-    negatives = loop._negatives(config, log, task)
+    negatives = fixed_negatives(config, log, task)
     for user, row in zip(task.test.user_ids, negatives["test"]):
         assert row.tolist() == lists[int(user)]
     config.eval.protocol = "full"
     with pytest.raises(loop.ConfigError, match="need config.eval.protocol='sampled'"):
-        loop._negatives(config, log, task)
+        fixed_negatives(config, log, task)
 
 
 def test_exclude_history_is_resolved_and_recorded(data_root, tmp_path):
@@ -693,7 +695,7 @@ def test_auto_monitor_per_task_and_protocol():
         spec.loader.exec_module(module)
         config = module.get_config()
         assert config.eval.monitor == "auto"
-        assert loop.monitor_metric(config) in loop._metric_names(config)
+        assert loop.monitor_metric(config) in get_task(config).metric_names(config)
 
 
 def test_subsampled_evaluation_is_recorded(data_root, tmp_path):

@@ -27,7 +27,7 @@ def tasks():
     log = synthetic.simulate(synthetic.make_config("tiny"), seed=0)
     return {
         task: loop.build_task(common.base("jit", task, dict(name="")), log)
-        for task in loop.TASKS
+        for task in ("ctr", "retrieval")
     }
 
 

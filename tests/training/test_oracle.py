@@ -6,6 +6,7 @@ import pytest
 from data_prep import synthetic
 from experiments.configs import common
 from recsys_tf.data.datasets import load_event_log
+from recsys_tf.tasks.retrieval import fixed_negatives
 from recsys_tf.training import evaluation, loop
 
 
@@ -56,7 +57,7 @@ def test_retrieval_oracle_sampled_protocol_ranks_by_the_same_scores(oracle, tmp_
     sampled = loop.run(config, str(tmp_path))
     log = load_event_log(config.data)
     task = loop.build_task(config, log)
-    negatives = loop._negatives(config, log, task)["test"]
+    negatives = fixed_negatives(config, log, task)["test"]
     part = task.test
     candidates = np.concatenate([part.targets[:, None], negatives], axis=1)
     scores = synthetic.next_click_probability(
