@@ -4,6 +4,8 @@ from recsys_tf.models.base import CTRModel, RetrievalModel, SequenceCTRModel
 from recsys_tf.models.baselines.autoint import AutoInt
 from recsys_tf.models.baselines.dcn import DCN
 from recsys_tf.models.baselines.deepfm import DeepFM
+from recsys_tf.models.baselines.dien import DIEN
+from recsys_tf.models.baselines.din import DIN
 from recsys_tf.models.baselines.fm import FM
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
 from recsys_tf.models.baselines.pnn import PNN
@@ -21,6 +23,8 @@ MODELS = {
     "youtube_dnn": YouTubeDNN,
     "dcn": DCN,
     "autoint": AutoInt,
+    "din": DIN,
+    "dien": DIEN,
 }
 
 __all__ = [
@@ -37,4 +41,6 @@ __all__ = [
     "Popularity",
     "WideDeep",
     "YouTubeDNN",
+    "DIN",
+    "DIEN",
 ]
