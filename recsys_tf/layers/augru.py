@@ -22,7 +22,8 @@ class AUGRU(keras.layers.Layer):
     `1 - u` instead, where `a_t = 0` gives a plain GRU step; the paper is
     followed). `W = [W^u, W^r, W^h]` is `kernel` `[in_dim, 3 units]`, `U` is
     `recurrent_kernel` `[units, 3 units]`, `b` is `bias` `[3 units]`. The
-    state starts at zero; a masked step keeps the previous state.
+    state starts at zero; a masked step keeps the previous state. The steps are
+    unrolled, so seq_len must be known when the layer is traced.
 
     Inputs: `inputs` `[batch, seq_len, in_dim]`; `attention` `[batch, seq_len]`
     or None; `mask` bool `[batch, seq_len]` or None. Output: the final state
@@ -61,10 +62,10 @@ class AUGRU(keras.layers.Layer):
         self.recurrent_initializer = recurrent_initializer
 
     def build(self, inputs_shape, attention_shape=None):
-        if len(inputs_shape) != 3 or inputs_shape[-1] is None:
+        if len(inputs_shape) != 3 or None in tuple(inputs_shape)[1:]:
             raise ValueError(
-                "`inputs` must be [batch, seq_len, in_dim] with a known in_dim. "
-                f"Received: {inputs_shape}"
+                "`inputs` must be [batch, seq_len, in_dim] with a known seq_len (the "
+                f"steps are unrolled) and in_dim. Received: {inputs_shape}"
             )
         self.kernel = self.add_weight(
             name="kernel",
@@ -112,8 +113,14 @@ class AUGRU(keras.layers.Layer):
             new = m_t * new + (1.0 - m_t) * state
             return new, new
 
-        initial = ops.zeros((batch, units), inputs.dtype)
-        final, states = ops.scan(step, initial, (projected, scores, valid))
+        # The steps are unrolled: XLA cannot differentiate `ops.scan`'s loop (its
+        # TensorArrays have no fixed size), and the gradient of a buffer written
+        # by `ops.slice_update` in `ops.while_loop` has no TensorFlow kernel.
+        state, collected = ops.zeros((batch, units), inputs.dtype), []
+        for t in range(inputs.shape[1]):
+            state, _ = step(state, (projected[t], scores[t], valid[t]))
+            collected.append(state)
+        final, states = state, ops.stack(collected)
         if self.return_sequences:
             return ops.transpose(states, (1, 0, 2))
         return final

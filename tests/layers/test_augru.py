@@ -45,7 +45,9 @@ def test_one_step_matches_numpy():
     layer(x, attention)
     _randomise_bias(layer)
     h0 = np.zeros((3, 3))
-    expected = testing.numpy_augru_step(layer, x[:, 0].astype(np.float64), h0, attention[:, 0])
+    expected = testing.numpy_augru_step(
+        layer, x[:, 0].astype(np.float64), h0, attention[:, 0]
+    )
     np.testing.assert_allclose(
         testing.to_numpy(layer(x, attention)), expected, rtol=1e-5, atol=1e-6
     )
@@ -71,7 +73,9 @@ def test_without_attention_it_is_the_papers_gru():
     layer = AUGRU(3)
     layer(x)
     _randomise_bias(layer)
-    final, _ = testing.numpy_augru(layer, x, np.ones(x.shape[:2]), np.ones(x.shape[:2], bool))
+    final, _ = testing.numpy_augru(
+        layer, x, np.ones(x.shape[:2]), np.ones(x.shape[:2], bool)
+    )
     np.testing.assert_allclose(testing.to_numpy(layer(x)), final, rtol=1e-5, atol=1e-6)
 
 
@@ -107,3 +111,8 @@ def test_bad_arguments_raise():
         AUGRU(0)
     with pytest.raises(ValueError, match="seq_len"):
         AUGRU(3)(np.ones((2, 4), np.float32))
+
+
+def test_an_unknown_length_is_a_clear_error():
+    with pytest.raises(ValueError, match="known seq_len"):
+        AUGRU(3).build((None, None, 4))

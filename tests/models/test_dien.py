@@ -2,6 +2,7 @@
 
 import types
 
+import keras
 import numpy as np
 import pytest
 
@@ -211,3 +212,36 @@ def test_from_task_needs_unclick_only_with_the_auxiliary_loss():
     }
     with pytest.raises(ValueError, match="reads the sequences"):
         _model(sequence_types=("click",))
+
+
+def test_config_builds_the_model():
+    from experiments.configs import dien
+    from recsys_tf.training import loop
+
+    config = dien.get_config()
+    assert (config.task, config.model.name) == ("ctr_sequence", "dien")
+    task = types.SimpleNamespace(
+        fields=FIELDS,
+        vocabulary_sizes=VOCAB,
+        sequence_types=("click", "unclick"),
+        item_features=ITEM_FEATURES,
+        dataset="tiny",
+    )
+    model = loop.build_model(config, task)
+    assert (model.sequence_types, model.auxiliary_weight) == (("click", "unclick"), 1.0)
+
+
+def test_trains_with_xla_as_eagerly():
+    x, y = _batch()
+    losses = []
+    for jit_compile in (False, True):
+        testing.set_seed()
+        model = _model()
+        model.compile(
+            optimizer=keras.optimizers.Adam(0.01),
+            jit_compile=jit_compile,
+            run_eagerly=not jit_compile,
+        )
+        losses.append([float(model.train_on_batch(x, y)) for _ in range(2)])
+    assert np.all(np.isfinite(losses))
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)

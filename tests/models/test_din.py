@@ -3,6 +3,7 @@
 import dataclasses
 import types
 
+import keras
 import numpy as np
 import pytest
 
@@ -278,3 +279,33 @@ def test_from_task_reads_clicks_counts_rows_and_names_a_missing_type():
     assert DIN.from_task(task, sequence_types=("unclick",)).sequence_type == "unclick"
     with pytest.raises(ValueError, match=r"\['like'\].*'tiny'"):
         DIN.from_task(task, sequence_types=("like",))
+
+
+def test_config_builds_the_model():
+    from experiments.configs import din
+    from recsys_tf.training import loop
+
+    config = din.get_config()
+    assert (config.task, config.model.name) == ("ctr_sequence", "din")
+    model = loop.build_model(config, _task())
+    assert (model.sequence_types, model.activation, model.hidden_units) == (
+        ("click",),
+        "dice",
+        (200, 80),
+    )
+
+
+def test_trains_with_xla_as_eagerly():
+    x, y = _batch()
+    losses = []
+    for jit_compile in (False, True):
+        testing.set_seed()
+        model = _model()
+        model.compile(
+            optimizer=keras.optimizers.Adam(0.01),
+            jit_compile=jit_compile,
+            run_eagerly=not jit_compile,
+        )
+        losses.append([float(model.train_on_batch(x, y)) for _ in range(2)])
+    assert np.all(np.isfinite(losses))
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
