@@ -11,10 +11,10 @@ The learning rate is DUMN's, not yet chosen on validation.
 Command: python -m experiments.train --config=experiments/configs/din.py
   --config.data.path=data/synthetic_small --workdir=runs/din_synthetic/seed0
 Expected time on a 2-core CPU: the training step alone (T = 100, batch 1024, two
-item features, embedding 16; /tmp bench on random inputs) measured 466 examples/s
-(630 at T = 50) on the 2-core machine shared with ~8 other jobs (load average 16):
-about 35 minutes per epoch of the small simulator's 0.96 M training impressions at
-that load, several times less on an idle machine; early stopping after 4-8 epochs.
+item features, embedding 16; a bench on random inputs) measured 818 examples/s on
+the 2-core machine shared with other jobs (load average 10; 466 at load 16):
+about 20 minutes per epoch of the small simulator's 0.96 M training impressions at
+that load, less on an idle machine; early stopping after 4-8 epochs.
 """
 
 from experiments.configs import common
