@@ -69,18 +69,24 @@ reproduce-real-data: $(STAMP)
 
 # AutoDenoise's backbones on its ML-1M protocol (preset autodenoise_ml1m: all 1,000,209 ratings,
 # label rating > 3, user and movie id, seeded random 80/10/10), 3 seeds each, beside AutoDenoise
-# Table 1's "w/o" row (README "AutoDenoise backbones on ML-1M"), then OPNN, DCN-v2 and AutoInt.
-# Each entry is run:config[:model override]; the run is named <run>_ml1m_all.
-CTR_RUNS ?= fm:fm wide_deep:wide_deep dcn:dcn pnn:pnn deepfm:deepfm \
+# Table 1's "w/o" row (README "AutoDenoise backbones on ML-1M"), then LR, OPNN, DCN-v2, AutoInt.
+# Then the same models on KuaiRand-Pure (click label, global time split,
+# every field of the configs), README "Feature-interaction CTR models on KuaiRand-Pure".
+# Each entry is run:config[:model override]; the run is named <run>_ml1m_all / <run>_kuairand.
+CTR_RUNS ?= logistic:logistic fm:fm wide_deep:wide_deep dcn:dcn pnn:pnn deepfm:deepfm \
 	opnn:pnn:product=outer dcn_v2:dcn:cross=v2 autoint:autoint
+CTR_DATASETS ?= ml1m_all kuairand
 reproduce-ctr: $(STAMP)
-	@for entry in $(CTR_RUNS); do name=$${entry%%:*}; rest=$${entry#*:}; config=$${rest%%:*}; \
+	@for dataset in $(CTR_DATASETS); do \
+	  if [ $$dataset = ml1m_all ]; then preset=:autodenoise_ml1m; data=; \
+	  else preset=; data=--config.data.name=$$dataset; fi; \
+	  for entry in $(CTR_RUNS); do name=$${entry%%:*}; rest=$${entry#*:}; config=$${rest%%:*}; \
 	  override=$${rest#$$config}; override=$${override#:}; for seed in $(SEEDS); do \
-	  $(PY) -m experiments.train --config=experiments/configs/$$config.py:autodenoise_ml1m \
+	  $(PY) -m experiments.train --config=experiments/configs/$$config.py$$preset $$data \
 	    --config.name=$$name $${override:+--config.model.$$override} \
 	    --config.seed=$$seed --config.train.verbose=2 \
-	    --workdir=$(RUNS)/$${name}_ml1m_all/seed$$seed || exit 1; \
-	done; done
+	    --workdir=$(RUNS)/$${name}_$$dataset/seed$$seed || exit 1; \
+	done; done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 # Statistics of every dataset held (README table "Datasets"): stats.json beside each dataset,
@@ -102,8 +108,11 @@ sweep: $(STAMP)
 summarize: $(STAMP)
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
+# Training throughput (each model --repeats=3 times), inference latency, simulator and
+# conversion benchmarks; e.g. BENCH_FLAGS="--data_sizes= --conversion_rows=" for training alone.
+BENCH_FLAGS ?=
 bench: $(STAMP)
-	$(PY) -m experiments.bench --output=experiments/results/bench.json
+	$(PY) -m experiments.bench --output=experiments/results/bench.json $(BENCH_FLAGS)
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 tensorboard: $(STAMP)

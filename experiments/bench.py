@@ -1,14 +1,28 @@
-"""Throughput benchmark of the foundation models (`make bench`).
+"""Throughput and latency benchmark of the suite's models (`make bench`).
 
     python -m experiments.bench --output=experiments/results/bench.json
 
 Generated data of a fixed shape (200k rows, 10 categorical fields, embedding 16,
 MLP 256-128-64, Adam 1e-3, batch 4096). Labels come from a planted logistic model
 over the fields (CTR) or a planted user-item affinity (retrieval), so the test metric
-says whether the fast configuration still learns. Reports, per model: training
-examples/s (steady state, after a warm-up epoch), the test metric, the share of step
-time spent waiting for the input pipeline, and the achieved FLOP/s of the model's
-dense layers as a ratio of a dense matmul measured in the same run.
+says whether the fast configuration still learns. CTR rows: Wide&Deep, DeepFM, DCN
+(3 cross layers), AutoInt (the paper's 3 interacting layers of 2 heads x 32, no MLP)
+and IPNN (`PNN(product="inner")`); retrieval: YouTube DNN.
+
+Each training measurement is repeated `--repeats` times, a fresh model each time,
+and reported as the median and range (min-max) over the runs of:
+- steady-state examples/s: the median over a run's epochs after the first;
+- all-epochs examples/s: rows x epochs / the whole run's wall time, from building
+  the model to the end of `fit` (the first epoch's tracing included), and the
+  overhead, that wall time minus epochs x the steady epoch time.
+Also per model: the test metric (median over the runs), the share of step time
+spent waiting for the input pipeline, the achieved FLOP/s of the model's forward
+and backward pass (3x the forward FLOPs that TensorFlow's profiler counts) as a
+ratio of a dense matmul measured in the same run, and, for a CTR model, inference
+latency (median and p99 over `--latency_calls` calls after warm-up) at batch 1 and
+256 through the export's serving signature (`experiments.export.Serving`, a
+`tf.function` with a fixed input signature) in process and through the SavedModel
+that `experiments.export.save` writes, loaded back with `tf.saved_model.load`.
 """
 
 from __future__ import annotations
@@ -25,12 +39,12 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from absl import app, flags
+from absl import app, flags, logging
 
-from experiments import summarize
+from experiments import export, summarize
 from recsys_tf import metrics
 from recsys_tf.data.input import make_dataset
-from recsys_tf.models import WideDeep, YouTubeDNN
+from recsys_tf.models import DCN, PNN, AutoInt, DeepFM, WideDeep, YouTubeDNN
 from recsys_tf.training import evaluation
 from recsys_tf.training.optimizers import get_optimizer
 
@@ -39,13 +53,46 @@ _OUTPUT = flags.DEFINE_string(
 )
 _ROWS = flags.DEFINE_integer("rows", 200_000, "Training rows.")
 _EPOCHS_CTR = flags.DEFINE_integer(
-    "epochs_ctr", 5, "Timed Wide&Deep epochs (after one warm-up epoch)."
+    "epochs_ctr",
+    5,
+    "Epochs of a CTR model's run, the first included (steady state: the others).",
 )
 _EPOCHS_RETRIEVAL = flags.DEFINE_integer(
     "epochs_retrieval",
-    10,
-    "Timed YouTube DNN epochs (after one warm-up epoch); its loss leaves the "
+    11,
+    "Epochs of a YouTube DNN run, the first included; its loss leaves the "
     "log(num_sampled + 1) plateau only after about five epochs at Adam 1e-3.",
+)
+_REPEATS = flags.DEFINE_integer(
+    "repeats",
+    3,
+    "Runs of each model's training measurement, a fresh model each; the results "
+    "file and the table give their median and range.",
+)
+_MODELS = flags.DEFINE_list(
+    "models",
+    ["wide_deep", "deepfm", "dcn", "autoint", "ipnn", "youtube_dnn"],
+    "Models to measure (the CTR_MODELS keys and youtube_dnn).",
+)
+_LATENCY_CALLS = flags.DEFINE_integer(
+    "latency_calls",
+    200,
+    "Timed inference calls per CTR model, batch size and path (after "
+    "--latency_warmup calls).",
+)
+_LATENCY_WARMUP = flags.DEFINE_integer(
+    "latency_warmup", 20, "Untimed inference calls before the timed ones."
+)
+_LATENCY_BATCHES = flags.DEFINE_list(
+    "latency_batch_sizes", ["1", "256"], "Batch sizes of the latency measurement."
+)
+_BUILD_FIRST = flags.DEFINE_bool(
+    "build_first",
+    True,
+    "Build the model and its optimizer on two examples before `fit` (inside the "
+    "timed run), as the trainer does: Keras then skips its symbolic build, which "
+    "traces the model once more (DeepFM, 20k rows: 1.8 instead of 2.8 CPU-seconds "
+    "per 3-epoch run).",
 )
 _JIT = flags.DEFINE_enum(
     "jit_compile",
@@ -76,6 +123,16 @@ VOCAB = (100_000, 50_000, 10_000, 5_000, 1_000, 1_000, 100, 100, 20, 10)
 NUM_ITEMS = 10_000
 HISTORY = 20
 NUM_SAMPLED = 100
+
+# The CTR rows: name -> the model on fields `f` (vocabularies VOCAB), embedding 16,
+# MLP 256-128-64 where the model has one; other sizes are the models' defaults.
+CTR_MODELS = {
+    "wide_deep": lambda f: WideDeep(f, VOCAB, f, VOCAB, EMBEDDING, HIDDEN),
+    "deepfm": lambda f: DeepFM(f, VOCAB, EMBEDDING, HIDDEN),
+    "dcn": lambda f: DCN(f, VOCAB, EMBEDDING, hidden_units=HIDDEN),
+    "autoint": lambda f: AutoInt(f, VOCAB, EMBEDDING),
+    "ipnn": lambda f: PNN(f, VOCAB, EMBEDDING, HIDDEN, product="inner"),
+}
 
 
 def ctr_data(rows, seed):
@@ -138,6 +195,19 @@ def mlp_flops_per_example(in_dim, units):
     return 3 * total
 
 
+def forward_flops_per_example(model, specs) -> int:
+    """Float operations of one example's forward pass, as TensorFlow's profiler
+    counts them on the graph of `model` over a batch of one (`specs`: the
+    serving signature, `experiments.export.serving_specs`)."""
+    one = {k: tf.TensorSpec([1, *s.shape[1:]], s.dtype) for k, s in specs.items()}
+    graph = (
+        tf.function(lambda x: model(x, training=False)).get_concrete_function(one).graph
+    )
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
+
+
 def input_share(dataset, step_seconds, steps):
     """Fraction of a training step that the input pipeline alone would take."""
     iterator = iter(dataset)
@@ -160,74 +230,173 @@ class _Timer(keras.callbacks.Callback):
         self.epoch_seconds.append(time.perf_counter() - self._t)
 
 
-def _train(model, x, y, rows, epochs, seed):
-    """Fits one warm-up epoch plus `epochs` timed ones.
+def _fit(build, dataset, sample, rows, epochs):
+    """One timed run: `build()` a fresh model, compile it, fit `epochs` epochs.
 
-    Returns the median examples/s over the timed epochs (this VM's speed varies
-    by about 20% between epochs), all of them, the median step time and the
-    input pipeline's share of it."""
-    steps = -(-rows // BATCH)
-    dataset = make_dataset(
-        x, y, batch_size=BATCH, shuffle=True, seed=seed, epochs=(0, None)
-    )
+    With --build_first the model and its optimizer are built on `sample` (two
+    examples) before `fit`, as the trainer does (`loop.build_compiled_model`).
+    Returns the model and the run's timings: `seconds` (wall time from `build()`
+    to the end of `fit`), `epoch_seconds`, steady-state `examples_per_second`
+    (median over the epochs after the first; this VM's speed varies by about 20%
+    between epochs), `all_epochs_examples_per_second` (rows x epochs / seconds)
+    and `overhead_seconds` (seconds - epochs x the steady epoch time)."""
+    start = time.perf_counter()
+    model = build()
     model.compile(
         optimizer=get_optimizer(_OPTIMIZER.value, 1e-3),
         jit_compile={"auto": "auto", "true": True, "false": False}[_JIT.value],
         steps_per_execution=_STEPS_PER_EXECUTION.value,
     )
+    if _BUILD_FIRST.value:
+        model(sample)
+        model.optimizer.build(model.trainable_variables)
     timer = _Timer()
     model.fit(
         dataset,
-        epochs=epochs + 1,
-        steps_per_epoch=steps,
+        epochs=epochs,
+        steps_per_epoch=-(-rows // BATCH),
         callbacks=[timer],
-        verbose=2,
+        verbose=0,
     )
-    speeds = [rows / seconds for seconds in timer.epoch_seconds[1:]]
-    speed = float(np.median(speeds))
-    step_seconds = rows / speed / steps
-    return speed, speeds, step_seconds, input_share(dataset, step_seconds, steps)
+    seconds = time.perf_counter() - start
+    steady = float(np.median(timer.epoch_seconds[1:] or timer.epoch_seconds))
+    return model, {
+        "seconds": seconds,
+        "epoch_seconds": timer.epoch_seconds,
+        "examples_per_second": rows / steady,
+        "all_epochs_examples_per_second": rows * epochs / seconds,
+        "overhead_seconds": seconds - epochs * steady,
+    }
 
 
-def bench_wide_deep(rows, epochs, seed, peak):
-    keras.utils.set_random_seed(seed)
+TIMINGS = (
+    "examples_per_second",
+    "all_epochs_examples_per_second",
+    "overhead_seconds",
+)
+
+
+def _repeat(name, build, measure, x, y, rows, epochs, seed, repeats):
+    """`repeats` runs of `_fit`, each followed by `measure(model)` (its test
+    metrics); returns the last model and the model's record: the median and
+    [min, max] range over the runs of each of TIMINGS, the median of each test
+    metric, the step time, the input pipeline's share of it and every run
+    (`per_run`)."""
+    steps = -(-rows // BATCH)
+    dataset = make_dataset(
+        x, y, batch_size=BATCH, shuffle=True, seed=seed, epochs=(0, None)
+    )
+    sample = next(iter(make_dataset(x, y, batch_size=2)))[0]
+    runs = []
+    for repeat in range(repeats):
+        keras.utils.set_random_seed(seed)
+        model, run = _fit(build, dataset, sample, rows, epochs)
+        run.update(measure(model))
+        runs.append(run)
+        print(
+            f"[bench] {name} run {repeat + 1}/{repeats}: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in run.items() if np.isscalar(v)),
+            flush=True,
+        )
+    record = {"model": name, "repeats": repeats, "epochs": epochs}
+    for key in TIMINGS:
+        values = [r[key] for r in runs]
+        record[key] = float(np.median(values))
+        record[f"{key}_range"] = [float(min(values)), float(max(values))]
+    for key in runs[0]:
+        if key.startswith("test_"):
+            record[key] = float(np.median([r[key] for r in runs]))
+    step = rows / record["examples_per_second"] / steps
+    record["step_seconds"] = step
+    record["input_pipeline_share"] = input_share(dataset, step, steps)
+    record["per_run"] = runs
+    return model, record
+
+
+def _milliseconds(call, calls, warmup) -> dict:
+    """Median and p99 wall time (ms) of `calls` calls of `call` after `warmup`."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call()
+        times.append(1e3 * (time.perf_counter() - start))
+    return {
+        "median_ms": float(np.median(times)),
+        "p99_ms": float(np.percentile(times, 99)),
+    }
+
+
+def latency(model, features, specs, batch_sizes, calls, warmup) -> dict:
+    """Inference latency of a CTR model, probabilities fetched to NumPy:
+    `{"function" | "saved_model": {batch size: {"median_ms", "p99_ms"}}}`.
+
+    "function" is the export's serving signature in process
+    (`experiments.export.Serving.serve`, a `tf.function` with a fixed input
+    signature, traced once for every batch size), "saved_model" the same signature
+    written by `experiments.export.save` and loaded with `tf.saved_model.load`.
+    A batch of `b` is the first `b` rows of `features` (repeated if fewer)."""
+    serving = export.Serving(model, specs, model.input_fields())
+    out = {"function": {}, "saved_model": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        export.save(model, specs, folder)
+        loaded = tf.saved_model.load(folder).signatures[export.SIGNATURE]
+        for size in batch_sizes:
+            inputs = {
+                k: tf.constant(np.resize(features[k], size), s.dtype)
+                for k, s in specs.items()
+            }
+            out["function"][str(size)] = _milliseconds(
+                lambda x=inputs: serving.serve(x)["probability"].numpy(), calls, warmup
+            )
+            out["saved_model"][str(size)] = _milliseconds(
+                lambda x=inputs: loaded(**x)["probability"].numpy(), calls, warmup
+            )
+    return out
+
+
+def bench_ctr(name, rows, epochs, seed, peak, repeats):
+    """The record of CTR model `name` (a CTR_MODELS key), latencies included."""
     x, y = ctr_data(int(rows * 1.2), seed)
     train = {k: v[:rows] for k, v in x.items()}
     test = {k: v[rows:] for k, v in x.items()}
     names = tuple(x)
-    model = WideDeep(names, VOCAB, names, VOCAB, EMBEDDING, HIDDEN)
-    speed, speeds, step, share = _train(model, train, y[:rows], rows, epochs, seed)
-    logits = model.predict(make_dataset(test, batch_size=BATCH), verbose=0)
-    flops = mlp_flops_per_example(FIELDS * EMBEDDING, HIDDEN + (1,)) * speed
-    return {
-        "model": "wide_deep",
-        "examples_per_second": speed,
-        "examples_per_second_per_epoch": speeds,
-        "step_seconds": step,
-        "input_pipeline_share": share,
-        "test_auc": metrics.auc(y[rows:], np.asarray(logits).reshape(-1)),
-        "dense_flops_per_second": flops,
-        "dense_flops_ratio_to_matmul": flops / peak,
-        "target_examples_per_second": 180_000,
-    }
+
+    def measure(model):
+        logits = model.predict(make_dataset(test, batch_size=BATCH), verbose=0)
+        return {"test_auc": metrics.auc(y[rows:], np.asarray(logits).reshape(-1))}
+
+    model, record = _repeat(
+        name,
+        lambda: CTR_MODELS[name](names),
+        measure,
+        train,
+        y[:rows],
+        rows,
+        epochs,
+        seed,
+        repeats,
+    )
+    specs = export.serving_specs(model.input_fields(), test)
+    flops = 3 * forward_flops_per_example(model, specs) * record["examples_per_second"]
+    record["dense_flops_per_second"] = flops
+    record["dense_flops_ratio_to_matmul"] = flops / peak
+    record["latency"] = latency(
+        model,
+        test,
+        specs,
+        [int(b) for b in _LATENCY_BATCHES.value],
+        _LATENCY_CALLS.value,
+        _LATENCY_WARMUP.value,
+    )
+    return record
 
 
-def bench_youtube_dnn(rows, epochs, seed, peak):
-    keras.utils.set_random_seed(seed)
+def bench_youtube_dnn(rows, epochs, seed, peak, repeats):
     x, y = retrieval_data(int(rows * 1.05), seed)
     train = {k: v[:rows] for k, v in x.items()}
     user_fields = tuple(k for k in x if k.startswith("u"))
-    model = YouTubeDNN(
-        NUM_ITEMS,
-        user_fields,
-        VOCAB[1:FIELDS],
-        EMBEDDING,
-        HIDDEN,
-        num_sampled=NUM_SAMPLED,
-        sampler=_SAMPLER.value,
-        seed=seed,
-    )
-    speed, speeds, step, share = _train(model, train, y[:rows], rows, epochs, seed)
 
     class _Split:
         targets = y[rows:]
@@ -236,26 +405,37 @@ def bench_youtube_dnn(rows, epochs, seed, peak):
         def features():
             return {k: v[rows:] for k, v in x.items()}
 
-    scores = evaluation.evaluate_retrieval(model, _Split, (10, 50))
+    def build():
+        return YouTubeDNN(
+            NUM_ITEMS,
+            user_fields,
+            VOCAB[1:FIELDS],
+            EMBEDDING,
+            HIDDEN,
+            num_sampled=NUM_SAMPLED,
+            sampler=_SAMPLER.value,
+            seed=seed,
+        )
+
+    def measure(model):
+        scores = evaluation.evaluate_retrieval(model, _Split, (10, 50))
+        return {"test_hr@10": scores["hr@10"], "test_hr@50": scores["hr@50"]}
+
+    _, record = _repeat(
+        "youtube_dnn", build, measure, train, y[:rows], rows, epochs, seed, repeats
+    )
     in_dim = FIELDS * EMBEDDING
     flops = (
         mlp_flops_per_example(in_dim, HIDDEN) + 3 * 2 * HIDDEN[-1] * (NUM_SAMPLED + 1)
-    ) * speed
-    return {
-        "model": "youtube_dnn",
-        "examples_per_second": speed,
-        "examples_per_second_per_epoch": speeds,
-        "step_seconds": step,
-        "input_pipeline_share": share,
-        "test_hr@10": scores["hr@10"],
-        "test_hr@50": scores["hr@50"],
-        "num_sampled": NUM_SAMPLED,
-        "sampler": _SAMPLER.value,
-        "num_items": NUM_ITEMS,
-        "dense_flops_per_second": flops,
-        "dense_flops_ratio_to_matmul": flops / peak,
-        "target_examples_per_second": 118_000,
-    }
+    ) * record["examples_per_second"]
+    record.update(
+        num_sampled=NUM_SAMPLED,
+        sampler=_SAMPLER.value,
+        num_items=NUM_ITEMS,
+        dense_flops_per_second=flops,
+        dense_flops_ratio_to_matmul=flops / peak,
+    )
+    return record
 
 
 _DATA_SIZES = flags.DEFINE_list(
@@ -403,6 +583,7 @@ def bench_conversion(row_counts) -> dict:
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)
     if _ONLY_DATA.value:
         _write({"data": bench_data(_DATA_SIZES.value)})
         return
@@ -410,12 +591,21 @@ def main(argv):
         rows = [int(r) for r in _CONVERSION_ROWS.value]
         _write({"conversion": bench_conversion(rows)})
         return
+    unknown = sorted(set(_MODELS.value) - {*CTR_MODELS, "youtube_dnn"})
+    if unknown:
+        raise app.UsageError(
+            f"--models: unknown {unknown}; known: {[*CTR_MODELS, 'youtube_dnn']}"
+        )
     peak = matmul_flops_per_second()
     print(f"[bench] dense matmul: {peak / 1e9:.1f} GFLOP/s", flush=True)
-    runs = [
-        bench_wide_deep(_ROWS.value, _EPOCHS_CTR.value, _SEED.value, peak),
-        bench_youtube_dnn(_ROWS.value, _EPOCHS_RETRIEVAL.value, _SEED.value, peak),
-    ]
+    args = (_ROWS.value, _EPOCHS_CTR.value, _SEED.value, peak, _REPEATS.value)
+    runs = [bench_ctr(name, *args) for name in CTR_MODELS if name in _MODELS.value]
+    if "youtube_dnn" in _MODELS.value:
+        runs.append(
+            bench_youtube_dnn(
+                _ROWS.value, _EPOCHS_RETRIEVAL.value, _SEED.value, peak, _REPEATS.value
+            )
+        )
     for run in runs:
         print(f"[bench] {json.dumps(run)}", flush=True)
     out = {
@@ -425,12 +615,13 @@ def main(argv):
         "jit_compile": _JIT.value,
         "optimizer": _OPTIMIZER.value,
         "steps_per_execution": _STEPS_PER_EXECUTION.value,
+        "build_first": _BUILD_FIRST.value,
         "rows": _ROWS.value,
-        "epochs": {
-            "wide_deep": _EPOCHS_CTR.value,
-            "youtube_dnn": _EPOCHS_RETRIEVAL.value,
-        },
+        "repeats": _REPEATS.value,
+        "epochs": {run["model"]: run["epochs"] for run in runs},
         "batch_size": BATCH,
+        "latency_calls": _LATENCY_CALLS.value,
+        "latency_warmup": _LATENCY_WARMUP.value,
         "matmul_flops_per_second": peak,
         "runs": runs,
     }

@@ -52,7 +52,6 @@ import shutil
 import sys
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
@@ -131,15 +130,29 @@ class Serving(tf.Module):
         return {"candidates": tf.cast(candidates, tf.float32)}
 
 
-def _specs(fields, features) -> dict:
-    """The signature of `fields`: a `[None, ...]` spec of each, with the trailing
-    shape and dtype of the task's inputs `features` (codes as int64)."""
+def serving_specs(fields, element_spec) -> dict:
+    """The signature of `fields` (name -> vocabulary size or None, as
+    `model.input_fields()`): a `[None, ...]` spec of each, with the trailing shape
+    and dtype of the task's batches (`element_spec` of its features, so inputs cut
+    per batch, such as behaviour sequences, are included; or arrays of inputs:
+    anything with a shape and a dtype); codes as int64."""
     specs = {}
     for name, size in fields.items():
-        value = np.asarray(features[name])
-        dtype = tf.int64 if size is not None else tf.as_dtype(value.dtype)
-        specs[name] = tf.TensorSpec([None, *value.shape[1:]], dtype, name=name)
+        spec = element_spec[name]
+        dtype = tf.int64 if size is not None else spec.dtype
+        specs[name] = tf.TensorSpec([None, *spec.shape[1:]], dtype, name=name)
     return specs
+
+
+def save(model, specs, path: str) -> None:
+    """Writes `model` behind the signatures of `Serving` (the `serving_default`
+    over `specs`, and `candidates` for a retrieval model) as a SavedModel in
+    `path`; `experiments/bench.py` times the same signature."""
+    module = Serving(model, specs, model.input_fields())
+    signatures = {SIGNATURE: module.serve}
+    if isinstance(model, RetrievalModel):
+        signatures[CANDIDATES] = module.candidates
+    tf.saved_model.save(module, path, signatures=signatures)
 
 
 def export(workdir: str, output: str, overwrite: bool = False) -> dict:
@@ -155,7 +168,8 @@ def export(workdir: str, output: str, overwrite: bool = False) -> dict:
     run = loop.restore_best(workdir)
     config, model, state = run.config, run.model, run.state
     fields = model.input_fields()
-    specs = _specs(fields, get_task(config).inputs(config, run.task.train)[0])
+    batches = get_task(config).dataset(config, run.task.train, batch_size=1)
+    specs = serving_specs(fields, batches.element_spec[0])
     retrieval = isinstance(model, RetrievalModel)
     best = next(h for h in state["history"] if h["epoch"] == state["best_epoch"])
     record = {
@@ -185,17 +199,13 @@ def export(workdir: str, output: str, overwrite: bool = False) -> dict:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
-    module = Serving(model, specs, fields)
-    signatures = {SIGNATURE: module.serve}
-    if retrieval:
-        signatures[CANDIDATES] = module.candidates
     parent, name = os.path.split(os.path.abspath(output))
     tmp = os.path.join(parent, f".tmp.{name}.{os.getpid()}")
     old = os.path.join(parent, f".old.{name}.{os.getpid()}")
     with cb.disk_full_names(output):
         try:
             os.makedirs(parent, exist_ok=True)
-            tf.saved_model.save(module, tmp, signatures=signatures)
+            save(model, specs, tmp)
             cb.write_json_atomic(os.path.join(tmp, EXPORT_FILE), record)
             if os.path.isdir(output):
                 os.rename(output, old)

@@ -153,12 +153,35 @@ TABLES += (
             for label, model, auc, logloss in _AUTODENOISE_ML1M
         )
         + (
+            Row("LR (not in the paper)", "logistic_ml1m_all"),
             Row("OPNN (not in the paper)", "opnn_ml1m_all"),
             Row("DCN-v2 (not in the paper)", "dcn_v2_ml1m_all"),
             Row("AutoInt (not in the paper)", "autoint_ml1m_all"),
         ),
         command="make reproduce-ctr",
         reference="fm_ml1m_all",
+    ),
+    # The same models on KuaiRand-Pure (no paper number: AutoDenoise does not use
+    # it); † against logistic regression.
+    Table(
+        id="kuairand_feature_ctr",
+        metrics=("auc", "gauc", "logloss"),
+        rows=tuple(
+            Row(label, f"{run}_kuairand")
+            for label, run in (
+                ("LR", "logistic"),
+                ("FM", "fm"),
+                ("Wide&Deep", "wide_deep"),
+                ("DCN", "dcn"),
+                ("IPNN", "pnn"),
+                ("DeepFM", "deepfm"),
+                ("OPNN", "opnn"),
+                ("DCN-v2", "dcn_v2"),
+                ("AutoInt", "autoint"),
+            )
+        ),
+        command="make reproduce-ctr",
+        reference="logistic_kuairand",
     ),
 )
 
@@ -465,8 +488,19 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, no GPU"
 
 
+def _range(values, fmt="{:,.0f}") -> str:
+    return "—" if not values else f"{fmt.format(values[0])}–{fmt.format(values[1])}"
+
+
+def _value(value, fmt="{:,.0f}") -> str:
+    return "—" if value is None else fmt.format(value)
+
+
 def render_bench(bench: dict) -> str:
-    """The `make bench` table from experiments/results/bench.json."""
+    """The `make bench` tables from experiments/results/bench.json: training
+    throughput (median and range over repeated runs, steady state and all epochs),
+    inference latency, then the simulator and conversion benchmarks. A file written
+    before a key existed renders "—" in its cells."""
     training = bench.get("training")
     if not training:
         return "Not measured yet: run `make bench`."
@@ -484,24 +518,38 @@ def render_bench(bench: dict) -> str:
             for d in bench["data"]
         ]
     lines = [
-        "| model | examples/s (median over epochs) | range over epochs | target examples/s "
-        "| test metric | input pipeline share | dense FLOP/s vs matmul |",
-        "|---|---|---|---|---|---|---|",
+        "| model | runs | epochs | steady examples/s (median) | steady range "
+        "| all-epochs examples/s (median) | all-epochs range | overhead (s) "
+        "| test metric | input pipeline share | FLOP/s vs matmul |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in training["runs"]:
         metric = ", ".join(
             f"{k[5:]} {v:.4f}" for k, v in sorted(run.items()) if k.startswith("test_")
         )
-        per_epoch = run.get("examples_per_second_per_epoch") or [
-            run["examples_per_second"]
-        ]
         lines.append(
-            f"| {run['model']} | {run['examples_per_second']:,.0f} | "
-            f"{min(per_epoch):,.0f}–{max(per_epoch):,.0f} | "
-            f"{run['target_examples_per_second']:,} | {metric} | "
-            f"{run['input_pipeline_share']:.0%} | {run['dense_flops_ratio_to_matmul']:.1%} |"
+            f"| {run['model']} | {_value(run.get('repeats'), '{}')} | "
+            f"{_value(run.get('epochs'), '{}')} | "
+            f"{run['examples_per_second']:,.0f} | "
+            f"{_range(run.get('examples_per_second_range'))} | "
+            f"{_value(run.get('all_epochs_examples_per_second'))} | "
+            f"{_range(run.get('all_epochs_examples_per_second_range'))} | "
+            f"{_value(run.get('overhead_seconds'), '{:.1f}')} | {metric} | "
+            f"{run['input_pipeline_share']:.0%} | "
+            f"{run['dense_flops_ratio_to_matmul']:.1%} |"
         )
     lines.append("")
+    repeats = training.get("repeats")
+    how = (
+        f"{repeats} runs per model, each a fresh model; medians and ranges "
+        "(min–max) are over the runs. Steady: a run's median examples/s over its "
+        "epochs after the first. All-epochs: rows × epochs / the run's wall time "
+        "from building the model to the end of `fit` (the first epoch's tracing "
+        "included); overhead: that wall time − epochs × the steady epoch time"
+        if repeats
+        else "One run per model (this file predates repeated runs: its examples/s "
+        "is the median over the run's epochs after a warm-up epoch)"
+    )
     lines.append(
         f"Measured by `make bench` on {training['machine']}, TensorFlow "
         f"{training['tensorflow']}, Keras {training['keras']}, optimizer "
@@ -509,9 +557,49 @@ def render_bench(bench: dict) -> str:
         f"{training.get('steps_per_execution', 1)}, jit_compile="
         f"{training['jit_compile']}, {training['rows']:,} rows, batch "
         f"{training['batch_size']}; dense matmul reference "
-        f"{training['matmul_flops_per_second'] / 1e9:.0f} GFLOP/s."
+        f"{training['matmul_flops_per_second'] / 1e9:.0f} GFLOP/s. {how}."
     )
-    return "\n".join(lines + data_lines + _conversion_lines(bench.get("conversion")))
+    return "\n".join(
+        lines
+        + _latency_lines(training)
+        + data_lines
+        + _conversion_lines(bench.get("conversion"))
+    )
+
+
+def _latency_lines(training) -> list[str]:
+    runs = [run for run in training["runs"] if run.get("latency")]
+    if not runs:
+        return ["", "Inference latency: not in this file (`make bench` measures it)."]
+    sizes = sorted({int(b) for run in runs for b in run["latency"]["function"]})
+    paths = (("function", "tf.function"), ("saved_model", "SavedModel"))
+    lines = [
+        "",
+        "| model | "
+        + " | ".join(f"{label} batch {b} (ms)" for _, label in paths for b in sizes)
+        + " |",
+        "|---|" + "---|" * (len(paths) * len(sizes)),
+    ]
+    for run in runs:
+        cells = []
+        for path, _ in paths:
+            for b in sizes:
+                t = run["latency"].get(path, {}).get(str(b))
+                cells.append(
+                    "—" if t is None else f"{t['median_ms']:.2f} / {t['p99_ms']:.2f}"
+                )
+        lines.append(f"| {run['model']} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Inference latency, median / p99 over "
+        f"{training.get('latency_calls', '?')} calls after "
+        f"{training.get('latency_warmup', '?')} warm-up calls, probabilities "
+        "fetched: the export's serving signature (`experiments.export.Serving`, a "
+        "`tf.function` with a fixed input signature) in process, and the "
+        "SavedModel that `experiments.export.save` writes, loaded with "
+        "`tf.saved_model.load`.",
+    ]
+    return lines
 
 
 def _conversion_lines(conversion) -> list[str]:

@@ -37,14 +37,18 @@ def override(config: ml_collections.ConfigDict, key: str, value) -> None:
 
 
 def with_preset(
-    config: ml_collections.ConfigDict, preset: str | None
+    config: ml_collections.ConfigDict, preset: str | None, tuned: dict | None = None
 ) -> ml_collections.ConfigDict:
-    """`config` with the overrides of the named protocol `preset` (None / "" = none)."""
+    """`config` with the overrides of the named protocol `preset` (None / "" = none),
+    then the model's values a sweep chose under that protocol (`tuned`: preset ->
+    {dotted key: value}, kept in the model's config beside the sweep command)."""
     if not preset:
         return config
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known presets: {sorted(PRESETS)}")
     for key, value in PRESETS[preset].items():
+        override(config, key, value)
+    for key, value in (tuned or {}).get(preset, {}).items():
         override(config, key, value)
     return config
 
@@ -87,6 +91,15 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.data.positive_events = ()  # () = ("click",) if the log has clicks, else ("rating",)
     config.data.max_length = 50  # history length L: the last L earlier positives
     config.data.min_history = 1
+    # Behaviour-sequence CTR tasks ("ctr_sequence"; data/ctr_sequence.py); their
+    # T is data.max_length (the last T earlier events of each type).
+    # Feedback types of ("click", "unclick", "like", "dislike", "cart", "fav",
+    # "buy"); () = every type the data has (a type it lacks is an error).
+    config.data.sequence_types = ()
+    # Item fields given beside each sequence item's id (() = the id only).
+    config.data.item_features = ("category",)
+    config.data.num_sessions = 0  # DSIN: the last S click sessions (0 = none)
+    config.data.session_length = 10  # DSIN: the last L items of each session
     # 0 = evaluate every validation / test example (the default); k > 0 keeps a
     # seeded sample of k per part, recorded as results.json `eval_subsampled`.
     config.data.max_eval_examples = 0

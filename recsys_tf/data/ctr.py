@@ -24,6 +24,8 @@ class CTRSplit:
         user_ids: int64 [n] (for gAUC).
         timestamps: int64 [n].
         truth: float64 [n] planted true preference (simulated data) or None.
+        request_ids: int64 [n] request of each instance (-1 where the log has
+            none), or None.
     """
 
     features: dict[str, np.ndarray]
@@ -31,6 +33,7 @@ class CTRSplit:
     user_ids: np.ndarray
     timestamps: np.ndarray
     truth: np.ndarray | None = None
+    request_ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -199,6 +202,11 @@ def build_ctr_task(
         parts = splits.random_split(len(frame), fractions, seed)
     truth = frame["truth_pref"].to_numpy() if "truth_pref" in frame.columns else None
     labels = frame["label"].to_numpy(np.float32)
+    requests = (
+        frame["request_id"].to_numpy(np.int64)
+        if "request_id" in frame.columns
+        else np.full(len(frame), -1, np.int64)
+    )
 
     def part(index):
         mask = parts == index
@@ -213,6 +221,7 @@ def build_ctr_task(
             user_ids=user_idx[mask].astype(np.int64),
             timestamps=timestamps[mask],
             truth=None if truth is None else truth[mask],
+            request_ids=requests[mask],
         )
 
     return CTRTask(

@@ -1,15 +1,145 @@
 """tf.data input pipelines over in-memory examples.
 
 Examples are dicts of NumPy arrays sharing their first dimension (sequences are
-already padded, with boolean masks beside them). Batches are built by gathering a
-block of shuffled row indices at once, which is far cheaper than shuffling and
-batching element by element.
+either already padded, with boolean masks beside them, or `SequenceWindows` cut
+per batch). Batches are built by gathering a block of shuffled row indices at
+once, which is far cheaper than shuffling and batching element by element.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceWindows:
+    """Per-row windows of one flat event sequence, cut per batch by `make_dataset`.
+
+    Each user's events are held once, `values` sorted by user then time; row r's
+    history is the slice `values[start[r]:end[r]]` (`start[r]`: the first event
+    of the row's user, `end[r]`: its first event the row may not see). Nothing of
+    size rows x length exists outside a batch. As a value of `make_dataset`'s
+    `features` under the key `prefix`, a batch of rows gets, oldest first and
+    left-padded (padding code 0):
+
+    - without segments, the last `length` events of each slice:
+      `f"{prefix}_{name}"` [batch, length] for every `name` of `lookups` and
+      `f"{prefix}_mask"` int8 [batch, length] (1 = a real event);
+    - with segments (`segment_of`, `segment_start`, `num_segments`: e.g. the
+      sessions of a click sequence), the last `num_segments` segments that
+      intersect the slice, each cut at `end[r]` and holding its last `length`
+      events: [batch, num_segments, length] (the most recent segment last).
+
+    A lookup maps the sequence's codes to an output code (`table[values]`, e.g.
+    item id -> category); None outputs the codes themselves.
+
+    Attributes:
+        values: int [events] codes (e.g. item ids), each user's events
+            contiguous, oldest first.
+        start: int [n] first index of each row's user in `values`.
+        end: int [n] one past the last event each row sees (`start <= end`).
+        length: window length (T, or the items per segment L).
+        lookups: output name -> int table indexed by the codes, or None.
+        segment_of: int [events] non-decreasing segment index of every event (a
+            user's first event starts a segment), or None.
+        segment_start: int [segments + 1] index of each segment's first event,
+            then `len(values)`.
+        num_segments: segments per row (S) when `segment_of` is given.
+    """
+
+    values: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    length: int
+    lookups: dict
+    segment_of: np.ndarray | None = None
+    segment_start: np.ndarray | None = None
+    num_segments: int = 0
+
+    def __post_init__(self):
+        if self.length < 1:
+            raise ValueError(f"`length` must be >= 1. Received: length={self.length}")
+        if self.start.shape != self.end.shape or self.start.ndim != 1:
+            raise ValueError(
+                "`start` and `end` must be 1-D of the same length. Received shapes "
+                f"{self.start.shape} and {self.end.shape}"
+            )
+        bad = (self.start > self.end) | (self.start < 0) | (self.end > len(self.values))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"row {row}: expected 0 <= start <= end <= {len(self.values)} (the "
+                f"events), got start={self.start[row]}, end={self.end[row]}"
+            )
+        if (self.segment_of is None) != (self.segment_start is None) or (
+            (self.segment_of is None) != (self.num_segments == 0)
+        ):
+            raise ValueError(
+                "`segment_of`, `segment_start` and `num_segments` (> 0) go together"
+            )
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def __getitem__(self, rows) -> SequenceWindows:
+        """The windows of a subset of rows (the events stay shared)."""
+        return dataclasses.replace(self, start=self.start[rows], end=self.end[rows])
+
+    def output_names(self, prefix: str) -> list[str]:
+        return [f"{prefix}_{name}" for name in self.lookups] + [f"{prefix}_mask"]
+
+    def _index_dtype(self):
+        return tf.int32 if len(self.values) < 2**31 - 1 else tf.int64
+
+    def tensors(self) -> dict:
+        """The constant tensors a batch gathers from: each output's code of every
+        event (the lookup applied once), after a padding 0 at position 0."""
+        out = {}
+        for name, table in self.lookups.items():
+            codes = self.values if table is None else np.asarray(table)[self.values]
+            out[name] = tf.constant(np.concatenate([np.zeros(1, codes.dtype), codes]))
+        if self.segment_of is not None:
+            dtype = self._index_dtype().as_numpy_dtype
+            segment_of = self.segment_of if len(self.segment_of) else np.zeros(1)
+            out["segment_of"] = tf.constant(segment_of.astype(dtype))
+            out["segment_start"] = tf.constant(self.segment_start.astype(dtype))
+        return out
+
+    def cut(self, prefix: str, tensors: dict, start, end) -> dict:
+        """The outputs of one batch from its rows' `start` and `end` [batch]."""
+        dtype = self._index_dtype()
+        start = tf.cast(start, dtype)
+        end = tf.cast(end, dtype)
+        steps = tf.range(-self.length, 0, dtype=dtype)
+        if self.segment_of is None:
+            index = end[:, None] + steps  # [batch, length]
+            mask = index >= start[:, None]
+        else:
+            segment_of = tensors["segment_of"]
+            last = tf.cast(tf.shape(segment_of)[0] - 1, dtype)
+            first = tf.gather(segment_of, tf.clip_by_value(start, 0, last))
+            latest = tf.gather(segment_of, tf.clip_by_value(end - 1, 0, last))
+            segment = latest[:, None] + tf.range(
+                1 - self.num_segments, 1, dtype=dtype
+            )  # [batch, segments], oldest first
+            real = (end > start)[:, None] & (segment >= first[:, None])
+            segment = tf.maximum(segment, 0)
+            begin = tf.gather(tensors["segment_start"], segment)
+            stop = tf.minimum(
+                tf.gather(tensors["segment_start"], segment + 1), end[:, None]
+            )
+            index = stop[..., None] + steps  # [batch, segments, length]
+            mask = real[..., None] & (index >= begin[..., None])
+        position = tf.where(mask, index + 1, tf.zeros_like(index))  # 0 = padding
+        out = {
+            f"{prefix}_{name}": tf.gather(tensors[name], position)
+            for name in self.lookups
+        }
+        out[f"{prefix}_mask"] = tf.cast(mask, tf.int8)
+        return out
 
 
 def _check_lengths(features: dict, labels) -> int:
@@ -47,7 +177,8 @@ def make_dataset(
     """A batched `tf.data.Dataset` of `(features, labels)` (or `features`).
 
     Args:
-        features: name -> array [n, ...]; bool arrays arrive as int8 0/1.
+        features: name -> array [n, ...] or `SequenceWindows` (cut per batch into
+            `f"{name}_..."` outputs, see there); bool arrays arrive as int8 0/1.
         labels: array [n, ...] or None.
         batch_size: global batch size (tf.distribute splits it across replicas).
         shuffle: shuffle the rows; epoch `e` uses the permutation of the
@@ -65,9 +196,14 @@ def make_dataset(
             f"`batch_size` must be >= 1. Received: batch_size={batch_size}"
         )
     n = _check_lengths(features, labels)
+    windows = {k: v for k, v in features.items() if isinstance(v, SequenceWindows)}
+    arrays = {k: _feedable(v) for k, v in features.items() if k not in windows}
+    for name, spec in windows.items():  # their per-row offsets, gathered as columns
+        arrays[f"{name}/start"] = spec.start
+        arrays[f"{name}/end"] = spec.end
+    window_tensors = {name: spec.tensors() for name, spec in windows.items()}
     # Same-dtype 1-D features are stored as the columns of one matrix, so a batch
     # costs one gather per dtype instead of one per feature.
-    arrays = {k: _feedable(v) for k, v in features.items()}
     groups: dict = {}
     for name, array in arrays.items():
         key = array.dtype.str if array.ndim == 1 else name
@@ -117,7 +253,15 @@ def make_dataset(
                 x[names[0]] = block
             else:
                 x.update(zip(names, tf.unstack(block, axis=1)))
-        x = {k: x[k] for k in features}
+        for name, spec in windows.items():
+            x.update(
+                spec.cut(
+                    name, window_tensors[name], x[f"{name}/start"], x[f"{name}/end"]
+                )
+            )
+        names = [k for k in features if k not in windows]
+        names += [o for k, spec in windows.items() for o in spec.output_names(k)]
+        x = {k: x[k] for k in names}
         if label_tensor is None:
             return x
         return x, tf.gather(label_tensor, index)

@@ -10,7 +10,11 @@ from recsys_tf.layers.inner_product import InnerProduct
 from recsys_tf.layers.interacting_layer import InteractingLayer
 from recsys_tf.layers.masked_mean_pooling import MaskedMeanPooling
 from recsys_tf.layers.mlp import MLP
+from recsys_tf.layers.multi_head_interaction import MultiHeadInteraction
+from recsys_tf.layers.ntm_memory import NTMMemory
+from recsys_tf.layers.orthogonal_projection import OrthogonalProjection
 from recsys_tf.layers.outer_product import OuterProduct
+from recsys_tf.layers.pair_gate import PAIRGate
 
 __all__ = [
     "AUGRU",
@@ -24,4 +28,8 @@ __all__ = [
     "InteractingLayer",
     "MaskedMeanPooling",
     "OuterProduct",
+    "MultiHeadInteraction",
+    "OrthogonalProjection",
+    "NTMMemory",
+    "PAIRGate",
 ]

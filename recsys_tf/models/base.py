@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from recsys_tf.data.ctr_sequence import SEQUENCE_TYPES
 from recsys_tf.layers import FieldEmbedding
 
 CANDIDATES = "sampled_candidates"
@@ -170,10 +171,6 @@ class FieldCTRModel(CTRModel):
             l2=self.l2,
         )
         return config
-
-
-SEQUENCE_TYPES = ("click", "unclick", "like", "dislike", "cart", "fav", "buy")
-"""Feedback types a behaviour-sequence CTR task may hold, each as `<type>_*` inputs."""
 
 
 class SequenceCTRModel(FieldCTRModel):

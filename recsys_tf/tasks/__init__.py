@@ -2,10 +2,11 @@
 
 from recsys_tf.tasks.base import Task
 from recsys_tf.tasks.ctr import CTR
+from recsys_tf.tasks.ctr_sequence import CTRSequence
 from recsys_tf.tasks.retrieval import Retrieval
 from recsys_tf.training.errors import ConfigError
 
-TASKS = {"ctr": CTR(), "retrieval": Retrieval()}
+TASKS = {"ctr": CTR(), "ctr_sequence": CTRSequence(), "retrieval": Retrieval()}
 
 
 def get_task(config) -> Task:
@@ -17,4 +18,4 @@ def get_task(config) -> Task:
     return TASKS[config.task]
 
 
-__all__ = ["TASKS", "CTR", "Retrieval", "Task", "get_task"]
+__all__ = ["TASKS", "CTR", "CTRSequence", "Retrieval", "Task", "get_task"]

@@ -52,6 +52,10 @@ _BUILDER_KEYS = (
     ("max_length", "config.data.max_length"),
     ("cross", "config.data.crosses"),
     ("no events of type", "config.data.positive_events"),
+    ("sequence type", "config.data.sequence_types"),
+    ("sequence_types", "config.data.sequence_types"),
+    ("item_features", "config.data.item_features"),
+    ("session_length", "config.data.num_sessions / session_length"),
     ("split", "config.data.split"),
 )
 

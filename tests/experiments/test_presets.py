@@ -49,7 +49,9 @@ def test_autodenoise_preset_applies_to_each_config(module):
     assert tuple(config.data.crosses) == ()  # a config's crosses are dropped
     assert config.data.split == "random"
     assert tuple(config.data.fractions) == (0.8, 0.1, 0.1)
-    # Only data changes: the model and training are the config's own.
+    # Only data changes, and the values a sweep chose under the preset (TUNED).
+    for key, value in getattr(module, "TUNED", {}).get("autodenoise_ml1m", {}).items():
+        common.override(plain, key, value)
     assert config.model == plain.model and config.train == plain.train
     assert plain.data.name == "synthetic" and tuple(plain.data.fields) == ()
 
@@ -128,3 +130,17 @@ def test_cli_unknown_key_after_a_preset_lists_the_valid_keys(tmp_path):
     assert proc.returncode == 2
     assert "unknown config key(s) ['data.feilds']" in proc.stderr
     assert "data.fields" in proc.stderr
+
+
+def test_tuned_values_apply_under_their_preset_only():
+    default = wide_deep.get_config()
+    preset = wide_deep.get_config("autodenoise_ml1m")
+    for key, value in wide_deep.TUNED["autodenoise_ml1m"].items():
+        block, name = key.split(".")
+        assert preset[block][name] == value
+    assert default.train.learning_rate == 1e-3 and default.model.l2 == 0.0
+    config = common.base("x", "ctr", dict(name="x"))
+    with pytest.raises(KeyError, match="train.learning_rat"):
+        common.with_preset(
+            config, "autodenoise_ml1m", {"autodenoise_ml1m": {"train.learning_rat": 1}}
+        )

@@ -224,10 +224,14 @@ def test_render_bench():
         ],
     }
     lines = summarize.render_bench(bench).splitlines()
+    # A file of the one-run benchmark: its columns, "—" for the newer ones.
     assert (
-        "| wide_deep | 2,000 | 1,000–3,000 | 1,500 | auc 0.7500 | 10% | 20.0% |"
+        "| wide_deep | — | — | 2,000 | — | — | — | — | auc 0.7500 | 10% | 20.0% |"
         in lines
     )
+    assert any("predates repeated runs" in line for line in lines)
+    assert "Inference latency: not in this file (`make bench` measures it)." in lines
+    assert not any("1,500" in line for line in lines)  # no target column
     assert "| tiny | 1,234 | 1.2 | 0.50 | 0.2 | 0.40 |" in lines
     assert not any("conversion" in line for line in lines)
     bench["conversion"] = {
@@ -302,3 +306,68 @@ def test_render_datasets_beside_paper_numbers(tmp_path):
     assert summarize.load_dataset_stats(str(tmp_path)) == {
         "ml1m_all": stats["ml1m_all"]
     }
+
+
+def test_render_bench_repeated_runs_and_latency():
+    timing = {"median_ms": 1.5, "p99_ms": 4.25}
+    run = {
+        "model": "deepfm",
+        "repeats": 3,
+        "epochs": 5,
+        "examples_per_second": 180_000.4,
+        "examples_per_second_range": [170_000.0, 190_000.0],
+        "all_epochs_examples_per_second": 120_000.0,
+        "all_epochs_examples_per_second_range": [110_000.0, 125_000.0],
+        "overhead_seconds": 2.75,
+        "overhead_seconds_range": [2.0, 3.0],
+        "test_auc": 0.75,
+        "input_pipeline_share": 0.02,
+        "dense_flops_ratio_to_matmul": 0.3,
+        "latency": {
+            "function": {"1": timing, "256": {"median_ms": 3.0, "p99_ms": 9.0}},
+            "saved_model": {"1": timing},  # a missing size renders "—"
+        },
+    }
+    retrieval = {
+        "model": "youtube_dnn",
+        "repeats": 3,
+        "epochs": 11,
+        "examples_per_second": 100_000.0,
+        "examples_per_second_range": [90_000.0, 110_000.0],
+        "all_epochs_examples_per_second": 80_000.0,
+        "all_epochs_examples_per_second_range": [70_000.0, 85_000.0],
+        "overhead_seconds": 3.0,
+        "overhead_seconds_range": [2.5, 4.0],
+        "test_hr@10": 0.5,
+        "input_pipeline_share": 0.01,
+        "dense_flops_ratio_to_matmul": 0.25,
+    }
+    bench = {
+        "training": {
+            "runs": [run, retrieval],
+            "repeats": 3,
+            "machine": "m",
+            "tensorflow": "t",
+            "keras": "k",
+            "jit_compile": "auto",
+            "rows": 200_000,
+            "batch_size": 4096,
+            "matmul_flops_per_second": 1e9,
+            "latency_calls": 200,
+            "latency_warmup": 20,
+        }
+    }
+    lines = summarize.render_bench(bench).splitlines()
+    assert (
+        "| deepfm | 3 | 5 | 180,000 | 170,000–190,000 | 120,000 | 110,000–125,000 "
+        "| 2.8 | auc 0.7500 | 2% | 30.0% |" in lines
+    )
+    assert any(line.startswith("| youtube_dnn | 3 | 11 | 100,000 |") for line in lines)
+    assert (
+        "| model | tf.function batch 1 (ms) | tf.function batch 256 (ms) "
+        "| SavedModel batch 1 (ms) | SavedModel batch 256 (ms) |" in lines
+    )
+    assert "| deepfm | 1.50 / 4.25 | 3.00 / 9.00 | 1.50 / 4.25 | — |" in lines
+    assert not any(line.startswith("| youtube_dnn | 1") for line in lines)
+    assert any("3 runs per model" in line for line in lines)
+    assert any("over 200 calls after 20 warm-up calls" in line for line in lines)

@@ -1,0 +1,261 @@
+"""The user memory network of DUMN: an NTM memory shared by all users."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="recsys_tf")
+class NTMMemory(keras.layers.Layer):
+    """A memory of `num_slots` slots read and written by a feed-forward controller.
+
+    DUMN Eq. (8)-(12) and the anchor of Eq. (18), for one memory M (m x Z):
+
+    - Eq. (8): `k = FFN(Concat(f^o, e_user))` (here one ReLU layer of
+      `controller_units` units, then a linear map to the read key, the write key,
+      erase and add, each of width Z);
+    - Eq. (9)-(10): `w^r(j) = softmax_j(K(k, M(j)))`, `K(k, M(j)) = k^T M(j) /
+      (|k| |M(j)|)` (cosine similarity, no sharpening: as written);
+    - Eq. (11): `r = sum_j w^r(j) M(j)`, the output, `[batch, Z]`;
+    - write weights `w^w` as Eq. (9)-(10) with the write key; `erase = sigmoid(.)`,
+      `add = tanh(.)`;
+    - Eq. (12): `M <- (1 - w^w (x) erase) (.) M + w^w (x) add`;
+    - Eq. (18): `q = sum_j w^w(j) M'(j)`, with M' the memory after the example's
+      own write (Eq. (12)), optionally mapped to `anchor_dim` by a bias-free
+      linear map `W_q` `[Z, anchor_dim]`.
+
+    `num_slots` is m, `slot_dim` is Z, `controller_units` the paper's "dimension of
+    the feed-forward network used in the memory network" (512).
+
+    Choices where the paper is silent:
+    - One memory shared by all users (the paper wants slots that "reflect the
+      similar interests between users"), kept across batches as a non-trainable
+      variable `memory`: it is saved in `.keras` files and weight checkpoints. This
+      differs from MIMN (Pi et al., 2019), whose memory is one per user, started
+      from a shared initial state and written along the user's own sequence.
+    - A batch writes once, with its mean erase and add matrices:
+      `M <- (1 - mean_b w^w_b (x) erase_b) (.) M + mean_b w^w_b (x) add_b`
+      (order-free, unlike one write per example in batch order). The write
+      happens only when `training=True`, like BatchNormalization's moving
+      statistics; inference only reads.
+    - Under `tf.distribute` the variable is MEAN-aggregated: each replica
+      assigns its local write and the replicas get their mean, which is the
+      global batch mean when the replicas hold equal batches.
+    - Read and write use separate keys (as NTM's and MIMN's separate heads);
+      `erase` is a sigmoid (NTM), `add` a tanh (MIMN); keys are linear.
+    - The anchor reads the example's post-write memory so that the triplet loss of
+      Eq. (17) reaches the erase and add vectors (it regularises "the content
+      written"); the read of Eq. (11) uses the memory before the batch's write.
+    - Eq. (9) has no key strength: a softmax over cosines in [-1, 1] spreads the
+      weights over the slots (with m = 256 the top slot gets at most e^2 times
+      the weight of any other); `learn_key_strength=True` adds NTM's.
+    - The cosine of Eq. (10) floors squared norms at `epsilon` (no NaN for a zero
+      slot or key). The memory starts from `memory_initializer`.
+
+    Inputs: `inputs` (f^o) `[batch, dim]`, `user_embedding` (e_user)
+    `[batch, user_dim]`. Output: r `[batch, Z]`; `return_anchor=True` adds q
+    `[batch, anchor_dim or Z]`, `return_weights=True` adds `w^r, w^w`
+    `[batch, m]` (in that order, as a tuple).
+
+    Args:
+        num_slots: m, the number of slots.
+        slot_dim: Z, the dimension of a slot.
+        controller_units: width of the controller's hidden layer.
+        anchor_dim: width of the anchor q (the embedding size E of the triplet
+            loss's samples); None keeps Z.
+        learn_key_strength: False = Eq. (9) as written; True = NTM's key
+            strength, `w(j) = softmax_j(beta K(k, M(j)))` with `beta = 1 +
+            softplus(.)` from the controller, one per key (an option to try on
+            validation, not the paper's).
+        memory_initializer: initializer of the memory state.
+        kernel_initializer: initializer of the controller and anchor kernels.
+        epsilon: floor of the squared norms in Eq. (10).
+
+    Example:
+        >>> memory = NTMMemory(num_slots=8, slot_dim=4, controller_units=16)
+        >>> memory(keras.ops.ones((2, 3)), keras.ops.ones((2, 5))).shape
+        (2, 4)
+
+    Reference: Z. Bian et al., "Denoising User-aware Memory Network for
+    Recommendation", arXiv:2107.05474, Section 3.4; A. Graves et al., "Neural
+    Turing Machines", arXiv:1410.5401.
+    """
+
+    def __init__(
+        self,
+        num_slots=256,
+        slot_dim=64,
+        controller_units=512,
+        anchor_dim=None,
+        learn_key_strength=False,
+        memory_initializer="random_normal",
+        kernel_initializer="glorot_uniform",
+        epsilon=1e-12,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, value in (
+            ("num_slots", num_slots),
+            ("slot_dim", slot_dim),
+            ("controller_units", controller_units),
+        ):
+            if int(value) < 1:
+                raise ValueError(f"`{name}` must be > 0. Received: {name}={value}")
+        if anchor_dim is not None and int(anchor_dim) < 1:
+            raise ValueError(
+                f"`anchor_dim` must be > 0 or None. Received: anchor_dim={anchor_dim}"
+            )
+        if not float(epsilon) > 0:
+            raise ValueError(f"`epsilon` must be > 0. Received: epsilon={epsilon}")
+        self.num_slots = int(num_slots)
+        self.slot_dim = int(slot_dim)
+        self.controller_units = int(controller_units)
+        self.anchor_dim = None if anchor_dim is None else int(anchor_dim)
+        self.learn_key_strength = bool(learn_key_strength)
+        self.memory_initializer = memory_initializer
+        self.kernel_initializer = kernel_initializer
+        self.epsilon = float(epsilon)
+
+    def build(self, inputs_shape, user_embedding_shape=None):
+        for name, shape in (
+            ("inputs", inputs_shape),
+            ("user_embedding", user_embedding_shape),
+        ):
+            if shape is None or len(shape) != 2 or shape[-1] is None:
+                raise ValueError(
+                    f"NTMMemory's `{name}` must have shape [batch, dim] with a known "
+                    f"dim. Received: {shape}"
+                )
+        initializer = keras.initializers.get(self.kernel_initializer)
+        width = inputs_shape[-1] + user_embedding_shape[-1]
+        self.controller_kernel = self.add_weight(
+            name="controller_kernel",
+            shape=(width, self.controller_units),
+            initializer=initializer,
+        )
+        self.controller_bias = self.add_weight(
+            name="controller_bias", shape=(self.controller_units,), initializer="zeros"
+        )
+        # Read key, write key, erase and add, side by side.
+        self.head_kernel = self.add_weight(
+            name="head_kernel",
+            shape=(self.controller_units, self._head_width()),
+            initializer=keras.initializers.get(self.kernel_initializer),
+        )
+        self.head_bias = self.add_weight(
+            name="head_bias", shape=(self._head_width(),), initializer="zeros"
+        )
+        if self.anchor_dim is not None:
+            self.anchor_kernel = self.add_weight(
+                name="anchor_kernel",
+                shape=(self.slot_dim, self.anchor_dim),
+                initializer=keras.initializers.get(self.kernel_initializer),
+            )
+        self.memory = self.add_weight(
+            name="memory",
+            shape=(self.num_slots, self.slot_dim),
+            initializer=keras.initializers.get(self.memory_initializer),
+            trainable=False,
+            autocast=False,
+            aggregation="mean",
+        )
+
+    def _head_width(self):
+        # Read key, write key, erase, add (Z each), then two key strengths.
+        return 4 * self.slot_dim + (2 if self.learn_key_strength else 0)
+
+    def _address(self, key, memory, strength=None):
+        """Eq. (9)-(10): softmax over the slots of the (scaled) cosine similarity."""
+        key_norm = ops.sqrt(
+            ops.maximum(ops.sum(key * key, axis=-1, keepdims=True), self.epsilon)
+        )
+        slot_norm = ops.sqrt(
+            ops.maximum(ops.sum(memory * memory, axis=-1), self.epsilon)
+        )
+        cosine = ops.matmul(key, ops.transpose(memory)) / (key_norm * slot_norm)
+        if strength is not None:
+            cosine = strength * cosine
+        return ops.softmax(cosine, axis=-1)
+
+    def call(
+        self,
+        inputs,
+        user_embedding,
+        training=None,
+        return_anchor=False,
+        return_weights=False,
+    ):
+        memory = ops.cast(ops.convert_to_tensor(self.memory), inputs.dtype)
+        controller = ops.concatenate([inputs, user_embedding], axis=-1)  # Eq. (8)
+        hidden = ops.relu(
+            ops.matmul(controller, self.controller_kernel) + self.controller_bias
+        )
+        heads = ops.matmul(hidden, self.head_kernel) + self.head_bias
+        z = self.slot_dim
+        read_key, write_key = heads[:, :z], heads[:, z : 2 * z]
+        erase, add = (
+            ops.sigmoid(heads[:, 2 * z : 3 * z]),
+            ops.tanh(heads[:, 3 * z : 4 * z]),
+        )
+        read_strength = write_strength = None
+        if self.learn_key_strength:
+            strengths = 1.0 + ops.softplus(heads[:, 4 * z :])
+            read_strength, write_strength = strengths[:, :1], strengths[:, 1:]
+
+        read_weights = self._address(read_key, memory, read_strength)  # Eq. (9)-(10)
+        read = ops.matmul(read_weights, memory)  # Eq. (11)
+        write_weights = self._address(write_key, memory, write_strength)
+
+        if training:
+            # Eq. (12), once for the batch with its mean erase and add matrices.
+            self.memory.assign(
+                ops.cast(
+                    ops.stop_gradient(batch_write(memory, write_weights, erase, add)),
+                    self.memory.dtype,
+                )
+            )
+
+        outputs = (read,)
+        if return_anchor:
+            # Eq. (18) on the example's own Eq. (12) write:
+            # sum_j w(j) [(1 - w(j) erase) M(j) + w(j) add].
+            squared = write_weights * write_weights
+            anchor = (
+                ops.matmul(write_weights, memory)
+                - ops.matmul(squared, memory) * erase
+                + ops.sum(squared, axis=-1, keepdims=True) * add
+            )
+            if self.anchor_dim is not None:
+                anchor = ops.matmul(anchor, self.anchor_kernel)
+            outputs += (anchor,)
+        if return_weights:
+            outputs += (read_weights, write_weights)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def compute_output_shape(self, inputs_shape, *args, **kwargs):
+        return (inputs_shape[0], self.slot_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_slots=self.num_slots,
+            slot_dim=self.slot_dim,
+            controller_units=self.controller_units,
+            anchor_dim=self.anchor_dim,
+            learn_key_strength=self.learn_key_strength,
+            memory_initializer=self.memory_initializer,
+            kernel_initializer=self.kernel_initializer,
+            epsilon=self.epsilon,
+        )
+        return config
+
+
+def batch_write(memory, weights, erase, add):
+    """Eq. (12) for a batch: `(1 - mean_b w_b (x) e_b) (.) M + mean_b w_b (x) a_b`.
+
+    `memory` `[m, Z]`, `weights` `[batch, m]`, `erase` and `add` `[batch, Z]`;
+    returns the new memory `[m, Z]`. With one example this is Eq. (12) itself.
+    """
+    batch = ops.cast(ops.shape(weights)[0], memory.dtype)
+    erase_matrix = ops.einsum("bm,bz->mz", weights, erase) / batch
+    add_matrix = ops.einsum("bm,bz->mz", weights, add) / batch
+    return (1.0 - erase_matrix) * memory + add_matrix

@@ -1,0 +1,376 @@
+"""Tests of the behaviour-sequence CTR builder and of `SequenceWindows`."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recsys_tf.data.ctr_sequence import SEQUENCE_TYPES, build_ctr_sequence_task
+from recsys_tf.data.input import SequenceWindows, make_dataset
+from recsys_tf.data.schema import EventLog, validate
+from recsys_tf.training import evaluation
+
+T0 = 1_600_000_000
+FEEDBACK = ("like", "dislike", "cart", "fav", "buy")
+
+
+def random_log(seed, num_users=3, num_requests=10, per_page=3, unique_items=True):
+    """A small event log: pages of impressions, clicks and feedback on them.
+
+    Request times collide on purpose (ties across requests of one user), the
+    impressions of one page may differ by a second (a request that starts before
+    some of its instances), feedback may come 0 s after its click, and gaps of
+    more than 30 minutes make several click sessions. With `unique_items`, every
+    impression shows its own item, so an item names the event it came from.
+    """
+    rng = np.random.default_rng(seed)
+    rows, item = [], 0
+    for r in range(num_requests):
+        user = int(rng.integers(num_users))
+        t = T0 + 600 * int(rng.integers(0, 3 * num_requests))
+        for _ in range(int(rng.integers(1, per_page + 1))):
+            shown = item if unique_items else int(rng.integers(0, 5))
+            item += 1
+            at = t + int(rng.integers(0, 2))
+            rows.append((user, shown, at, "impression", r))
+            if rng.random() < 0.5:
+                clicked = at + int(rng.choice([0, 1, 5]))
+                rows.append((user, shown, clicked, "click", r))
+                for kind in FEEDBACK:
+                    if rng.random() < 0.4:
+                        rows.append(
+                            (user, shown, clicked + int(rng.integers(0, 2)), kind, r)
+                        )
+    events = pd.DataFrame(
+        rows, columns=["user_id", "item_id", "timestamp", "event", "request_id"]
+    )
+    events["value"] = 1.0
+    num_items = max(item, 5)
+    items = pd.DataFrame(
+        {
+            "item_id": np.arange(num_items),
+            "category": rng.integers(0, 4, num_items),
+            "brand": np.zeros(num_items, int),
+        }
+    )
+    users = pd.DataFrame({"user_id": np.arange(num_users)})
+    return validate(EventLog(users, items, events, {"name": "toy"}))
+
+
+def cut(part, batch_size=None):
+    """Every model input of a part as NumPy, in row order."""
+    n = len(part)
+    batches = make_dataset(part.features, batch_size=batch_size or n)
+    out = {}
+    for x in batches:
+        for k, v in x.items():
+            out.setdefault(k, []).append(v.numpy())
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def eager_cut(part):
+    """The sequence inputs of every row of a part, cut eagerly by the same
+    `SequenceWindows.cut` that `make_dataset` maps (no tf.data to trace)."""
+    out = {}
+    for name, spec in part.features.items():
+        if isinstance(spec, SequenceWindows):
+            x = spec.cut(name, spec.tensors(), spec.start, spec.end)
+            out.update({k: v.numpy() for k, v in x.items()})
+    return out
+
+
+def type_events(log, kind):
+    """(user, item, timestamp, request, log position) of one feedback type."""
+    e = log.events.reset_index(drop=True)
+    if kind == "unclick":
+        clicks = set(
+            map(
+                tuple,
+                e[e.event == "click"][["user_id", "item_id", "request_id"]].values,
+            )
+        )
+        keep = (e.event == "impression") & ~pd.Series(
+            [tuple(x) in clicks for x in e[["user_id", "item_id", "request_id"]].values]
+        )
+    else:
+        keep = e.event == kind
+    sub = e[keep]
+    return list(zip(sub.user_id, sub.item_id, sub.timestamp, sub.request_id, sub.index))
+
+
+def reference_history(log, kind, user, t, request):
+    """The brute-force history: the user's events of `kind` strictly before
+    min(t, the first time of `request`), by (time, log order)."""
+    e = log.events
+    begin = e[e.request_id == request].timestamp.min()
+    cutoff = min(t, begin)
+    history = [x for x in type_events(log, kind) if x[0] == user and x[2] < cutoff]
+    return [x[1] for x in sorted(history, key=lambda x: (x[2], x[4]))]
+
+
+def reference_sessions(log, user, t, request, sessions, length):
+    e = log.events
+    cutoff = min(t, e[e.request_id == request].timestamp.min())
+    clicks = sorted(
+        (x for x in type_events(log, "click") if x[0] == user and x[2] < cutoff),
+        key=lambda x: (x[2], x[4]),
+    )
+    out = []
+    for x in clicks:
+        if not out or x[2] - out[-1][-1][2] > 1800:
+            out.append([])
+        out[-1].append(x)
+    return [[x[1] for x in s[-length:]] for s in out[-sessions:]]
+
+
+def left_pad(items, length):
+    items = list(items)[-length:]
+    return [0] * (length - len(items)) + items, [0] * (length - len(items)) + [1] * len(
+        items
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_windows_match_brute_force(seed):
+    log = random_log(seed, num_requests=14)
+    T = 4
+    task = build_ctr_sequence_task(
+        log, max_length=T, num_sessions=2, session_length=2, fractions=(0.5, 0.25, 0.25)
+    )
+    assert task.sequence_types == SEQUENCE_TYPES
+    assert task.item_features == ("item_id", "category")
+    category = log.items["category"].to_numpy()
+    for part in task.parts().values():
+        x = cut(part, batch_size=3)  # several batches, the last one short
+        for row in range(len(part)):
+            args = (part.user_ids[row], part.timestamps[row], part.request_ids[row])
+            for kind in task.sequence_types:
+                items, mask = left_pad(reference_history(log, kind, *args), T)
+                assert x[f"{kind}_item_id"][row].tolist() == items, (kind, row)
+                assert x[f"{kind}_mask"][row].tolist() == mask
+                expected = np.where(np.array(mask) == 1, category[items], 0)
+                assert x[f"{kind}_category"][row].tolist() == expected.tolist()
+            sessions = reference_sessions(log, *args, sessions=2, length=2)
+            sessions = [[]] * (2 - len(sessions)) + sessions
+            for s, session in enumerate(sessions):
+                items, mask = left_pad(session, 2)
+                assert x["session_item_id"][row, s].tolist() == items, (row, s)
+                assert x["session_mask"][row, s].tolist() == mask
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    num_users=st.integers(1, 4),
+    num_requests=st.integers(3, 16),
+    T=st.integers(1, 5),
+)
+def test_no_leakage_property(seed, num_users, num_requests, T):
+    """No sequence item has a timestamp at or after its instance's, nor comes from
+    its request; every validation / test instance is later than every training one."""
+    log = random_log(seed, num_users, num_requests)
+    try:
+        task = build_ctr_sequence_task(
+            log, max_length=T, num_sessions=2, session_length=T
+        )
+    except ValueError as error:  # a tiny log may leave a part or a type empty
+        assert "is empty" in str(error) or "has no" in str(error)
+        return
+    events = log.events
+    # Every impression shows its own item: (type, item) names one event.
+    when = {
+        (k, i): (t, q)
+        for k, i, t, q in zip(
+            events.event.astype(str),
+            events.item_id,
+            events.timestamp,
+            events.request_id,
+        )
+    }
+    train_last = task.train.timestamps.max()
+    assert task.validation.timestamps.min() > train_last
+    assert task.test.timestamps.min() > train_last
+    for part in task.parts().values():
+        x = eager_cut(part)
+        for kind in task.sequence_types + ("session",):
+            source = {"unclick": "impression", "session": "click"}.get(kind, kind)
+            items = x[f"{kind}_item_id"].reshape(len(part), -1)
+            mask = x[f"{kind}_mask"].reshape(len(part), -1).astype(bool)
+            for row, col in zip(*np.nonzero(mask)):
+                t, q = when[(source, items[row, col])]
+                assert t < part.timestamps[row]
+                assert q != part.request_ids[row]
+            assert (items[~mask] == 0).all()
+
+
+def test_equal_timestamps_and_own_request_never_enter():
+    """An instance sees its user's events strictly before min(its time, the first
+    time of its request): an event at its own time (another request) does not
+    enter, nor a click of its own request made before it."""
+    rows = [
+        (0, 0, T0, "impression", 0),
+        (0, 0, T0, "click", 0),
+        (0, 1, T0 + 10, "impression", 1),
+        (0, 1, T0 + 12, "click", 1),  # request 1's click, before its 2nd impression
+        (0, 2, T0 + 15, "impression", 1),
+        (0, 3, T0 + 10, "impression", 2),
+        (0, 3, T0 + 10, "click", 2),  # the same second as request 1's start
+        (0, 4, T0 + 9, "impression", 3),
+        (0, 4, T0 + 9, "click", 3),
+        (0, 5, T0 + 20, "impression", 4),
+    ]
+    events = pd.DataFrame(
+        rows, columns=["user_id", "item_id", "timestamp", "event", "request_id"]
+    ).assign(value=1.0)
+    items = pd.DataFrame({"item_id": range(6), "category": range(6), "brand": 0})
+    log = validate(EventLog(pd.DataFrame({"user_id": [0]}), items, events))
+    task = build_ctr_sequence_task(
+        log,
+        sequence_types=("click",),
+        item_features=(),
+        max_length=3,
+        split="random",
+        fractions=(0.6, 0.2, 0.2),
+    )
+    seen = {}
+    for part in task.parts().values():
+        x = cut(part)
+        for row in range(len(part)):
+            real = x["click_item_id"][row][x["click_mask"][row] == 1].tolist()
+            seen[int(part.features["item_id"][row])] = real
+    assert seen == {
+        0: [],
+        4: [0],  # its own click (same second) does not enter
+        1: [0, 4],  # request 2's click in the same second does not enter
+        2: [0, 4],  # request 1 began at t0+10: its click at t0+12 never enters
+        3: [0, 4],
+        5: [4, 3, 1],  # the last T = 3, oldest first
+    }
+
+
+def test_rating_data_maps_like_and_dislike():
+    """ML-1M style: like = rating >= 4, dislike = rating <= 2; no click types."""
+    ratings = [
+        (0, 0, T0, 5.0),
+        (0, 1, T0 + 1, 2.0),
+        (0, 2, T0 + 2, 3.0),
+        (0, 3, T0 + 3, 4.0),
+    ]
+    ratings += [(0, 4, T0 + 4 + k, 1.0) for k in range(6)]
+    events = pd.DataFrame(ratings, columns=["user_id", "item_id", "timestamp", "value"])
+    events["event"] = "rating"
+    items = pd.DataFrame({"item_id": range(5), "category": 0, "brand": 0})
+    log = validate(
+        EventLog(pd.DataFrame({"user_id": [0]}), items, events, {"name": "ml"})
+    )
+    task = build_ctr_sequence_task(log, max_length=3, fractions=(0.6, 0.2, 0.2))
+    assert task.sequence_types == ("like", "dislike")
+    x = cut(task.train)
+    row = np.flatnonzero(task.train.timestamps == T0 + 4)[0]
+    assert x["like_item_id"][row].tolist() == [0, 0, 3]
+    assert x["like_mask"][row].tolist() == [0, 1, 1]
+    assert x["dislike_item_id"][row].tolist() == [0, 0, 1]
+    with pytest.raises(ValueError, match="sequence type 'click'.*'ml'"):
+        build_ctr_sequence_task(log, sequence_types=("like", "click"))
+
+
+def test_missing_type_names_type_and_dataset():
+    log = random_log(0)
+    log.events = log.events[log.events.event != "dislike"]
+    with pytest.raises(ValueError, match="sequence type 'dislike'.*'toy'"):
+        build_ctr_sequence_task(log, sequence_types=("click", "dislike"))
+    task = build_ctr_sequence_task(log, fractions=(0.5, 0.25, 0.25))
+    assert "dislike" not in task.sequence_types
+    with pytest.raises(ValueError, match="not feedback types"):
+        build_ctr_sequence_task(log, sequence_types=("clicks",))
+    with pytest.raises(ValueError, match="item_features"):
+        build_ctr_sequence_task(log, item_features=("colour",))
+
+
+def test_windows_under_shuffle_and_subset_follow_their_rows():
+    log = random_log(3, num_requests=16)
+    task = build_ctr_sequence_task(log, max_length=3, fractions=(0.5, 0.25, 0.25))
+    part = task.train
+    features = dict(part.features, row=np.arange(len(part)))
+    whole = cut(part)
+    shuffled = make_dataset(features, batch_size=4, shuffle=True, seed=1)
+    for x in shuffled:
+        rows = x["row"].numpy()
+        for k, v in x.items():
+            if k != "row":
+                np.testing.assert_array_equal(v.numpy(), whole[k][rows], err_msg=k)
+    rows = np.array([2, 0])
+    subset = {k: v[rows] for k, v in part.features.items()}
+    x = next(iter(make_dataset(subset, batch_size=2)))
+    np.testing.assert_array_equal(
+        x["click_item_id"].numpy(), whole["click_item_id"][rows]
+    )
+
+
+def test_sequence_windows_checks_offsets():
+    with pytest.raises(ValueError, match="row 1: expected 0 <= start <= end <= 3"):
+        SequenceWindows(np.arange(3), np.array([0, 2]), np.array([1, 1]), 2, {})
+    with pytest.raises(ValueError, match="go together"):
+        SequenceWindows(
+            np.arange(3),
+            np.zeros(1, int),
+            np.ones(1, int),
+            2,
+            {},
+            segment_of=np.zeros(3, int),
+        )
+
+
+def test_empty_sequence_gives_padding_only():
+    w = SequenceWindows(
+        np.zeros(0, np.int32),
+        np.zeros(2, np.int32),
+        np.zeros(2, np.int32),
+        3,
+        {"item_id": None},
+    )
+    x = next(iter(make_dataset({"user_id": np.arange(2), "click": w}, batch_size=2)))
+    assert x["click_item_id"].numpy().tolist() == [[0] * 3] * 2
+    assert x["click_mask"].numpy().sum() == 0
+
+
+class CountClicks(keras.Model):
+    def call(self, inputs):
+        return keras.ops.sum(keras.ops.cast(inputs["click_mask"], "float32"), axis=1)
+
+
+def test_predict_ctr_reads_the_windows():
+    log = random_log(4, num_requests=16)
+    task = build_ctr_sequence_task(log, max_length=3, fractions=(0.5, 0.25, 0.25))
+    part = task.test
+    probability = evaluation.predict_ctr(CountClicks(), part, batch_size=2)
+    count = cut(part)["click_mask"].sum(axis=1)
+    np.testing.assert_allclose(probability, 1 / (1 + np.exp(-count)), rtol=1e-6)
+
+
+def test_sessions_cut_at_30_minute_gaps():
+    """Hand-made clicks: gaps of 1800 s stay in one session, 1801 s split."""
+    times = [0, 100, 1900, 3701, 3702, 3703, 9000]
+    rows = [(0, i, T0 + t, "click", i) for i, t in enumerate(times)]
+    rows += [(0, i, T0 + t, "impression", i) for i, t in enumerate(times)]
+    events = pd.DataFrame(
+        rows, columns=["user_id", "item_id", "timestamp", "event", "request_id"]
+    ).assign(value=1.0)
+    items = pd.DataFrame({"item_id": range(7), "category": 0, "brand": 0})
+    log = validate(EventLog(pd.DataFrame({"user_id": [0]}), items, events))
+    task = build_ctr_sequence_task(
+        log,
+        sequence_types=("click",),
+        item_features=(),
+        num_sessions=3,
+        session_length=2,
+        fractions=(0.5, 0.2, 0.3),
+    )
+    part = task.test
+    row = int(np.flatnonzero(part.timestamps == T0 + 9000)[0])
+    x = cut(part)
+    # sessions before t=9000: [0, 1, 2] (gaps 100, 1800), [3, 4, 5]; none other.
+    assert x["session_item_id"][row].tolist() == [[0, 0], [1, 2], [4, 5]]
+    assert x["session_mask"][row].tolist() == [[0, 0], [1, 1], [1, 1]]

@@ -1,0 +1,116 @@
+"""`make bench` (experiments/bench.py) on tiny sizes: the code paths, not speeds."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import flags
+from absl.testing import flagsaver
+
+from experiments import bench, export, summarize
+
+
+@pytest.fixture
+def tiny_flags(monkeypatch):
+    """The bench's flags at their defaults but for a short latency measurement;
+    vocabularies of 50 codes (the bench's are up to 100,000)."""
+    monkeypatch.setattr(bench, "VOCAB", (50,) * bench.FIELDS)
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+    with flagsaver.flagsaver(
+        latency_calls=3, latency_warmup=1, latency_batch_sizes=["1", "5"]
+    ):
+        yield
+
+
+def _check_repeats(record, repeats, epochs, rows):
+    runs = record["per_run"]
+    assert record["repeats"] == repeats and len(runs) == repeats
+    assert record["epochs"] == epochs
+    for run in runs:
+        assert len(run["epoch_seconds"]) == epochs
+        steady = np.median(run["epoch_seconds"][1:])
+        assert run["examples_per_second"] == pytest.approx(rows / steady)
+        assert run["all_epochs_examples_per_second"] == pytest.approx(
+            rows * epochs / run["seconds"]
+        )
+        assert run["overhead_seconds"] == pytest.approx(
+            run["seconds"] - epochs * steady
+        )
+        # The run's wall time holds every epoch (and the model's build before).
+        assert run["seconds"] >= sum(run["epoch_seconds"])
+    for key in bench.TIMINGS:
+        values = [run[key] for run in runs]
+        assert record[key] == pytest.approx(np.median(values))
+        assert record[f"{key}_range"] == [min(values), max(values)]
+    assert 0 < record["input_pipeline_share"]
+
+
+def test_ctr_row_repeats_runs_and_measures_latency(tiny_flags):
+    rows, epochs = 300, 2
+    record = bench.bench_ctr("deepfm", rows, epochs, seed=0, peak=1e9, repeats=2)
+    _check_repeats(record, 2, epochs, rows)
+    aucs = [run["test_auc"] for run in record["per_run"]]
+    assert record["test_auc"] == pytest.approx(np.median(aucs))
+    assert 0 <= record["test_auc"] <= 1
+    for path in ("function", "saved_model"):
+        assert set(record["latency"][path]) == {"1", "5"}
+        for t in record["latency"][path].values():
+            assert 0 < t["median_ms"] <= t["p99_ms"]
+    lines = summarize.render_bench(
+        {"training": _training([record], repeats=2)}
+    ).splitlines()
+    assert any(line.startswith("| deepfm | 2 | 2 | ") for line in lines)
+    assert any(line.startswith("| deepfm | ") and " / " in line for line in lines)
+
+
+def test_youtube_dnn_row_repeats_runs(tiny_flags):
+    rows, epochs = 300, 2
+    record = bench.bench_youtube_dnn(rows, epochs, seed=0, peak=1e9, repeats=2)
+    _check_repeats(record, 2, epochs, rows)
+    assert {"test_hr@10", "test_hr@50"} <= set(record)
+    assert "latency" not in record
+
+
+@pytest.mark.slow  # a SavedModel per model (deepfm's is in the fast test above)
+@pytest.mark.parametrize("name", list(bench.CTR_MODELS))
+def test_every_ctr_row_builds_and_serves(name, tmp_path):
+    fields = tuple(f"f{i}" for i in range(bench.FIELDS))
+    model = bench.CTR_MODELS[name](fields)
+    features = {f: np.arange(4) % 10 for f in fields}
+    specs = export.serving_specs(model.input_fields(), features)
+    assert bench.forward_flops_per_example(model, specs) > 0
+    export.save(model, specs, str(tmp_path))
+    serve = tf.saved_model.load(str(tmp_path)).signatures[export.SIGNATURE]
+    inputs = {k: tf.constant(v, tf.int64) for k, v in features.items()}
+    expected = tf.sigmoid(model(inputs)).numpy()
+    np.testing.assert_allclose(
+        serve(**inputs)["probability"].numpy(), expected, rtol=1e-5
+    )
+
+
+def test_forward_flops_count_the_mlp_of_wide_deep():
+    fields = tuple(f"f{i}" for i in range(bench.FIELDS))
+    model = bench.CTR_MODELS["wide_deep"](fields)
+    features = {f: np.zeros(2, np.int64) for f in fields}
+    specs = export.serving_specs(model.input_fields(), features)
+    dims = (bench.FIELDS * bench.EMBEDDING, *bench.HIDDEN, 1)
+    matmuls = sum(2 * a * b for a, b in zip(dims[:-1], dims[1:]))
+    # Matrix products dominate; bias adds, ReLUs and the wide sum add under 1%.
+    flops = bench.forward_flops_per_example(model, specs)
+    assert matmuls <= flops < 1.01 * matmuls
+
+
+def _training(runs, repeats):
+    return {
+        "runs": runs,
+        "repeats": repeats,
+        "machine": "m",
+        "tensorflow": "t",
+        "keras": "k",
+        "jit_compile": "auto",
+        "rows": 10,
+        "batch_size": 2,
+        "matmul_flops_per_second": 1e9,
+        "latency_calls": 3,
+        "latency_warmup": 1,
+    }

@@ -1,0 +1,366 @@
+"""Tests of `NTMMemory` against DUMN Eq. (8)-(12) and (18) written in NumPy loops."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recsys_tf.layers import NTMMemory
+from recsys_tf.layers.ntm_memory import batch_write
+from tests import testing
+
+REPO = Path(__file__).resolve().parents[2]
+B, DF, DU, M, Z, UNITS = 4, 3, 5, 6, 4, 7
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    testing.set_seed()
+
+
+def _data(seed=1, batch=B):
+    rng = np.random.default_rng(seed)
+    return (
+        rng.normal(size=(batch, DF)).astype(np.float32),
+        rng.normal(size=(batch, DU)).astype(np.float32),
+    )
+
+
+def _layer(**kwargs):
+    kwargs = dict(num_slots=M, slot_dim=Z, controller_units=UNITS, **kwargs)
+    return NTMMemory(**kwargs)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _numpy_memory(layer, f, user, memory):
+    """Eq. (8)-(12) and (18) example by example; returns read, anchor, w_r, w_w and
+    the memory after the batch's averaged write."""
+    wh, bh, wo, bo = (
+        testing.to_numpy(w).astype(np.float64)
+        for w in (
+            layer.controller_kernel,
+            layer.controller_bias,
+            layer.head_kernel,
+            layer.head_bias,
+        )
+    )
+    memory = np.asarray(memory, np.float64)
+
+    def address(key, strength=1.0):  # Eq. (9)-(10), NTM's key strength optional
+        cosine = strength * np.array(
+            [
+                key @ slot / (np.linalg.norm(key) * np.linalg.norm(slot))
+                for slot in memory
+            ]
+        )
+        return np.exp(cosine) / np.exp(cosine).sum()
+
+    reads, anchors, w_reads, w_writes, erases, adds = [], [], [], [], [], []
+    for b in range(len(f)):
+        hidden = np.maximum(np.concatenate([f[b], user[b]]) @ wh + bh, 0.0)  # Eq. (8)
+        heads = hidden @ wo + bo
+        read_key, write_key = heads[:Z], heads[Z : 2 * Z]
+        erase, add = _sigmoid(heads[2 * Z : 3 * Z]), np.tanh(heads[3 * Z : 4 * Z])
+        beta_r = beta_w = 1.0
+        if layer.learn_key_strength:
+            beta_r, beta_w = 1.0 + np.log1p(np.exp(heads[4 * Z :]))
+        w_r, w_w = address(read_key, beta_r), address(write_key, beta_w)
+        reads.append(sum(w_r[j] * memory[j] for j in range(M)))  # Eq. (11)
+        own = memory * (1.0 - np.outer(w_w, erase)) + np.outer(w_w, add)  # Eq. (12)
+        anchor = sum(w_w[j] * own[j] for j in range(M))  # Eq. (18)
+        if layer.anchor_dim is not None:
+            anchor = anchor @ testing.to_numpy(layer.anchor_kernel)
+        anchors.append(anchor)
+        w_reads.append(w_r)
+        w_writes.append(w_w)
+        erases.append(np.outer(w_w, erase))
+        adds.append(np.outer(w_w, add))
+    written = (1.0 - np.mean(erases, axis=0)) * memory + np.mean(adds, axis=0)
+    return [np.array(v) for v in (reads, anchors, w_reads, w_writes)] + [written]
+
+
+@pytest.mark.parametrize("learn_key_strength", [False, True])
+def test_shapes_config_gradients_and_saving(learn_key_strength, tmp_path):
+    f, user = _data()
+    testing.run_layer_test(
+        NTMMemory,
+        dict(
+            num_slots=M,
+            slot_dim=Z,
+            controller_units=UNITS,
+            learn_key_strength=learn_key_strength,
+        ),
+        f,
+        (B, Z),
+        call_kwargs=dict(user_embedding=user),
+        save_dir=tmp_path,
+    )
+
+
+@pytest.mark.parametrize(
+    "anchor_dim, learn_key_strength", [(None, False), (2, False), (None, True)]
+)
+def test_matches_numpy_equations(anchor_dim, learn_key_strength):
+    f, user = _data()
+    layer = _layer(anchor_dim=anchor_dim, learn_key_strength=learn_key_strength)
+    layer(f, user)
+    memory = testing.to_numpy(layer.memory).copy()
+    read, anchor, w_r, w_w = layer(
+        f, user, training=True, return_anchor=True, return_weights=True
+    )
+    expected = _numpy_memory(layer, f, user, memory)
+    for got, want in zip((read, anchor, w_r, w_w), expected):
+        np.testing.assert_allclose(testing.to_numpy(got), want, rtol=1e-4, atol=1e-6)
+    assert anchor.shape == (B, anchor_dim or Z)
+    # Addressing weights are distributions over the slots.
+    for w in (w_r, w_w):
+        np.testing.assert_allclose(testing.to_numpy(w).sum(-1), 1.0, rtol=1e-6)
+        assert np.all(testing.to_numpy(w) > 0)
+    # The training call wrote the batch-averaged Eq. (12) into the state.
+    np.testing.assert_allclose(
+        testing.to_numpy(layer.memory), expected[4], rtol=1e-4, atol=1e-6
+    )
+    assert np.abs(testing.to_numpy(layer.memory) - memory).max() > 1e-3
+
+
+def test_every_trainable_weight_gets_a_gradient_through_read_and_anchor():
+    f, user = _data()
+    layer = _layer(anchor_dim=2, learn_key_strength=True)
+    layer(f, user)
+    p_read = testing._random_projection((B, Z), seed=1)
+    p_anchor = testing._random_projection((B, 2), seed=2)
+
+    def loss():
+        read, anchor = layer(f, user, return_anchor=True)
+        return keras.ops.sum(read * p_read) + keras.ops.sum(anchor * p_anchor)
+
+    testing.assert_trainable_gradients(layer, loss)
+    # The erase and add columns of the controller's output are reached (through
+    # the anchor's own write), not only the read key.
+    with tf.GradientTape() as tape:
+        value = loss()
+    grad = testing.to_numpy(tape.gradient(value, layer.head_kernel))
+    assert grad.shape[1] == 4 * Z + 2
+    for start, stop in ((0, Z), (Z, 2 * Z), (2 * Z, 3 * Z), (3 * Z, 4 * Z)):
+        assert np.abs(grad[:, start:stop]).max() > 1e-6, (start, stop)
+    for column in (4 * Z, 4 * Z + 1):  # the read and write key strengths
+        assert np.abs(grad[:, column]).max() > 1e-6, column
+    assert [v.name for v in layer.non_trainable_variables] == ["memory"]
+
+
+# With one slot Keras warns that the addressing softmax is constant: that is the point.
+@pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
+def test_erase_one_add_zero_empties_the_addressed_slot():
+    rng = np.random.default_rng(0)
+    memory = rng.normal(size=(M, Z)).astype(np.float32)
+    weights = np.zeros((1, M), np.float32)
+    weights[0, 2] = 1.0
+    out = testing.to_numpy(
+        batch_write(
+            memory, weights, np.ones((1, Z), np.float32), np.zeros((1, Z), np.float32)
+        )
+    )
+    np.testing.assert_array_equal(out[2], 0.0)
+    np.testing.assert_array_equal(np.delete(out, 2, 0), np.delete(memory, 2, 0))
+
+    # Through the layer: with one slot the address is that slot (weight 1);
+    # erase -> sigmoid(+40) = 1 and add -> tanh(0) = 0 empty it.
+    layer = NTMMemory(num_slots=1, slot_dim=Z, controller_units=UNITS)
+    f, user = _data()
+    layer(f, user)
+    kernel = testing.to_numpy(layer.head_kernel)
+    bias = testing.to_numpy(layer.head_bias)
+    kernel[:, 2 * Z :] = 0.0
+    bias[2 * Z : 3 * Z], bias[3 * Z :] = 40.0, 0.0
+    layer.head_kernel.assign(kernel)
+    layer.head_bias.assign(bias)
+    _, anchor = layer(f, user, training=True, return_anchor=True)
+    np.testing.assert_array_equal(testing.to_numpy(layer.memory), 0.0)
+    np.testing.assert_array_equal(testing.to_numpy(anchor), 0.0)
+
+
+def test_only_training_calls_write():
+    f, user = _data()
+    layer = _layer()
+    inputs = keras.Input((DF,)), keras.Input((DU,))
+    model = keras.Model(inputs, layer(*inputs))
+    initial = testing.to_numpy(layer.memory).copy()
+    layer(f, user)
+    layer(f, user, training=False)
+    model.predict([f, user], verbose=0)
+    np.testing.assert_array_equal(testing.to_numpy(layer.memory), initial)
+    model([f, user], training=True)
+    assert np.abs(testing.to_numpy(layer.memory) - initial).max() > 1e-3
+
+
+def test_zero_memory_and_zero_key_give_finite_outputs_and_gradients():
+    f, user = _data()
+    layer = _layer(memory_initializer="zeros")
+    f_zero, user_zero = np.zeros_like(f), np.zeros_like(user)
+    layer(f_zero, user_zero)
+    layer.controller_bias.assign(np.zeros(UNITS, np.float32))
+    layer.head_bias.assign(np.zeros(4 * Z, np.float32))
+    with tf.GradientTape() as tape:
+        read, anchor = layer(f_zero, user_zero, return_anchor=True)
+        total = keras.ops.sum(read) + keras.ops.sum(anchor)
+    grads = tape.gradient(total, layer.trainable_variables)
+    assert np.all(np.isfinite(testing.to_numpy(read)))
+    assert all(g is None or np.all(np.isfinite(testing.to_numpy(g))) for g in grads)
+
+
+def test_memory_state_survives_keras_save_and_weight_checkpoints(tmp_path):
+    f, user = _data()
+    inputs = keras.Input((DF,)), keras.Input((DU,))
+    model = keras.Model(inputs, _layer(name="umn")(*inputs))
+    for _ in range(3):
+        model([f, user], training=True)
+    state = testing.to_numpy(model.get_layer("umn").memory).copy()
+    expected = testing.to_numpy(model([f, user]))
+
+    path = os.path.join(tmp_path, "umn.keras")
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(
+        testing.to_numpy(reloaded.get_layer("umn").memory), state
+    )
+    np.testing.assert_array_equal(testing.to_numpy(reloaded([f, user])), expected)
+
+    # The trainer's checkpoints are `save_weights` / `load_weights` files.
+    weights = os.path.join(tmp_path, "umn.weights.h5")
+    model.save_weights(weights)
+    fresh = keras.Model(inputs, _layer(name="umn")(*inputs))
+    assert not np.array_equal(testing.to_numpy(fresh.get_layer("umn").memory), state)
+    fresh.load_weights(weights)
+    np.testing.assert_array_equal(
+        testing.to_numpy(fresh.get_layer("umn").memory), state
+    )
+    np.testing.assert_array_equal(testing.to_numpy(fresh([f, user])), expected)
+
+    # And a tf.train.Checkpoint of the model.
+    checkpoint = tf.train.Checkpoint(model=model).save(os.path.join(tmp_path, "ckpt"))
+    other = keras.Model(inputs, _layer(name="umn")(*inputs))
+    tf.train.Checkpoint(model=other).restore(checkpoint).assert_consumed()
+    np.testing.assert_array_equal(
+        testing.to_numpy(other.get_layer("umn").memory), state
+    )
+
+
+def test_bad_arguments_and_inputs_raise():
+    f, user = _data()
+    for name in ("num_slots", "slot_dim", "controller_units", "anchor_dim"):
+        with pytest.raises(ValueError, match=name):
+            NTMMemory(**{name: 0})
+    with pytest.raises(ValueError, match="epsilon"):
+        NTMMemory(epsilon=0)
+    with pytest.raises(ValueError, match="user_embedding"):
+        _layer()(f, user[:, :, None])
+    with pytest.raises(ValueError, match="inputs"):
+        _layer()(f[:, :, None], user)
+
+
+MIRRORED_SCRIPT = r"""
+import json
+
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
+
+import keras  # noqa: E402
+
+from recsys_tf.layers import NTMMemory  # noqa: E402
+
+keras.utils.set_random_seed(0)
+devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+strategy = tf.distribute.MirroredStrategy(devices)
+rng = np.random.default_rng(0)
+N, DF, DU = 8, 3, 5
+f = rng.normal(size=(N, DF)).astype("float32")
+user = rng.normal(size=(N, DU)).astype("float32")
+y = rng.normal(size=(N, 4)).astype("float32")
+
+
+def build():
+    inputs = keras.Input((DF,)), keras.Input((DU,))
+    return keras.Model(
+        inputs, NTMMemory(num_slots=6, slot_dim=4, controller_units=7, name="umn")(*inputs)
+    )
+
+
+with strategy.scope():
+    model = build()
+single = build()
+single.set_weights(model.get_weights())
+initial = model.get_layer("umn").memory.numpy()
+
+# One distributed training call on a global batch of 8 (4 per replica).
+dataset = tf.data.Dataset.from_tensor_slices((f, user)).batch(N)
+batch = next(iter(strategy.experimental_distribute_dataset(dataset)))
+
+
+@tf.function
+def step(bf, bu):
+    return model([bf, bu], training=True)
+
+
+strategy.run(step, args=batch)
+variable = model.get_layer("umn").memory.value
+replicas = [v.numpy() for v in strategy.experimental_local_results(variable)]
+single([f, user], training=True)
+expected = single.get_layer("umn").memory.numpy()
+
+# fit under the strategy writes too and keeps the replicas equal.
+with strategy.scope():
+    model.compile(optimizer="adam", loss="mse")
+model.fit((f, user), y, batch_size=N, epochs=2, verbose=0)
+after_fit = [v.numpy() for v in strategy.experimental_local_results(variable)]
+results = {
+    "replicas": strategy.num_replicas_in_sync,
+    "replica_diff": float(np.abs(replicas[0] - replicas[1]).max()),
+    "single_diff": float(np.abs(replicas[0] - expected).max()),
+    "moved": float(np.abs(replicas[0] - initial).max()),
+    "fit_replica_diff": float(np.abs(after_fit[0] - after_fit[1]).max()),
+    "fit_moved": float(np.abs(after_fit[0] - replicas[0]).max()),
+}
+print("RESULTS " + json.dumps(results))
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter with two logical CPUs: ~35 s
+def test_batch_write_under_mirrored_strategy(tmp_path):
+    """Two replicas write their halves; both hold the single-device write of the
+    whole batch (MEAN aggregation of equal halves), in a step and under fit."""
+    script = tmp_path / "ntm_mirrored.py"
+    script.write_text(MIRRORED_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
+    assert proc.returncode == 0 and lines, (
+        f"script failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    )
+    r = json.loads(lines[-1][len("RESULTS ") :])
+    assert r["replicas"] == 2
+    assert r["moved"] > 1e-3
+    assert r["replica_diff"] == 0.0
+    assert r["single_diff"] < 1e-6
+    assert r["fit_moved"] > 1e-3
+    assert r["fit_replica_diff"] == 0.0
