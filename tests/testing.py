@@ -51,6 +51,8 @@ def numpy_activation(name, x: np.ndarray) -> np.ndarray:
         return np.tanh(x)
     if name == "sigmoid":
         return 1.0 / (1.0 + np.exp(-x))
+    if name == "silu":
+        return x / (1.0 + np.exp(-x))
     raise NotImplementedError(name)
 
 
@@ -113,6 +115,36 @@ def numpy_kernel_products(e, kernel=None, kernel_type="num") -> np.ndarray:
             out.append(np.einsum("bd,de,be->b", e[:, i], w, e[:, j]))
             pair += 1
     return np.stack(out, axis=1)
+
+
+def numpy_augru_step(layer, x_t, h, a_t):
+    """One `recsys_tf.layers.AUGRU` step, DIEN Eq. (2)-(5), (11)-(12), gate by
+    gate: `x_t` `[batch, in_dim]`, `h` `[batch, units]`, `a_t` `[batch]`."""
+    n = layer.units
+    w, u, b = (
+        to_numpy(v).astype(np.float64)
+        for v in (layer.kernel, layer.recurrent_kernel, layer.bias)
+    )
+    wu, wr, wh = w[:, :n], w[:, n : 2 * n], w[:, 2 * n :]
+    uu, ur, uh = u[:, :n], u[:, n : 2 * n], u[:, 2 * n :]
+    bu, br, bh = b[:n], b[n : 2 * n], b[2 * n :]
+    update = numpy_activation("sigmoid", x_t @ wu + h @ uu + bu)  # Eq. (2)
+    reset = numpy_activation("sigmoid", x_t @ wr + h @ ur + br)  # Eq. (3)
+    candidate = np.tanh(x_t @ wh + reset * (h @ uh) + bh)  # Eq. (4)
+    update = a_t[:, None] * update  # Eq. (11)
+    return (1.0 - update) * h + update * candidate  # Eq. (12)
+
+
+def numpy_augru(layer, x, attention, mask):
+    """Every step of an AUGRU from a zero state; a masked step keeps the state.
+    Returns (final state, states `[batch, T, units]`)."""
+    h = np.zeros((len(x), layer.units))
+    states = []
+    for t in range(x.shape[1]):
+        new = numpy_augru_step(layer, x[:, t].astype(np.float64), h, attention[:, t])
+        h = np.where(mask[:, t, None], new, h)
+        states.append(h)
+    return h, np.stack(states, 1)
 
 
 # --- Gradients ---------------------------------------------------------------

@@ -1,9 +1,12 @@
 """Keras layers of the suite (one public layer per file; backend-agnostic keras.ops)."""
 
+from recsys_tf.layers.activation_unit import ActivationUnit
+from recsys_tf.layers.augru import AUGRU
 from recsys_tf.layers.bias_encoding import BiasEncoding
 from recsys_tf.layers.caser_convolution import CaserConvolution
 from recsys_tf.layers.causal_transformer_block import CausalTransformerBlock
 from recsys_tf.layers.cross_network import CrossNetwork
+from recsys_tf.layers.dice import Dice
 from recsys_tf.layers.factorization_machine import FactorizationMachine
 from recsys_tf.layers.field_embedding import FieldEmbedding
 from recsys_tf.layers.inner_product import InnerProduct
@@ -19,10 +22,13 @@ from recsys_tf.layers.target_attention import TargetAttention
 from recsys_tf.layers.transformer_block import TransformerBlock
 
 __all__ = [
+    "AUGRU",
     "MLP",
     "CaserConvolution",
     "CausalTransformerBlock",
+    "ActivationUnit",
     "CrossNetwork",
+    "Dice",
     "FactorizationMachine",
     "FieldEmbedding",
     "InnerProduct",

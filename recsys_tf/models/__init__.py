@@ -13,6 +13,8 @@ from recsys_tf.models.baselines.caser import Caser
 from recsys_tf.models.baselines.dcn import DCN
 from recsys_tf.models.baselines.deepfm import DeepFM
 from recsys_tf.models.baselines.dfn import DFN
+from recsys_tf.models.baselines.dien import DIEN
+from recsys_tf.models.baselines.din import DIN
 from recsys_tf.models.baselines.dmt import DMT
 from recsys_tf.models.baselines.dsin import DSIN
 from recsys_tf.models.baselines.fm import FM
@@ -49,6 +51,8 @@ MODELS = {
     "dsin": DSIN,
     "dfn": DFN,
     "dmt": DMT,
+    "din": DIN,
+    "dien": DIEN,
 }
 
 __all__ = [
@@ -78,4 +82,6 @@ __all__ = [
     "WMF",
     "NeuMF",
     "MFPR",
+    "DIN",
+    "DIEN",
 ]

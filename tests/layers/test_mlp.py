@@ -120,3 +120,44 @@ def test_gradient_check_flags_a_dead_layer():
         testing.assert_trainable_gradients(
             layer, lambda: keras.ops.sum(layer(x) * projection)
         )
+
+
+@pytest.mark.parametrize("activation", ["dice", "prelu"])
+def test_adaptive_activations_shapes_config_gradients_and_saving(activation, tmp_path):
+    testing.run_layer_test(
+        MLP,
+        dict(units=(4, 2), activation=activation, output_activation=None),
+        _inputs((2, 3, 5)),
+        (2, 3, 2),
+        save_dir=tmp_path,
+    )
+
+
+def test_prelu_matches_numpy_with_one_slope_per_unit():
+    x = _inputs((2, 3, 5))
+    layer = MLP((4, 2), activation="prelu", output_activation=None)
+    layer(x)
+    slopes = np.array([0.1, -0.2, 0.3, 0.5], np.float32)
+    prelu = layer.activation_layers[0]
+    assert prelu.alpha.shape == (1, 4)
+    prelu.alpha.assign(slopes[None])
+    (k0, b0), (k1, b1) = testing.mlp_params(layer)
+    h = x @ k0 + b0
+    h = np.where(h > 0, h, slopes * h)
+    np.testing.assert_allclose(
+        testing.to_numpy(layer(x)), h @ k1 + b1, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_dice_gets_training_and_mask():
+    x = _inputs((2, 3, 5))
+    mask = np.array([[True, True, False], [True, False, False]])
+    layer = MLP((4,), activation="dice")
+    layer(x)
+    dice = layer.activation_layers[0]
+    ((kernel, bias),) = testing.mlp_params(layer)
+    s = (x @ kernel + bias)[mask].astype(np.float64)
+    out = testing.to_numpy(layer(x, training=True, mask=mask))[mask]
+    p = 1.0 / (1.0 + np.exp(-(s - s.mean(0)) / np.sqrt(s.var(0) + 1e-8)))
+    np.testing.assert_allclose(out, p * s, rtol=1e-4, atol=1e-6)
+    assert np.any(testing.to_numpy(dice.moving_mean) != 0.0)
