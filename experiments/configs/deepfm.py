@@ -19,7 +19,7 @@ machine).
 Sweep (issue 18), on validation AUC under the preset, test read for the chosen trial
 only: stage 1 `make sweep CONFIG=deepfm PRESET=autodenoise_ml1m
 GRID="train.learning_rate=1e-3,3e-3 model.l2=0,1e-5"`, then, where it chose an edge,
-stage 2 over learning_rate=3e-3,1e-2 x l2=1e-5. Chosen: train.learning_rate=0.01, model.l2=1e-05 (validation AUC 0.8057; in TUNED below).
+stage 2 over learning_rate=3e-3,1e-2 x l2=1e-5. Results: experiments/results/sweeps/deepfm_autodenoise_ml1m/stage{1,2}.json. Chosen: train.learning_rate=0.01, model.l2=1e-05 (validation AUC 0.8057; in TUNED below).
 The learning rate chose the edge of its grid again (1e-2).
 """
 

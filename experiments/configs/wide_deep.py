@@ -11,7 +11,7 @@ Expected time on a 2-core CPU: about 40 seconds per seed on the small simulator.
 Sweep (issue 18), on validation AUC under the preset, test read for the chosen trial
 only: stage 1 `make sweep CONFIG=wide_deep PRESET=autodenoise_ml1m
 GRID="train.learning_rate=1e-3,3e-3 model.l2=0,1e-5"`, then, where it chose an edge,
-stage 2 over learning_rate=3e-3,1e-2 x l2=1e-5,1e-4. Chosen: train.learning_rate=0.003, model.l2=0.0001 (validation AUC 0.8077; in TUNED below).
+stage 2 over learning_rate=3e-3,1e-2 x l2=1e-5,1e-4. Results: experiments/results/sweeps/wide_deep_autodenoise_ml1m/stage{1,2}.json. Chosen: train.learning_rate=0.003, model.l2=0.0001 (validation AUC 0.8077; in TUNED below).
 l2 chose the edge of its grid again (1e-4 vs 1e-5: 0.8077 vs 0.8071).
 """
 
