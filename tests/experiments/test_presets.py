@@ -58,9 +58,9 @@ def test_autodenoise_preset_applies_to_each_config(module):
     assert tuple(config.data.crosses) == ()  # a config's crosses are dropped
     assert config.data.split == "random"
     assert tuple(config.data.fractions) == (0.8, 0.1, 0.1)
-    # Only data changes, the model sizes of AutoDenoise's code where the config names
-    # them (SIZES), and the values a sweep chose under the preset (TUNED).
-    for table in ("SIZES", "TUNED"):
+    # Only data changes, the settings of AutoDenoise's code where the config names
+    # them (CODE), and the values a sweep chose under the preset (TUNED).
+    for table in ("CODE", "TUNED"):
         for key, value in (
             getattr(module, table, {}).get("autodenoise_ml1m", {}).items()
         ):
@@ -154,7 +154,7 @@ def test_tuned_values_apply_under_their_preset_only():
     assert default.train.learning_rate == 1e-3 and default.model.l2 == 0.0
     # AutoDenoise's code sizes, under its preset only.
     assert tuple(preset.model.hidden_units) == (16, 16) and preset.model.dropout == 0.2
-    assert preset.train.batch_size == 2048
+    assert preset.train.batch_size == 2048 and preset.train.patience == 2
     assert (
         tuple(default.model.hidden_units) == (256, 128, 64)
         and default.model.dropout == 0
