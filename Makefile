@@ -14,7 +14,7 @@ TB_PORT ?= 6006
 RUFF_FLAGS := --line-length 88 --select E,F,W,I,B,UP --ignore E501,B905,B028 --exclude .venv,runs,data
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install test test-slow lint reproduce-foundation reproduce-real-data reproduce-ctr reproduce-mfmlp describe-data data bench tensorboard summarize clean
+.PHONY: install test test-slow lint reproduce-foundation reproduce-real-data reproduce-ctr reproduce-mfmlp reproduce-sequential describe-data data bench tensorboard summarize clean
 
 $(STAMP): setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +109,28 @@ reproduce-mfmlp: $(DATA)/events.parquet
 	    --config.data.name=taobao_userbehavior --config.seed=$$seed --config.train.verbose=2 \
 	    --config.train.batch_size=32 \
 	    --workdir=$(RUNS)/$${name}_taobao_userbehavior/seed$$seed || exit 1; \
+	done; done
+	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
+
+# Sequential recommenders (issue 20), 3 seeds each: S3-Rec's Amazon Beauty files under its
+# protocol (preset s3rec_beauty: leave-one-out, history 50) with 99 sampled negatives (runs
+# <model>_amazon_beauty) and with full ranking, the user's earlier items excluded (runs
+# <model>_full_amazon_beauty), then ML-1M users 1-2999 under the same leave-one-out protocol,
+# full ranking (runs <model>_ml1m). README tables sequential_beauty_sampled / _full / _ml1m.
+SEQ_MODELS ?= sasrec gru4rec caser
+reproduce-sequential: $(STAMP)
+	@for model in $(SEQ_MODELS); do for seed in $(SEEDS); do \
+	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty \
+	    --config.seed=$$seed --config.train.verbose=2 \
+	    --workdir=$(RUNS)/$${model}_amazon_beauty/seed$$seed || exit 1; \
+	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty \
+	    --config.eval.protocol=full --config.name=$${model}_full \
+	    --config.seed=$$seed --config.train.verbose=2 \
+	    --workdir=$(RUNS)/$${model}_full_amazon_beauty/seed$$seed || exit 1; \
+	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty \
+	    --config.data.name=ml1m --config.eval.protocol=full \
+	    --config.seed=$$seed --config.train.verbose=2 \
+	    --workdir=$(RUNS)/$${model}_ml1m/seed$$seed || exit 1; \
 	done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 

@@ -215,6 +215,53 @@ for _dataset, _paper in (("synthetic", False), ("taobao_userbehavior", True)):
         ),
     )
 
+# Sequential recommenders (issue 20) on S3-Rec's Amazon Beauty files, beside S3-Rec
+# (Zhou et al. CIKM 2020) Table 2 (99 sampled negatives) and its full-ranking table,
+# and on ML-1M users 1-2999 (full ranking, no paper number). † against SASRec.
+# (label, config, sampled HR@10, sampled NDCG@10, full HR@10, full NDCG@10)
+SEQUENTIAL_MODELS = (
+    ("SASRec", "sasrec", 0.4696, 0.3156, 0.0605, 0.0318),
+    ("GRU4Rec", "gru4rec", 0.4106, 0.2584, 0.0283, 0.0137),
+    ("Caser", "caser", 0.3942, 0.2512, None, None),
+)
+
+
+def _paper(hr, ndcg):
+    return None if hr is None else {"hr@10": hr, "ndcg@10": ndcg}
+
+
+TABLES += (
+    Table(
+        id="sequential_beauty_sampled",
+        metrics=("hr@10", "ndcg@10"),
+        rows=tuple(
+            Row(label, f"{config}_amazon_beauty", _paper(hr, ndcg))
+            for label, config, hr, ndcg, _, _ in SEQUENTIAL_MODELS
+        ),
+        command="make reproduce-sequential",
+        reference="sasrec_amazon_beauty",
+    ),
+    Table(
+        id="sequential_beauty_full",
+        metrics=("hr@10", "ndcg@10"),
+        rows=tuple(
+            Row(label, f"{config}_full_amazon_beauty", _paper(hr, ndcg))
+            for label, config, _, _, hr, ndcg in SEQUENTIAL_MODELS
+        ),
+        command="make reproduce-sequential",
+        reference="sasrec_full_amazon_beauty",
+    ),
+    Table(
+        id="sequential_ml1m",
+        metrics=("hr@10", "ndcg@10", "hr@50"),
+        rows=tuple(
+            Row(label, f"{config}_ml1m") for label, config, *_ in SEQUENTIAL_MODELS
+        ),
+        command="make reproduce-sequential",
+        reference="sasrec_ml1m",
+    ),
+)
+
 DATASETS = ("ml1m", "ml1m_all", "kuairand", "taobao_userbehavior", "synthetic_small")
 """Rows of the README dataset table, in order (statistics by `data_prep.describe`)."""
 
