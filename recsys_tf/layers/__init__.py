@@ -4,6 +4,7 @@ from recsys_tf.layers.activation_unit import ActivationUnit
 from recsys_tf.layers.augru import AUGRU
 from recsys_tf.layers.bias_encoding import BiasEncoding
 from recsys_tf.layers.caser_convolution import CaserConvolution
+from recsys_tf.layers.causal_additive_attention import CausalAdditiveAttention
 from recsys_tf.layers.causal_transformer_block import CausalTransformerBlock
 from recsys_tf.layers.cross_network import CrossNetwork
 from recsys_tf.layers.dice import Dice
@@ -25,6 +26,7 @@ __all__ = [
     "AUGRU",
     "MLP",
     "CaserConvolution",
+    "CausalAdditiveAttention",
     "CausalTransformerBlock",
     "ActivationUnit",
     "CrossNetwork",

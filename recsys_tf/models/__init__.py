@@ -21,6 +21,7 @@ from recsys_tf.models.baselines.fm import FM
 from recsys_tf.models.baselines.gru4rec import GRU4Rec
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
 from recsys_tf.models.baselines.mfpr import MFPR
+from recsys_tf.models.baselines.narm import NARM
 from recsys_tf.models.baselines.neumf import NeuMF
 from recsys_tf.models.baselines.pnn import PNN
 from recsys_tf.models.baselines.popularity import Popularity
@@ -48,6 +49,7 @@ MODELS = {
     "sasrec": SASRec,
     "gru4rec": GRU4Rec,
     "caser": Caser,
+    "narm": NARM,
     "dsin": DSIN,
     "dfn": DFN,
     "dmt": DMT,
@@ -82,6 +84,7 @@ __all__ = [
     "WMF",
     "NeuMF",
     "MFPR",
+    "NARM",
     "DIN",
     "DIEN",
 ]

@@ -25,6 +25,7 @@ SMALL = {
     "sasrec": dict(loss="softmax", dropout=0.0),
     "gru4rec": dict(loss="softmax", dropout=0.0),
     "caser": dict(loss="softmax", dropout=0.0),
+    "narm": dict(loss="softmax", embedding_dropout=0.0, dropout=0.0),
 }
 STEPS = 2
 

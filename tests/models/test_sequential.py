@@ -1,10 +1,17 @@
-"""Tests of the sequential retrieval models (SASRec, GRU4Rec, Caser) and of the
+"""Tests of the sequential retrieval models (SASRec, GRU4Rec, Caser, NARM) and of the
 per-position loss of `SequentialRetrievalModel`."""
 
 import numpy as np
 import pytest
 
-from recsys_tf.models import MODELS, Caser, GRU4Rec, SASRec, SequentialRetrievalModel
+from recsys_tf.models import (
+    MODELS,
+    NARM,
+    Caser,
+    GRU4Rec,
+    SASRec,
+    SequentialRetrievalModel,
+)
 from tests import testing
 
 NUM_ITEMS, NUM_USERS, LENGTH, BATCH = 30, 12, 6, 8
@@ -15,25 +22,27 @@ def _seed():
     testing.set_seed()
 
 
+# Tiny hyperparameters of each model (dropout on where the model has some).
+SMALL = {
+    SASRec: dict(max_length=LENGTH, embedding_dim=8, num_heads=2, dropout=0.2),
+    GRU4Rec: dict(embedding_dim=6, units=8, num_layers=2),
+    Caser: dict(
+        num_users=NUM_USERS,
+        window=3,
+        embedding_dim=4,
+        num_horizontal=2,
+        num_vertical=2,
+        dropout=0.2,
+    ),
+    NARM: dict(embedding_dim=6, units=8, embedding_dropout=0.1, dropout=0.2),
+}
+
+
 def _model(cls, **kwargs):
     kwargs.setdefault("seed", 3)
-    if cls is SASRec:
-        kwargs.setdefault("max_length", LENGTH)
-        kwargs.setdefault("embedding_dim", 8)
-        kwargs.setdefault("num_heads", 2)
-        kwargs.setdefault("dropout", 0.2)
-    elif cls is GRU4Rec:
-        kwargs.setdefault("embedding_dim", 6)
-        kwargs.setdefault("units", 8)
-        kwargs.setdefault("num_layers", 2)
-    else:
-        kwargs.setdefault("num_users", NUM_USERS)
-        kwargs.setdefault("window", 3)
-        kwargs.setdefault("embedding_dim", 4)
-        kwargs.setdefault("num_horizontal", 2)
-        kwargs.setdefault("num_vertical", 2)
-        kwargs.setdefault("dropout", 0.2)
-    return cls(NUM_ITEMS, **kwargs)
+    if cls is NARM and "dropout" in kwargs:  # both of NARM's dropouts
+        kwargs.setdefault("embedding_dropout", kwargs["dropout"])
+    return cls(NUM_ITEMS, **{**SMALL[cls], **kwargs})
 
 
 def _batch(seed=1, n=BATCH):
@@ -53,13 +62,14 @@ def _batch(seed=1, n=BATCH):
     return x, targets.astype(np.int64)
 
 
-MODEL_CLASSES = [SASRec, GRU4Rec, Caser]
+MODEL_CLASSES = list(SMALL)
 
 
 def test_registered():
     assert MODELS["sasrec"] is SASRec
     assert MODELS["gru4rec"] is GRU4Rec
     assert MODELS["caser"] is Caser
+    assert MODELS["narm"] is NARM
     for cls in MODEL_CLASSES:
         assert issubclass(cls, SequentialRetrievalModel)
 
@@ -197,6 +207,14 @@ def test_sampled_softmax_of_every_item_equals_the_full_softmax():
 def test_every_variable_gets_a_gradient(cls, loss):
     x, y = _batch()
     model = _model(cls, loss=loss, num_negatives=5, per_position=True)
+    if cls is NARM:
+        # At initialisation sigma(A_1 h_t + A_2 h_j) is nearly linear, where A_1 h_t,
+        # common to every j, cancels in the softmax (a gradient ~1e-7): larger
+        # attention weights leave the linear range.
+        model(x)
+        rng = np.random.default_rng(0)
+        for weight in model.attention.weights:
+            weight.assign(rng.normal(0, 2.0, weight.shape).astype("float32"))
     testing.assert_model_gradients(model, x, y)
 
 
