@@ -21,6 +21,7 @@ from recsys_tf.layers.outer_product import OuterProduct
 from recsys_tf.layers.pair_gate import PAIRGate
 from recsys_tf.layers.target_attention import TargetAttention
 from recsys_tf.layers.transformer_block import TransformerBlock
+from recsys_tf.layers.user_attention_pooling import UserAttentionPooling
 
 __all__ = [
     "AUGRU",
@@ -44,4 +45,5 @@ __all__ = [
     "BiasEncoding",
     "TargetAttention",
     "TransformerBlock",
+    "UserAttentionPooling",
 ]

@@ -26,6 +26,7 @@ from recsys_tf.models.baselines.neumf import NeuMF
 from recsys_tf.models.baselines.pnn import PNN
 from recsys_tf.models.baselines.popularity import Popularity
 from recsys_tf.models.baselines.sasrec import SASRec
+from recsys_tf.models.baselines.shan import SHAN
 from recsys_tf.models.baselines.wide_deep import WideDeep
 from recsys_tf.models.baselines.wmf import WMF
 from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
@@ -50,6 +51,7 @@ MODELS = {
     "gru4rec": GRU4Rec,
     "caser": Caser,
     "narm": NARM,
+    "shan": SHAN,
     "dsin": DSIN,
     "dfn": DFN,
     "dmt": DMT,
@@ -85,6 +87,7 @@ __all__ = [
     "NeuMF",
     "MFPR",
     "NARM",
+    "SHAN",
     "DIN",
     "DIEN",
 ]

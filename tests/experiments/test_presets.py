@@ -18,6 +18,7 @@ from experiments.configs import (
     gru4rec,
     narm,
     sasrec,
+    shan,
     wide_deep,
     youtube_dnn,
 )
@@ -156,7 +157,7 @@ def test_tuned_values_apply_under_their_preset_only():
         )
 
 
-@pytest.mark.parametrize("module", [sasrec, gru4rec, caser, narm])
+@pytest.mark.parametrize("module", [sasrec, gru4rec, caser, narm, shan])
 def test_s3rec_beauty_preset_applies_to_each_sequential_config(module):
     plain = module.get_config()
     config = module.get_config("s3rec_beauty")

@@ -1,4 +1,5 @@
-"""Tests of the sequential retrieval models (SASRec, GRU4Rec, Caser, NARM) and of the
+"""Tests of the sequential retrieval models (SASRec, GRU4Rec, Caser, NARM,
+SHAN) and of the
 per-position loss of `SequentialRetrievalModel`."""
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from recsys_tf.models import (
     MODELS,
     NARM,
+    SHAN,
     Caser,
     GRU4Rec,
     SASRec,
@@ -35,13 +37,17 @@ SMALL = {
         dropout=0.2,
     ),
     NARM: dict(embedding_dim=6, units=8, embedding_dropout=0.1, dropout=0.2),
+    SHAN: dict(num_users=NUM_USERS, embedding_dim=6, short_term_length=2),
 }
 
 
 def _model(cls, **kwargs):
     kwargs.setdefault("seed", 3)
-    if cls is NARM and "dropout" in kwargs:  # both of NARM's dropouts
-        kwargs.setdefault("embedding_dropout", kwargs["dropout"])
+    if "dropout" in kwargs:  # every dropout of the model (SHAN has none)
+        if cls is NARM:
+            kwargs.setdefault("embedding_dropout", kwargs["dropout"])
+        elif cls is SHAN:
+            del kwargs["dropout"]
     return cls(NUM_ITEMS, **{**SMALL[cls], **kwargs})
 
 
@@ -70,6 +76,7 @@ def test_registered():
     assert MODELS["gru4rec"] is GRU4Rec
     assert MODELS["caser"] is Caser
     assert MODELS["narm"] is NARM
+    assert MODELS["shan"] is SHAN
     for cls in MODEL_CLASSES:
         assert issubclass(cls, SequentialRetrievalModel)
 
@@ -260,5 +267,7 @@ def test_from_task_follows_the_task():
     assert sasrec.per_position and sasrec.max_length == 7
     caser = Caser.from_task(task)
     assert caser.num_users == task.num_users and caser.num_items == task.num_items
+    shan = SHAN.from_task(task)
+    assert shan.num_users == task.num_users and shan.per_position
     plain = retrieval.build_retrieval_task(_log(), max_length=7)
     assert not GRU4Rec.from_task(plain).per_position
