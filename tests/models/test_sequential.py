@@ -117,6 +117,14 @@ def test_padding_codes_and_width_do_not_change_the_queries(cls):
     np.testing.assert_allclose(
         testing.to_numpy(model(noisy)), queries, rtol=1e-5, atol=1e-6
     )
+    # Nor the per-position queries of the real positions.
+    real = x["history_mask"]
+    np.testing.assert_allclose(
+        testing.to_numpy(model.encode(noisy))[real],
+        testing.to_numpy(model.encode(x))[real],
+        rtol=1e-5,
+        atol=1e-6,
+    )
     wider = dict(
         x,
         history=np.pad(x["history"], ((0, 0), (3, 0))),
