@@ -108,6 +108,29 @@ def test_a_later_position_never_changes_an_earlier_query(cls):
         assert not np.allclose(after[real, t], before[real, t])
 
 
+# SASRec's learned positions count columns, so a prefix moved to the right end
+# of the row is another input for it.
+@pytest.mark.parametrize("cls", [c for c in MODEL_CLASSES if c is not SASRec])
+def test_each_position_equals_its_prefix_given_alone(cls):
+    """Per-position training without materialised prefixes: position t's query is
+    the query of the row cut after t (left-padded), the evaluation's input."""
+    x, _ = _batch()
+    model = _model(cls)
+    every = testing.to_numpy(model.encode(x))
+    for t in range(LENGTH):
+        prefix = dict(
+            x,
+            history=np.pad(x["history"][:, : t + 1], ((0, 0), (LENGTH - 1 - t, 0))),
+            history_mask=np.pad(
+                x["history_mask"][:, : t + 1], ((0, 0), (LENGTH - 1 - t, 0))
+            ),
+        )
+        real = x["history_mask"][:, t]
+        np.testing.assert_allclose(
+            testing.to_numpy(model(prefix))[real], every[real, t], rtol=1e-5, atol=1e-5
+        )
+
+
 @pytest.mark.parametrize("cls", MODEL_CLASSES)
 def test_padding_codes_and_width_do_not_change_the_queries(cls):
     x, _ = _batch()
