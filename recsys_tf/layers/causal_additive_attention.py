@@ -112,6 +112,18 @@ class CausalAdditiveAttention(keras.layers.Layer):
     def compute_output_shape(self, inputs_shape, mask_shape=None):
         return tuple(inputs_shape)
 
+    def compute_output_spec(
+        self, inputs, mask=None, last_only=False, return_attention_scores=False
+    ):
+        batch, length, dim = inputs.shape
+        outputs = keras.KerasTensor(
+            (batch, dim) if last_only else (batch, length, dim), self.compute_dtype
+        )
+        if not return_attention_scores:
+            return outputs
+        weights = (batch, length) if last_only else (batch, length, length)
+        return outputs, keras.KerasTensor(weights, self.compute_dtype)
+
     def compute_mask(self, inputs, mask=None):
         return None
 

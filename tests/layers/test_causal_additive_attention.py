@@ -100,6 +100,19 @@ def test_last_only_is_the_last_position_of_the_full_output():
     )
 
 
+def test_symbolic_shapes_of_every_output():
+    import keras
+
+    layer = CausalAdditiveAttention()
+    inputs = keras.Input((SEQ_LEN, DIM))
+    assert tuple(layer(inputs).shape) == (None, SEQ_LEN, DIM)
+    last, weights = layer(inputs, last_only=True, return_attention_scores=True)
+    assert tuple(last.shape) == (None, DIM)
+    assert tuple(weights.shape) == (None, SEQ_LEN)
+    _, weights = layer(inputs, return_attention_scores=True)
+    assert tuple(weights.shape) == (None, SEQ_LEN, SEQ_LEN)
+
+
 def test_a_later_or_padded_position_never_changes_an_earlier_output():
     x, mask = _data()
     layer = CausalAdditiveAttention()
