@@ -14,7 +14,10 @@ S3-Rec Beauty files have no times), cross-entropy of the softmax over all items
 and Gowalla; sweep them with GRID="model.embeddings_l2=... model.attention_l2=..."),
 Adam with learning rate 1e-3, batch 256; up to 200 epochs with early stopping on
 validation (patience 20).
-Expected time on a 2-core CPU: not measured on Beauty yet.
+Expected time on a 2-core CPU shared with other jobs (load about 12): 4.7 min per
+epoch on Beauty (measured with --config.train.epochs=6: 1,705 s of training, 79
+sequences/s, still improving at epoch 6; seed 0 test HR@10 0.4314, NDCG@10 0.2693
+sampled; a full 200-epoch run has not been made).
 """
 
 from experiments.configs import common
