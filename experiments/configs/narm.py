@@ -13,7 +13,10 @@ decoder, cross-entropy of the softmax over all items, Adam with learning rate
 (patience 10). Batch: 128 sequences, about 900 prefixes on Beauty (the paper's
 batches are 512 prefixes; per-position training costs a [batch, 50, 50, 100]
 attention intermediate, about 130 MB at 128 sequences).
-Expected time on a 2-core CPU: not measured on Beauty yet.
+Expected time on a 2-core CPU shared with other jobs (load about 12): 10-16 min per
+epoch on Beauty (measured with --config.train.epochs=4: 2,332 s of training, 38
+sequences/s, still improving at epoch 4; seed 0 test HR@10 0.4131, NDCG@10 0.2517
+sampled; the 30-epoch run has not been made).
 """
 
 from experiments.configs import common
