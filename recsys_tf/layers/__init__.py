@@ -4,6 +4,7 @@ from recsys_tf.layers.activation_unit import ActivationUnit
 from recsys_tf.layers.augru import AUGRU
 from recsys_tf.layers.bias_encoding import BiasEncoding
 from recsys_tf.layers.caser_convolution import CaserConvolution
+from recsys_tf.layers.causal_additive_attention import CausalAdditiveAttention
 from recsys_tf.layers.causal_transformer_block import CausalTransformerBlock
 from recsys_tf.layers.cross_network import CrossNetwork
 from recsys_tf.layers.dice import Dice
@@ -20,11 +21,13 @@ from recsys_tf.layers.outer_product import OuterProduct
 from recsys_tf.layers.pair_gate import PAIRGate
 from recsys_tf.layers.target_attention import TargetAttention
 from recsys_tf.layers.transformer_block import TransformerBlock
+from recsys_tf.layers.user_attention_pooling import UserAttentionPooling
 
 __all__ = [
     "AUGRU",
     "MLP",
     "CaserConvolution",
+    "CausalAdditiveAttention",
     "CausalTransformerBlock",
     "ActivationUnit",
     "CrossNetwork",
@@ -42,4 +45,5 @@ __all__ = [
     "BiasEncoding",
     "TargetAttention",
     "TransformerBlock",
+    "UserAttentionPooling",
 ]

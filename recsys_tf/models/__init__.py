@@ -21,10 +21,12 @@ from recsys_tf.models.baselines.fm import FM
 from recsys_tf.models.baselines.gru4rec import GRU4Rec
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
 from recsys_tf.models.baselines.mfpr import MFPR
+from recsys_tf.models.baselines.narm import NARM
 from recsys_tf.models.baselines.neumf import NeuMF
 from recsys_tf.models.baselines.pnn import PNN
 from recsys_tf.models.baselines.popularity import Popularity
 from recsys_tf.models.baselines.sasrec import SASRec
+from recsys_tf.models.baselines.shan import SHAN
 from recsys_tf.models.baselines.wide_deep import WideDeep
 from recsys_tf.models.baselines.wmf import WMF
 from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
@@ -48,6 +50,8 @@ MODELS = {
     "sasrec": SASRec,
     "gru4rec": GRU4Rec,
     "caser": Caser,
+    "narm": NARM,
+    "shan": SHAN,
     "dsin": DSIN,
     "dfn": DFN,
     "dmt": DMT,
@@ -82,6 +86,8 @@ __all__ = [
     "WMF",
     "NeuMF",
     "MFPR",
+    "NARM",
+    "SHAN",
     "DIN",
     "DIEN",
 ]

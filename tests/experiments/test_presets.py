@@ -16,7 +16,9 @@ from experiments.configs import (
     common,
     dcn,
     gru4rec,
+    narm,
     sasrec,
+    shan,
     wide_deep,
     youtube_dnn,
 )
@@ -166,7 +168,7 @@ def test_tuned_values_apply_under_their_preset_only():
         )
 
 
-@pytest.mark.parametrize("module", [sasrec, gru4rec, caser])
+@pytest.mark.parametrize("module", [sasrec, gru4rec, caser, narm, shan])
 def test_s3rec_beauty_preset_applies_to_each_sequential_config(module):
     plain = module.get_config()
     config = module.get_config("s3rec_beauty")

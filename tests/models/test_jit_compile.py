@@ -25,6 +25,8 @@ SMALL = {
     "sasrec": dict(loss="softmax", dropout=0.0),
     "gru4rec": dict(loss="softmax", dropout=0.0),
     "caser": dict(loss="softmax", dropout=0.0),
+    "narm": dict(loss="softmax", embedding_dropout=0.0, dropout=0.0),
+    "shan": dict(loss="softmax", embeddings_l2=0.01, attention_l2=0.01),
 }
 STEPS = 2
 

@@ -1,10 +1,19 @@
-"""Tests of the sequential retrieval models (SASRec, GRU4Rec, Caser) and of the
+"""Tests of the sequential retrieval models (SASRec, GRU4Rec, Caser, NARM,
+SHAN) and of the
 per-position loss of `SequentialRetrievalModel`."""
 
 import numpy as np
 import pytest
 
-from recsys_tf.models import MODELS, Caser, GRU4Rec, SASRec, SequentialRetrievalModel
+from recsys_tf.models import (
+    MODELS,
+    NARM,
+    SHAN,
+    Caser,
+    GRU4Rec,
+    SASRec,
+    SequentialRetrievalModel,
+)
 from tests import testing
 
 NUM_ITEMS, NUM_USERS, LENGTH, BATCH = 30, 12, 6, 8
@@ -15,25 +24,31 @@ def _seed():
     testing.set_seed()
 
 
+# Tiny hyperparameters of each model (dropout on where the model has some).
+SMALL = {
+    SASRec: dict(max_length=LENGTH, embedding_dim=8, num_heads=2, dropout=0.2),
+    GRU4Rec: dict(embedding_dim=6, units=8, num_layers=2),
+    Caser: dict(
+        num_users=NUM_USERS,
+        window=3,
+        embedding_dim=4,
+        num_horizontal=2,
+        num_vertical=2,
+        dropout=0.2,
+    ),
+    NARM: dict(embedding_dim=6, units=8, embedding_dropout=0.1, dropout=0.2),
+    SHAN: dict(num_users=NUM_USERS, embedding_dim=6, short_term_length=2),
+}
+
+
 def _model(cls, **kwargs):
     kwargs.setdefault("seed", 3)
-    if cls is SASRec:
-        kwargs.setdefault("max_length", LENGTH)
-        kwargs.setdefault("embedding_dim", 8)
-        kwargs.setdefault("num_heads", 2)
-        kwargs.setdefault("dropout", 0.2)
-    elif cls is GRU4Rec:
-        kwargs.setdefault("embedding_dim", 6)
-        kwargs.setdefault("units", 8)
-        kwargs.setdefault("num_layers", 2)
-    else:
-        kwargs.setdefault("num_users", NUM_USERS)
-        kwargs.setdefault("window", 3)
-        kwargs.setdefault("embedding_dim", 4)
-        kwargs.setdefault("num_horizontal", 2)
-        kwargs.setdefault("num_vertical", 2)
-        kwargs.setdefault("dropout", 0.2)
-    return cls(NUM_ITEMS, **kwargs)
+    if "dropout" in kwargs:  # every dropout of the model (SHAN has none)
+        if cls is NARM:
+            kwargs.setdefault("embedding_dropout", kwargs["dropout"])
+        elif cls is SHAN:
+            del kwargs["dropout"]
+    return cls(NUM_ITEMS, **{**SMALL[cls], **kwargs})
 
 
 def _batch(seed=1, n=BATCH):
@@ -53,13 +68,15 @@ def _batch(seed=1, n=BATCH):
     return x, targets.astype(np.int64)
 
 
-MODEL_CLASSES = [SASRec, GRU4Rec, Caser]
+MODEL_CLASSES = list(SMALL)
 
 
 def test_registered():
     assert MODELS["sasrec"] is SASRec
     assert MODELS["gru4rec"] is GRU4Rec
     assert MODELS["caser"] is Caser
+    assert MODELS["narm"] is NARM
+    assert MODELS["shan"] is SHAN
     for cls in MODEL_CLASSES:
         assert issubclass(cls, SequentialRetrievalModel)
 
@@ -91,6 +108,29 @@ def test_a_later_position_never_changes_an_earlier_query(cls):
         assert not np.allclose(after[real, t], before[real, t])
 
 
+# SASRec's learned positions count columns, so a prefix moved to the right end
+# of the row is another input for it.
+@pytest.mark.parametrize("cls", [c for c in MODEL_CLASSES if c is not SASRec])
+def test_each_position_equals_its_prefix_given_alone(cls):
+    """Per-position training without materialised prefixes: position t's query is
+    the query of the row cut after t (left-padded), the evaluation's input."""
+    x, _ = _batch()
+    model = _model(cls)
+    every = testing.to_numpy(model.encode(x))
+    for t in range(LENGTH):
+        prefix = dict(
+            x,
+            history=np.pad(x["history"][:, : t + 1], ((0, 0), (LENGTH - 1 - t, 0))),
+            history_mask=np.pad(
+                x["history_mask"][:, : t + 1], ((0, 0), (LENGTH - 1 - t, 0))
+            ),
+        )
+        real = x["history_mask"][:, t]
+        np.testing.assert_allclose(
+            testing.to_numpy(model(prefix))[real], every[real, t], rtol=1e-5, atol=1e-5
+        )
+
+
 @pytest.mark.parametrize("cls", MODEL_CLASSES)
 def test_padding_codes_and_width_do_not_change_the_queries(cls):
     x, _ = _batch()
@@ -99,6 +139,14 @@ def test_padding_codes_and_width_do_not_change_the_queries(cls):
     noisy = dict(x, history=np.where(x["history_mask"], x["history"], 7))
     np.testing.assert_allclose(
         testing.to_numpy(model(noisy)), queries, rtol=1e-5, atol=1e-6
+    )
+    # Nor the per-position queries of the real positions.
+    real = x["history_mask"]
+    np.testing.assert_allclose(
+        testing.to_numpy(model.encode(noisy))[real],
+        testing.to_numpy(model.encode(x))[real],
+        rtol=1e-5,
+        atol=1e-6,
     )
     wider = dict(
         x,
@@ -197,6 +245,14 @@ def test_sampled_softmax_of_every_item_equals_the_full_softmax():
 def test_every_variable_gets_a_gradient(cls, loss):
     x, y = _batch()
     model = _model(cls, loss=loss, num_negatives=5, per_position=True)
+    if cls is NARM:
+        # At initialisation sigma(A_1 h_t + A_2 h_j) is nearly linear, where A_1 h_t,
+        # common to every j, cancels in the softmax (a gradient ~1e-7): larger
+        # attention weights leave the linear range.
+        model(x)
+        rng = np.random.default_rng(0)
+        for weight in model.attention.weights:
+            weight.assign(rng.normal(0, 2.0, weight.shape).astype("float32"))
     testing.assert_model_gradients(model, x, y)
 
 
@@ -242,5 +298,7 @@ def test_from_task_follows_the_task():
     assert sasrec.per_position and sasrec.max_length == 7
     caser = Caser.from_task(task)
     assert caser.num_users == task.num_users and caser.num_items == task.num_items
+    shan = SHAN.from_task(task)
+    assert shan.num_users == task.num_users and shan.per_position
     plain = retrieval.build_retrieval_task(_log(), max_length=7)
     assert not GRU4Rec.from_task(plain).per_position
