@@ -145,6 +145,11 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.train.patience = 3  # epochs without validation improvement (0 = off)
     config.train.jit_compile = "auto"
     config.train.steps_per_execution = 1
+    # Retrieval with a model whose queries ignore the padding's width (SASRec,
+    # GRU4Rec): 0 = random batches, each cut to the columns its rows use; k > 0 =
+    # each epoch's shuffled rows sorted by history length within chunks of k
+    # batches, the batches then shuffled (less padding, other batches).
+    config.train.bucket_batches = 0
     config.train.log_every_steps = 100
     config.train.histogram_freq = 1
     config.train.verbose = (
