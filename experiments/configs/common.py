@@ -36,6 +36,22 @@ PRESETS = {
         "eval.shared_negatives": True,
         "eval.ks": (1, 5, 10, 20, 50),
     },
+    # S3-Rec's full-ranking protocol on the same files, as its
+    # run_finetune_full.py (github.com/RUCAIBox/CIKM2020-S3Rec): every item
+    # ranked, the user's earlier items out of the candidates (S3-Rec sets their
+    # scores to 0), HR / NDCG @5, 10, 20, the epoch chosen on validation NDCG@20
+    # with early stopping after 10 epochs without a gain, up to 200 epochs.
+    "s3rec_beauty_full": {
+        "data.name": "amazon_beauty",
+        "data.split": "leave_one_out",
+        "data.max_length": 50,
+        "eval.protocol": "full",
+        "eval.exclude_history": "true",
+        "eval.ks": (5, 10, 20, 50),
+        "eval.monitor": "ndcg@20",
+        "train.epochs": 200,
+        "train.patience": 10,
+    },
 }
 
 

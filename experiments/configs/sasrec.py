@@ -4,8 +4,8 @@ Table: issue 20's Amazon Beauty calibration, S3-Rec (Zhou et al. CIKM 2020) Tabl
 row SASRec: HR@10 0.4696, NDCG@10 0.3156 (99 sampled negatives); its full-ranking
 table: HR@10 0.0605, NDCG@10 0.0318.
 Command: python -m experiments.train --config=experiments/configs/sasrec.py:s3rec_beauty
-    --workdir=runs/sasrec_amazon_beauty  (full ranking: add
-    --config.eval.protocol=full)
+    --workdir=runs/sasrec_amazon_beauty  (full ranking: the preset
+    s3rec_beauty_full, which also takes S3-Rec's SASRec sizes, see PROTOCOL)
 Hyperparameters: the SASRec paper's for Amazon data (d = 50, 2 blocks, 1 head,
 dropout 0.5, Adam with learning rate 1e-3, batch 128, n = 50, one negative per
 position); up to 200 epochs with early stopping on validation NDCG@10 (patience 20).
@@ -18,6 +18,19 @@ where S3-Rec trains up to 200 and selects on the full ranking).
 """
 
 from experiments.configs import common
+
+# The model and batch sizes of S3-Rec's SASRec (its run_finetune_full.py without a
+# pre-trained checkpoint, which trains SASRec), under the preset of its
+# full-ranking table: hidden size 64, 2 heads, batch 256 (dropout 0.5 and Adam
+# 1e-3 as here). Its block is BERT's (post-norm, GELU, a 4x feed-forward, N(0,
+# 0.02) weights), not the authors' SASRec block used here.
+PROTOCOL = {
+    "s3rec_beauty_full": {
+        "model.embedding_dim": 64,
+        "model.num_heads": 2,
+        "train.batch_size": 256,
+    },
+}
 
 
 def get_config(arg=None):
@@ -40,4 +53,4 @@ def get_config(arg=None):
     config.train.batch_size = 128
     config.train.epochs = 200
     config.train.patience = 20
-    return common.with_preset(config, arg)
+    return common.with_preset(config, arg, PROTOCOL)
