@@ -7,7 +7,12 @@ MLP 256-128-64, Adam 1e-3, batch 4096). Labels come from a planted logistic mode
 over the fields (CTR) or a planted user-item affinity (retrieval), so the test metric
 says whether the fast configuration still learns. CTR rows: Wide&Deep, DeepFM, DCN
 (3 cross layers), AutoInt (the paper's 3 interacting layers of 2 heads x 32, no MLP)
-and IPNN (`PNN(product="inner")`); retrieval: YouTube DNN.
+and IPNN (`PNN(product="inner")`); retrieval: YouTube DNN. Sequential retrieval
+(issue 20): SASRec and GRU4Rec on generated sequences of issue 20's shape (5,000
+users x 3,000 items, max length 50, embedding 64, the full softmax at every
+position, batch 256); their examples/s are sequences/s (one row per user, a target
+at each of its 50 positions: `positions_per_second`), where RecBole counts a
+(prefix, next item) pair as a training sequence.
 
 Each training measurement is repeated `--repeats` times, a fresh model each time,
 and reported as the median and range (min-max) over the runs of:
@@ -44,7 +49,16 @@ from absl import app, flags, logging
 from experiments import export, summarize
 from recsys_tf import metrics
 from recsys_tf.data.input import make_dataset
-from recsys_tf.models import DCN, PNN, AutoInt, DeepFM, WideDeep, YouTubeDNN
+from recsys_tf.models import (
+    DCN,
+    PNN,
+    AutoInt,
+    DeepFM,
+    GRU4Rec,
+    SASRec,
+    WideDeep,
+    YouTubeDNN,
+)
 from recsys_tf.training import evaluation
 from recsys_tf.training.optimizers import get_optimizer
 
@@ -71,8 +85,22 @@ _REPEATS = flags.DEFINE_integer(
 )
 _MODELS = flags.DEFINE_list(
     "models",
-    ["wide_deep", "deepfm", "dcn", "autoint", "ipnn", "youtube_dnn"],
-    "Models to measure (the CTR_MODELS keys and youtube_dnn).",
+    [
+        "wide_deep",
+        "deepfm",
+        "dcn",
+        "autoint",
+        "ipnn",
+        "youtube_dnn",
+        "sasrec",
+        "gru4rec",
+    ],
+    "Models to measure (the CTR_MODELS keys, youtube_dnn and the SEQUENTIAL ones).",
+)
+_EPOCHS_SEQUENTIAL = flags.DEFINE_integer(
+    "epochs_sequential",
+    3,
+    "Epochs of a SASRec / GRU4Rec run, the first included.",
 )
 _LATENCY_CALLS = flags.DEFINE_integer(
     "latency_calls",
@@ -230,7 +258,7 @@ class _Timer(keras.callbacks.Callback):
         self.epoch_seconds.append(time.perf_counter() - self._t)
 
 
-def _fit(build, dataset, sample, rows, epochs):
+def _fit(build, dataset, sample, rows, epochs, batch=BATCH):
     """One timed run: `build()` a fresh model, compile it, fit `epochs` epochs.
 
     With --build_first the model and its optimizer are built on `sample` (two
@@ -254,7 +282,7 @@ def _fit(build, dataset, sample, rows, epochs):
     model.fit(
         dataset,
         epochs=epochs,
-        steps_per_epoch=-(-rows // BATCH),
+        steps_per_epoch=-(-rows // batch),
         callbacks=[timer],
         verbose=0,
     )
@@ -276,21 +304,21 @@ TIMINGS = (
 )
 
 
-def _repeat(name, build, measure, x, y, rows, epochs, seed, repeats):
+def _repeat(name, build, measure, x, y, rows, epochs, seed, repeats, batch=BATCH):
     """`repeats` runs of `_fit`, each followed by `measure(model)` (its test
     metrics); returns the last model and the model's record: the median and
     [min, max] range over the runs of each of TIMINGS, the median of each test
     metric, the step time, the input pipeline's share of it and every run
     (`per_run`)."""
-    steps = -(-rows // BATCH)
+    steps = -(-rows // batch)
     dataset = make_dataset(
-        x, y, batch_size=BATCH, shuffle=True, seed=seed, epochs=(0, None)
+        x, y, batch_size=batch, shuffle=True, seed=seed, epochs=(0, None)
     )
     sample = next(iter(make_dataset(x, y, batch_size=2)))[0]
     runs = []
     for repeat in range(repeats):
         keras.utils.set_random_seed(seed)
-        model, run = _fit(build, dataset, sample, rows, epochs)
+        model, run = _fit(build, dataset, sample, rows, epochs, batch)
         run.update(measure(model))
         runs.append(run)
         print(
@@ -432,6 +460,115 @@ def bench_youtube_dnn(rows, epochs, seed, peak, repeats):
         num_sampled=NUM_SAMPLED,
         sampler=_SAMPLER.value,
         num_items=NUM_ITEMS,
+        dense_flops_per_second=flops,
+        dense_flops_ratio_to_matmul=flops / peak,
+    )
+    return record
+
+
+SEQUENTIAL_USERS = 5_000
+SEQUENTIAL_ITEMS = 3_000
+SEQUENTIAL_LENGTH = 50
+SEQUENTIAL_EMBEDDING = 64
+SEQUENTIAL_BATCH = 256
+# The sequential rows: name -> the model (full softmax at every position).
+SEQUENTIAL = {
+    "sasrec": lambda n, seed: SASRec(
+        n,
+        max_length=SEQUENTIAL_LENGTH,
+        embedding_dim=SEQUENTIAL_EMBEDDING,
+        loss="softmax",
+        per_position=True,
+        seed=seed,
+    ),
+    "gru4rec": lambda n, seed: GRU4Rec(
+        n,
+        embedding_dim=SEQUENTIAL_EMBEDDING,
+        units=SEQUENTIAL_EMBEDDING,
+        loss="softmax",
+        per_position=True,
+        seed=seed,
+    ),
+}
+
+
+def sequential_data(users, items, length, seed):
+    """Per-position training rows and one test row per user.
+
+    Each user draws `length + 2` items: from its taste cluster (one of 50, item i
+    in cluster i mod 50) 80% of the time, else uniformly. Training: the first
+    `length` items, each followed by its target (every position real); test: the
+    last `length` items before the final one, which is the target."""
+    rng = np.random.default_rng(seed)
+    clusters = min(50, items)
+    sizes = -(-(items - np.arange(clusters)) // clusters)  # items of each cluster
+    cluster = rng.integers(0, clusters, users)[:, None]
+    members = cluster + clusters * (
+        rng.integers(0, 1 << 30, (users, length + 2)) % sizes[cluster]
+    )
+    uniform = rng.integers(0, items, (users, length + 2))
+    sequence = np.where(rng.random((users, length + 2)) < 0.8, members, uniform)
+    mask = np.ones((users, length), bool)
+    train = {"history": sequence[:, :length], "history_mask": mask}
+    test = {"history": sequence[:, 1 : length + 1], "history_mask": mask}
+    return train, sequence[:, 1 : length + 1], test, sequence[:, -1]
+
+
+def sequential_flops_per_sequence(name, length, items, dim) -> int:
+    """Forward + backward (3x forward) float operations of one training row: the
+    matrix products (SASRec: 2 blocks of 5 dense layers and the attention; GRU4Rec:
+    the 3 gates) and the full softmax at every position."""
+    if name == "sasrec":
+        model = 2 * (5 * 2 * length * dim * dim + 2 * 2 * length * length * dim)
+    else:
+        model = 3 * 2 * length * (dim + dim) * dim
+    return 3 * (model + 2 * length * items * dim)
+
+
+def bench_sequential(name, users, epochs, seed, peak, repeats):
+    """The record of sequential model `name` (a SEQUENTIAL key): sequences/s,
+    positions/s and the test HR@10 / HR@50 (full ranking, last item per user)."""
+    train, targets, test, test_targets = sequential_data(
+        users, SEQUENTIAL_ITEMS, SEQUENTIAL_LENGTH, seed
+    )
+
+    class _Split:
+        targets = test_targets
+
+        @staticmethod
+        def features():
+            return test
+
+    def measure(model):
+        scores = evaluation.evaluate_retrieval(model, _Split, (10, 50))
+        return {"test_hr@10": scores["hr@10"], "test_hr@50": scores["hr@50"]}
+
+    _, record = _repeat(
+        name,
+        lambda: SEQUENTIAL[name](SEQUENTIAL_ITEMS, seed),
+        measure,
+        train,
+        targets,
+        users,
+        epochs,
+        seed,
+        repeats,
+        batch=SEQUENTIAL_BATCH,
+    )
+    flops = (
+        sequential_flops_per_sequence(
+            name, SEQUENTIAL_LENGTH, SEQUENTIAL_ITEMS, SEQUENTIAL_EMBEDDING
+        )
+        * record["examples_per_second"]
+    )
+    record.update(
+        rows=users,
+        num_items=SEQUENTIAL_ITEMS,
+        max_length=SEQUENTIAL_LENGTH,
+        embedding_dim=SEQUENTIAL_EMBEDDING,
+        batch_size=SEQUENTIAL_BATCH,
+        loss="softmax",
+        positions_per_second=record["examples_per_second"] * SEQUENTIAL_LENGTH,
         dense_flops_per_second=flops,
         dense_flops_ratio_to_matmul=flops / peak,
     )
@@ -591,11 +728,10 @@ def main(argv):
         rows = [int(r) for r in _CONVERSION_ROWS.value]
         _write({"conversion": bench_conversion(rows)})
         return
-    unknown = sorted(set(_MODELS.value) - {*CTR_MODELS, "youtube_dnn"})
+    known = [*CTR_MODELS, "youtube_dnn", *SEQUENTIAL]
+    unknown = sorted(set(_MODELS.value) - set(known))
     if unknown:
-        raise app.UsageError(
-            f"--models: unknown {unknown}; known: {[*CTR_MODELS, 'youtube_dnn']}"
-        )
+        raise app.UsageError(f"--models: unknown {unknown}; known: {known}")
     peak = matmul_flops_per_second()
     print(f"[bench] dense matmul: {peak / 1e9:.1f} GFLOP/s", flush=True)
     args = (_ROWS.value, _EPOCHS_CTR.value, _SEED.value, peak, _REPEATS.value)
@@ -606,6 +742,18 @@ def main(argv):
                 _ROWS.value, _EPOCHS_RETRIEVAL.value, _SEED.value, peak, _REPEATS.value
             )
         )
+    runs += [
+        bench_sequential(
+            name,
+            SEQUENTIAL_USERS,
+            _EPOCHS_SEQUENTIAL.value,
+            _SEED.value,
+            peak,
+            _REPEATS.value,
+        )
+        for name in SEQUENTIAL
+        if name in _MODELS.value
+    ]
     for run in runs:
         print(f"[bench] {json.dumps(run)}", flush=True)
     out = {

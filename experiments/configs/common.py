@@ -36,6 +36,22 @@ PRESETS = {
         "eval.shared_negatives": True,
         "eval.ks": (1, 5, 10, 20, 50),
     },
+    # S3-Rec's full-ranking protocol on the same files, as its
+    # run_finetune_full.py (github.com/RUCAIBox/CIKM2020-S3Rec): every item
+    # ranked, the user's earlier items out of the candidates (S3-Rec sets their
+    # scores to 0), HR / NDCG @5, 10, 20, the epoch chosen on validation NDCG@20
+    # with early stopping after 10 epochs without a gain, up to 200 epochs.
+    "s3rec_beauty_full": {
+        "data.name": "amazon_beauty",
+        "data.split": "leave_one_out",
+        "data.max_length": 50,
+        "eval.protocol": "full",
+        "eval.exclude_history": "true",
+        "eval.ks": (5, 10, 20, 50),
+        "eval.monitor": "ndcg@20",
+        "train.epochs": 200,
+        "train.patience": 10,
+    },
 }
 
 
@@ -145,6 +161,11 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.train.patience = 3  # epochs without validation improvement (0 = off)
     config.train.jit_compile = "auto"
     config.train.steps_per_execution = 1
+    # Retrieval with a model whose queries ignore the padding's width (SASRec,
+    # GRU4Rec): 0 = random batches, each cut to the columns its rows use; k > 0 =
+    # each epoch's shuffled rows sorted by history length within chunks of k
+    # batches, the batches then shuffled (less padding, other batches).
+    config.train.bucket_batches = 0
     config.train.log_every_steps = 100
     config.train.histogram_freq = 1
     config.train.verbose = (

@@ -4,8 +4,8 @@ Table: issue 20's Amazon Beauty calibration, S3-Rec (Zhou et al. CIKM 2020) Tabl
 row GRU4Rec: HR@10 0.4106, NDCG@10 0.2584 (99 sampled negatives); its full-ranking
 table: HR@10 0.0283, NDCG@10 0.0137.
 Command: python -m experiments.train --config=experiments/configs/gru4rec.py:s3rec_beauty
-    --workdir=runs/gru4rec_amazon_beauty  (full ranking: add
-    --config.eval.protocol=full)
+    --workdir=runs/gru4rec_amazon_beauty  (full ranking: the preset
+    s3rec_beauty_full)
 Hyperparameters: embedding and GRU size 64, one layer, dropout 0.25 on the hidden
 state, cross-entropy at every position over the target and 1,000 uniformly sampled
 candidates shared by the batch (the sampled cross-entropy of GRU4Rec's later version,

@@ -142,6 +142,28 @@ class SequenceWindows:
         return out
 
 
+def trim_left_padding(x: dict, y=None, mask: str = "history_mask", keys=("history",)):
+    """A batch without its leading columns that no row uses.
+
+    `x[mask]` `[batch, T]` marks the real positions of left-padded sequences
+    `x[k]` (`k` in `keys`); the columns before the first one that some row uses
+    are cut from them, from the mask and from `y` when it is `[batch, T]` (the
+    per-position targets). A model whose outputs do not depend on the padding's
+    width (`SequentialRetrievalModel.padding_invariant`) then gives the same
+    outputs for less work. Returns `x` (and `y` when given).
+    """
+    used = tf.reduce_any(tf.not_equal(x[mask], 0), axis=0)
+    first = tf.cast(tf.argmax(tf.cast(used, tf.int32)), tf.int32)
+    x = dict(x)
+    for key in (mask, *keys):
+        x[key] = x[key][:, first:]
+    if y is None:
+        return x
+    if y.shape.rank == 2:
+        y = y[:, first:]
+    return x, y
+
+
 def _check_lengths(features: dict, labels) -> int:
     if not features:
         raise ValueError("`features` is empty: nothing to feed.")
@@ -173,6 +195,8 @@ def make_dataset(
     seed: int = 0,
     drop_remainder: bool = False,
     epochs: tuple[int, int] | None = None,
+    bucket_lengths: np.ndarray | None = None,
+    bucket_batches: int = 0,
 ) -> tf.data.Dataset:
     """A batched `tf.data.Dataset` of `(features, labels)` (or `features`).
 
@@ -190,6 +214,15 @@ def make_dataset(
             after the other (for `fit(..., initial_epoch=first, epochs=end)`, with
             `steps_per_epoch` = batches per epoch); `end=None` repeats forever
             from epoch `first`; None = one pass.
+        bucket_lengths: int [n] a length per row (e.g. its real history
+            positions), used with `bucket_batches`.
+        bucket_batches: 0 = batches are consecutive slices of the (shuffled)
+            rows; k > 0 = each epoch's shuffled rows are cut into chunks of k
+            batches, each chunk sorted by `bucket_lengths` (stably) and cut into
+            batches, and the batches of the epoch are then shuffled (seeded by
+            `(seed, epoch)` too): batches hold rows of similar lengths, so a
+            model that skips padding does less work. Every row is still seen
+            once per epoch, but the batches differ from the unbucketed ones.
     """
     if batch_size < 1:
         raise ValueError(
@@ -228,14 +261,35 @@ def make_dataset(
             f"{n} examples make no full batch of {batch_size} with drop_remainder=True."
         )
 
+    if bucket_batches < 0 or (bucket_batches and bucket_lengths is None):
+        raise ValueError(
+            "`bucket_batches` must be >= 0 and needs `bucket_lengths`. Received: "
+            f"bucket_batches={bucket_batches}"
+        )
+    if bucket_batches and len(bucket_lengths) != n:
+        raise ValueError(
+            f"`bucket_lengths` has {len(bucket_lengths)} rows; the features have {n}"
+        )
+    if bucket_batches:
+        length_tensor = tf.constant(np.asarray(bucket_lengths, np.int64))
+        span = int(np.max(bucket_lengths)) + 1
+
     def epoch_batches(epoch):
         rows = tf.range(n, dtype=tf.int64)
+        seeds = tf.stack([tf.cast(seed, tf.int64), epoch])
         if shuffle:
-            rows = tf.random.experimental.stateless_shuffle(
-                rows, seed=tf.stack([tf.cast(seed, tf.int64), epoch])
-            )
+            rows = tf.random.experimental.stateless_shuffle(rows, seed=seeds)
+        order = tf.range(num_batches, dtype=tf.int64)
+        if bucket_batches:
+            chunk = tf.range(n, dtype=tf.int64) // (bucket_batches * batch_size)
+            key = chunk * span + tf.gather(length_tensor, rows)
+            rows = tf.gather(rows, tf.argsort(key, stable=True))
+            if shuffle:
+                order = tf.random.experimental.stateless_shuffle(
+                    order, seed=seeds + [0, 2**40]
+                )
         # Slices of the permutation, one per batch (no per-example tf.data work).
-        return tf.data.Dataset.range(num_batches).map(
+        return tf.data.Dataset.from_tensor_slices(order).map(
             lambda b: rows[b * batch_size : tf.minimum((b + 1) * batch_size, n)]
         )
 

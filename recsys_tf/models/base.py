@@ -535,6 +535,12 @@ class SequentialRetrievalModel(RetrievalModel):
         seed: seed of the negatives.
     """
 
+    # Whether the queries at real positions stay the same when leading columns of
+    # padding are added or cut (checked by the models' tests); the input pipeline
+    # then cuts each batch to the columns its rows use. Subclasses that read a
+    # fixed window (Caser) keep False.
+    padding_invariant = False
+
     def __init__(
         self,
         num_items,

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import tensorflow as tf
 
 from recsys_tf.data import retrieval
+from recsys_tf.data.input import make_dataset, trim_left_padding
 from recsys_tf.tasks.base import Task
 from recsys_tf.training import evaluation
 from recsys_tf.training.errors import ConfigError
@@ -38,6 +40,31 @@ class Retrieval(Task):
 
     def inputs(self, config, part):
         return part.features(), part.targets
+
+    def dataset(self, config, part, batch_size, shuffle=False, seed=0, epochs=None):
+        """`make_dataset` of the part; for a model whose queries do not depend on
+        the padding's width (`padding_invariant`), each batch is cut to the columns
+        its rows use (`trim_left_padding`) and, with `train.bucket_batches` k > 0,
+        rows of similar history lengths are batched together (chunks of k
+        batches sorted by length, see `make_dataset`)."""
+        from recsys_tf.models import MODELS
+
+        features, targets = self.inputs(config, part)
+        trim = getattr(MODELS.get(config.model.name), "padding_invariant", False)
+        bucket = config.train.bucket_batches if trim else 0
+        dataset = make_dataset(
+            features,
+            targets,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            epochs=epochs,
+            bucket_lengths=part.history_mask.sum(axis=1) if bucket else None,
+            bucket_batches=bucket,
+        )
+        if not trim:
+            return dataset
+        return dataset.map(trim_left_padding, num_parallel_calls=tf.data.AUTOTUNE)
 
     def check_config(self, config) -> None:
         if config.data.per_position:

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from recsys_tf import metrics
-from recsys_tf.data.input import make_dataset
+from recsys_tf.data.input import make_dataset, trim_left_padding
+
+SORTED_BATCH = 1024  # batch of the length-sorted queries of `predict_queries`
 
 
 def ctr_metrics(labels, probabilities, user_ids) -> dict[str, float]:
@@ -30,9 +32,25 @@ def predict_ctr(model, split, batch_size: int = 8192) -> np.ndarray:
 
 
 def predict_queries(model, features, batch_size: int = 4096) -> np.ndarray:
-    """Query vectors `[n, dim]` of a retrieval model for the given inputs."""
-    dataset = make_dataset(features, batch_size=batch_size)
-    return np.asarray(model.predict(dataset, verbose=0))
+    """Query vectors `[n, dim]` of a retrieval model for the given inputs.
+
+    For a model whose queries ignore the padding's width (`padding_invariant`),
+    the rows are taken in order of history length, at most `SORTED_BATCH` at a
+    time, each batch cut to the columns it uses: the same queries, with little
+    work spent on padding.
+    """
+    if not getattr(model, "padding_invariant", False):
+        dataset = make_dataset(features, batch_size=batch_size)
+        return np.asarray(model.predict(dataset, verbose=0))
+    order = np.argsort(np.asarray(features["history_mask"]).sum(axis=1), kind="stable")
+    dataset = make_dataset(
+        {name: np.asarray(value)[order] for name, value in features.items()},
+        batch_size=min(batch_size, SORTED_BATCH),
+    ).map(trim_left_padding)
+    queries = np.asarray(model.predict(dataset, verbose=0))
+    out = np.empty_like(queries)
+    out[order] = queries
+    return out
 
 
 def _queries_and_candidates(model, split, batch_size):

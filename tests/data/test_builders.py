@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from recsys_tf.data import ctr, retrieval, splits
 from recsys_tf.data import input as data_input
@@ -227,7 +228,68 @@ def test_make_dataset_epochs_are_deterministic_permutations():
     )
 
 
+def test_make_dataset_buckets_sort_chunks_by_length_and_keep_every_row():
+    n, batch, chunk = 23, 3, 2  # chunks of 2 batches = 6 rows
+    lengths = np.random.default_rng(0).integers(1, 9, n)
+    features = {"a": np.arange(n)}
+
+    def epoch_batches(first, bucket_batches=chunk, seed=5):
+        ds = data_input.make_dataset(
+            features,
+            batch_size=batch,
+            shuffle=True,
+            seed=seed,
+            epochs=(first, first + 1),
+            bucket_lengths=lengths,
+            bucket_batches=bucket_batches,
+        )
+        return [x["a"].numpy() for x in ds]
+
+    plain = data_input.make_dataset(
+        features, batch_size=batch, shuffle=True, seed=5, epochs=(0, 1)
+    )
+    permutation = np.concatenate([x["a"].numpy() for x in plain])
+    batches = epoch_batches(0)
+    rows = np.concatenate(batches)
+    assert sorted(rows) == list(range(n))  # every row once per epoch
+    # Each batch is a run of the shuffled rows' chunk, sorted by length (stable).
+    expected = []
+    for start in range(0, n, chunk * batch):
+        part = permutation[start : start + chunk * batch]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        expected += [tuple(part[i : i + batch]) for i in range(0, len(part), batch)]
+    assert sorted(map(tuple, batches)) == sorted(expected)
+    assert [tuple(b) for b in batches] != expected  # the batch order is shuffled
+    assert [tuple(b) for b in epoch_batches(0)] == [tuple(b) for b in batches]
+    assert [tuple(b) for b in epoch_batches(1)] != [tuple(b) for b in batches]
+    # bucket_batches=0 keeps the plain batches.
+    np.testing.assert_array_equal(np.concatenate(epoch_batches(0, 0)), permutation)
+
+
+def test_trim_left_padding_cuts_the_columns_no_row_uses():
+    mask = np.array([[0, 0, 1, 1], [0, 0, 0, 1]], np.int8)
+    x = {"history": np.array([[9, 9, 1, 2], [9, 9, 9, 3]]), "history_mask": mask}
+    targets = np.array([[0, 0, 5, 6], [0, 0, 0, 7]])
+    out, y = data_input.trim_left_padding(x, tf.constant(targets))
+    np.testing.assert_array_equal(out["history"], [[1, 2], [9, 3]])
+    np.testing.assert_array_equal(out["history_mask"], mask[:, 2:])
+    np.testing.assert_array_equal(y, targets[:, 2:])
+    # One target per row is kept whole; a batch using every column is unchanged.
+    _, last = data_input.trim_left_padding(x, tf.constant([6, 7]))
+    np.testing.assert_array_equal(last, [6, 7])
+    full = dict(x, history_mask=np.ones_like(mask))
+    np.testing.assert_array_equal(
+        data_input.trim_left_padding(full)["history"], x["history"]
+    )
+
+
 def test_make_dataset_errors():
+    with pytest.raises(ValueError, match="bucket_batches"):
+        data_input.make_dataset({"a": np.arange(3)}, bucket_batches=2)
+    with pytest.raises(ValueError, match="bucket_lengths"):
+        data_input.make_dataset(
+            {"a": np.arange(3)}, bucket_lengths=np.ones(2), bucket_batches=2
+        )
     with pytest.raises(ValueError, match="same length"):
         data_input.make_dataset({"a": np.arange(3)}, np.arange(4))
     with pytest.raises(ValueError, match="empty"):

@@ -71,6 +71,35 @@ def test_youtube_dnn_row_repeats_runs(tiny_flags):
     assert "latency" not in record
 
 
+@pytest.mark.parametrize("name", list(bench.SEQUENTIAL))
+def test_sequential_rows_count_sequences_and_positions(tiny_flags, monkeypatch, name):
+    monkeypatch.setattr(bench, "SEQUENTIAL_ITEMS", 40)
+    monkeypatch.setattr(bench, "SEQUENTIAL_LENGTH", 6)
+    monkeypatch.setattr(bench, "SEQUENTIAL_EMBEDDING", 8)
+    monkeypatch.setattr(bench, "SEQUENTIAL_BATCH", 16)
+    users, epochs = 40, 2
+    record = bench.bench_sequential(name, users, epochs, seed=0, peak=1e9, repeats=1)
+    _check_repeats(record, 1, epochs, users)
+    assert record["positions_per_second"] == pytest.approx(
+        6 * record["examples_per_second"]
+    )
+    assert 0 <= record["test_hr@10"] <= record["test_hr@50"] <= 1
+    assert record["rows"] == users and record["batch_size"] == 16
+
+
+def test_sequential_data_shapes_and_targets():
+    train, targets, test, test_targets = bench.sequential_data(7, 30, 5, seed=0)
+    assert train["history"].shape == targets.shape == test["history"].shape == (7, 5)
+    # Position t's target is the next input; the test row is the training row
+    # shifted by one, its target the item after it.
+    np.testing.assert_array_equal(targets[:, :-1], train["history"][:, 1:])
+    np.testing.assert_array_equal(test["history"], targets)
+    assert test_targets.shape == (7,) and train["history_mask"].all()
+    assert bench.sequential_flops_per_sequence("sasrec", 5, 30, 8) > (
+        3 * 2 * 5 * 30 * 8
+    )
+
+
 @pytest.mark.slow  # a SavedModel per model (deepfm's is in the fast test above)
 @pytest.mark.parametrize("name", list(bench.CTR_MODELS))
 def test_every_ctr_row_builds_and_serves(name, tmp_path):

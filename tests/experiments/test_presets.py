@@ -186,6 +186,26 @@ def test_s3rec_beauty_preset_applies_to_each_sequential_config(module):
     assert loop.monitor_metric(config) == "hr@50"
 
 
+@pytest.mark.parametrize("module", [sasrec, gru4rec, caser])
+def test_s3rec_beauty_full_preset_is_s3rec_full_ranking_protocol(module):
+    plain = module.get_config()
+    config = module.get_config("s3rec_beauty_full")
+    assert config.data.name == "amazon_beauty" and config.data.max_length == 50
+    assert config.data.split == "leave_one_out" and config.data.per_position
+    assert config.eval.protocol == "full" and config.eval.exclude_history == "true"
+    assert not config.eval.shared_negatives  # a sampled-protocol key, refused here
+    assert 20 in config.eval.ks and loop.monitor_metric(config) == "ndcg@20"
+    assert config.train.epochs == 200 and config.train.patience == 10
+    loop._check_config(config)
+    if module is sasrec:  # S3-Rec's SASRec sizes
+        assert config.model.embedding_dim == 64 and config.model.num_heads == 2
+        assert config.train.batch_size == 256
+        assert module.get_config("s3rec_beauty").model.embedding_dim == 50
+    else:
+        assert config.model == plain.model
+        assert config.train.batch_size == plain.train.batch_size
+
+
 def test_per_position_needs_a_model_with_a_query_per_position():
     config = youtube_dnn.get_config()
     config.data.per_position = True

@@ -302,3 +302,48 @@ def test_from_task_follows_the_task():
     assert shan.num_users == task.num_users and shan.per_position
     plain = retrieval.build_retrieval_task(_log(), max_length=7)
     assert not GRU4Rec.from_task(plain).per_position
+
+
+def _split(x, y):
+    from recsys_tf.data.retrieval import RetrievalSplit
+
+    return RetrievalSplit(
+        user_ids=x["user_id"],
+        history=x["history"],
+        history_mask=x["history_mask"],
+        targets=y,
+        timestamps=np.zeros_like(y),
+        request_ids=np.zeros_like(y),
+        user_features={},
+        per_position=True,
+    )
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_training_batches_are_cut_to_their_columns_for_padding_invariant_models(cls):
+    from experiments.configs import caser, sasrec
+    from recsys_tf.tasks import get_task
+
+    x, y = _batch(n=4)
+    x["history_mask"][:, :2] = False  # no row uses the first two columns
+    config = (caser if cls is Caser else sasrec).get_config()
+    config.model.name = cls.__name__.lower()
+    assert cls.padding_invariant == (cls is not Caser)
+    ((batch, targets),) = get_task(config).dataset(config, _split(x, y), batch_size=4)
+    cut = 2 if cls.padding_invariant else 0
+    np.testing.assert_array_equal(batch["history"], x["history"][:, cut:])
+    np.testing.assert_array_equal(batch["history_mask"], x["history_mask"][:, cut:])
+    np.testing.assert_array_equal(targets, y[:, cut:])
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_predicted_queries_do_not_depend_on_the_length_sorted_batches(cls, monkeypatch):
+    from recsys_tf.training import evaluation
+
+    x, _ = _batch(n=11)
+    model = _model(cls)
+    expected = testing.to_numpy(model(x))
+    monkeypatch.setattr(evaluation, "SORTED_BATCH", 3)
+    np.testing.assert_allclose(
+        evaluation.predict_queries(model, x, batch_size=4), expected, atol=1e-5
+    )

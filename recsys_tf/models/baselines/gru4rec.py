@@ -48,6 +48,8 @@ class GRU4Rec(SequentialRetrievalModel):
     Recommendations with Recurrent Neural Networks", ICLR 2016.
     """
 
+    padding_invariant = True
+
     def __init__(
         self,
         num_items,

@@ -48,6 +48,8 @@ class SASRec(SequentialRetrievalModel):
     Recommendation", ICDM 2018; code github.com/kang205/SASRec.
     """
 
+    padding_invariant = True
+
     def __init__(
         self,
         num_items,
