@@ -114,21 +114,21 @@ reproduce-mfmlp: $(DATA)/events.parquet
 
 # Sequential recommenders (issue 20), 3 seeds each: S3-Rec's Amazon Beauty files under its
 # protocol (preset s3rec_beauty: leave-one-out, history 50) with 99 sampled negatives (runs
-# <model>_amazon_beauty) and with full ranking, the user's earlier items excluded (runs
-# <model>_full_amazon_beauty), then ML-1M users 1-2999 under the same leave-one-out protocol,
-# full ranking (runs <model>_ml1m). README tables sequential_beauty_sampled / _full / _ml1m.
-SEQ_MODELS ?= sasrec gru4rec caser
+# <model>_amazon_beauty) and its full-ranking protocol (preset s3rec_beauty_full: the user's
+# earlier items excluded, selection on NDCG@20; runs <model>_full_amazon_beauty), then ML-1M
+# users 1-2999 under the full-ranking protocol (runs <model>_ml1m). README tables sequential_beauty_sampled / _full / _ml1m.
+SEQ_MODELS ?= sasrec gru4rec caser narm shan
 reproduce-sequential: $(STAMP)
 	@for model in $(SEQ_MODELS); do for seed in $(SEEDS); do \
 	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty \
 	    --config.seed=$$seed --config.train.verbose=2 \
 	    --workdir=$(RUNS)/$${model}_amazon_beauty/seed$$seed || exit 1; \
-	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty \
-	    --config.eval.protocol=full --config.name=$${model}_full \
+	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty_full \
+	    --config.name=$${model}_full \
 	    --config.seed=$$seed --config.train.verbose=2 \
 	    --workdir=$(RUNS)/$${model}_full_amazon_beauty/seed$$seed || exit 1; \
-	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty \
-	    --config.data.name=ml1m --config.eval.protocol=full \
+	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty_full \
+	    --config.data.name=ml1m \
 	    --config.seed=$$seed --config.train.verbose=2 \
 	    --workdir=$(RUNS)/$${model}_ml1m/seed$$seed || exit 1; \
 	done; done

@@ -223,6 +223,8 @@ SEQUENTIAL_MODELS = (
     ("SASRec", "sasrec", 0.4696, 0.3156, 0.0605, 0.0318),
     ("GRU4Rec", "gru4rec", 0.4106, 0.2584, 0.0283, 0.0137),
     ("Caser", "caser", 0.3942, 0.2512, None, None),
+    ("NARM", "narm", None, None, None, None),
+    ("SHAN", "shan", None, None, None, None),
 )
 
 
