@@ -150,6 +150,8 @@ class RetrievalTask:
     repeat_consumption: bool = False
     # Whether the training part has one target per position (`per_position`).
     per_position: bool = False
+    # The items' side features (category, brand, ...): name -> code per item.
+    item_features: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def parts(self):
         return {"train": self.train, "validation": self.validation, "test": self.test}
@@ -467,4 +469,9 @@ def build_retrieval_task(
         eval_totals=totals,
         repeat_consumption=repeats,
         per_position=per_position,
+        item_features={
+            c: log.items[c].to_numpy(np.int64)
+            for c in log.items.columns
+            if c != "item_id"
+        },
     )

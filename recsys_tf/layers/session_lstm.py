@@ -8,9 +8,9 @@ class _RestartingCell(keras.layers.Layer):
     """An `LSTMCell` whose state is zeroed before a step flagged as a restart; its
     input is the step's features with the flag as the last channel."""
 
-    def __init__(self, units, dropout=0.0, **kwargs):
+    def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
-        self.cell = keras.layers.LSTMCell(units, dropout=dropout, name="lstm_cell")
+        self.cell = keras.layers.LSTMCell(units, name="lstm_cell")
         self.state_size = self.cell.state_size
         self.output_size = units
 
@@ -37,7 +37,8 @@ class SessionLSTM(keras.layers.Layer):
     sequence of its own. Padded positions (`mask` False, left padding) keep the
     state and output zeros. Keras' `LSTMCell` with its forget-gate bias
     initialised to 1 (the authors' code: `forget_bias=1.0`), `dropout` on the
-    inputs (the code's `DropoutWrapper(input_keep_prob=1 - dropout)`).
+    inputs, drawn anew at every step (the code's
+    `DropoutWrapper(input_keep_prob=1 - dropout)`).
 
     Inputs: `inputs` `[batch, seq_len, dim]`; `mask` bool `[batch, seq_len]` (None
     = all real); `resets` bool `[batch, seq_len]` (None = one session).
@@ -76,7 +77,8 @@ class SessionLSTM(keras.layers.Layer):
                 "SessionLSTM takes `[batch, seq_len, dim]` inputs with known dim. "
                 f"Received: input_shape={input_shape}"
             )
-        cell = _RestartingCell(self.units, self.dropout, name="cell")
+        cell = _RestartingCell(self.units, name="cell")
+        self.input_dropout = keras.layers.Dropout(self.dropout)
         self.rnn = keras.layers.RNN(cell, return_sequences=True, name="rnn")
         self.rnn.build((input_shape[0], input_shape[1], input_shape[2] + 1))
 
@@ -86,6 +88,7 @@ class SessionLSTM(keras.layers.Layer):
         if resets is None:
             resets = ops.zeros(shape, "bool")
         flags = ops.cast(ops.cast(resets, "bool"), inputs.dtype)[..., None]
+        inputs = self.input_dropout(inputs, training=training)
         outputs = self.rnn(
             ops.concatenate([inputs, flags], axis=-1), mask=mask, training=training
         )

@@ -25,6 +25,7 @@ from recsys_tf.models.baselines.neumf import NeuMF
 from recsys_tf.models.baselines.pnn import PNN
 from recsys_tf.models.baselines.popularity import Popularity
 from recsys_tf.models.baselines.sasrec import SASRec
+from recsys_tf.models.baselines.sdm import SDM
 from recsys_tf.models.baselines.wide_deep import WideDeep
 from recsys_tf.models.baselines.wmf import WMF
 from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
@@ -48,6 +49,7 @@ MODELS = {
     "sasrec": SASRec,
     "gru4rec": GRU4Rec,
     "caser": Caser,
+    "sdm": SDM,
     "dsin": DSIN,
     "dfn": DFN,
     "dmt": DMT,
@@ -74,6 +76,7 @@ __all__ = [
     "PNN",
     "Popularity",
     "SASRec",
+    "SDM",
     "WideDeep",
     "YouTubeDNN",
     "PairwiseModel",
