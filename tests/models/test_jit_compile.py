@@ -25,6 +25,7 @@ SMALL = {
     "sasrec": dict(loss="softmax", dropout=0.0),
     "gru4rec": dict(loss="softmax", dropout=0.0),
     "caser": dict(loss="softmax", dropout=0.0),
+    "sdm": dict(loss="softmax", dropout=0.0, units=8, num_heads=2, embedding_dim=8),
 }
 STEPS = 2
 
@@ -32,10 +33,13 @@ STEPS = 2
 @pytest.fixture(scope="module")
 def tasks():
     log = synthetic.simulate(synthetic.make_config("tiny"), seed=0)
-    return {
-        task: loop.build_task(common.base("jit", task, dict(name="")), log)
-        for task in ("ctr", "retrieval", "pairwise")
-    }
+    tasks = {}
+    for task in ("ctr", "retrieval", "pairwise"):
+        config = common.base("jit", task, dict(name=""))
+        # SDM's session inputs (the other retrieval models ignore them).
+        config.data.session_gap, config.data.max_session_length = 600, 50
+        tasks[task] = loop.build_task(config, log)
+    return tasks
 
 
 def _kind(cls) -> str:
