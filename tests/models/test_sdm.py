@@ -199,3 +199,15 @@ def test_from_task_needs_sessions_and_reads_item_features():
     with pytest.raises(ValueError, match="genre"):
         SDM.from_task(task, item_features=("genre",))
     assert model(task.validation.features()).shape == (len(task.validation), 8)
+
+
+def test_runs_on_exactly_its_input_fields():
+    x, _ = _batch()
+    model = _model()
+    fields = model.input_fields()
+    assert set(fields) == set(x)
+    assert fields["history"] == NUM_ITEMS and fields["user_id"] == NUM_USERS
+    model(x)
+    for field in fields:
+        with pytest.raises(KeyError, match=field):
+            model({k: v for k, v in x.items() if k != field})
