@@ -134,6 +134,14 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     # examples) instead of one row per target; for models that encode the
     # history causally (`SequentialRetrievalModel`).
     config.data.per_position = False
+    # Retrieval sessions (SDM, Lv et al. 2019 Sec. 3.1): a gap of more than
+    # session_gap seconds or max_session_length items starts a new session; the
+    # long-term behaviours are the items before a session within
+    # long_term_seconds of it (0 = all in the history window). Sessions are built
+    # when session_gap or max_session_length is > 0.
+    config.data.session_gap = 0
+    config.data.max_session_length = 0
+    config.data.long_term_seconds = 0
     # 0 = evaluate every validation / test example (the default); k > 0 keeps a
     # seeded sample of k per part, recorded as results.json `eval_subsampled`.
     config.data.max_eval_examples = 0

@@ -218,13 +218,18 @@ def _queries(users, cutoffs):
     return keys[order], order
 
 
-def sessions(sequence: _Sequence, gap: int = SESSION_GAP_SECONDS):
+def sessions(users, timestamps, gap: int = SESSION_GAP_SECONDS, max_length: int = 0):
     """(segment_of [events], segment_start [sessions + 1]) of a (user, time)-sorted
-    sequence: a new user or a gap of more than `gap` seconds starts a session."""
-    n = len(sequence.keys)
+    sequence: a new user or a gap of more than `gap` seconds starts a session
+    (DSIN's rule); with `max_length` > 0 a session also ends after `max_length`
+    events, the next one starting a new session (SDM's rule, Lv et al. 2019
+    Sec. 3.1: at most 50 items per session)."""
+    n = len(timestamps)
     new = np.ones(n, bool)
-    users = sequence.keys // (MAX_TIMESTAMP + 1)
-    new[1:] = (users[1:] != users[:-1]) | (np.diff(sequence.timestamps) > gap)
+    new[1:] = (users[1:] != users[:-1]) | (np.diff(timestamps) > gap)
+    if max_length > 0:
+        start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
+        new = (np.arange(n) - start) % max_length == 0
     segment_of = (np.cumsum(new) - 1).astype(np.int32)
     segment_start = np.append(np.flatnonzero(new), n).astype(np.int32)
     return segment_of, segment_start
@@ -336,7 +341,14 @@ def add_sequences(
         for kind in wanted + (("click",) if num_sessions else ())
     }
     del events
-    segments = sessions(sequences["click"]) if num_sessions else None
+    segments = (
+        sessions(
+            sequences["click"].keys // (MAX_TIMESTAMP + 1),
+            sequences["click"].timestamps,
+        )
+        if num_sessions
+        else None
+    )
     starts = request_starts(log)
 
     def part(split: ctr.CTRSplit) -> ctr.CTRSplit:

@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 
-from recsys_tf.data import splits
-from recsys_tf.data.schema import EventLog
+from recsys_tf.data import ctr_sequence, splits
+from recsys_tf.data.schema import MAX_TIMESTAMP, EventLog
 
 
 @dataclasses.dataclass
@@ -36,6 +36,12 @@ class RetrievalSplit:
         sequence_start: int64 [n] index in `sequence` of the user's first item.
         sequence_index: int64 [n] index in `sequence` of the target's own event.
         per_position: whether `targets` holds one target per position.
+        sessions: with sessions (`build_retrieval_task(max_session_length=...)`),
+            "history_session_position" int32 [n, max_length]: how many earlier
+            items of its session each history position has in the window (0 at the
+            first item of a session and at padding), and "history_long_term" int32
+            [n, max_length]: how many items before that session, within the
+            long-term horizon and the window, it has (`SESSION_INPUTS`).
     """
 
     user_ids: np.ndarray
@@ -49,6 +55,7 @@ class RetrievalSplit:
     sequence_start: np.ndarray | None = None
     sequence_index: np.ndarray | None = None
     per_position: bool = False
+    sessions: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     _earlier: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -61,6 +68,7 @@ class RetrievalSplit:
             "history": self.history,
             "history_mask": self.history_mask,
             **self.user_features,
+            **self.sessions,
         }
 
     def earlier_items(self, rows) -> tuple[np.ndarray, np.ndarray]:
@@ -142,9 +150,53 @@ class RetrievalTask:
     repeat_consumption: bool = False
     # Whether the training part has one target per position (`per_position`).
     per_position: bool = False
+    # The items' side features (category, brand, ...): name -> code per item.
+    item_features: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def parts(self):
         return {"train": self.train, "validation": self.validation, "test": self.test}
+
+
+SESSION_INPUTS = ("history_session_position", "history_long_term")
+"""Model inputs of the session option of `build_retrieval_task`."""
+
+
+def _session_extents(users, stamps, user_start, gap, max_session_length, horizon):
+    """(position, long_term) int64 [events] of a (user, time)-sorted sequence: how
+    many earlier events of its own session each event has, and how many events
+    before that session lie within `horizon` seconds of the session's first event
+    (0 = no limit: every earlier event of the user). Sessions as SDM cuts them
+    (`ctr_sequence.sessions`: a gap of more than `gap` seconds, 0 = no gap rule,
+    or `max_session_length` events, 0 = no limit)."""
+    gap = gap if gap > 0 else np.iinfo(np.int64).max
+    segment_of, segment_start = ctr_sequence.sessions(
+        users, stamps, gap, max_session_length
+    )
+    first = segment_start[segment_of].astype(np.int64)
+    if horizon > 0:
+        keys = users * (MAX_TIMESTAMP + 1) + stamps
+        since = users * (MAX_TIMESTAMP + 1) + np.maximum(stamps[first] - horizon, 0)
+        long_first = np.searchsorted(keys, since, side="left")
+    else:
+        long_first = user_start
+    events = np.arange(len(users))
+    return events - first, first - long_first
+
+
+def _history_sessions(extents, index, mask) -> dict[str, np.ndarray]:
+    """The session inputs (`SESSION_INPUTS`) of history rows whose column c holds
+    event `index[r, c]` where `mask` is True, each count cut to the window (the
+    columns before c)."""
+    position, long_term = (
+        np.where(mask, e[np.clip(index, 0, None)], 0) for e in extents
+    )
+    column = np.arange(index.shape[1])[None, :]
+    position = np.minimum(position, column)
+    long_term = np.minimum(long_term, column - position)
+    return {
+        SESSION_INPUTS[0]: position.astype(np.int32),
+        SESSION_INPUTS[1]: long_term.astype(np.int32),
+    }
 
 
 def _user_starts(users: np.ndarray) -> np.ndarray:
@@ -197,6 +249,9 @@ def build_retrieval_task(
     max_eval_examples: int | None = None,
     seed: int = 0,
     per_position: bool = False,
+    session_gap: int = 0,
+    max_session_length: int = 0,
+    long_term_seconds: int = 0,
 ) -> RetrievalTask:
     """Turns an event log into next-item examples.
 
@@ -216,6 +271,16 @@ def build_retrieval_task(
     training part (the same `min_history`); a user's earlier targets beyond
     `max_length` are left out, as SASRec does (a larger `max_length` keeps them).
 
+    With `session_gap` or `max_session_length` > 0, every part also gets the
+    session inputs of SDM (Lv et al. 2019, Sec. 3.1; `RetrievalSplit.sessions`):
+    each user's positives are cut into sessions (a gap of more than `session_gap`
+    seconds or `max_session_length` items starts a new one; SDM: 10 minutes, 50),
+    and each history position gets its short-term session (its own session up to
+    itself) and its long-term behaviours (the items before that session, within
+    `long_term_seconds` of its start; SDM: 7 days; 0 = all), both cut to the
+    window of `max_length` items. They are computed from the history's own events:
+    never from a target or a later event.
+
     Args:
         log: a validated event log.
         positive_events: event types that make the sequence; empty = "click"
@@ -229,6 +294,11 @@ def build_retrieval_task(
             examples each, drawn with `seed` (to bound full-ranking cost).
         seed: seed of that draw.
         per_position: one training row per user with a target per position.
+        session_gap: seconds of a gap that starts a new session (0 = no gap rule).
+        max_session_length: items after which a session ends (0 = no limit;
+            sessions are built when this or `session_gap` is > 0).
+        long_term_seconds: horizon of the long-term behaviours before a session
+            (0 = every earlier item in the window).
 
     Returns:
         A `RetrievalTask`.
@@ -244,6 +314,21 @@ def build_retrieval_task(
             f"max_length={max_length}, min_history={min_history}"
         )
     splits.check_timestamps_support(log.meta, split, log.path or "event log")
+    if min(session_gap, max_session_length, long_term_seconds) < 0:
+        raise ValueError(
+            "`session_gap`, `max_session_length` and `long_term_seconds` must be "
+            f">= 0. Received: session_gap={session_gap}, max_session_length="
+            f"{max_session_length}, long_term_seconds={long_term_seconds}"
+        )
+    if (session_gap or long_term_seconds) and log.meta.get(
+        "timestamps", "seconds"
+    ) != "seconds":
+        raise ValueError(
+            f"{log.path or 'event log'}: session_gap / long_term_seconds need "
+            f"timestamps in seconds, but this dataset's are "
+            f"{log.meta.get('timestamps')!r}; set them to 0 (sessions of "
+            "max_session_length items)"
+        )
     positive_events = tuple(positive_events) or default_positive_events(log)
     events = log.events_of(*positive_events)
     if events.empty:
@@ -263,6 +348,16 @@ def build_retrieval_task(
     )
     user_start = _user_starts(users)
     history, mask = _histories(items, user_start, max_length)
+    extents = None
+    if session_gap or max_session_length:
+        extents = _session_extents(
+            users,
+            stamps,
+            user_start,
+            session_gap,
+            max_session_length,
+            long_term_seconds,
+        )
     if split == "time":
         parts = splits.time_split(stamps, fractions)
     else:
@@ -302,6 +397,15 @@ def build_retrieval_task(
             sequence=items,
             sequence_start=user_start[rows],
             sequence_index=rows,
+            sessions=(
+                {}
+                if extents is None
+                else _history_sessions(
+                    extents,
+                    rows[:, None] + np.arange(-max_length, 0)[None, :],
+                    mask[rows],
+                )
+            ),
         )
 
     def per_position_part():
@@ -331,6 +435,11 @@ def build_retrieval_task(
             grid[name][user_row, column] = values
         mask = np.zeros(shape, bool)
         mask[user_row, column] = True
+        sessions = {}
+        if extents is not None:
+            index = np.zeros(shape, np.int64)
+            index[user_row, column] = rows - 1  # the history item's event
+            sessions = _history_sessions(extents, index, mask)
         owners = np.zeros(shape[0], np.int64)
         owners[user_row] = users[rows]
         return RetrievalSplit(
@@ -340,6 +449,7 @@ def build_retrieval_task(
                 c: table[c].to_numpy(np.int64)[owners] for c in user_features
             },
             per_position=True,
+            sessions=sessions,
             **grid,
         )
 
@@ -359,4 +469,9 @@ def build_retrieval_task(
         eval_totals=totals,
         repeat_consumption=repeats,
         per_position=per_position,
+        item_features={
+            c: log.items[c].to_numpy(np.int64)
+            for c in log.items.columns
+            if c != "item_id"
+        },
     )

@@ -10,6 +10,7 @@ from recsys_tf.layers.cross_network import CrossNetwork
 from recsys_tf.layers.dice import Dice
 from recsys_tf.layers.factorization_machine import FactorizationMachine
 from recsys_tf.layers.field_embedding import FieldEmbedding
+from recsys_tf.layers.gated_fusion import GatedFusion
 from recsys_tf.layers.inner_product import InnerProduct
 from recsys_tf.layers.interacting_layer import InteractingLayer
 from recsys_tf.layers.masked_mean_pooling import MaskedMeanPooling
@@ -19,31 +20,36 @@ from recsys_tf.layers.ntm_memory import NTMMemory
 from recsys_tf.layers.orthogonal_projection import OrthogonalProjection
 from recsys_tf.layers.outer_product import OuterProduct
 from recsys_tf.layers.pair_gate import PAIRGate
+from recsys_tf.layers.session_lstm import SessionLSTM
 from recsys_tf.layers.target_attention import TargetAttention
 from recsys_tf.layers.transformer_block import TransformerBlock
+from recsys_tf.layers.user_attention import UserAttention
 from recsys_tf.layers.user_attention_pooling import UserAttentionPooling
 
 __all__ = [
     "AUGRU",
     "MLP",
+    "ActivationUnit",
+    "BiasEncoding",
     "CaserConvolution",
     "CausalAdditiveAttention",
     "CausalTransformerBlock",
-    "ActivationUnit",
     "CrossNetwork",
     "Dice",
     "FactorizationMachine",
     "FieldEmbedding",
+    "GatedFusion",
     "InnerProduct",
     "InteractingLayer",
     "MaskedMeanPooling",
-    "OuterProduct",
     "MultiHeadInteraction",
-    "OrthogonalProjection",
     "NTMMemory",
+    "OrthogonalProjection",
+    "OuterProduct",
     "PAIRGate",
-    "BiasEncoding",
+    "SessionLSTM",
     "TargetAttention",
     "TransformerBlock",
+    "UserAttention",
     "UserAttentionPooling",
 ]

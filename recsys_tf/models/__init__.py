@@ -26,6 +26,7 @@ from recsys_tf.models.baselines.neumf import NeuMF
 from recsys_tf.models.baselines.pnn import PNN
 from recsys_tf.models.baselines.popularity import Popularity
 from recsys_tf.models.baselines.sasrec import SASRec
+from recsys_tf.models.baselines.sdm import SDM
 from recsys_tf.models.baselines.shan import SHAN
 from recsys_tf.models.baselines.wide_deep import WideDeep
 from recsys_tf.models.baselines.wmf import WMF
@@ -52,6 +53,7 @@ MODELS = {
     "caser": Caser,
     "narm": NARM,
     "shan": SHAN,
+    "sdm": SDM,
     "dsin": DSIN,
     "dfn": DFN,
     "dmt": DMT,
@@ -60,34 +62,35 @@ MODELS = {
 }
 
 __all__ = [
-    "MODELS",
-    "CTRModel",
-    "RetrievalModel",
-    "SequenceCTRModel",
-    "SequentialRetrievalModel",
-    "AutoInt",
-    "Caser",
+    "BPR",
     "DCN",
-    "DeepFM",
     "DFN",
+    "DIEN",
+    "DIN",
     "DMT",
     "DSIN",
     "FM",
+    "MFMLP",
+    "MFPR",
+    "MODELS",
+    "NARM",
+    "PNN",
+    "SDM",
+    "SHAN",
+    "WMF",
+    "AutoInt",
+    "CTRModel",
+    "Caser",
+    "DeepFM",
     "GRU4Rec",
     "LogisticRegression",
-    "PNN",
+    "NeuMF",
+    "PairwiseModel",
     "Popularity",
+    "RetrievalModel",
     "SASRec",
+    "SequenceCTRModel",
+    "SequentialRetrievalModel",
     "WideDeep",
     "YouTubeDNN",
-    "PairwiseModel",
-    "MFMLP",
-    "BPR",
-    "WMF",
-    "NeuMF",
-    "MFPR",
-    "NARM",
-    "SHAN",
-    "DIN",
-    "DIEN",
 ]

@@ -36,6 +36,9 @@ class Retrieval(Task):
             max_eval_examples=data.max_eval_examples or None,
             seed=config.seed,
             per_position=data.per_position,
+            session_gap=data.session_gap,
+            max_session_length=data.max_session_length,
+            long_term_seconds=data.long_term_seconds,
         )
 
     def inputs(self, config, part):

@@ -27,6 +27,7 @@ SMALL = {
     "caser": dict(loss="softmax", dropout=0.0),
     "narm": dict(loss="softmax", embedding_dropout=0.0, dropout=0.0),
     "shan": dict(loss="softmax", embeddings_l2=0.01, attention_l2=0.01),
+    "sdm": dict(loss="softmax", dropout=0.0, units=8, num_heads=2, embedding_dim=8),
 }
 STEPS = 2
 
@@ -34,10 +35,13 @@ STEPS = 2
 @pytest.fixture(scope="module")
 def tasks():
     log = synthetic.simulate(synthetic.make_config("tiny"), seed=0)
-    return {
-        task: loop.build_task(common.base("jit", task, dict(name="")), log)
-        for task in ("ctr", "retrieval", "pairwise")
-    }
+    tasks = {}
+    for task in ("ctr", "retrieval", "pairwise"):
+        config = common.base("jit", task, dict(name=""))
+        # SDM's session inputs (the other retrieval models ignore them).
+        config.data.session_gap, config.data.max_session_length = 600, 50
+        tasks[task] = loop.build_task(config, log)
+    return tasks
 
 
 def _kind(cls) -> str:
