@@ -225,6 +225,7 @@ SEQUENTIAL_MODELS = (
     ("Caser", "caser", 0.3942, 0.2512, None, None),
     ("NARM", "narm", None, None, None, None),
     ("SHAN", "shan", None, None, None, None),
+    ("SDM", "sdm", None, None, None, None),
 )
 
 

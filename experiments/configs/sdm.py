@@ -33,14 +33,15 @@ test and 55% of test rows have long-term behaviours (11 on average).
 from experiments.configs import common
 
 # S3-Rec's Beauty files have an event order instead of times and no side
-# features (data_prep/sasrec.py): no gap rule, no 7-day horizon, the id only.
-TUNED = {
-    "s3rec_beauty": {
-        "data.session_gap": 0,
-        "data.long_term_seconds": 0,
-        "model.item_features": (),
-    }
+# features (data_prep/sasrec.py): no gap rule, no 7-day horizon, the id only, under
+# both Beauty presets (make reproduce-sequential's ML-1M runs take s3rec_beauty_full
+# too, so there SDM also reads 50-item sessions of ids only).
+_BEAUTY = {
+    "data.session_gap": 0,
+    "data.long_term_seconds": 0,
+    "model.item_features": (),
 }
+TUNED = {"s3rec_beauty": _BEAUTY, "s3rec_beauty_full": _BEAUTY}
 
 
 def get_config(arg=None):
