@@ -28,6 +28,7 @@ from recsys_tf.models.baselines.sasrec import SASRec
 from recsys_tf.models.baselines.wide_deep import WideDeep
 from recsys_tf.models.baselines.wmf import WMF
 from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
+from recsys_tf.models.dumn import DUMN
 from recsys_tf.models.mf_mlp import MFMLP
 
 MODELS = {
@@ -53,6 +54,7 @@ MODELS = {
     "dmt": DMT,
     "din": DIN,
     "dien": DIEN,
+    "dumn": DUMN,
 }
 
 __all__ = [
@@ -84,4 +86,5 @@ __all__ = [
     "MFPR",
     "DIN",
     "DIEN",
+    "DUMN",
 ]
