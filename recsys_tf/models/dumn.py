@@ -292,7 +292,7 @@ class DUMN(SequenceCTRModel):
             task, fields, sequence_types, feedback=feedback, **kwargs
         )
 
-    def representations(self, inputs, training=False):
+    def representations(self, inputs):
         """What Eq. (1)-(7) compute, for inspection (Figures 3-4) and tests.
 
         Returns:
@@ -317,7 +317,7 @@ class DUMN(SequenceCTRModel):
         )
 
     def call(self, inputs, training=False):
-        parts = self.representations(inputs, training)
+        parts = self.representations(inputs)
         user, purified = parts["user"], parts["purified"]
         short = ops.stack([purified[t] for t in self.sequence_types], axis=1)
         if not self.memories:

@@ -201,9 +201,14 @@ def test_overfits_one_batch():
     assert np.mean((testing.to_numpy(model(x)) > 0) == (y > 0.5)) == 1.0
 
 
-def test_save_reload_keeps_the_memory_state(tmp_path):
+@pytest.mark.parametrize(
+    "switches",
+    [{"fusion": "cross", "triplet_sampling": "random"}, {"memory": "one"}],
+    ids=["cross_rs", "umn1"],
+)
+def test_save_reload_keeps_the_memory_state(switches, tmp_path):
     x, y = _batch()
-    model = _model(fusion="cross", triplet_sampling="random")
+    model = _model(**switches)
     model(x)
     start = [testing.to_numpy(v).copy() for v in _memories(model)]
     model(x, training=True)  # a write: the memory is not its initial value
@@ -212,7 +217,8 @@ def test_save_reload_keeps_the_memory_state(tmp_path):
     reloaded = testing.assert_save_reload(model, x, tmp_path)
     for a, b in zip(_memories(reloaded), _memories(model)):
         np.testing.assert_array_equal(testing.to_numpy(a), testing.to_numpy(b))
-    assert (reloaded.fusion, reloaded.triplet_sampling) == ("cross", "random")
+    for key, value in switches.items():
+        assert getattr(reloaded, key) == value
 
 
 @pytest.mark.slow
