@@ -24,11 +24,12 @@ Command: python -m experiments.train --config=experiments/configs/dumn.py
   --workdir=runs/dumn_synthetic/seed0
 Expected time on a 2-core CPU: not measured on the small simulator yet. On the
 tiny simulator (`--config.data.size=tiny`: 24,000 training impressions, 24 steps
-of 1024) an epoch took 937 s then 532 s (34.5 examples/s) on the 2-core machine
-shared with ~30 other processes (load average 31-33); 2 epochs gave validation
-AUC 0.617 then 0.643, test AUC 0.617. At that rate an epoch of the small
-simulator's 0.96 M impressions would take about 8 hours: measure it on an idle
-machine before planning seeds.
+of 1024) an epoch took 937 s then 532 s on the 2-core machine shared with ~30
+other processes (load average 31-33), 209 s at a load of 13-17 (115 examples/s);
+2 epochs gave validation AUC 0.617 then 0.643, test AUC 0.617 (a rerun of epoch 1
+gave the same validation AUC). At 115 examples/s an epoch of the small simulator's
+0.96 M impressions would take about 2.3 hours: measure it on an idle machine
+before planning seeds.
 """
 
 from experiments.configs import common
