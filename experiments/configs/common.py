@@ -130,6 +130,9 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     config.data.item_features = ("category",)
     config.data.num_sessions = 0  # DSIN: the last S click sessions (0 = none)
     config.data.session_length = 10  # DSIN: the last L items of each session
+    # DUMN_AF: the types merged into one time-ordered sequence, read as the
+    # sequence type "all" (needs "all" in sequence_types; () = none).
+    config.data.merged_types = ()
     # One training row per user with a target at every position (SASRec's
     # examples) instead of one row per target; for models that encode the
     # history causally (`SequentialRetrievalModel`).

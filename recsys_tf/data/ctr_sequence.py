@@ -24,6 +24,12 @@ Feedback types, from the data (a type exists when the log holds its events):
   DUMN's "like / dislike" read on five stars);
 - cart / fav / buy: those events (the simulator, Taobao).
 
+Merged sequence (DUMN_AF, DUMN Table 6): the type `MERGED` ("all") in
+`sequence_types` is one sequence holding the events of every type of
+`merged_types`, time-ordered (ties: in `SEQUENCE_TYPES` order, then as within
+each type), cut by the same leakage rule; it gives `all_item_id`, `all_{feat}`
+and `all_mask`. The type of each event is not given (DUMN_AF reads one sequence).
+
 Leakage rule. An instance at time t in request q sees the events of its user
 with timestamp < min(t, the first timestamp of any event of q): events at t
 itself (equal timestamps) never enter, and no event of its own request ever
@@ -76,6 +82,9 @@ from recsys_tf.data.schema import MAX_TIMESTAMP, EventLog
 
 SEQUENCE_TYPES = ("click", "unclick", "like", "dislike", "cart", "fav", "buy")
 """Feedback types a behaviour sequence can hold, in this order."""
+
+MERGED = "all"
+"""The one time-ordered sequence of the `merged_types` (DUMN_AF)."""
 
 SESSION_GAP_SECONDS = 30 * 60
 """DSIN: a gap of more than 30 minutes between two clicks starts a new session."""
@@ -235,13 +244,27 @@ def sessions(users, timestamps, gap: int = SESSION_GAP_SECONDS, max_length: int 
     return segment_of, segment_start
 
 
-def check_options(sequence_types, max_length, num_sessions, session_length):
+def check_options(
+    sequence_types, max_length, num_sessions, session_length, merged_types=()
+):
     """Refuses unknown feedback types and lengths no task can use (ValueError)."""
-    unknown = [t for t in sequence_types if t not in SEQUENCE_TYPES]
+    unknown = [t for t in sequence_types if t not in SEQUENCE_TYPES + (MERGED,)]
     if unknown:
         raise ValueError(
             f"sequence_types {unknown} are not feedback types; expected a subset "
-            f"of {SEQUENCE_TYPES}"
+            f"of {SEQUENCE_TYPES + (MERGED,)}"
+        )
+    unknown = [t for t in merged_types if t not in SEQUENCE_TYPES]
+    if unknown:
+        raise ValueError(
+            f"merged_types {unknown} are not feedback types; expected a subset of "
+            f"{SEQUENCE_TYPES}"
+        )
+    if (MERGED in sequence_types) != bool(merged_types):
+        raise ValueError(
+            f"the {MERGED!r} sequence needs merged_types and merged_types need "
+            f"{MERGED!r} in sequence_types. Received: sequence_types="
+            f"{tuple(sequence_types)}, merged_types={tuple(merged_types)}"
         )
     if max_length < 1 or session_length < 1 or num_sessions < 0:
         raise ValueError(
@@ -258,6 +281,7 @@ def build_ctr_sequence_task(
     max_length: int = 100,
     num_sessions: int = 0,
     session_length: int = 10,
+    merged_types: tuple[str, ...] = (),
     **ctr_options,
 ) -> CTRSequenceTask:
     """The CTR task of `log` (`ctr.build_ctr_task(log, **ctr_options)`: label,
@@ -272,6 +296,7 @@ def build_ctr_sequence_task(
         max_length=max_length,
         num_sessions=num_sessions,
         session_length=session_length,
+        merged_types=merged_types,
     )
 
 
@@ -284,6 +309,7 @@ def add_sequences(
     max_length: int = 100,
     num_sessions: int = 0,
     session_length: int = 10,
+    merged_types: tuple[str, ...] = (),
 ) -> CTRSequenceTask:
     """The CTR task `task` of `log` with per-impression feedback sequences.
 
@@ -298,6 +324,8 @@ def add_sequences(
         max_length: T, the most recent items per type.
         num_sessions: S, the most recent click sessions (0 = no session inputs).
         session_length: L, the most recent items per session.
+        merged_types: the types of the `MERGED` sequence (needed exactly when
+            `sequence_types` holds it).
 
     Returns:
         A `CTRSequenceTask`.
@@ -307,7 +335,9 @@ def add_sequences(
             dataset), an unknown type or item feature, or bad lengths.
     """
     name = dataset_name(log)
-    check_options(sequence_types, max_length, num_sessions, session_length)
+    check_options(
+        sequence_types, max_length, num_sessions, session_length, merged_types
+    )
     features = ("item_id",) + tuple(f for f in item_features if f != "item_id")
     missing = [f for f in features if f not in task.fields]
     if missing:
@@ -324,7 +354,8 @@ def add_sequences(
     clicks = ctr.resolve_label(log, label) == "click"
     events = feedback_events(log, task if clicks else None)
     wanted = tuple(sequence_types) or tuple(events)
-    for kind in wanted + (("click",) if num_sessions else ()):
+    sources = tuple(t for t in wanted if t != MERGED) + tuple(merged_types)
+    for kind in sources + (("click",) if num_sessions else ()):
         if kind not in events:
             raise ValueError(
                 f"sequence type {kind!r}: the dataset {name!r} has no {kind} "
@@ -339,7 +370,14 @@ def add_sequences(
     sequences = {
         kind: _Sequence.of(*events[kind], log.num_users)
         for kind in wanted + (("click",) if num_sessions else ())
+        if kind != MERGED
     }
+    if merged_types:
+        merged = [t for t in SEQUENCE_TYPES if t in merged_types]  # tie order
+        sequences[MERGED] = _Sequence.of(
+            *(np.concatenate([events[t][i] for t in merged]) for i in range(3)),
+            log.num_users,
+        )
     del events
     segments = (
         sessions(

@@ -31,6 +31,7 @@ from recsys_tf.models.baselines.shan import SHAN
 from recsys_tf.models.baselines.wide_deep import WideDeep
 from recsys_tf.models.baselines.wmf import WMF
 from recsys_tf.models.baselines.youtube_dnn import YouTubeDNN
+from recsys_tf.models.dumn import DUMN
 from recsys_tf.models.mf_mlp import MFMLP
 
 MODELS = {
@@ -59,6 +60,7 @@ MODELS = {
     "dmt": DMT,
     "din": DIN,
     "dien": DIEN,
+    "dumn": DUMN,
 }
 
 __all__ = [
@@ -69,6 +71,7 @@ __all__ = [
     "DIN",
     "DMT",
     "DSIN",
+    "DUMN",
     "FM",
     "MFMLP",
     "MFPR",

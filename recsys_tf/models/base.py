@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from recsys_tf.data.ctr_sequence import SEQUENCE_TYPES
+from recsys_tf.data.ctr_sequence import MERGED, SEQUENCE_TYPES
 from recsys_tf.layers import FieldEmbedding
 from recsys_tf.losses import PAIR_LOSSES, pair_loss
 
@@ -216,10 +216,10 @@ class SequenceCTRModel(FieldCTRModel):
         super().__init__(fields, vocabulary_sizes, embedding_dim, l2, **kwargs)
         sequence_types = tuple(sequence_types)
         item_features = tuple(item_features)
-        unknown = [t for t in sequence_types if t not in SEQUENCE_TYPES]
+        unknown = [t for t in sequence_types if t not in SEQUENCE_TYPES + (MERGED,)]
         if not sequence_types or unknown:
             raise ValueError(
-                f"`sequence_types` must be non-empty, of {SEQUENCE_TYPES}. "
+                f"`sequence_types` must be non-empty, of {SEQUENCE_TYPES + (MERGED,)}. "
                 f"Received: sequence_types={sequence_types}"
             )
         missing = [f for f in item_features if f not in self.fields]

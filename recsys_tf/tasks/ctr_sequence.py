@@ -18,7 +18,8 @@ class CTRSequence(CTR):
 
     Config: `data.sequence_types` (() = every type the data has),
     `data.item_features`, `data.max_length` (T), `data.num_sessions` (S, 0 = no
-    session inputs) and `data.session_length` (L).
+    session inputs), `data.session_length` (L) and `data.merged_types` (the
+    types of the time-ordered sequence "all", DUMN_AF).
     """
 
     name = "ctr_sequence"
@@ -34,6 +35,7 @@ class CTRSequence(CTR):
             max_length=data.max_length,
             num_sessions=data.num_sessions,
             session_length=data.session_length,
+            merged_types=tuple(data.get("merged_types", ())),
         )
 
     def check_config(self, config) -> None:
@@ -44,6 +46,7 @@ class CTRSequence(CTR):
                 data.max_length,
                 data.num_sessions,
                 data.session_length,
+                tuple(data.get("merged_types", ())),
             )
         except ValueError as error:
             raise ConfigError(f"config.data: {error}") from error

@@ -7,7 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsys_tf.data.ctr_sequence import SEQUENCE_TYPES, build_ctr_sequence_task
+from recsys_tf.data.ctr_sequence import (
+    MERGED,
+    SEQUENCE_TYPES,
+    build_ctr_sequence_task,
+)
 from recsys_tf.data.input import SequenceWindows, make_dataset
 from recsys_tf.data.schema import EventLog, validate
 from recsys_tf.training import evaluation
@@ -374,3 +378,49 @@ def test_sessions_cut_at_30_minute_gaps():
     # sessions before t=9000: [0, 1, 2] (gaps 100, 1800), [3, 4, 5]; none other.
     assert x["session_item_id"][row].tolist() == [[0, 0], [1, 2], [4, 5]]
     assert x["session_mask"][row].tolist() == [[0, 0], [1, 1], [1, 1]]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_merged_sequence_matches_brute_force(seed):
+    """DUMN_AF's "all" sequence: the merged types' events strictly before the
+    cutoff, time-ordered (ties in SEQUENCE_TYPES order), the last T."""
+    log = random_log(seed, num_requests=14)
+    T, merged = 5, ("dislike", "click", "unclick", "like")
+    task = build_ctr_sequence_task(
+        log,
+        sequence_types=("click", MERGED),
+        merged_types=merged,
+        max_length=T,
+        fractions=(0.5, 0.25, 0.25),
+    )
+    assert task.sequence_types == ("click", MERGED)
+    order = [t for t in SEQUENCE_TYPES if t in merged]
+    for part in task.parts().values():
+        x = cut(part, batch_size=3)
+        for row in range(len(part)):
+            user, t, request = (
+                part.user_ids[row],
+                part.timestamps[row],
+                part.request_ids[row],
+            )
+            begin = log.events[log.events.request_id == request].timestamp.min()
+            history = sorted(
+                (e[2], order.index(kind), e[4], e[1])
+                for kind in merged
+                for e in type_events(log, kind)
+                if e[0] == user and e[2] < min(t, begin)
+            )
+            items, mask = left_pad([h[-1] for h in history], T)
+            assert x[f"{MERGED}_item_id"][row].tolist() == items, row
+            assert x[f"{MERGED}_mask"][row].tolist() == mask
+            assert set(x) >= {f"{MERGED}_category", "click_item_id"}
+
+
+def test_merged_sequence_options_are_checked():
+    log = random_log(0)
+    with pytest.raises(ValueError, match="needs merged_types"):
+        build_ctr_sequence_task(log, sequence_types=(MERGED,))
+    with pytest.raises(ValueError, match="needs merged_types"):
+        build_ctr_sequence_task(log, sequence_types=("click",), merged_types=("click",))
+    with pytest.raises(ValueError, match="merged_types.*not feedback types"):
+        build_ctr_sequence_task(log, sequence_types=(MERGED,), merged_types=("rate",))

@@ -1,9 +1,11 @@
-"""The DSIN, DFN and DMT configs build their models from a behaviour-sequence task."""
+"""The DSIN, DFN, DMT and DUMN configs (DUMN's ablation presets too) build their
+models from a behaviour-sequence task."""
 
 import pytest
 
-from experiments.configs import dfn, dmt, dsin
-from recsys_tf.models import DFN, DMT, DSIN
+from experiments.configs import dfn, dmt, dsin, dumn
+from recsys_tf.models import DFN, DMT, DSIN, DUMN
+from recsys_tf.tasks.ctr_sequence import CTRSequence
 from recsys_tf.training import loop
 from tests import testing
 
@@ -46,3 +48,37 @@ def test_dfn_on_data_without_dislike_names_it_and_the_switch_turns_it_off():
         loop.build_model(config, task)
     config.model.sequence_types = ("click", "unclick")
     assert loop.build_model(config, task).external_types == ("click",)
+
+
+@pytest.mark.parametrize("preset", [None, *sorted(dumn.ABLATIONS)])
+def test_every_dumn_preset_builds_its_model(preset):
+    config = dumn.get_config(preset)
+    assert config.name == ("dumn" if preset is None else f"dumn_{preset}")
+    assert config.model.name == "dumn" and config.train.learning_rate == 5e-3
+    CTRSequence().check_config(config)
+    # The task the builder gives for this data config (its sequence types).
+    task = testing.FakeSequenceCTRTask(
+        VOCAB, sequence_types=config.data.sequence_types, max_length=100
+    )
+    model = loop.build_model(config, task)
+    assert type(model) is DUMN
+    assert (model.num_slots, model.slot_dim, model.controller_units) == (256, 64, 512)
+    switches = dumn.ABLATIONS.get(preset, {})
+    for key, value in switches.items():
+        if key.startswith("model."):
+            assert getattr(model, key[len("model.") :]) == value, key
+    assert set(model.sequence_types) <= set(config.data.sequence_types)
+
+
+def test_dumn_on_data_without_dislike_names_it_and_the_preset_turns_it_off():
+    task = testing.FakeSequenceCTRTask(
+        VOCAB, sequence_types=("click", "unclick", "like"), dataset="taobao_ad"
+    )
+    with pytest.raises(ValueError, match=r"\['dislike'\].*'taobao_ad'"):
+        loop.build_model(dumn.get_config(), task)
+    model = loop.build_model(dumn.get_config("no_dislike"), task)
+    assert "dislike" not in model.memories and model.purified_pairs == (
+        ("unclick", "like"),
+    )
+    with pytest.raises(ValueError, match="DUMN's ablations"):
+        dumn.get_config("umn2")

@@ -3,8 +3,10 @@
 The same check as `test_mirrored.py` (its script's `check`: two epochs of fit,
 then loss and gradients summed over the two replicas against a single-device copy
 with the same weights), in a fresh interpreter, on batches with click / unclick /
-dislike sequences and DSIN's sessions (int8 masks, as the input pipeline feeds
-them).
+like / dislike sequences and DSIN's sessions (int8 masks, as the input pipeline
+feeds them). For DUMN, whose fit also writes its memories (MEAN-aggregated) and
+adds the triplet term, the two replicas' copies of every memory must also agree
+after fit, and have moved.
 """
 
 import json
@@ -25,7 +27,7 @@ SHARED = MIRRORED_SCRIPT.split("\nresults = {")[0]
 SCRIPT = (
     SHARED
     + r"""
-from recsys_tf.models import DFN, DMT, DSIN  # noqa: E402
+from recsys_tf.models import DFN, DMT, DSIN, DUMN  # noqa: E402
 from tests import testing  # noqa: E402
 
 SEQ_VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
@@ -42,7 +44,7 @@ def sequence_data():
     parts = [
         testing.add_sessions(
             testing.sequence_ctr_batch(
-                SEQ_VOCAB, sequence_types=("click", "unclick", "dislike"), n=32,
+                SEQ_VOCAB, sequence_types=("click", "unclick", "like", "dislike"), n=32,
                 length=4, seed=seed,
             )[0],
             SEQ_VOCAB, 3, 3, seed=seed,
@@ -53,8 +55,40 @@ def sequence_data():
     return x, rng.integers(0, 2, N).astype("float32")
 
 
+
+def build_dumn(triplet_weight=0.0):
+    # `check` compares inference passes, which add no triplet term: without it
+    # the anchor maps (its only users) do not exist. The fit of
+    # `dumn_memory_replicas` trains with it.
+    return DUMN(
+        SEQ_FIELDS, SEQ_SIZES, num_slots=8, slot_dim=6, controller_units=8, seed=0,
+        triplet_weight=triplet_weight, **SEQ_COMMON,
+    )
+
+
+def dumn_memory_replicas():
+    # The largest difference between the replicas' copies of a memory after a
+    # fit, and the smallest change of a memory during it.
+    x, y = sequence_data()
+    with strategy.scope():
+        model = build_dumn(triplet_weight=1.0)
+        model.compile(optimizer="adam")
+        model(x)
+    memories = [v for v in model.non_trainable_weights if v.path.endswith("/memory")]
+    before = [v.numpy() for v in memories]
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    copies = [[c.numpy() for c in v.value.values] for v in memories]
+    return {
+        "count": len(memories),
+        "replica_diff": max(float(np.max(np.abs(c[0] - c[1]))) for c in copies),
+        "moved": min(float(np.max(np.abs(c[0] - b))) for c, b in zip(copies, before)),
+    }
+
+
 results = {
     "replicas": strategy.num_replicas_in_sync,
+    "dumn": check(build_dumn, sequence_data),
+    "dumn_memory": dumn_memory_replicas(),
     "dsin": check(lambda: DSIN(SEQ_FIELDS, SEQ_SIZES, **SEQ_COMMON), sequence_data),
     "dfn": check(
         lambda: DFN(
@@ -75,7 +109,7 @@ print("RESULTS " + json.dumps(results))
 """
 )
 
-CHECKED = ["dsin", "dfn", "dmt"]
+CHECKED = ["dsin", "dfn", "dmt", "dumn"]
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +160,11 @@ def test_replica_loss_and_gradients_equal_single_device(results, model):
 def test_evaluate_reports_the_same_loss(results, model):
     r = results[model]
     np.testing.assert_allclose(r["eval_dist"], r["eval_single"], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_dumn_memories_stay_equal_across_replicas(results):
+    r = results["dumn_memory"]
+    assert r["count"] == 4
+    assert r["moved"] > 1e-4
+    assert r["replica_diff"] <= 1e-6, r

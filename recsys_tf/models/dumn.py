@@ -1,0 +1,399 @@
+"""DUMN (Bian et al., 2021): the Denoising User-aware Memory Network."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from recsys_tf.data.ctr_sequence import MERGED
+from recsys_tf.layers import (
+    MLP,
+    MultiHeadInteraction,
+    NTMMemory,
+    OrthogonalProjection,
+    PAIRGate,
+)
+from recsys_tf.losses.triplet import MININGS, triplet_loss
+from recsys_tf.models.base import SequenceCTRModel
+
+FEEDBACK_TYPES = {
+    # DUMN: one sequence per feedback type.
+    "typed": ("click", "unclick", "like", "dislike"),
+    # DUMN_IF (Table 6): implicit feedback only, no projection.
+    "implicit": ("click", "unclick"),
+    # DUMN_AF (Table 6): every type as one time-ordered sequence, no projection.
+    "all": (MERGED,),
+}
+PURIFICATION = (("click", "dislike"), ("unclick", "like"))
+"""Eq. (6)-(7)'s pairs <f_c, f_d> and <f_u, f_l>: (purified, basis)."""
+TRIPLETS = {
+    "click": "unclick",
+    "unclick": "click",
+    "like": "dislike",
+    "dislike": "like",
+}
+"""Eq. (17)'s <positive, negative> samples of each type's memory (l.392-393)."""
+MEMORIES = ("per_type", "one", "none")
+
+
+@keras.saving.register_keras_serializable(package="recsys_tf")
+class DUMN(SequenceCTRModel):
+    """Purified short-term interests, per-type user memories, PAIR, triplet loss.
+
+    DUMN Sec. 3, for the feedback types k of `sequence_types` (click c, unclick u,
+    like l, dislike d), each sequence embedded as `e_k` `[batch, T, D]` (D =
+    len(item_features) * E, the target item's width), `e_user` the other fields'
+    embeddings and `e_item` the target's:
+
+    - Eq. (1)-(5): `f_k = MultiHeadInteraction_k(e_k, e_user, e_item)` (own
+      parameters per type);
+    - Eq. (6)-(7): `f^o_c = f_c - project(f_c, f_d)`, `f^o_u = f_u -
+      project(f_u, f_l)` (`OrthogonalProjection`); `f^o_l = f_l`, `f^o_d = f_d`;
+    - Eq. (8)-(12): `r_k = NTMMemory_k(f^o_k, e_user)`, m slots of size Z, one
+      memory per type, written in training calls only;
+    - Eq. (13)-(14): `R_cross = PAIRGate(f^o, r)`;
+    - Eq. (15): `logit = FFN(Concat(e_user, e_item, R_cross))`;
+    - Eq. (16)-(20): `L = L1 + triplet_weight * sum_k mean_batch L_k`, L1 the
+      logloss (`CTRModel.compute_loss`), `L_k = max(d(q_k, s_k) - d(q_k, s_k')
+      + margin, 0)` with the anchor q_k of Eq. (18), `d = 1 - cos` (Eq. (19)),
+      `<k, k'>` in <c, u>, <u, c>, <l, d>, <d, l>; added with `add_loss` in
+      training calls only, so validation losses are L1.
+
+    Choices where the paper is silent:
+    - E vs Z: each memory maps its anchor q (width Z) to the samples' width D
+      with a bias-free linear map (`NTMMemory(anchor_dim=D)`).
+    - Samples s_k: every row of the batch contributes one item drawn uniformly
+      from its own k window (the last T events, not the user's whole history);
+      the pool of the batch's samples serves every anchor, and the hardest
+      positive (farthest from q) and negative (nearest) are chosen in it
+      (`triplet_sampling="hardest"`; "random" draws them: DUMN_RS). A row
+      without a k event gives no sample; an anchor without a valid positive or
+      negative adds 0. Under tf.distribute the pool is the replica's batch.
+    - A type without its pair (no dislike data: like has no negative) has no
+      triplet term; the purification pair needs both of its types.
+    - e_user is every field that is not an item feature of the sequences (user
+      profile; on our data also item fields not read in sequences).
+    - Eq. (15)'s FFN: ReLU layers `hidden_units` then a logit (the text before
+      it also names the long- and short-term interests; we follow the equation:
+      R_cross holds both).
+    - Memories: one shared by all users, a batch writes with its mean erase and
+      add (see `NTMMemory`).
+    - Margin 0.5 and 2 heads; batch size and epochs are the config's.
+
+    Ablations (switches of this one model; the paper's names):
+    - `memory="none"` (DUMN-UMN, Table 2): no memory, no PAIR, no triplet term;
+      Eq. (15) reads Concat(e_user, e_item, f^o_1 .. f^o_K). `memory="one"`
+      (DUMN+UMN1): one memory read and written by every type in turn (K writes
+      per training batch). `memory=False` / `True` mean "none" / "per_type".
+    - `fusion` (Table 4): "gate" (PAIR) or "concat", "cross", "ffn", "attention"
+      (`PAIRGate`).
+    - `triplet_weight=0` (DUMN-TL) and `triplet_sampling="random"` (DUMN_RS,
+      Table 5).
+    - `feedback="implicit"` (DUMN_IF, Table 6): click and unclick only, no
+      projection; `feedback="all"` (DUMN_AF): the one time-ordered sequence
+      "all" of the task's `data.merged_types`, no projection, one memory and no
+      triplet term (it needs two types).
+    - `purify=False` (DUMN-FP, Sec. 4.3.1): `f^o_k = f_k`.
+    - Data without dislike: `sequence_types=("click", "unclick", "like")` turns
+      M_d and the <click, dislike> projection off.
+
+    Inputs: the CTR fields int `[batch]`; for each type t of `sequence_types`,
+    `t_<feature>` int `[batch, T]` and `t_mask` `[batch, T]`. Output: logits
+    `[batch]`.
+
+    Args:
+        fields, vocabulary_sizes, item_features, embedding_dim, l2: as
+            `SequenceCTRModel` (embedding_dim is E).
+        sequence_types: None = `FEEDBACK_TYPES[feedback]`; for "typed" any
+            subset of the four holding click and unclick.
+        feedback: "typed", "implicit" or "all".
+        purify: Eq. (6)-(7) on (False: DUMN-FP).
+        memory: "per_type", "one" or "none" (True / False accepted).
+        fusion: the PAIR fusion (`PAIRGate`).
+        num_heads: H of Eq. (1); must divide D.
+        num_slots: m. slot_dim: Z. controller_units: the memory FFN's width.
+        learn_key_strength: `NTMMemory`'s option (not the paper's).
+        hidden_units: Eq. (15)'s hidden layers.
+        dropout: dropout of those layers.
+        triplet_weight: the weight of L2 (1 in the paper; 0 = DUMN-TL).
+        triplet_margin: the margin of Eq. (17).
+        triplet_sampling: "hardest" or "random".
+        seed: seed of the sample draws.
+
+    Example:
+        >>> model = DUMN(["user_id", "item_id"], [10, 50], embedding_dim=4,
+        ...              num_slots=8, slot_dim=4, controller_units=8)
+
+    Reference: Z. Bian et al., "Denoising User-aware Memory Network for
+    Recommendation", RecSys 2021 (arXiv:2107.05474).
+    """
+
+    default_sequence_types = FEEDBACK_TYPES["typed"]
+
+    def __init__(
+        self,
+        fields,
+        vocabulary_sizes,
+        sequence_types=None,
+        item_features=("item_id",),
+        embedding_dim=16,
+        feedback="typed",
+        purify=True,
+        memory="per_type",
+        fusion="gate",
+        num_heads=2,
+        num_slots=256,
+        slot_dim=64,
+        controller_units=512,
+        learn_key_strength=False,
+        hidden_units=(200, 80),
+        dropout=0.0,
+        triplet_weight=1.0,
+        triplet_margin=0.5,
+        triplet_sampling="hardest",
+        seed=None,
+        l2=0.0,
+        **kwargs,
+    ):
+        if feedback not in FEEDBACK_TYPES:
+            raise ValueError(
+                f"`feedback` must be one of {tuple(FEEDBACK_TYPES)}. "
+                f"Received: feedback={feedback!r}"
+            )
+        memory = {True: "per_type", False: "none"}.get(memory, memory)
+        if memory not in MEMORIES:
+            raise ValueError(
+                f"`memory` must be one of {MEMORIES}. Received: memory={memory!r}"
+            )
+        if triplet_sampling not in MININGS:
+            raise ValueError(
+                f"`triplet_sampling` must be one of {MININGS}. "
+                f"Received: triplet_sampling={triplet_sampling!r}"
+            )
+        if triplet_weight < 0 or triplet_margin < 0:
+            raise ValueError(
+                "`triplet_weight` and `triplet_margin` must be >= 0. Received: "
+                f"{triplet_weight}, {triplet_margin}"
+            )
+        if memory == "none" and fusion != "gate":
+            raise ValueError(
+                f"fusion={fusion!r} fuses the memory's long-term interests: it "
+                "needs a memory (memory='per_type' or 'one')"
+            )
+        types = tuple(sequence_types or FEEDBACK_TYPES[feedback])
+        allowed = FEEDBACK_TYPES[feedback]
+        if feedback == "typed":
+            valid = set(types) <= set(allowed) and {"click", "unclick"} <= set(types)
+        else:
+            valid = types == allowed
+        if not valid:
+            raise ValueError(
+                f"DUMN with feedback={feedback!r} reads "
+                + (
+                    "click, unclick and any of like, dislike"
+                    if feedback == "typed"
+                    else f"the sequences {allowed}"
+                )
+                + f". Received: sequence_types={types}"
+            )
+        super().__init__(
+            fields,
+            vocabulary_sizes,
+            sequence_types=types,
+            item_features=item_features,
+            embedding_dim=embedding_dim,
+            l2=l2,
+            **kwargs,
+        )
+        self.user_fields = tuple(f for f in self.fields if f not in item_features)
+        if not self.user_fields:
+            raise ValueError(
+                "DUMN needs a user field (e_user) beside the item features. "
+                f"Received: fields={self.fields}, item_features={item_features}"
+            )
+        self._user_index = tuple(self.fields.index(f) for f in self.user_fields)
+        self.feedback = feedback
+        self.purify = bool(purify)
+        self.memory = memory
+        self.fusion = fusion
+        self.num_heads = int(num_heads)
+        self.num_slots = int(num_slots)
+        self.slot_dim = int(slot_dim)
+        self.controller_units = int(controller_units)
+        self.learn_key_strength = bool(learn_key_strength)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.dropout = dropout
+        self.triplet_weight = float(triplet_weight)
+        self.triplet_margin = float(triplet_margin)
+        self.triplet_sampling = triplet_sampling
+        self.seed = seed
+
+        self.purified_pairs = (
+            tuple(p for p in PURIFICATION if set(p) <= set(types))
+            if self.purify and feedback == "typed"
+            else ()
+        )
+        self.triplet_types = (
+            tuple(t for t in types if TRIPLETS.get(t) in types)
+            if self.triplet_weight and memory != "none"
+            else ()
+        )
+        self.interaction = {
+            t: MultiHeadInteraction(self.num_heads, name=f"{t}_interaction")
+            for t in types
+        }
+        self.projection = (
+            OrthogonalProjection(name="purification") if self.purified_pairs else None
+        )
+
+        def memory_layer(name, anchor):
+            return NTMMemory(
+                num_slots=self.num_slots,
+                slot_dim=self.slot_dim,
+                controller_units=self.controller_units,
+                anchor_dim=self.item_dim if anchor else None,
+                learn_key_strength=self.learn_key_strength,
+                name=name,
+            )
+
+        if memory == "per_type":
+            self.memories = {
+                t: memory_layer(f"{t}_memory", t in self.triplet_types) for t in types
+            }
+        elif memory == "one":
+            shared = memory_layer("memory", bool(self.triplet_types))
+            self.memories = {t: shared for t in types}
+        else:
+            self.memories = {}
+        self.pair = PAIRGate(fusion, name="pair") if self.memories else None
+        self.mlp = MLP(
+            self.hidden_units + (1,),
+            output_activation=None,
+            dropout=dropout,
+            name="mlp",
+        )
+        self.sample_seeds = keras.random.SeedGenerator(seed, name="sample_seeds")
+
+    @classmethod
+    def from_task(
+        cls, task, fields=None, sequence_types=None, feedback="typed", **kwargs
+    ):
+        """The model for a behaviour-sequence CTR task: the sequences of
+        `feedback` unless `sequence_types` is given; a type the data lacks is a
+        ValueError naming it and the dataset."""
+        if not sequence_types:
+            if feedback not in FEEDBACK_TYPES:
+                raise ValueError(
+                    f"`feedback` must be one of {tuple(FEEDBACK_TYPES)}. "
+                    f"Received: feedback={feedback!r}"
+                )
+            sequence_types = FEEDBACK_TYPES[feedback]
+        return super().from_task(
+            task, fields, sequence_types, feedback=feedback, **kwargs
+        )
+
+    def representations(self, inputs):
+        """What Eq. (1)-(7) compute, for inspection (Figures 3-4) and tests.
+
+        Returns:
+            dict with "user" (e_user `[batch, U]`), "item" (e_item `[batch, D]`),
+            "short" and "purified" (type -> f_k and f^o_k `[batch, D]`) and
+            "sequences" (type -> (e_k `[batch, T, D]`, mask bool `[batch, T]`)).
+        """
+        _, fields = self.embed(inputs)
+        user = ops.take(fields, self._user_index, axis=1)
+        user = ops.reshape(user, (-1, len(self._user_index) * self.embedding_dim))
+        item = self.embed_target(inputs)
+        sequences = {t: self.embed_sequence(inputs, t) for t in self.sequence_types}
+        short = {
+            t: self.interaction[t](e, user, item, mask=mask)  # Eq. (1)-(5)
+            for t, (e, mask) in sequences.items()
+        }
+        purified = dict(short)
+        for implicit, explicit in self.purified_pairs:  # Eq. (6)-(7)
+            purified[implicit] = self.projection(short[implicit], short[explicit])
+        return dict(
+            user=user, item=item, short=short, purified=purified, sequences=sequences
+        )
+
+    def call(self, inputs, training=False):
+        parts = self.representations(inputs)
+        user, purified = parts["user"], parts["purified"]
+        short = ops.stack([purified[t] for t in self.sequence_types], axis=1)
+        if not self.memories:
+            deep = ops.reshape(short, (-1, short.shape[1] * short.shape[2]))
+        else:
+            reads, anchors = [], {}
+            for t in self.sequence_types:
+                anchor = training and t in self.triplet_types
+                out = self.memories[t](  # Eq. (8)-(12), (18)
+                    purified[t], user, training=training, return_anchor=anchor
+                )
+                if anchor:
+                    out, anchors[t] = out
+                reads.append(out)
+            deep = self.pair(short, ops.stack(reads, axis=1))  # Eq. (13)-(14)
+            if anchors:
+                self.add_loss(
+                    self.triplet_weight * self.triplet_term(anchors, parts["sequences"])
+                )
+        features = ops.concatenate([user, parts["item"], deep], axis=-1)
+        return ops.squeeze(self.mlp(features, training=training), -1)  # Eq. (15)
+
+    def draw_samples(self, sequences):
+        """type -> (s_k `[batch, D]`: one uniform valid item of each row's k
+        window, valid bool `[batch]`)."""
+        needed = set(self.triplet_types) | {TRIPLETS[t] for t in self.triplet_types}
+        samples = {}
+        for t in (t for t in self.sequence_types if t in needed):  # a fixed order
+            items, mask = sequences[t]
+            noise = keras.random.uniform(ops.shape(mask), seed=self.sample_seeds)
+            pick = ops.argmax(ops.where(mask, noise, -1.0), axis=1)
+            one_hot = ops.one_hot(pick, ops.shape(mask)[1], dtype=items.dtype)
+            samples[t] = ops.einsum("bt,btd->bd", one_hot, items), ops.any(mask, 1)
+        return samples
+
+    def triplet_term(self, anchors, sequences):
+        """Eq. (20): `sum_k mean_batch L_k` (Eq. (17)-(19)) over `anchors`
+        (type -> q_k `[batch, D]`)."""
+        samples = self.draw_samples(sequences)
+        total = 0.0
+        for t, anchor in anchors.items():
+            (positives, has_positive), (negatives, has_negative) = (
+                samples[t],
+                samples[TRIPLETS[t]],
+            )
+            total += ops.mean(
+                triplet_loss(
+                    anchor,
+                    positives,
+                    negatives,
+                    margin=self.triplet_margin,
+                    mining=self.triplet_sampling,
+                    positive_mask=has_positive,
+                    negative_mask=has_negative,
+                    seed=self.sample_seeds,
+                )
+            )
+        return total
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            feedback=self.feedback,
+            purify=self.purify,
+            memory=self.memory,
+            fusion=self.fusion,
+            num_heads=self.num_heads,
+            num_slots=self.num_slots,
+            slot_dim=self.slot_dim,
+            controller_units=self.controller_units,
+            learn_key_strength=self.learn_key_strength,
+            hidden_units=self.hidden_units,
+            dropout=self.dropout,
+            triplet_weight=self.triplet_weight,
+            triplet_margin=self.triplet_margin,
+            triplet_sampling=self.triplet_sampling,
+            seed=self.seed,
+        )
+        return config
