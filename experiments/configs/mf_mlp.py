@@ -7,6 +7,9 @@ Taobao users (not comparable with the 814 users held here). Defaults of Table 4'
 from the supportive sampler (l.411-412), 2 layers per branch (l.420-421), Gaussian
 init std 0.01 (l.382), BPR on the pre-sigmoid score (the paper trains pairwise,
 l.166-168, and does not write the loss).
+Seed instability on the simulator (README "Why"): from the N(0, 0.01) start the loss
+stays at log 2 for 6-8 epochs and either MF or the M-MLP takes the score; when the
+M-MLP collapses, MF against supportive negatives alone ranks untouched items badly.
 Command: make reproduce-mfmlp
 Expected time on a 2-core CPU: about 1 minute per seed on the small simulator.
 """
