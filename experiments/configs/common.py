@@ -199,4 +199,7 @@ def pairwise_base(name: str, model: dict, negative_sampler: str, epochs: int):
     config.eval.protocol = "sampled"
     config.eval.num_negatives = 99
     config.eval.ks = (10,)
+    # Validation scores 100 pairs per user every epoch (179,700 on the simulator):
+    # in few large batches it costs half the CPU time of batches of 8,192.
+    config.eval.batch_size = 65536
     return config
