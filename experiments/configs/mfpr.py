@@ -17,7 +17,6 @@ applied on Taobao too (not swept there). Both chosen values are the grid's lower
 
 from experiments.configs import common
 
-
 # Values the sweep above chose, by preset ("": the config's own protocol).
 TUNED = {
     "": {
