@@ -306,15 +306,14 @@ def plot_curves(
     lines = {}
     for label, experiment in curves.items():
         per_epoch: dict[int, list[float]] = {}
+        seeds = 0  # runs with a history (older results files have none)
         for result in results.get(experiment, []):
-            for entry in result.get("history", []):
-                if f"val_{metric}" in entry:
-                    per_epoch.setdefault(entry["epoch"], []).append(
-                        entry[f"val_{metric}"]
-                    )
+            history = [e for e in result.get("history", []) if f"val_{metric}" in e]
+            seeds += bool(history)
+            for entry in history:
+                per_epoch.setdefault(entry["epoch"], []).append(entry[f"val_{metric}"])
         if per_epoch:
             epochs = sorted(per_epoch)
-            seeds = len(results[experiment])
             lines[f"{label} ({seeds} seed{'s' * (seeds > 1)})"] = (
                 epochs,
                 [float(np.mean(per_epoch[e])) for e in epochs],

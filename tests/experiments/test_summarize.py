@@ -436,7 +436,13 @@ def test_plot_curves_averages_the_seeds_per_epoch(tmp_path, monkeypatch):
         drawn[kwargs["label"]] = (list(x), list(y))
 
     monkeypatch.setattr(Axes, "plot", plot)
-    results = {"a": [_pairwise_result(0, 0.3), _pairwise_result(1, 0.6, epochs=2)]}
+    results = {
+        "a": [
+            _pairwise_result(0, 0.3),
+            _pairwise_result(1, 0.6, epochs=2),
+            {"seed": 2, "test": {"hr@10": 0.5}},  # an older run: no history
+        ]
+    }
     assert summarize.plot_curves(results, {"A": "a"}, str(tmp_path / "a.png"))
     epochs, values = drawn["A (2 seeds)"]
     assert epochs == [1, 2, 3]
