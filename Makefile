@@ -14,7 +14,7 @@ TB_PORT ?= 6006
 RUFF_FLAGS := --line-length 88 --select E,F,W,I,B,UP --ignore E501,B905,B028 --exclude .venv,runs,data
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install test test-slow lint reproduce-foundation reproduce-real-data reproduce-ctr reproduce-mfmlp reproduce-sequential describe-data data bench tensorboard summarize clean
+.PHONY: install test test-slow lint reproduce-foundation reproduce-real-data reproduce-ctr reproduce-mfmlp reproduce-mfmlp-analyses reproduce-sequential describe-data data bench tensorboard summarize clean
 
 $(STAMP): setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -92,25 +92,42 @@ reproduce-ctr: $(STAMP)
 # Table 4 of the multiple-implicit-feedback paper (MF + M-MLP, issue 22): ours against MFPR,
 # BPR, WMF and NCF (NeuMF) on the small simulator and on Taobao UserBehavior (the 814 users held
 # here, not the paper's 19,576: the numbers are not comparable), 3 seeds (the paper ran 10).
-# Each entry is run:config[:data override]; the run is named <run>_<dataset> (synthetic or
-# taobao_userbehavior). mf_mlp_random is the paper's control: random negatives (Section 3.1). Taobao's 777 training
-# pairs take mini-batches of 32 (256 would make 3 Adam steps an epoch).
+# Each entry is run:config[:key=value[+key=value...]] (dotted config keys); the run is named
+# <run>_<dataset> (synthetic or taobao_userbehavior). mf_mlp_random is the paper's control:
+# random negatives (Section 3.1). Taobao's 777 training pairs take mini-batches of 32 (256
+# would make 3 Adam steps an epoch).
 MFMLP_RUNS ?= mf_mlp:mf_mlp bpr:bpr wmf:wmf neumf:neumf mfpr:mfpr \
-	mf_mlp_random:mf_mlp:negative_sampler=random
-reproduce-mfmlp: $(DATA)/events.parquet
-	@for entry in $(MFMLP_RUNS); do name=$${entry%%:*}; rest=$${entry#*:}; config=$${rest%%:*}; \
-	  override=$${rest#$$config}; override=$${override#:}; for seed in $(SEEDS); do \
+	mf_mlp_random:mf_mlp:data.negative_sampler=random
+MFMLP_DATASETS ?= synthetic taobao_userbehavior
+define mfmlp_train
+	@for entry in $(1); do name=$${entry%%:*}; rest=$${entry#*:}; config=$${rest%%:*}; \
+	  overrides=$${rest#$$config}; overrides=$${overrides#:}; args=; \
+	  for o in $${overrides//+/ }; do args="$$args --config.$$o"; done; \
+	  for dataset in $(MFMLP_DATASETS); do \
+	  if [ $$dataset = synthetic ]; then data=--config.data.path=$(DATA); \
+	  else data="--config.data.name=$$dataset --config.train.batch_size=32"; fi; \
+	  for seed in $(SEEDS); do \
 	  $(PY) -m experiments.train --config=experiments/configs/$$config.py \
-	    --config.name=$$name $${override:+--config.data.$$override} \
-	    --config.data.path=$(DATA) --config.seed=$$seed --config.train.verbose=2 \
-	    --workdir=$(RUNS)/$${name}_synthetic/seed$$seed || exit 1; \
-	  $(PY) -m experiments.train --config=experiments/configs/$$config.py \
-	    --config.name=$$name $${override:+--config.data.$$override} \
-	    --config.data.name=taobao_userbehavior --config.seed=$$seed --config.train.verbose=2 \
-	    --config.train.batch_size=32 \
-	    --workdir=$(RUNS)/$${name}_taobao_userbehavior/seed$$seed || exit 1; \
-	done; done
+	    --config.name=$$name $$args $$data --config.seed=$$seed --config.train.verbose=2 \
+	    --workdir=$(RUNS)/$${name}_$$dataset/seed$$seed || exit 1; \
+	done; done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
+endef
+reproduce-mfmlp: $(DATA)/events.parquet
+	$(call mfmlp_train,$(MFMLP_RUNS))
+
+# The paper's analyses of our model, each cell a run of the mf_mlp config with overrides (the
+# default cell, 4 factors / ng-3 / 2 layers, is reproduce-mfmlp's mf_mlp run): Table 2 (factors
+# 2-32), Table 3 (negatives per positive 1-4 x factors 4, 8, 16) and Figure 3 (0-4 layers per
+# branch, validation HR@10 per epoch drawn into experiments/results/figures/ by summarize).
+# e.g. SEEDS=0 MFMLP_DATASETS=synthetic for one seed on the simulator.
+MFMLP_TABLE2 := $(foreach f,2 8 16 32,mf_mlp_f$(f)_ng3:mf_mlp:model.factors=$(f))
+MFMLP_TABLE3 := $(foreach x,1 2 4,$(foreach f,4 8 16,\
+	mf_mlp_f$(f)_ng$(x):mf_mlp:model.factors=$(f)+data.num_negatives=$(x)))
+MFMLP_FIGURE3 := $(foreach l,0 1 3 4,mf_mlp_l$(l):mf_mlp:model.num_layers=$(l))
+MFMLP_ANALYSES ?= $(MFMLP_FIGURE3) $(MFMLP_TABLE2) $(MFMLP_TABLE3)
+reproduce-mfmlp-analyses: $(DATA)/events.parquet
+	$(call mfmlp_train,$(MFMLP_ANALYSES))
 
 # Sequential recommenders (issue 20), 3 seeds each: S3-Rec's Amazon Beauty files under its
 # protocol (preset s3rec_beauty: leave-one-out, history 50) with 99 sampled negatives (runs

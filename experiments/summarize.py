@@ -264,6 +264,142 @@ TABLES += (
         reference="sasrec_ml1m",
     ),
 )
+# MF + M-MLP Tables 2 and 3 (multi_feedback_mf_mlp.txt l.396-399, l.413-437): our
+# model's factors (2-32) and negatives per positive (ng-1 to ng-4 x factors 4, 8,
+# 16); the other settings are Table 4's defaults (4 factors, ng-3, 2 layers), whose
+# run `mf_mlp` is the default cell of both tables and their † reference. A grid run
+# is `mf_mlp_f<factors>_ng<negatives>` (`make reproduce-mfmlp-analyses`).
+MFMLP_TABLE2 = {
+    2: (0.2739, 0.1638),
+    4: (0.2759, 0.1664),
+    8: (0.2695, 0.1646),
+    16: (0.2623, 0.1631),
+    32: (0.2546, 0.1566),
+}
+MFMLP_TABLE3 = {  # (negatives, factors) -> (hr@10, ndcg@10)
+    (1, 4): (0.2694, 0.1665),
+    (1, 8): (0.2400, 0.1534),
+    (1, 16): (0.2291, 0.1499),
+    (2, 4): (0.2735, 0.1663),
+    (2, 8): (0.2643, 0.1634),
+    (2, 16): (0.2420, 0.1523),
+    (3, 4): (0.2760, 0.1654),
+    (3, 8): (0.2733, 0.1639),
+    (3, 16): (0.2565, 0.1590),
+    (4, 4): (0.2759, 0.1664),
+    (4, 8): (0.2728, 0.1630),
+    (4, 16): (0.2543, 0.1558),
+}
+MFMLP_DEPTHS = (0, 1, 2, 3, 4)
+"""Figure 3: layers per M-MLP branch; a run is `mf_mlp_l<depth>`, 2 being `mf_mlp`."""
+
+
+def mfmlp_grid_run(factors: int, negatives: int, dataset: str) -> str:
+    """The run of one Table 2 / 3 cell (Table 4's defaults: the `mf_mlp` run)."""
+    if (factors, negatives) == (4, 3):
+        return f"mf_mlp_{dataset}"
+    return f"mf_mlp_f{factors}_ng{negatives}_{dataset}"
+
+
+def mfmlp_depth_run(depth: int, dataset: str) -> str:
+    return f"mf_mlp_{dataset}" if depth == 2 else f"mf_mlp_l{depth}_{dataset}"
+
+
+for _dataset, _paper in (("synthetic", False), ("taobao_userbehavior", True)):
+
+    def _paper_cell(numbers, paper=_paper):
+        return {"hr@10": numbers[0], "ndcg@10": numbers[1]} if paper else None
+
+    TABLES += (
+        Table(
+            id=f"mfmlp_table2_{_dataset}",
+            metrics=("hr@10", "ndcg@10"),
+            rows=tuple(
+                Row(f"{f} factors", mfmlp_grid_run(f, 3, _dataset), _paper_cell(n))
+                for f, n in MFMLP_TABLE2.items()
+            ),
+            command="make reproduce-mfmlp-analyses",
+            reference=f"mf_mlp_{_dataset}",
+        ),
+        Table(
+            id=f"mfmlp_table3_{_dataset}",
+            metrics=("hr@10", "ndcg@10"),
+            rows=tuple(
+                Row(
+                    f"ng-{x}, {f} factors",
+                    mfmlp_grid_run(f, x, _dataset),
+                    _paper_cell(n),
+                )
+                for (x, f), n in MFMLP_TABLE3.items()
+            ),
+            command="make reproduce-mfmlp-analyses",
+            reference=f"mf_mlp_{_dataset}",
+        ),
+    )
+
+FIGURES_DIR = "figures"
+"""Folder of the generated figures, under the results folder."""
+
+
+def plot_curves(
+    results: dict[str, list[dict]],
+    curves: dict[str, str],
+    path: str,
+    metric: str = "hr@10",
+    title: str = "",
+) -> bool:
+    """Draws the validation `metric` per epoch of each run (`curves`: label ->
+    experiment; the mean over the seeds that reached an epoch) into the PNG `path`
+    from the results files' `history`. Returns False (and draws nothing) when no
+    run has a history."""
+    lines = {}
+    for label, experiment in curves.items():
+        per_epoch: dict[int, list[float]] = {}
+        seeds = 0  # runs with a history (older results files have none)
+        for result in results.get(experiment, []):
+            history = [e for e in result.get("history", []) if f"val_{metric}" in e]
+            seeds += bool(history)
+            for entry in history:
+                per_epoch.setdefault(entry["epoch"], []).append(entry[f"val_{metric}"])
+        if per_epoch:
+            epochs = sorted(per_epoch)
+            lines[f"{label} ({seeds} seed{'s' * (seeds > 1)})"] = (
+                epochs,
+                [float(np.mean(per_epoch[e])) for e in epochs],
+            )
+    if not lines:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(6, 4))
+    for label, (epochs, values) in lines.items():
+        axes.plot(epochs, values, marker=".", label=label)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(f"validation {metric}")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return True
+
+
+def mfmlp_figures(results: dict[str, list[dict]], folder: str) -> list[str]:
+    """Figure 3 of MF + M-MLP (validation HR@10 per epoch, 0-4 layers per branch)
+    for each dataset with runs: the PNG files written."""
+    written = []
+    for dataset in ("synthetic", "taobao_userbehavior"):
+        path = os.path.join(folder, FIGURES_DIR, f"mfmlp_figure3_{dataset}.png")
+        curves = {f"{d} layers": mfmlp_depth_run(d, dataset) for d in MFMLP_DEPTHS}
+        if plot_curves(results, curves, path, title=f"MF + M-MLP, {dataset}"):
+            written.append(path)
+    return written
+
 
 DATASETS = ("ml1m", "ml1m_all", "kuairand", "taobao_userbehavior", "synthetic_small")
 """Rows of the README dataset table, in order (statistics by `data_prep.describe`)."""
@@ -829,7 +965,11 @@ def main(argv):
         bench=bench,
         dataset_stats=load_dataset_stats(_RESULTS.value),
     )
-    print(f"[summarize] collected {copied} runs; updated {updated} README tables")
+    figures = mfmlp_figures(results, _RESULTS.value)
+    print(
+        f"[summarize] collected {copied} runs; updated {updated} README tables; "
+        f"figures {figures}"
+    )
 
 
 if __name__ == "__main__":

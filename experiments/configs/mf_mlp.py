@@ -7,11 +7,30 @@ Taobao users (not comparable with the 814 users held here). Defaults of Table 4'
 from the supportive sampler (l.411-412), 2 layers per branch (l.420-421), Gaussian
 init std 0.01 (l.382), BPR on the pre-sigmoid score (the paper trains pairwise,
 l.166-168, and does not write the loss).
+Seed instability on the simulator (README "Why"): from the N(0, 0.01) start the loss
+stays at log 2 for 6-8 epochs and either MF or the M-MLP takes the score; when the
+M-MLP collapses, MF against supportive negatives alone ranks untouched items badly.
 Command: make reproduce-mfmlp
 Expected time on a 2-core CPU: about 1 minute per seed on the small simulator.
+Sweep (issue 22), on validation HR@10 on the simulator (epochs still chosen on
+validation NDCG@10), test read for the chosen trial only: `make sweep CONFIG=mf_mlp
+GRID="train.learning_rate=1e-3,1e-2 model.l2=0,1e-5"` with
+`--config.data.path=data/synthetic_small --metric=hr@10`. Results:
+experiments/results/sweeps/mf_mlp_synthetic/stage1.json. Validation HR@10 (learning
+rate / l2): 0.001 / 0: 0.6811, 0.001 / 1e-05: 0.6878, 0.01 / 0: 0.6733, 0.01 / 1e-05: 0.6878. Chosen: train.learning_rate=0.001,
+model.l2=1e-05 (in TUNED below; its test HR@10 0.6900),
+applied on Taobao too (not swept there). Two trials tie at 0.6878 (l2 1e-5 at either learning rate); the sweep keeps the first. One seed (seed 0, the one whose M-MLP escapes the initial plateau): the grid cannot show the seed instability. Tables 2-4 in the README were run before this sweep, with l2 = 0.
 """
 
 from experiments.configs import common
+
+# Values the sweep above chose, by preset ("": the config's own protocol).
+TUNED = {
+    "": {
+        "train.learning_rate": 0.001,
+        "model.l2": 1e-05,
+    },
+}
 
 
 def get_config(arg=None):
@@ -29,4 +48,4 @@ def get_config(arg=None):
         negative_sampler="supportive",
         epochs=30,
     )
-    return common.with_preset(config, arg)
+    return common.with_preset(config, arg, TUNED)

@@ -338,6 +338,9 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
         "validation": validation,
         "best_epoch": state["best_epoch"],
         "epochs_run": trained,
+        # Per epoch: training loss and seconds, validation metrics (val_<name>),
+        # for learning curves drawn from the results files.
+        "history": state["history"],
         "train_seconds": seconds,
         "train_examples_per_second": (trained * len(task.train) / seconds)
         if seconds

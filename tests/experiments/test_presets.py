@@ -168,6 +168,18 @@ def test_tuned_values_apply_under_their_preset_only():
         )
 
 
+def test_tuned_values_of_the_default_protocol_apply_without_a_preset():
+    tuned = {"": {"train.learning_rate": 0.01}, "autodenoise_ml1m": {"model.l2": 1.0}}
+    config = common.with_preset(common.base("x", "ctr", dict(l2=0.0)), None, tuned)
+    assert config.train.learning_rate == 0.01 and config.model.l2 == 0.0
+    config = common.with_preset(common.base("x", "ctr", dict(l2=0.0)), "", tuned)
+    assert config.train.learning_rate == 0.01
+    preset = common.with_preset(
+        common.base("x", "ctr", dict(l2=0.0)), "autodenoise_ml1m", tuned
+    )
+    assert preset.train.learning_rate == 1e-3 and preset.model.l2 == 1.0
+
+
 @pytest.mark.parametrize("module", [sasrec, gru4rec, caser, narm, shan])
 def test_s3rec_beauty_preset_applies_to_each_sequential_config(module):
     plain = module.get_config()

@@ -371,3 +371,79 @@ def test_render_bench_repeated_runs_and_latency():
     assert not any(line.startswith("| youtube_dnn | 1") for line in lines)
     assert any("3 runs per model" in line for line in lines)
     assert any("over 200 calls after 20 warm-up calls" in line for line in lines)
+
+
+def _pairwise_result(seed, hr, epochs=3):
+    return {
+        "seed": seed,
+        "test": {"hr@10": hr, "ndcg@10": hr / 2},
+        "train_seconds": 2.0,
+        "task": "pairwise",
+        "protocol": "sampled",
+        "history": [
+            {"epoch": e + 1, "loss": 0.6, "val_hr@10": hr * (e + 1) / epochs}
+            for e in range(epochs)
+        ],
+    }
+
+
+def test_mfmlp_tables_2_and_3_name_their_grid_runs(tmp_path):
+    runs = tmp_path / "runs"
+    _write_run(runs, "mf_mlp_taobao_userbehavior", 0, _pairwise_result(0, 0.25))
+    _write_run(runs, "mf_mlp_f8_ng3_taobao_userbehavior", 0, _pairwise_result(0, 0.2))
+    _write_run(runs, "mf_mlp_f8_ng1_taobao_userbehavior", 0, _pairwise_result(0, 0.1))
+    summarize.collect(str(runs), str(tmp_path / "results"))
+    results = summarize.load(str(tmp_path / "results"))
+    tables = {t.id: t for t in summarize.TABLES}
+    table2 = summarize.render(tables["mfmlp_table2_taobao_userbehavior"], results)
+    lines = table2.splitlines()
+    assert lines[2].startswith("| 2 factors | 0.2739 | — |")  # not run
+    assert "| 4 factors | 0.2759 | 0.2500 ± 0.0000 | -0.0259 |" in lines[3]
+    assert "| 8 factors | 0.2695 | 0.2000 ± 0.0000 | -0.0695 |" in lines[4]
+    table3 = summarize.render(tables["mfmlp_table3_taobao_userbehavior"], results)
+    rows = {line.split(" | ")[0][2:]: line for line in table3.splitlines()[2:14]}
+    assert len(rows) == 12
+    assert "| 0.2400 | 0.1000 ± 0.0000 |" in rows["ng-1, 8 factors"]
+    assert "| 0.2733 | 0.2000 ± 0.0000 |" in rows["ng-3, 8 factors"]  # Table 2's run
+    assert "| 0.2760 | 0.2500 ± 0.0000 |" in rows["ng-3, 4 factors"]  # Table 4's run
+    assert "| 0.2291 | — |" in rows["ng-1, 16 factors"]
+    simulator = summarize.render(tables["mfmlp_table2_synthetic"], results)
+    assert "| 2 factors | — | — |" in simulator  # no paper number off Taobao
+
+
+def test_mfmlp_figure3_png_from_the_histories(tmp_path):
+    results_dir = tmp_path / "results"
+    assert summarize.mfmlp_figures({}, str(results_dir)) == []  # no runs, no file
+    results = {
+        "mf_mlp_synthetic": [_pairwise_result(0, 0.5), _pairwise_result(1, 0.7)],
+        "mf_mlp_l0_synthetic": [_pairwise_result(0, 0.3, epochs=5)],
+        "mf_mlp_l4_synthetic": [{"seed": 0, "test": {"hr@10": 0.1}}],  # no history
+    }
+    written = summarize.mfmlp_figures(results, str(results_dir))
+    path = results_dir / "figures" / "mfmlp_figure3_synthetic.png"
+    assert written == [str(path)]
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (
+        results_dir / "figures" / "mfmlp_figure3_taobao_userbehavior.png"
+    ).exists()
+
+
+def test_plot_curves_averages_the_seeds_per_epoch(tmp_path, monkeypatch):
+    drawn = {}
+    from matplotlib.axes import Axes
+
+    def plot(self, x, y, **kwargs):
+        drawn[kwargs["label"]] = (list(x), list(y))
+
+    monkeypatch.setattr(Axes, "plot", plot)
+    results = {
+        "a": [
+            _pairwise_result(0, 0.3),
+            _pairwise_result(1, 0.6, epochs=2),
+            {"seed": 2, "test": {"hr@10": 0.5}},  # an older run: no history
+        ]
+    }
+    assert summarize.plot_curves(results, {"A": "a"}, str(tmp_path / "a.png"))
+    epochs, values = drawn["A (2 seeds)"]
+    assert epochs == [1, 2, 3]
+    np.testing.assert_allclose(values, [(0.1 + 0.3) / 2, (0.2 + 0.6) / 2, 0.3])

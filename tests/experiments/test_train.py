@@ -378,6 +378,7 @@ def test_results_validation_metric_is_the_best_of_the_history(data_root, tmp_pat
     assert len(history) == 3
     assert results["best_epoch"] == int(np.argmax(history)) + 1
     assert results["validation"]["auc"] == pytest.approx(max(history), abs=1e-9)
+    assert results["history"] == state["history"]  # the curves, in results.json
     with np.load(tmp_path / loop.TEST_OUTPUTS_FILE) as saved:
         assert saved["probability"].dtype == np.float16
         assert len(saved["label"]) == len(saved["user_id"]) == results["num_test"]
