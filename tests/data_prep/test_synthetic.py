@@ -454,6 +454,40 @@ def test_command_line_writes_a_readable_folder(tmp_path):
     assert "unclick_dislike" in done.stderr
 
 
+def test_command_line_sets_numeric_fields(tmp_path):
+    output = str(tmp_path / "set")
+    done = run_module(
+        "synthetic",
+        "--size=tiny",
+        f"--output={output}",
+        "--set=request_stay=0.9",
+        "--set=page_size=8",
+    )
+    assert done.returncode == 0, done.stderr
+    log = schema.read_event_log(output)
+    assert log.meta["overrides"] == {"request_stay": 0.9, "page_size": 8}
+    assert log.meta["config"]["request_stay"] == 0.9
+    assert (
+        log.events.groupby("request_id")["event"]
+        .apply(lambda e: (e == "impression").sum())
+        .max()
+        == 8
+    )
+
+
+def test_parse_settings_refuses_switches_unknown_names_and_bad_values():
+    assert synthetic.parse_settings(["days=30", "page_size=5"]) == {
+        "days": 30.0,
+        "page_size": 5,
+    }
+    with pytest.raises(ValueError, match="--disable"):
+        synthetic.parse_settings(["label_noise=0"])
+    with pytest.raises(ValueError, match="request_stay"):
+        synthetic.parse_settings(["request_stya=0.9"])
+    with pytest.raises(ValueError, match="not a int"):
+        synthetic.parse_settings(["page_size=8.5"])
+
+
 def test_pages_hold_distinct_items_even_when_draws_collide():
     rng = np.random.default_rng(0)
     policy = np.array([[5, 5, 5, 5], [1, 2, 3, 4]])
