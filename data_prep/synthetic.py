@@ -121,7 +121,9 @@ class SimulatorConfig:
     pref_offset: float = -5.3  # Constant shift: sets the click rate.
 
     # --- Dynamics of the intent --------------------------------------------
-    request_stay: float = 0.7  # P(short-term interest kept) between requests.
+    # P(short-term interest kept) between requests of a session: how much the last
+    # clicks say about the next intent (README "Sequence signal on the simulator").
+    request_stay: float = 0.7
     session_stay: float = 0.2  # P(short-term interest kept) between sessions.
     chain_relatedness: float = 3.0  # Short-term jumps favour related categories.
     long_term_session_rate: float = 0.4  # P(a session pursues a long-term interest).
