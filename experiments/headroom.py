@@ -43,6 +43,7 @@ from absl import app, flags
 from experiments.configs import din
 from recsys_tf.data.datasets import load_event_log
 from recsys_tf.metrics.classification import auc, gauc
+from recsys_tf.training.evaluation import save_outputs
 from recsys_tf.training.loop import TEST_OUTPUTS_FILE, build_task, run_name
 
 FEATURES = (
@@ -233,7 +234,7 @@ def write_runs(runs: str, data_path: str, tag: str = "") -> list[str]:
             },
             "seconds": time.time() - start,
         }
-        np.savez(
+        save_outputs(
             os.path.join(workdir, TEST_OUTPUTS_FILE),
             user_id=test.user_ids,
             label=test.labels,
