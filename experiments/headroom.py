@@ -59,12 +59,6 @@ FEATURES = (
 TRUTH_FEATURES = ("cross_intent",)
 """Predictors that read the simulator's planted truth (the request's intent)."""
 
-_DATA_PATH = flags.DEFINE_string(
-    "data_path", "data/synthetic_small", "Simulator dataset folder."
-)
-_RUNS = flags.DEFINE_string("runs", "runs", "Folder of run workdirs.")
-_TAG = flags.DEFINE_string("tag", "", "Simulator setting named in the run names.")
-
 
 def category_counts(values, start, end, categories, targets):
     """How many of `values[start[r]:end[r]]` have the category `targets[r]`.
@@ -247,11 +241,21 @@ def write_runs(runs: str, data_path: str, tag: str = "") -> list[str]:
     return written
 
 
+def _define_flags():
+    """Flags of the command line, defined only when run as a program (the module is
+    imported beside experiments.summarize, which has its own --runs)."""
+    flags.DEFINE_string("data_path", "data/synthetic_small", "Simulator dataset.")
+    flags.DEFINE_string("runs", "runs", "Folder of run workdirs.")
+    flags.DEFINE_string("tag", "", "Simulator setting named in the run names.")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    write_runs(_RUNS.value, _DATA_PATH.value, _TAG.value)
+    values = flags.FLAGS
+    write_runs(values.runs, values.data_path, values.tag)
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)
