@@ -16,7 +16,8 @@ cleaner than clicks (DUMN, AutoDenoise), buys that follow carts and favs
 
 Usage:
     python -m data_prep.synthetic --size=small --seed=0 \\
-        --output=data/synthetic_small [--disable=label_noise,unclick_dislike]
+        --output=data/synthetic_small [--disable=label_noise,unclick_dislike] \\
+        [--set=request_stay=0.9]
 
 Example:
     log = generate("tiny", seed=0, output="/tmp/synthetic_tiny")
@@ -120,7 +121,9 @@ class SimulatorConfig:
     pref_offset: float = -5.3  # Constant shift: sets the click rate.
 
     # --- Dynamics of the intent --------------------------------------------
-    request_stay: float = 0.7  # P(short-term interest kept) between requests.
+    # P(short-term interest kept) between requests of a session: how much the last
+    # clicks say about the next intent (README "Sequence signal on the simulator").
+    request_stay: float = 0.7
     session_stay: float = 0.2  # P(short-term interest kept) between sessions.
     chain_relatedness: float = 3.0  # Short-term jumps favour related categories.
     long_term_session_rate: float = 0.4  # P(a session pursues a long-term interest).
@@ -1460,7 +1463,38 @@ def _define_flags():
     flags.DEFINE_list(
         "disable", [], f"Mechanisms to switch off, any of {','.join(SWITCHES)}."
     )
+    flags.DEFINE_multi_string(
+        "set",
+        [],
+        "A numeric SimulatorConfig field to change, name=value (repeatable), e.g. "
+        "--set=request_stay=0.9.",
+    )
     common.define_overwrite_flag()
+
+
+def parse_settings(settings) -> dict:
+    """{name: value} of `name=value` strings naming numeric `SimulatorConfig`
+    fields, each value converted to its field's type (ValueError otherwise)."""
+    types = {
+        f.name: type(getattr(SimulatorConfig(), f.name))
+        for f in dataclasses.fields(SimulatorConfig)
+    }
+    out = {}
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        if types.get(name) not in (int, float):
+            numeric = sorted(k for k, t in types.items() if t in (int, float))
+            raise ValueError(
+                f"--set {setting!r}: expected name=value with a numeric field "
+                f"name, one of {numeric}; switches go to --disable"
+            )
+        try:
+            out[name] = types[name](value)
+        except ValueError:
+            raise ValueError(
+                f"--set {setting!r}: {value!r} is not a {types[name].__name__}"
+            ) from None
+    return out
 
 
 def main(argv):
@@ -1475,6 +1509,10 @@ def main(argv):
         raise app.UsageError(
             f"Unknown --disable name(s) {unknown}; valid names are {list(SWITCHES)}."
         )
+    try:
+        settings = parse_settings(values.set)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
     output = values.output or f"data/synthetic_{values.size}"
     common.run(
         generate,
@@ -1483,6 +1521,7 @@ def main(argv):
         output,
         values.overwrite,
         **{name: False for name in values.disable},
+        **settings,
     )
 
 

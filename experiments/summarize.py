@@ -60,6 +60,9 @@ class Table:
     rows: tuple[Row, ...]
     command: str
     reference: str | None = None  # experiment the † significance marks compare to
+    # Header of the paper column; a paper measured on other data gets no Δ column.
+    paper_name: str = "paper"
+    delta: bool = True
 
 
 TABLES = (
@@ -401,6 +404,76 @@ def mfmlp_figures(results: dict[str, list[dict]], folder: str) -> list[str]:
     return written
 
 
+# Is there sequence signal to find on the simulator? (issue 19): the predictors of
+# experiments/headroom.py, Wide&Deep (user x category cross), DIN and the oracle on
+# the same test instances, for the default simulator and for the setting
+# HEADROOM_SETTING (tag, README title) that keeps the short-term interest longer.
+# † against Wide&Deep.
+_HEADROOM_ROWS = (
+    ("Share of the target's category among the last 2 clicks", "headroom_last2_share"),
+    ("… among all earlier clicks", "headroom_history_share"),
+    ("… among the other items of the same page", "headroom_page_share"),
+    ("Last 2 + all earlier clicks (LR)", "headroom_last2_history"),
+    ("User×category and item click rates (LR, counted)", "headroom_cross"),
+    ("… + the click-sequence shares (LR)", "headroom_cross_sequence"),
+    ("… + the planted intent (LR; truth)", "headroom_cross_intent"),
+    ("Wide&Deep (user×category cross)", "wide_deep"),
+    ("DIN (T = 20, 2 epochs, batch 4096)", "din_headroom"),
+    ("Oracle (exact click probability)", "oracle_ctr"),
+)
+HEADROOM_SETTING = "stay09"
+"""Run-name tag of the simulator setting request_stay=0.9 (`make reproduce-headroom`)."""
+for _tag in ("", HEADROOM_SETTING):
+    _suffix = f"_{_tag}" if _tag else ""
+    TABLES += (
+        Table(
+            id=f"simulator_sequence_headroom{_suffix}",
+            metrics=("auc", "gauc"),
+            rows=tuple(
+                Row(label, f"{run}{_suffix}_synthetic") for label, run in _HEADROOM_ROWS
+            ),
+            command="make reproduce-headroom",
+            reference=f"wide_deep{_suffix}_synthetic",
+            delta=False,
+        ),
+    )
+
+# DUMN Table 1 (dumn.txt l.454-465), Alibaba AUC column, beside ours on the simulator
+# and KuaiRand-Pure (issue 19): other data, so only the ordering compares. Every row
+# reads the same CTR instances (tests/experiments/test_ctr_sequence_configs.py); the
+# oracle is the simulator's ceiling. † against Wide&Deep.
+_DUMN_TABLE1 = (
+    ("Wide&Deep", "wide_deep", 0.6326),
+    ("PNN", "pnn", 0.6328),
+    ("DeepFM", "deepfm", 0.6347),
+    ("DIN", "din", 0.6330),
+    ("DIEN", "dien", 0.6343),
+    ("DSIN", "dsin", 0.6375),
+    ("AutoInt", "autoint", 0.6360),
+    ("DFN", "dfn", 0.6368),
+    ("DMT", "dmt", 0.6378),
+)
+for _dataset in ("synthetic", "kuairand"):
+    TABLES += (
+        Table(
+            id=f"ctr_sequence_{_dataset}",
+            metrics=("auc", "gauc", "logloss"),
+            rows=tuple(
+                Row(label, f"{run}_{_dataset}", {"auc": auc})
+                for label, run, auc in _DUMN_TABLE1
+            )
+            + (
+                (Row("Oracle (exact click probability)", "oracle_ctr_synthetic"),)
+                if _dataset == "synthetic"
+                else ()
+            ),
+            command="make reproduce-ctr-sequence",
+            reference=f"wide_deep_{_dataset}",
+            paper_name="Alibaba (DUMN Table 1)",
+            delta=False,
+        ),
+    )
+
 DATASETS = ("ml1m", "ml1m_all", "kuairand", "taobao_userbehavior", "synthetic_small")
 """Rows of the README dataset table, in order (statistics by `data_prep.describe`)."""
 
@@ -615,7 +688,8 @@ def _fmt(value):
 def render(table: Table, results: dict[str, list[dict]]) -> str:
     header = ["Model"]
     for metric in table.metrics:
-        header += [f"{metric} paper", f"{metric} ours", "Δ"]
+        header += [f"{metric} {table.paper_name}", f"{metric} ours"]
+        header += ["Δ"] if table.delta else []
     header += ["seeds", "command"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     reference = results.get(table.reference, []) if table.reference else []
@@ -636,7 +710,7 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
             paper = (row.paper or {}).get(metric)
             values = [r["test"][metric] for r in runs if metric in r.get("test", {})]
             if not values:
-                cells += [_fmt(paper), "—", "—"]
+                cells += [_fmt(paper), "—"] + (["—"] if table.delta else [])
                 continue
             mean, std = _mean_std(values)
             mark = ""
@@ -645,11 +719,9 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
                     _outputs_by_seed(runs), reference_outputs, metric
                 )
                 mark = "†" if p is not None and p < 0.05 else ""
-            cells += [
-                _fmt(paper),
-                f"{mean:.4f} ± {std:.4f}{mark}",
-                "—" if paper is None else f"{mean - paper:+.4f}",
-            ]
+            cells += [_fmt(paper), f"{mean:.4f} ± {std:.4f}{mark}"]
+            if table.delta:
+                cells += ["—" if paper is None else f"{mean - paper:+.4f}"]
         seeds = sorted({r["seed"] for r in runs})
         cells += [
             ",".join(map(str, seeds)) or "—",

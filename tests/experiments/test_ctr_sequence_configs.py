@@ -1,8 +1,12 @@
 """The DSIN, DFN, DMT and DUMN configs (DUMN's ablation presets too) build their
 models from a behaviour-sequence task."""
 
+import importlib
+
+import numpy as np
 import pytest
 
+from data_prep import synthetic
 from experiments.configs import dfn, dmt, dsin, dumn
 from recsys_tf.models import DFN, DMT, DSIN, DUMN
 from recsys_tf.tasks.ctr_sequence import CTRSequence
@@ -82,3 +86,29 @@ def test_dumn_on_data_without_dislike_names_it_and_the_preset_turns_it_off():
     )
     with pytest.raises(ValueError, match="DUMN's ablations"):
         dumn.get_config("umn2")
+
+
+@pytest.mark.slow
+def test_every_model_of_the_target_reads_the_same_ctr_instances(tmp_path):
+    """`make reproduce-ctr-sequence` compares models with and without sequences:
+    all read the same instances, labels and split (so its † marks pair them)."""
+    path = str(tmp_path / "tiny")
+    synthetic.generate("tiny", 0, path)
+    names = ("wide_deep", "pnn", "deepfm", "autoint", "din", "dien", "dsin", "dfn")
+    parts = {}
+    for name in names + ("dmt", "oracle_ctr"):
+        config = importlib.import_module(f"experiments.configs.{name}").get_config()
+        config.data.path = path
+        parts[name] = loop.build_task(config, loop.load_event_log(config.data)).parts()
+    assert loop.get_task(dsin.get_config()).name == "ctr_sequence"
+    reference = parts.pop("wide_deep")
+    for name, task in parts.items():
+        for part, split in task.items():
+            mine = reference[part]
+            for field in ("user_ids", "labels", "timestamps", "request_ids"):
+                np.testing.assert_array_equal(
+                    getattr(split, field), getattr(mine, field), err_msg=name
+                )
+            np.testing.assert_array_equal(
+                split.features["item_id"], mine.features["item_id"], err_msg=name
+            )

@@ -76,6 +76,40 @@ def test_collect_and_render(tmp_path):
     assert "old" not in body and cells["Better"] in body and body.endswith("end\n")
 
 
+def test_paper_on_other_data_gets_its_name_and_no_delta(tmp_path):
+    runs = tmp_path / "runs"
+    _write_run(runs, "base", 0, {"test": {"auc": 0.7}})
+    results_dir = tmp_path / "results"
+    summarize.collect(str(runs), str(results_dir))
+    table = summarize.Table(
+        id="t",
+        metrics=("auc",),
+        rows=(
+            summarize.Row("Base", "base", {"auc": 0.6326}),
+            summarize.Row("Missing", "missing", {"auc": 0.6330}),
+        ),
+        command="make x",
+        paper_name="Alibaba",
+        delta=False,
+    )
+    lines = summarize.render(table, summarize.load(str(results_dir))).splitlines()
+    assert lines[0] == "| Model | auc Alibaba | auc ours | seeds | command |"
+    assert lines[2] == "| Base | 0.6326 | 0.7000 ± 0.0000 | 0 | `make x` |"
+    assert lines[3] == "| Missing | 0.6330 | — | — | — |"
+
+
+def test_sequence_tables_name_every_run_of_their_make_targets():
+    tables = {t.id: t for t in summarize.TABLES}
+    rows = [r.experiment for r in tables["ctr_sequence_synthetic"].rows]
+    assert rows[-1] == "oracle_ctr_synthetic" and "dmt_synthetic" in rows
+    assert len(tables["ctr_sequence_kuairand"].rows) == 9
+    headroom = [r.experiment for r in tables["simulator_sequence_headroom"].rows]
+    assert "headroom_cross_sequence_synthetic" in headroom
+    assert "din_headroom_synthetic" in headroom
+    stay = tables[f"simulator_sequence_headroom_{summarize.HEADROOM_SETTING}"]
+    assert all("_stay09_" in r.experiment for r in stay.rows)
+
+
 def test_protocol_note():
     assert summarize.protocol_note([{"task": "ctr"}]) == ""
     kept = {"task": "retrieval", "protocol": "full", "exclude_history": False}
