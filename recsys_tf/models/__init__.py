@@ -19,6 +19,7 @@ from recsys_tf.models.baselines.dmt import DMT
 from recsys_tf.models.baselines.dsin import DSIN
 from recsys_tf.models.baselines.fm import FM
 from recsys_tf.models.baselines.gru4rec import GRU4Rec
+from recsys_tf.models.baselines.hpmn import HPMN
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
 from recsys_tf.models.baselines.mfpr import MFPR
 from recsys_tf.models.baselines.neumf import NeuMF
@@ -48,6 +49,7 @@ MODELS = {
     "sasrec": SASRec,
     "gru4rec": GRU4Rec,
     "caser": Caser,
+    "hpmn": HPMN,
     "dsin": DSIN,
     "dfn": DFN,
     "dmt": DMT,
@@ -70,6 +72,7 @@ __all__ = [
     "DSIN",
     "FM",
     "GRU4Rec",
+    "HPMN",
     "LogisticRegression",
     "PNN",
     "Popularity",

@@ -16,6 +16,7 @@ from experiments.configs import (
     common,
     dcn,
     gru4rec,
+    hpmn,
     sasrec,
     wide_deep,
     youtube_dnn,
@@ -155,7 +156,7 @@ def test_tuned_values_apply_under_their_preset_only():
         )
 
 
-@pytest.mark.parametrize("module", [sasrec, gru4rec, caser])
+@pytest.mark.parametrize("module", [sasrec, gru4rec, caser, hpmn])
 def test_s3rec_beauty_preset_applies_to_each_sequential_config(module):
     plain = module.get_config()
     config = module.get_config("s3rec_beauty")

@@ -1,10 +1,17 @@
-"""Tests of the sequential retrieval models (SASRec, GRU4Rec, Caser) and of the
+"""Tests of the sequential retrieval models (SASRec, GRU4Rec, Caser, HPMN) and of the
 per-position loss of `SequentialRetrievalModel`."""
 
 import numpy as np
 import pytest
 
-from recsys_tf.models import MODELS, Caser, GRU4Rec, SASRec, SequentialRetrievalModel
+from recsys_tf.models import (
+    HPMN,
+    MODELS,
+    Caser,
+    GRU4Rec,
+    SASRec,
+    SequentialRetrievalModel,
+)
 from tests import testing
 
 NUM_ITEMS, NUM_USERS, LENGTH, BATCH = 30, 12, 6, 8
@@ -26,6 +33,13 @@ def _model(cls, **kwargs):
         kwargs.setdefault("embedding_dim", 6)
         kwargs.setdefault("units", 8)
         kwargs.setdefault("num_layers", 2)
+    elif cls is HPMN:
+        kwargs.setdefault("embedding_dim", 6)
+        kwargs.setdefault("units", 5)
+        kwargs.setdefault("periods", (1, 2))
+        kwargs.setdefault("hops", 2)
+        kwargs.setdefault("attention_units", (4,))
+        kwargs.setdefault("dropout", 0.2)
     else:
         kwargs.setdefault("num_users", NUM_USERS)
         kwargs.setdefault("window", 3)
@@ -53,13 +67,14 @@ def _batch(seed=1, n=BATCH):
     return x, targets.astype(np.int64)
 
 
-MODEL_CLASSES = [SASRec, GRU4Rec, Caser]
+MODEL_CLASSES = [SASRec, GRU4Rec, Caser, HPMN]
 
 
 def test_registered():
     assert MODELS["sasrec"] is SASRec
     assert MODELS["gru4rec"] is GRU4Rec
     assert MODELS["caser"] is Caser
+    assert MODELS["hpmn"] is HPMN
     for cls in MODEL_CLASSES:
         assert issubclass(cls, SequentialRetrievalModel)
 
@@ -244,3 +259,27 @@ def test_from_task_follows_the_task():
     assert caser.num_users == task.num_users and caser.num_items == task.num_items
     plain = retrieval.build_retrieval_task(_log(), max_length=7)
     assert not GRU4Rec.from_task(plain).per_position
+
+
+def test_hpmn_adds_the_slot_covariance_penalty_over_real_positions_in_training():
+    from recsys_tf.layers.hierarchical_periodic_memory import slot_covariance_norm
+
+    x, y = _batch()
+    model = _model(
+        HPMN, loss="softmax", per_position=True, memory_l2=500.0, dropout=0.0
+    )
+    queries = model(x, training=True)
+    assert len(model.losses) == 1
+    table = testing.to_numpy(model.item_embeddings)
+    items = table[x["history"]] * x["history_mask"][..., None]
+    slots = testing.to_numpy(model.memory(items, mask=x["history_mask"]))
+    norms = testing.to_numpy(slot_covariance_norm(slots))
+    penalty = 500.0 * norms[x["history_mask"]].mean()
+    np.testing.assert_allclose(testing.to_numpy(model.losses[0]), penalty, rtol=1e-5)
+    with_penalty = model.compute_loss(x, y, queries, training=True)
+    model(x)  # evaluation: no penalty
+    assert not model.losses
+    without = model.compute_loss(x, y, queries, training=True)
+    np.testing.assert_allclose(
+        testing.to_numpy(with_penalty) - testing.to_numpy(without), penalty, rtol=1e-4
+    )
