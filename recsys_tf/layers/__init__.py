@@ -5,6 +5,7 @@ from recsys_tf.layers.augru import AUGRU
 from recsys_tf.layers.bias_encoding import BiasEncoding
 from recsys_tf.layers.caser_convolution import CaserConvolution
 from recsys_tf.layers.causal_transformer_block import CausalTransformerBlock
+from recsys_tf.layers.contextual_lstm import ContextualLSTM
 from recsys_tf.layers.cross_network import CrossNetwork
 from recsys_tf.layers.dice import Dice
 from recsys_tf.layers.factorization_machine import FactorizationMachine
@@ -29,6 +30,7 @@ __all__ = [
     "CaserConvolution",
     "CausalTransformerBlock",
     "ActivationUnit",
+    "ContextualLSTM",
     "CrossNetwork",
     "Dice",
     "FactorizationMachine",

@@ -8,6 +8,7 @@ from recsys_tf.models.base import (
     SequentialRetrievalModel,
 )
 from recsys_tf.models.baselines.autoint import AutoInt
+from recsys_tf.models.baselines.binn import BINN
 from recsys_tf.models.baselines.bpr import BPR
 from recsys_tf.models.baselines.caser import Caser
 from recsys_tf.models.baselines.dcn import DCN
@@ -50,6 +51,7 @@ MODELS = {
     "gru4rec": GRU4Rec,
     "caser": Caser,
     "hpmn": HPMN,
+    "binn": BINN,
     "dsin": DSIN,
     "dfn": DFN,
     "dmt": DMT,
@@ -73,6 +75,7 @@ __all__ = [
     "FM",
     "GRU4Rec",
     "HPMN",
+    "BINN",
     "LogisticRegression",
     "PNN",
     "Popularity",
