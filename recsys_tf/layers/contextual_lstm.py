@@ -8,7 +8,10 @@ from keras import ops
 class ContextualLSTM(keras.layers.Layer):
     """An LSTM whose gates also read a context vector of every step.
 
-    BINN's CLSTM ("Discriminative Behaviors Learning"): at step t, with the
+    BINN's CLSTM ("Discriminative Behaviors Learning"; equation numbers not
+    cited: the paper's text was not at hand, so these gates, the behaviour
+    vector entering all four, are this implementation's reading): at step t,
+    with the
     item embedding `x_t`, the behaviour (context) vector `b_t` and the previous
     state `(h_{t-1}, c_{t-1})`,
 

@@ -28,7 +28,9 @@ def slot_covariance_norm(slots):
 class HierarchicalPeriodicMemory(keras.layers.Layer):
     """Memory slots written by GRUs, slot j updated every `periods[j]` events.
 
-    HPMN Sec. 3 ("hierarchical periodic memory writing"): the memory holds one
+    HPMN's hierarchical periodic memory writing (equation numbers are not cited:
+    the paper's text was not at hand; the authors' code settles the details): the
+    memory holds one
     slot `m^j` per layer j; after the user's i-th behaviour (counted from her
     first, i = 1, 2, ...),
 

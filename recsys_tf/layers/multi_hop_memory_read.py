@@ -10,8 +10,8 @@ from recsys_tf.layers.mlp import MLP
 class MultiHopMemoryRead(keras.layers.Layer):
     """`hops` rounds of softmax attention of a query over memory slots.
 
-    HPMN Sec. 3 ("memory reading"), as the authors' code (`hpmn.py`,
-    `query_memory`) computes it: the query is first projected,
+    HPMN's memory reading as the authors' code (`hpmn.py`, `query_memory`)
+    computes it (equation numbers not cited: the paper's text was not at hand): the query is first projected,
     `q_0 = W_q v + b_q` (`units`); hop k weighs the slots `m^j` by
     `w_j = softmax_j(E_k([q_k, m^j, q_k - m^j, q_k * m^j]))`, `E_k` a network of
     `hidden_units` ReLU layers ending in one linear unit without a bias (a

@@ -13,7 +13,11 @@ from recsys_tf.models.base import SequentialRetrievalModel
 class BINN(SequentialRetrievalModel):
     """A session encoder and a preference encoder of contextual LSTMs.
 
-    BINN ("Discriminative Behaviors Learning"): each behaviour is its item's
+    BINN ("Discriminative Behaviors Learning"; equation numbers not cited: the
+    paper's text was not at hand, its structure is taken from its abstract and
+    XDM's description: "BINN applies RNN to encode user's sessions, and connects
+    the current consumption motivation and historical behaviors as a unified
+    user representation"): each behaviour is its item's
     embedding `x_t` (`embedding_dim`) with a behaviour vector `b_t` (the
     embedding, `behaviour_dim`, of its type `history_behaviour` when
     `num_behaviours` > 0) entering the gates of a `ContextualLSTM` (CLSTM).

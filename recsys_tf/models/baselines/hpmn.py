@@ -15,7 +15,8 @@ from recsys_tf.models.base import SequentialRetrievalModel
 class HPMN(SequentialRetrievalModel):
     """Periodically written memory slots, read by the latest behaviour.
 
-    HPMN Sec. 3: each behaviour's item embedding `e_i` (`embedding_dim`) is
+    HPMN (equation numbers not cited: the paper's text was not at hand; the
+    authors' code `hpmn.py` settles the details): each behaviour's item embedding `e_i` (`embedding_dim`) is
     written into `len(periods)` memory slots of `units`, slot j by a GRU of its
     own every `periods[j]` behaviours from the slot below
     (`HierarchicalPeriodicMemory`, the paper's hierarchical periodic memory
