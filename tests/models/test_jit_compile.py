@@ -25,6 +25,12 @@ SMALL = {
     "sasrec": dict(loss="softmax", dropout=0.0),
     "gru4rec": dict(loss="softmax", dropout=0.0),
     "caser": dict(loss="softmax", dropout=0.0),
+    "binn": dict(
+        loss="softmax", dropout=0.0, embedding_dim=8, units=8, session_length=3
+    ),
+    "hpmn": dict(
+        loss="softmax", dropout=0.0, embedding_dim=8, units=8, periods=(1, 2), hops=2
+    ),
 }
 STEPS = 2
 
