@@ -8,6 +8,7 @@ from recsys_tf.models.base import (
     SequentialRetrievalModel,
 )
 from recsys_tf.models.baselines.autoint import AutoInt
+from recsys_tf.models.baselines.binn import BINN
 from recsys_tf.models.baselines.bpr import BPR
 from recsys_tf.models.baselines.caser import Caser
 from recsys_tf.models.baselines.dcn import DCN
@@ -19,6 +20,7 @@ from recsys_tf.models.baselines.dmt import DMT
 from recsys_tf.models.baselines.dsin import DSIN
 from recsys_tf.models.baselines.fm import FM
 from recsys_tf.models.baselines.gru4rec import GRU4Rec
+from recsys_tf.models.baselines.hpmn import HPMN
 from recsys_tf.models.baselines.logistic_regression import LogisticRegression
 from recsys_tf.models.baselines.mfpr import MFPR
 from recsys_tf.models.baselines.narm import NARM
@@ -55,6 +57,8 @@ MODELS = {
     "narm": NARM,
     "shan": SHAN,
     "sdm": SDM,
+    "hpmn": HPMN,
+    "binn": BINN,
     "dsin": DSIN,
     "dfn": DFN,
     "dmt": DMT,
@@ -86,6 +90,8 @@ __all__ = [
     "Caser",
     "DeepFM",
     "GRU4Rec",
+    "HPMN",
+    "BINN",
     "LogisticRegression",
     "NeuMF",
     "PairwiseModel",

@@ -16,6 +16,7 @@ from experiments.configs import (
     common,
     dcn,
     gru4rec,
+    hpmn,
     narm,
     sasrec,
     shan,
@@ -180,7 +181,7 @@ def test_tuned_values_of_the_default_protocol_apply_without_a_preset():
     assert preset.train.learning_rate == 1e-3 and preset.model.l2 == 1.0
 
 
-@pytest.mark.parametrize("module", [sasrec, gru4rec, caser, narm, shan])
+@pytest.mark.parametrize("module", [sasrec, gru4rec, caser, narm, shan, hpmn])
 def test_s3rec_beauty_preset_applies_to_each_sequential_config(module):
     plain = module.get_config()
     config = module.get_config("s3rec_beauty")

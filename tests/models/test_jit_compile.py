@@ -28,6 +28,12 @@ SMALL = {
     "narm": dict(loss="softmax", embedding_dropout=0.0, dropout=0.0),
     "shan": dict(loss="softmax", embeddings_l2=0.01, attention_l2=0.01),
     "sdm": dict(loss="softmax", dropout=0.0, units=8, num_heads=2, embedding_dim=8),
+    "binn": dict(
+        loss="softmax", dropout=0.0, embedding_dim=8, units=8, session_length=3
+    ),
+    "hpmn": dict(
+        loss="softmax", dropout=0.0, embedding_dim=8, units=8, periods=(1, 2), hops=2
+    ),
 }
 STEPS = 2
 

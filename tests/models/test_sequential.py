@@ -1,11 +1,12 @@
-"""Tests of the sequential retrieval models (SASRec, GRU4Rec, Caser, NARM,
-SHAN) and of the
-per-position loss of `SequentialRetrievalModel`."""
+"""Tests of the sequential retrieval models (SASRec, GRU4Rec, Caser, NARM, SHAN, HPMN,
+BINN) and of the per-position loss of `SequentialRetrievalModel`."""
 
 import numpy as np
 import pytest
 
 from recsys_tf.models import (
+    BINN,
+    HPMN,
     MODELS,
     NARM,
     SHAN,
@@ -38,6 +39,18 @@ SMALL = {
     ),
     NARM: dict(embedding_dim=6, units=8, embedding_dropout=0.1, dropout=0.2),
     SHAN: dict(num_users=NUM_USERS, embedding_dim=6, short_term_length=2),
+    HPMN: dict(
+        embedding_dim=6,
+        units=5,
+        periods=(1, 2),
+        hops=2,
+        attention_units=(4,),
+        dropout=0.2,
+    ),
+    # Per position needs the forward preference encoder (see the BINN tests).
+    BINN: dict(
+        bidirectional=False, embedding_dim=6, units=5, session_length=3, dropout=0.2
+    ),
 }
 
 
@@ -77,6 +90,8 @@ def test_registered():
     assert MODELS["caser"] is Caser
     assert MODELS["narm"] is NARM
     assert MODELS["shan"] is SHAN
+    assert MODELS["hpmn"] is HPMN
+    assert MODELS["binn"] is BINN
     for cls in MODEL_CLASSES:
         assert issubclass(cls, SequentialRetrievalModel)
 
@@ -348,3 +363,104 @@ def test_predicted_queries_do_not_depend_on_the_length_sorted_batches(cls, monke
     np.testing.assert_allclose(
         evaluation.predict_queries(model, x, batch_size=4), expected, atol=1e-5
     )
+
+
+def test_hpmn_adds_the_slot_covariance_penalty_over_real_positions_in_training():
+    from recsys_tf.layers.hierarchical_periodic_memory import slot_covariance_norm
+
+    x, y = _batch()
+    model = _model(
+        HPMN, loss="softmax", per_position=True, memory_l2=500.0, dropout=0.0
+    )
+    queries = model(x, training=True)
+    assert len(model.losses) == 1
+    table = testing.to_numpy(model.item_embeddings)
+    items = table[x["history"]] * x["history_mask"][..., None]
+    slots = testing.to_numpy(model.memory(items, mask=x["history_mask"]))
+    norms = testing.to_numpy(slot_covariance_norm(slots))
+    penalty = 500.0 * norms[x["history_mask"]].mean()
+    np.testing.assert_allclose(testing.to_numpy(model.losses[0]), penalty, rtol=1e-5)
+    with_penalty = model.compute_loss(x, y, queries, training=True)
+    model(x)  # evaluation: no penalty
+    assert not model.losses
+    without = model.compute_loss(x, y, queries, training=True)
+    np.testing.assert_allclose(
+        testing.to_numpy(with_penalty) - testing.to_numpy(without), penalty, rtol=1e-4
+    )
+
+
+def _binn(**kwargs):
+    return _model(BINN, **{"bidirectional": True, **kwargs})
+
+
+def test_binn_bidirectional_query_has_both_directions_and_ignores_padding():
+    x, _ = _batch()
+    model = _binn()
+    query = testing.to_numpy(model(x))
+    assert query.shape == (BATCH, 3 * 5)
+    items = testing.to_numpy(model.item_embeddings)[x["history"]]
+    items = (items * x["history_mask"][..., None]).astype(np.float32)
+    mask = x["history_mask"]
+    parts = [
+        model.session_encoder(items[:, -3:], None, mask=mask[:, -3:]),
+        model.preference_encoder(items, None, mask=mask)[:, -1],
+        model.backward_encoder(items, None, mask=mask),
+    ]
+    expected = np.concatenate([testing.to_numpy(p) for p in parts], -1)
+    np.testing.assert_allclose(query, expected, rtol=1e-5, atol=1e-6)
+    # The backward state depends on the first behaviour, the session's does not.
+    changed = dict(x, history=x["history"].copy())
+    first = np.argmax(x["history_mask"], axis=1)
+    changed["history"][np.arange(BATCH), first] += 1
+    after = testing.to_numpy(model(changed))
+    long_rows = x["history_mask"].sum(1) > 3
+    assert not np.allclose(after[long_rows, 10:], query[long_rows, 10:])
+    np.testing.assert_allclose(after[long_rows, :5], query[long_rows, :5], rtol=1e-6)
+    # Padding codes and width do not matter.
+    noisy = dict(x, history=np.where(x["history_mask"], x["history"], 7))
+    np.testing.assert_allclose(testing.to_numpy(model(noisy)), query, rtol=1e-6)
+    wider = dict(
+        x,
+        history=np.pad(x["history"], ((0, 0), (3, 0))),
+        history_mask=np.pad(x["history_mask"], ((0, 0), (3, 0))),
+    )
+    np.testing.assert_allclose(
+        testing.to_numpy(model(wider)), query, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_binn_bidirectional_cannot_train_per_position():
+    with pytest.raises(ValueError, match="data.per_position=False"):
+        _binn(per_position=True)
+    with pytest.raises(ValueError, match="bidirectional=False"):
+        _binn().encode(_batch()[0])
+
+
+def test_binn_bidirectional_gradients_with_behaviour_vectors():
+    x, y = _batch()
+    x["history_behaviour"] = np.random.default_rng(2).integers(0, 3, x["history"].shape)
+    model = _binn(loss="bce", num_negatives=3, num_behaviours=3, behaviour_dim=2)
+    testing.assert_model_gradients(model, x, y[:, -1])
+    assert "history_behaviour" in model.input_fields()
+    # The behaviour types enter the query; a missing input is a clear error.
+    other = dict(x, history_behaviour=(x["history_behaviour"] + 1) % 3)
+    assert not np.allclose(testing.to_numpy(model(other)), testing.to_numpy(model(x)))
+    with pytest.raises(KeyError, match="history_behaviour"):
+        model({k: v for k, v in x.items() if k != "history_behaviour"})
+
+
+@pytest.mark.slow
+def test_binn_bidirectional_save_reload_and_config_round_trip(tmp_path):
+    x, y = _batch()
+    model = _binn(num_behaviours=2)
+    x["history_behaviour"] = np.random.default_rng(2).integers(0, 2, x["history"].shape)
+    testing.assert_one_train_step(model, x, y[:, -1])
+    testing.assert_config_round_trip(model, x)
+    testing.assert_save_reload(model, x, tmp_path)
+
+
+def test_binn_bad_arguments_raise():
+    with pytest.raises(ValueError, match="session_length"):
+        _binn(session_length=0)
+    with pytest.raises(ValueError, match="num_behaviours"):
+        _binn(num_behaviours=-1)
