@@ -184,7 +184,7 @@ reproduce-mfmlp-analyses: $(DATA)/events.parquet
 # <model>_amazon_beauty) and its full-ranking protocol (preset s3rec_beauty_full: the user's
 # earlier items excluded, selection on NDCG@20; runs <model>_full_amazon_beauty), then ML-1M
 # users 1-2999 under the full-ranking protocol (runs <model>_ml1m). README tables sequential_beauty_sampled / _full / _ml1m.
-SEQ_MODELS ?= sasrec gru4rec caser narm shan sdm
+SEQ_MODELS ?= sasrec gru4rec caser narm shan hpmn binn sdm
 reproduce-sequential: $(STAMP)
 	@for model in $(SEQ_MODELS); do for seed in $(SEEDS); do \
 	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty \

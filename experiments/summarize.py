@@ -228,6 +228,8 @@ SEQUENTIAL_MODELS = (
     ("Caser", "caser", 0.3942, 0.2512, None, None),
     ("NARM", "narm", None, None, None, None),
     ("SHAN", "shan", None, None, None, None),
+    ("HPMN", "hpmn", None, None, None, None),
+    ("BINN", "binn", None, None, None, None),
     ("SDM", "sdm", None, None, None, None),
 )
 
