@@ -46,6 +46,8 @@ from recsys_tf import metrics
 from recsys_tf.data.input import make_dataset
 from recsys_tf.models import DCN, PNN, AutoInt, DeepFM, WideDeep, YouTubeDNN
 from recsys_tf.training import evaluation
+from recsys_tf.training.errors import ConfigError
+from recsys_tf.training.loop import jit_compile_setting
 from recsys_tf.training.optimizers import get_optimizer
 
 _OUTPUT = flags.DEFINE_string(
@@ -94,11 +96,11 @@ _BUILD_FIRST = flags.DEFINE_bool(
     "traces the model once more (DeepFM, 20k rows: 1.8 instead of 2.8 CPU-seconds "
     "per 3-epoch run).",
 )
-_JIT = flags.DEFINE_enum(
+_JIT = flags.DEFINE_string(
     "jit_compile",
     "auto",
-    ["auto", "true", "false"],
-    "XLA for model.compile (Keras' auto means off on CPU-only machines).",
+    "XLA for model.compile: auto, true or false (Keras' auto means off on "
+    "CPU-only machines).",
 )
 _SEED = flags.DEFINE_integer("seed", 0, "Data and model seed.")
 _OPTIMIZER = flags.DEFINE_string(
@@ -244,7 +246,7 @@ def _fit(build, dataset, sample, rows, epochs):
     model = build()
     model.compile(
         optimizer=get_optimizer(_OPTIMIZER.value, 1e-3),
-        jit_compile={"auto": "auto", "true": True, "false": False}[_JIT.value],
+        jit_compile=jit_compile_setting(_JIT.value, "--jit_compile"),
         steps_per_execution=_STEPS_PER_EXECUTION.value,
     )
     if _BUILD_FIRST.value:
@@ -591,6 +593,10 @@ def main(argv):
         rows = [int(r) for r in _CONVERSION_ROWS.value]
         _write({"conversion": bench_conversion(rows)})
         return
+    try:
+        jit_compile_setting(_JIT.value, "--jit_compile")
+    except ConfigError as error:
+        raise app.UsageError(str(error)) from error
     unknown = sorted(set(_MODELS.value) - {*CTR_MODELS, "youtube_dnn"})
     if unknown:
         raise app.UsageError(
@@ -612,7 +618,7 @@ def main(argv):
         "machine": summarize.machine(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
-        "jit_compile": _JIT.value,
+        "jit_compile": _JIT.value.lower(),
         "optimizer": _OPTIMIZER.value,
         "steps_per_execution": _STEPS_PER_EXECUTION.value,
         "build_first": _BUILD_FIRST.value,
