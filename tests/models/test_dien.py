@@ -9,7 +9,6 @@ import pytest
 from recsys_tf.models import MODELS, SequenceCTRModel
 from recsys_tf.models.baselines.dien import DIEN
 from tests import testing
-from tests.models import sequence_mirrored
 
 VOCAB = {"user_id": 4, "item_id": 40, "category": 5}
 FIELDS = tuple(VOCAB)
@@ -179,18 +178,6 @@ def test_bad_arguments_raise():
         _model(activation="swish")
     with pytest.raises(ValueError, match="auxiliary_weight"):
         _model(auxiliary_weight=-1.0)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, training", [("dien", False), ("dien_prelu", True)])
-def test_two_replicas_equal_one_device(name, training, tmp_path):
-    # The training pass adds the auxiliary loss; it is compared with PReLU, whose
-    # output has no batch statistics (Dice's are per replica in training).
-    r = sequence_mirrored.check(name, training, tmp_path)
-    assert len(r["fit_losses"]) == 2 and all(np.isfinite(r["fit_losses"]))
-    assert r["penalty"] > 0.05 * r["single_loss"]
-    np.testing.assert_allclose(r["dist_loss"], r["single_loss"], rtol=1e-5)
-    assert r["grad_diff"] <= 1e-5 * max(1.0, r["grad_scale"]), r
 
 
 def test_from_task_needs_unclick_only_with_the_auxiliary_loss():

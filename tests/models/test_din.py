@@ -10,7 +10,6 @@ import pytest
 from recsys_tf.models import MODELS, SequenceCTRModel
 from recsys_tf.models.baselines.din import DIN, training_counts
 from tests import testing
-from tests.models import sequence_mirrored
 
 VOCAB = {"user_id": 4, "item_id": 40, "category": 5}
 FIELDS = tuple(VOCAB)
@@ -228,19 +227,6 @@ def test_bad_arguments_raise():
         _model(mba_l2=-1.0)
     with pytest.raises(ValueError, match="one type"):
         _model(sequence_types=("click", "like"))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, training", [("din", False), ("din_prelu", True)])
-def test_two_replicas_equal_one_device(name, training, tmp_path):
-    # Dice's batch statistics are per replica in training (as batch
-    # normalisation's): with Dice the inference pass is compared, the training
-    # pass (mini-batch aware penalty included) with PReLU.
-    r = sequence_mirrored.check(name, training, tmp_path)
-    assert len(r["fit_losses"]) == 2 and all(np.isfinite(r["fit_losses"]))
-    assert r["penalty"] > 0.05 * r["single_loss"]
-    np.testing.assert_allclose(r["dist_loss"], r["single_loss"], rtol=1e-5)
-    assert r["grad_diff"] <= 1e-5 * max(1.0, r["grad_scale"]), r
 
 
 def _task(sequence_types=("click", "unclick")):
