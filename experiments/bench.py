@@ -7,7 +7,10 @@ MLP 256-128-64, Adam 1e-3, batch 4096). Labels come from a planted logistic mode
 over the fields (CTR) or a planted user-item affinity (retrieval), so the test metric
 says whether the fast configuration still learns. CTR rows: Wide&Deep, DeepFM, DCN
 (3 cross layers), AutoInt (the paper's 3 interacting layers of 2 heads x 32, no MLP)
-and IPNN (`PNN(product="inner")`); retrieval: YouTube DNN.
+and IPNN (`PNN(product="inner")`); retrieval: YouTube DNN. Behaviour-sequence rows
+(section "sequence", issue 19): DIN and DIEN at T = 50 and 100 beside Wide&Deep,
+each as its experiments/configs file builds it, on the simulator's data through the
+trainer's input pipeline (`--sequence_*` flags).
 
 Each training measurement is repeated `--repeats` times, a fresh model each time,
 and reported as the median and range (min-max) over the runs of:
@@ -27,6 +30,7 @@ that `experiments.export.save` writes, loaded back with `tf.saved_model.load`.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -43,11 +47,12 @@ from absl import app, flags, logging
 
 from experiments import export, summarize
 from recsys_tf import metrics
+from recsys_tf.data.datasets import load_event_log
 from recsys_tf.data.input import make_dataset
 from recsys_tf.models import DCN, PNN, AutoInt, DeepFM, WideDeep, YouTubeDNN
-from recsys_tf.training import evaluation
+from recsys_tf.tasks import get_task
+from recsys_tf.training import evaluation, loop
 from recsys_tf.training.errors import ConfigError
-from recsys_tf.training.loop import jit_compile_setting
 from recsys_tf.training.optimizers import get_optimizer
 
 _OUTPUT = flags.DEFINE_string(
@@ -232,7 +237,7 @@ class _Timer(keras.callbacks.Callback):
         self.epoch_seconds.append(time.perf_counter() - self._t)
 
 
-def _fit(build, dataset, sample, rows, epochs):
+def _fit(build, dataset, sample, rows, epochs, batch=BATCH):
     """One timed run: `build()` a fresh model, compile it, fit `epochs` epochs.
 
     With --build_first the model and its optimizer are built on `sample` (two
@@ -246,7 +251,7 @@ def _fit(build, dataset, sample, rows, epochs):
     model = build()
     model.compile(
         optimizer=get_optimizer(_OPTIMIZER.value, 1e-3),
-        jit_compile=jit_compile_setting(_JIT.value, "--jit_compile"),
+        jit_compile=loop.jit_compile_setting(_JIT.value, "--jit_compile"),
         steps_per_execution=_STEPS_PER_EXECUTION.value,
     )
     if _BUILD_FIRST.value:
@@ -256,7 +261,7 @@ def _fit(build, dataset, sample, rows, epochs):
     model.fit(
         dataset,
         epochs=epochs,
-        steps_per_epoch=-(-rows // BATCH),
+        steps_per_epoch=-(-rows // batch),
         callbacks=[timer],
         verbose=0,
     )
@@ -278,21 +283,27 @@ TIMINGS = (
 )
 
 
-def _repeat(name, build, measure, x, y, rows, epochs, seed, repeats):
-    """`repeats` runs of `_fit`, each followed by `measure(model)` (its test
-    metrics); returns the last model and the model's record: the median and
-    [min, max] range over the runs of each of TIMINGS, the median of each test
-    metric, the step time, the input pipeline's share of it and every run
-    (`per_run`)."""
-    steps = -(-rows // BATCH)
+def _datasets(x, y, seed):
+    """The endless shuffled training dataset of `(x, y)` in batches of BATCH and
+    the inputs of two examples (to build a model on)."""
     dataset = make_dataset(
         x, y, batch_size=BATCH, shuffle=True, seed=seed, epochs=(0, None)
     )
-    sample = next(iter(make_dataset(x, y, batch_size=2)))[0]
+    return dataset, next(iter(make_dataset(x, y, batch_size=2)))[0]
+
+
+def _repeat(name, build, measure, datasets, rows, epochs, seed, repeats, batch=BATCH):
+    """`repeats` runs of `_fit` on `datasets` (`_datasets`), each followed by
+    `measure(model)` (its test metrics); returns the last model and the model's
+    record: the median and [min, max] range over the runs of each of TIMINGS, the
+    median of each test metric, the step time, the input pipeline's share of it
+    (the same batches drawn from the dataset alone) and every run (`per_run`)."""
+    steps = -(-rows // batch)
+    dataset, sample = datasets
     runs = []
     for repeat in range(repeats):
         keras.utils.set_random_seed(seed)
-        model, run = _fit(build, dataset, sample, rows, epochs)
+        model, run = _fit(build, dataset, sample, rows, epochs, batch)
         run.update(measure(model))
         runs.append(run)
         print(
@@ -373,8 +384,7 @@ def bench_ctr(name, rows, epochs, seed, peak, repeats):
         name,
         lambda: CTR_MODELS[name](names),
         measure,
-        train,
-        y[:rows],
+        _datasets(train, y[:rows], seed),
         rows,
         epochs,
         seed,
@@ -424,7 +434,14 @@ def bench_youtube_dnn(rows, epochs, seed, peak, repeats):
         return {"test_hr@10": scores["hr@10"], "test_hr@50": scores["hr@50"]}
 
     _, record = _repeat(
-        "youtube_dnn", build, measure, train, y[:rows], rows, epochs, seed, repeats
+        "youtube_dnn",
+        build,
+        measure,
+        _datasets(train, y[:rows], seed),
+        rows,
+        epochs,
+        seed,
+        repeats,
     )
     in_dim = FIELDS * EMBEDDING
     flops = (
@@ -438,6 +455,89 @@ def bench_youtube_dnn(rows, epochs, seed, peak, repeats):
         dense_flops_ratio_to_matmul=flops / peak,
     )
     return record
+
+
+_SEQUENCE_MODELS = flags.DEFINE_list(
+    "sequence_models",
+    ["wide_deep", "din", "dien"],
+    "Models of the behaviour-sequence rows (issue 19, Speed), each built by its "
+    "experiments/configs file on the simulator (its data.path: "
+    "--sequence_data_path) and trained in that config's batch size; Wide&Deep on "
+    "the plain CTR task of the same data. Empty to skip.",
+)
+_SEQUENCE_LENGTHS = flags.DEFINE_list(
+    "sequence_lengths", ["50", "100"], "T (data.max_length) of the sequence rows."
+)
+_SEQUENCE_ROWS = flags.DEFINE_integer(
+    "sequence_rows",
+    102_400,
+    "Training rows per epoch of a sequence row (the training part of the data, "
+    "shuffled as the trainer shuffles it).",
+)
+_SEQUENCE_EPOCHS = flags.DEFINE_integer(
+    "sequence_epochs", 3, "Epochs of a sequence row's run, the first included."
+)
+_SEQUENCE_DATA_PATH = flags.DEFINE_string(
+    "sequence_data_path",
+    "",
+    "config.data.path of the sequence rows ('' = the configs' default: the small "
+    "simulator under data/, generated on first use).",
+)
+
+
+def bench_sequence(name, length, rows, epochs, seed, repeats):
+    """The record of model config `name` (`experiments/configs/<name>.py`) on its
+    task over --sequence_data_path (the simulator), with T = `length` (None: the config's; a
+    model without sequences ignores it): training examples/s, steady and over all
+    epochs, and the input pipeline's share of the step (`_repeat`)."""
+    config = importlib.import_module(f"experiments.configs.{name}").get_config()
+    config.data.path = _SEQUENCE_DATA_PATH.value or config.data.path
+    config.seed = seed
+    if length is not None:
+        config.data.max_length = length
+    task = loop.build_task(config, load_event_log(config.data))
+    kind = get_task(config)
+    batch = config.train.batch_size
+    dataset = kind.dataset(
+        config, task.train, batch_size=batch, shuffle=True, seed=seed, epochs=(0, None)
+    )
+    sample = next(iter(kind.dataset(config, task.train, batch_size=2)))[0]
+    _, record = _repeat(
+        f"{name}_T{length}" if length is not None else name,
+        lambda: loop.build_model(config, task),
+        lambda model: {},
+        (dataset, sample),
+        rows,
+        epochs,
+        seed,
+        repeats,
+        batch,
+    )
+    record.update(
+        config=name, task=config.task, max_length=length, batch_size=batch, rows=rows
+    )
+    return record
+
+
+def bench_sequences(names, lengths, rows, epochs, seed, repeats) -> dict:
+    """The behaviour-sequence rows: every model of `names` at every T of
+    `lengths` (a model whose task has no sequences once)."""
+    runs = []
+    for name in names:
+        config = importlib.import_module(f"experiments.configs.{name}").get_config()
+        for length in lengths if config.task == "ctr_sequence" else [None]:
+            runs.append(bench_sequence(name, length, rows, epochs, seed, repeats))
+            print(f"[bench] {json.dumps(runs[-1])}", flush=True)
+    return {
+        "machine": summarize.machine(),
+        "data_path": _SEQUENCE_DATA_PATH.value or "synthetic (small)",
+        "jit_compile": _JIT.value.lower(),
+        "optimizer": _OPTIMIZER.value,
+        "repeats": repeats,
+        "epochs": epochs,
+        "rows": rows,
+        "runs": runs,
+    }
 
 
 _DATA_SIZES = flags.DEFINE_list(
@@ -594,9 +694,20 @@ def main(argv):
         _write({"conversion": bench_conversion(rows)})
         return
     try:
-        jit_compile_setting(_JIT.value, "--jit_compile")
+        loop.jit_compile_setting(_JIT.value, "--jit_compile")
     except ConfigError as error:
         raise app.UsageError(str(error)) from error
+    sections = {}
+    if _SEQUENCE_MODELS.value:
+        sections["sequence"] = bench_sequences(
+            _SEQUENCE_MODELS.value,
+            [int(t) for t in _SEQUENCE_LENGTHS.value],
+            _SEQUENCE_ROWS.value,
+            _SEQUENCE_EPOCHS.value,
+            _SEED.value,
+            _REPEATS.value,
+        )
+        _write(sections)
     unknown = sorted(set(_MODELS.value) - {*CTR_MODELS, "youtube_dnn"})
     if unknown:
         raise app.UsageError(
@@ -631,7 +742,7 @@ def main(argv):
         "matmul_flops_per_second": peak,
         "runs": runs,
     }
-    sections = {"training": out}
+    sections["training"] = out
     if _DATA_SIZES.value:
         sections["data"] = bench_data(_DATA_SIZES.value)
     if _CONVERSION_ROWS.value:
