@@ -2,7 +2,6 @@
 
 import types
 
-import keras
 import numpy as np
 import pytest
 
@@ -216,19 +215,3 @@ def test_config_builds_the_model():
     )
     model = loop.build_model(config, task)
     assert (model.sequence_types, model.auxiliary_weight) == (("click", "unclick"), 1.0)
-
-
-def test_trains_with_xla_as_eagerly():
-    x, y = _batch()
-    losses = []
-    for jit_compile in (False, True):
-        testing.set_seed()
-        model = _model()
-        model.compile(
-            optimizer=keras.optimizers.Adam(0.01),
-            jit_compile=jit_compile,
-            run_eagerly=not jit_compile,
-        )
-        losses.append([float(model.train_on_batch(x, y)) for _ in range(2)])
-    assert np.all(np.isfinite(losses))
-    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
