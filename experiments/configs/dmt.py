@@ -23,11 +23,12 @@ memory-bound, ~7x DIN as its FLOPs are ~6.5x. Reading fewer
 types (`--config.model.sequence_types="('click','unclick')"`, two encoders
 instead of four) should about halve it (not measured). The
 earlier 12.5 s was the machine's load (about 15).
-Computing TransformerBlock's attention as two batched matmuls with an
-additive key mask instead of Keras' MultiHeadAttention changed the attention's
-CPU time per training step (batch 1024, T = 100) from 0.58 to 0.48 s at a load of
-16 and from 0.55 to 0.56 s at 24: within the noise; the cost is in the
-[batch, heads, T, T] tensors themselves, not in Keras' layer.
+After TransformerBlock's attention became two batched matmuls with an additive
+key mask (instead of Keras' MultiHeadAttention with a mask select), the step
+went from 3.16 to 2.50 CPU-seconds (10.7 to 6.8 s wall; DIN 0.47 CPU-s, 1.5 s
+wall, DFN 1.87 CPU-s; all back to back in one process at a load of 8-16): 5.4x
+DIN, below its FLOP ratio. The rest of the cost is in the [batch, heads, T, T]
+tensors themselves.
 Measured with a scratch script (not in the repository): `train_on_batch` of the
 model in a tf.function, batch 1024, T = 100, item_id + category (d_model 32),
 vocabularies 1000 / 5000 / 50, random inputs, after two warm-up steps, several
