@@ -12,8 +12,8 @@ the suite's default until a sweep on validation chooses it.
 Command: python -m experiments.train --config=experiments/configs/dfn.py
   --workdir=runs/dfn_synthetic/seed0
 Expected time on a 2-core CPU: not measured end to end. Before the change
-below, one training step (lazy Adam, no XLA) took 1.24 s wall at a load of 1.2 (DIN 0.30 s in the same
-process), 2.28 CPU-seconds at a load of 19 (DIN 0.49): about 20 minutes per epoch
+below, one training step (lazy Adam, no XLA) took 1.24 s wall at a load of
+1.2 (DIN 0.30 s in the same process), 2.28 CPU-seconds at a load of 19 (DIN 0.49): about 20 minutes per epoch
 of the small simulator's ~940 steps on an idle machine. The step is 38 GFLOP
 (3 x the forward FLOPs TensorFlow's profiler counts; DIN's 8.8), three
 Transformer layers whose [batch, heads, T, T] attention tensors (167 MB each)

@@ -13,8 +13,8 @@ learning rate is the suite's default until a sweep on validation chooses it.
 Command: python -m experiments.train --config=experiments/configs/dmt.py
   --workdir=runs/dmt_synthetic/seed0
 Expected time on a 2-core CPU: not measured end to end. Before the change
-below, one training step with the simulator's four sequences (lazy Adam, no XLA) took 3.43 CPU-seconds at a
-load of 19 (DIN 0.49, DFN 2.28 in the same process; 4.8 s wall at a load rising
+below, one training step with the simulator's four sequences (lazy Adam, no
+XLA) took 3.43 CPU-seconds at a load of 19 (DIN 0.49, DFN 2.28 in the same process; 4.8 s wall at a load rising
 from 1 to 4): 30-75 minutes per epoch of the small simulator's ~940 steps on an
 idle machine (1.9 s, DFN's idle step scaled by the CPU ratio, to 4.8 s). The
 step is 57 GFLOP (3 x the profiler's forward count; DIN's 8.8): four encoder
