@@ -11,14 +11,14 @@ model.py): 4 heads, Deep part 32-16; embedding 16 as DUMN. The learning rate is
 the suite's default until a sweep on validation chooses it.
 Command: python -m experiments.train --config=experiments/configs/dfn.py
   --workdir=runs/dfn_synthetic/seed0
-Expected time on a 2-core CPU: not measured end to end. Before the change
-below, one training step (lazy Adam, no XLA) took 1.24 s wall at a load of
-1.2 (DIN 0.30 s in the same process), 2.28 CPU-seconds at a load of 19 (DIN 0.49): about 20 minutes per epoch
-of the small simulator's ~940 steps on an idle machine. The step is 38 GFLOP
-(3 x the forward FLOPs TensorFlow's profiler counts; DIN's 8.8), three
-Transformer layers whose [batch, heads, T, T] attention tensors (167 MB each)
-make it memory-bound: DFN's ~4x DIN is its FLOP ratio. The earlier 21.5 s was
-the machine's load (about 15), not the model.
+Expected time on a 2-core CPU: not measured end to end. Before the change below, one
+training step (lazy Adam, no XLA) took 1.24 s wall at a load of 1.2 (DIN 0.30 s in
+the same process), 2.28 CPU-seconds at a load of 19 (DIN 0.49): about 20 minutes per
+epoch of the small simulator's ~940 steps on an idle machine. The step is 38 GFLOP
+(3 x the forward FLOPs TensorFlow's profiler counts; DIN's 8.8), three Transformer
+layers whose [batch, heads, T, T] attention tensors (167 MB each) make it memory-
+bound: DFN's ~4x DIN is its FLOP ratio. The earlier 21.5 s was the machine's load
+(about 15), not the model.
 After TransformerBlock's attention became two batched matmuls with an additive
 key mask (instead of Keras' MultiHeadAttention with a mask select), the step
 went from 2.42 to 1.87 CPU-seconds (9.1 to 6.2 s wall; DIN 0.47 CPU-s, 1.5 s

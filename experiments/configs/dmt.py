@@ -12,17 +12,17 @@ layer, learned positions, shared bottom 512-256-128; embedding 16 as DUMN. The
 learning rate is the suite's default until a sweep on validation chooses it.
 Command: python -m experiments.train --config=experiments/configs/dmt.py
   --workdir=runs/dmt_synthetic/seed0
-Expected time on a 2-core CPU: not measured end to end. Before the change
-below, one training step with the simulator's four sequences (lazy Adam, no
-XLA) took 3.43 CPU-seconds at a load of 19 (DIN 0.49, DFN 2.28 in the same process; 4.8 s wall at a load rising
-from 1 to 4): 30-75 minutes per epoch of the small simulator's ~940 steps on an
-idle machine (1.9 s, DFN's idle step scaled by the CPU ratio, to 4.8 s). The
-step is 57 GFLOP (3 x the profiler's forward count; DIN's 8.8): four encoder
-layers over T = 100 whose [batch, heads, T, T] attention tensors make it
-memory-bound, ~7x DIN as its FLOPs are ~6.5x. Reading fewer
-types (`--config.model.sequence_types="('click','unclick')"`, two encoders
-instead of four) should about halve it (not measured). The
-earlier 12.5 s was the machine's load (about 15).
+Expected time on a 2-core CPU: not measured end to end. Before the change below, one
+training step with the simulator's four sequences (lazy Adam, no XLA) took 3.43 CPU-
+seconds at a load of 19 (DIN 0.49, DFN 2.28 in the same process; 4.8 s wall at a
+load rising from 1 to 4): 30-75 minutes per epoch of the small simulator's ~940
+steps on an idle machine (1.9 s, DFN's idle step scaled by the CPU ratio, to 4.8 s).
+The step is 57 GFLOP (3 x the profiler's forward count; DIN's 8.8): four encoder
+layers over T = 100 whose [batch, heads, T, T] attention tensors make it memory-
+bound, ~7x DIN as its FLOPs are ~6.5x. Reading fewer types
+(`--config.model.sequence_types="('click','unclick')"`, two encoders instead of
+four) should about halve it (not measured). The earlier 12.5 s was the machine's
+load (about 15).
 After TransformerBlock's attention became two batched matmuls with an additive
 key mask (instead of Keras' MultiHeadAttention with a mask select), the step
 went from 3.16 to 2.50 CPU-seconds (10.7 to 6.8 s wall; DIN 0.47 CPU-s, 1.5 s
