@@ -12,7 +12,10 @@ and IPNN (`PNN(product="inner")`); retrieval: YouTube DNN. Sequential retrieval
 users x 3,000 items, max length 50, embedding 64, the full softmax at every
 position, batch 256); their examples/s are sequences/s (one row per user, a target
 at each of its 50 positions: `positions_per_second`), where RecBole counts a
-(prefix, next item) pair as a training sequence.
+(prefix, next item) pair as a training sequence. Behaviour-sequence rows
+(section "sequence", issue 19): DIN and DIEN at T = 50 and 100 beside Wide&Deep,
+each as its experiments/configs file builds it, on the simulator's data through the
+trainer's input pipeline (`--sequence_*` flags).
 
 Each training measurement is repeated `--repeats` times, a fresh model each time,
 and reported as the median and range (min-max) over the runs of:
@@ -32,6 +35,7 @@ that `experiments.export.save` writes, loaded back with `tf.saved_model.load`.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -48,6 +52,7 @@ from absl import app, flags, logging
 
 from experiments import export, summarize
 from recsys_tf import metrics
+from recsys_tf.data.datasets import load_event_log
 from recsys_tf.data.input import make_dataset
 from recsys_tf.models import (
     DCN,
@@ -59,7 +64,9 @@ from recsys_tf.models import (
     WideDeep,
     YouTubeDNN,
 )
-from recsys_tf.training import evaluation
+from recsys_tf.tasks import get_task
+from recsys_tf.training import evaluation, loop
+from recsys_tf.training.errors import ConfigError
 from recsys_tf.training.optimizers import get_optimizer
 
 _OUTPUT = flags.DEFINE_string(
@@ -122,11 +129,11 @@ _BUILD_FIRST = flags.DEFINE_bool(
     "traces the model once more (DeepFM, 20k rows: 1.8 instead of 2.8 CPU-seconds "
     "per 3-epoch run).",
 )
-_JIT = flags.DEFINE_enum(
+_JIT = flags.DEFINE_string(
     "jit_compile",
     "auto",
-    ["auto", "true", "false"],
-    "XLA for model.compile (Keras' auto means off on CPU-only machines).",
+    "XLA for model.compile: auto, true or false (Keras' auto means off on "
+    "CPU-only machines).",
 )
 _SEED = flags.DEFINE_integer("seed", 0, "Data and model seed.")
 _OPTIMIZER = flags.DEFINE_string(
@@ -272,7 +279,7 @@ def _fit(build, dataset, sample, rows, epochs, batch=BATCH):
     model = build()
     model.compile(
         optimizer=get_optimizer(_OPTIMIZER.value, 1e-3),
-        jit_compile={"auto": "auto", "true": True, "false": False}[_JIT.value],
+        jit_compile=loop.jit_compile_setting(_JIT.value, "--jit_compile"),
         steps_per_execution=_STEPS_PER_EXECUTION.value,
     )
     if _BUILD_FIRST.value:
@@ -304,17 +311,23 @@ TIMINGS = (
 )
 
 
-def _repeat(name, build, measure, x, y, rows, epochs, seed, repeats, batch=BATCH):
-    """`repeats` runs of `_fit`, each followed by `measure(model)` (its test
-    metrics); returns the last model and the model's record: the median and
-    [min, max] range over the runs of each of TIMINGS, the median of each test
-    metric, the step time, the input pipeline's share of it and every run
-    (`per_run`)."""
-    steps = -(-rows // batch)
+def _datasets(x, y, seed, batch=BATCH):
+    """The endless shuffled training dataset of `(x, y)` in batches of `batch` and
+    the inputs of two examples (to build a model on)."""
     dataset = make_dataset(
         x, y, batch_size=batch, shuffle=True, seed=seed, epochs=(0, None)
     )
-    sample = next(iter(make_dataset(x, y, batch_size=2)))[0]
+    return dataset, next(iter(make_dataset(x, y, batch_size=2)))[0]
+
+
+def _repeat(name, build, measure, datasets, rows, epochs, seed, repeats, batch=BATCH):
+    """`repeats` runs of `_fit` on `datasets` (`_datasets`), each followed by
+    `measure(model)` (its test metrics); returns the last model and the model's
+    record: the median and [min, max] range over the runs of each of TIMINGS, the
+    median of each test metric, the step time, the input pipeline's share of it
+    (the same batches drawn from the dataset alone) and every run (`per_run`)."""
+    steps = -(-rows // batch)
+    dataset, sample = datasets
     runs = []
     for repeat in range(repeats):
         keras.utils.set_random_seed(seed)
@@ -399,8 +412,7 @@ def bench_ctr(name, rows, epochs, seed, peak, repeats):
         name,
         lambda: CTR_MODELS[name](names),
         measure,
-        train,
-        y[:rows],
+        _datasets(train, y[:rows], seed),
         rows,
         epochs,
         seed,
@@ -450,7 +462,14 @@ def bench_youtube_dnn(rows, epochs, seed, peak, repeats):
         return {"test_hr@10": scores["hr@10"], "test_hr@50": scores["hr@50"]}
 
     _, record = _repeat(
-        "youtube_dnn", build, measure, train, y[:rows], rows, epochs, seed, repeats
+        "youtube_dnn",
+        build,
+        measure,
+        _datasets(train, y[:rows], seed),
+        rows,
+        epochs,
+        seed,
+        repeats,
     )
     in_dim = FIELDS * EMBEDDING
     flops = (
@@ -547,8 +566,7 @@ def bench_sequential(name, users, epochs, seed, peak, repeats):
         name,
         lambda: SEQUENTIAL[name](SEQUENTIAL_ITEMS, seed),
         measure,
-        train,
-        targets,
+        _datasets(train, targets, seed, batch=SEQUENTIAL_BATCH),
         users,
         epochs,
         seed,
@@ -573,6 +591,89 @@ def bench_sequential(name, users, epochs, seed, peak, repeats):
         dense_flops_ratio_to_matmul=flops / peak,
     )
     return record
+
+
+_SEQUENCE_MODELS = flags.DEFINE_list(
+    "sequence_models",
+    ["wide_deep", "din", "dien"],
+    "Models of the behaviour-sequence rows (issue 19, Speed), each built by its "
+    "experiments/configs file on the simulator (its data.path: "
+    "--sequence_data_path) and trained in that config's batch size; Wide&Deep on "
+    "the plain CTR task of the same data. Empty to skip.",
+)
+_SEQUENCE_LENGTHS = flags.DEFINE_list(
+    "sequence_lengths", ["50", "100"], "T (data.max_length) of the sequence rows."
+)
+_SEQUENCE_ROWS = flags.DEFINE_integer(
+    "sequence_rows",
+    102_400,
+    "Training rows per epoch of a sequence row (the training part of the data, "
+    "shuffled as the trainer shuffles it).",
+)
+_SEQUENCE_EPOCHS = flags.DEFINE_integer(
+    "sequence_epochs", 3, "Epochs of a sequence row's run, the first included."
+)
+_SEQUENCE_DATA_PATH = flags.DEFINE_string(
+    "sequence_data_path",
+    "",
+    "config.data.path of the sequence rows ('' = the configs' default: the small "
+    "simulator under data/, generated on first use).",
+)
+
+
+def bench_sequence(name, length, rows, epochs, seed, repeats):
+    """The record of model config `name` (`experiments/configs/<name>.py`) on its
+    task over --sequence_data_path (the simulator), with T = `length` (None: the config's; a
+    model without sequences ignores it): training examples/s, steady and over all
+    epochs, and the input pipeline's share of the step (`_repeat`)."""
+    config = importlib.import_module(f"experiments.configs.{name}").get_config()
+    config.data.path = _SEQUENCE_DATA_PATH.value or config.data.path
+    config.seed = seed
+    if length is not None:
+        config.data.max_length = length
+    task = loop.build_task(config, load_event_log(config.data))
+    kind = get_task(config)
+    batch = config.train.batch_size
+    dataset = kind.dataset(
+        config, task.train, batch_size=batch, shuffle=True, seed=seed, epochs=(0, None)
+    )
+    sample = next(iter(kind.dataset(config, task.train, batch_size=2)))[0]
+    _, record = _repeat(
+        f"{name}_T{length}" if length is not None else name,
+        lambda: loop.build_model(config, task),
+        lambda model: {},
+        (dataset, sample),
+        rows,
+        epochs,
+        seed,
+        repeats,
+        batch,
+    )
+    record.update(
+        config=name, task=config.task, max_length=length, batch_size=batch, rows=rows
+    )
+    return record
+
+
+def bench_sequences(names, lengths, rows, epochs, seed, repeats) -> dict:
+    """The behaviour-sequence rows: every model of `names` at every T of
+    `lengths` (a model whose task has no sequences once)."""
+    runs = []
+    for name in names:
+        config = importlib.import_module(f"experiments.configs.{name}").get_config()
+        for length in lengths if config.task == "ctr_sequence" else [None]:
+            runs.append(bench_sequence(name, length, rows, epochs, seed, repeats))
+            print(f"[bench] {json.dumps(runs[-1])}", flush=True)
+    return {
+        "machine": summarize.machine(),
+        "data_path": _SEQUENCE_DATA_PATH.value or "synthetic (small)",
+        "jit_compile": _JIT.value.lower(),
+        "optimizer": _OPTIMIZER.value,
+        "repeats": repeats,
+        "epochs": epochs,
+        "rows": rows,
+        "runs": runs,
+    }
 
 
 _DATA_SIZES = flags.DEFINE_list(
@@ -729,6 +830,21 @@ def main(argv):
         _write({"conversion": bench_conversion(rows)})
         return
     known = [*CTR_MODELS, "youtube_dnn", *SEQUENTIAL]
+    try:
+        loop.jit_compile_setting(_JIT.value, "--jit_compile")
+    except ConfigError as error:
+        raise app.UsageError(str(error)) from error
+    sections = {}
+    if _SEQUENCE_MODELS.value:
+        sections["sequence"] = bench_sequences(
+            _SEQUENCE_MODELS.value,
+            [int(t) for t in _SEQUENCE_LENGTHS.value],
+            _SEQUENCE_ROWS.value,
+            _SEQUENCE_EPOCHS.value,
+            _SEED.value,
+            _REPEATS.value,
+        )
+        _write(sections)
     unknown = sorted(set(_MODELS.value) - set(known))
     if unknown:
         raise app.UsageError(f"--models: unknown {unknown}; known: {known}")
@@ -760,7 +876,7 @@ def main(argv):
         "machine": summarize.machine(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
-        "jit_compile": _JIT.value,
+        "jit_compile": _JIT.value.lower(),
         "optimizer": _OPTIMIZER.value,
         "steps_per_execution": _STEPS_PER_EXECUTION.value,
         "build_first": _BUILD_FIRST.value,
@@ -773,7 +889,7 @@ def main(argv):
         "matmul_flops_per_second": peak,
         "runs": runs,
     }
-    sections = {"training": out}
+    sections["training"] = out
     if _DATA_SIZES.value:
         sections["data"] = bench_data(_DATA_SIZES.value)
     if _CONVERSION_ROWS.value:

@@ -170,6 +170,8 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     )
     config.train.learning_rate = 1e-3
     config.train.patience = 3  # epochs without validation improvement (0 = off)
+    # XLA: "auto" (Keras: on where a GPU is), "true" or "false", in any case
+    # (`loop.jit_compile_setting`; a string, so that the command line can set it).
     config.train.jit_compile = "auto"
     config.train.steps_per_execution = 1
     # Retrieval with a model whose queries ignore the padding's width (SASRec,

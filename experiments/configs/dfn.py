@@ -11,14 +11,26 @@ model.py): 4 heads, Deep part 32-16; embedding 16 as DUMN. The learning rate is
 the suite's default until a sweep on validation chooses it.
 Command: python -m experiments.train --config=experiments/configs/dfn.py
   --workdir=runs/dfn_synthetic/seed0
-Expected time on a 2-core CPU: not measured end to end (the task module was not in
-main yet). One training step at batch 1024 (three sequences of T = 100, d_model
-32) took 21.5 s without XLA (what `train.jit_compile = "auto"` gives on a CPU-only
-machine) and 8.2 s with it, on the shared 2-core machine at a load of about 15
-(`train_on_batch` on random inputs of the task's shapes, vocabularies 1000 / 5000 /
-50, after two warm-up steps): about 5.5 hours per epoch of the small simulator's
-~940 steps on that loaded machine (2 hours with XLA, which the config cannot ask
-for yet: `train.jit_compile` is typed as a string).
+Expected time on a 2-core CPU: not measured end to end. Before the change below, one
+training step (lazy Adam, no XLA) took 1.24 s wall at a load of 1.2 (DIN 0.30 s in
+the same process), 2.28 CPU-seconds at a load of 19 (DIN 0.49): about 20 minutes per
+epoch of the small simulator's ~940 steps on an idle machine. The step is 38 GFLOP
+(3 x the forward FLOPs TensorFlow's profiler counts; DIN's 8.8), three Transformer
+layers whose [batch, heads, T, T] attention tensors (167 MB each) make it memory-
+bound: DFN's ~4x DIN is its FLOP ratio. The earlier 21.5 s was the machine's load
+(about 15), not the model.
+After TransformerBlock's attention became two batched matmuls with an additive
+key mask (instead of Keras' MultiHeadAttention with a mask select), the step
+went from 2.42 to 1.87 CPU-seconds (9.1 to 6.2 s wall; DIN 0.47 CPU-s, 1.5 s
+wall; all back to back in one process at a load of 8-16): 4.0x DIN, its FLOP
+ratio. The rest of the cost is in the [batch, heads, T, T] tensors themselves.
+Measured with a scratch script (not in the repository): `train_on_batch` of the
+model in a tf.function, batch 1024, T = 100, item_id + category (d_model 32),
+vocabularies 1000 / 5000 / 50, random inputs, after two warm-up steps, several
+models timed back to back in one process; CPU seconds (time.process_time) beside
+wall seconds, since the shared machine's load swings from 1 to 35. Through the
+trainer's input pipeline: python -m experiments.bench --models= --data_sizes=
+--conversion_rows= --sequence_models=NAME --sequence_lengths=100.
 """
 
 from experiments.configs import common

@@ -12,13 +12,30 @@ layer, learned positions, shared bottom 512-256-128; embedding 16 as DUMN. The
 learning rate is the suite's default until a sweep on validation chooses it.
 Command: python -m experiments.train --config=experiments/configs/dmt.py
   --workdir=runs/dmt_synthetic/seed0
-Expected time on a 2-core CPU: not measured end to end (the task module was not in
-main yet). One training step at batch 1024 (four sequences of T = 100, d_model 32)
-took 12.5 s without XLA (what `train.jit_compile = "auto"` gives on a CPU-only
-machine) and 12.2 s with it, on the shared 2-core machine at a load of about 15
-(`train_on_batch` on random inputs of the task's shapes, vocabularies 1000 / 5000 /
-50, after two warm-up steps): about 3.3 hours per epoch of the small simulator's
-~940 steps on that loaded machine.
+Expected time on a 2-core CPU: not measured end to end. Before the change below, one
+training step with the simulator's four sequences (lazy Adam, no XLA) took 3.43 CPU-
+seconds at a load of 19 (DIN 0.49, DFN 2.28 in the same process; 4.8 s wall at a
+load rising from 1 to 4): 30-75 minutes per epoch of the small simulator's ~940
+steps on an idle machine (1.9 s, DFN's idle step scaled by the CPU ratio, to 4.8 s).
+The step is 57 GFLOP (3 x the profiler's forward count; DIN's 8.8): four encoder
+layers over T = 100 whose [batch, heads, T, T] attention tensors make it memory-
+bound, ~7x DIN as its FLOPs are ~6.5x. Reading fewer types
+(`--config.model.sequence_types="('click','unclick')"`, two encoders instead of
+four) should about halve it (not measured). The earlier 12.5 s was the machine's
+load (about 15).
+After TransformerBlock's attention became two batched matmuls with an additive
+key mask (instead of Keras' MultiHeadAttention with a mask select), the step
+went from 3.16 to 2.50 CPU-seconds (10.7 to 6.8 s wall; DIN 0.47 CPU-s, 1.5 s
+wall, DFN 1.87 CPU-s; all back to back in one process at a load of 8-16): 5.4x
+DIN, below its FLOP ratio. The rest of the cost is in the [batch, heads, T, T]
+tensors themselves.
+Measured with a scratch script (not in the repository): `train_on_batch` of the
+model in a tf.function, batch 1024, T = 100, item_id + category (d_model 32),
+vocabularies 1000 / 5000 / 50, random inputs, after two warm-up steps, several
+models timed back to back in one process; CPU seconds (time.process_time) beside
+wall seconds, since the shared machine's load swings from 1 to 35. Through the
+trainer's input pipeline: python -m experiments.bench --models= --data_sizes=
+--conversion_rows= --sequence_models=NAME --sequence_lengths=100.
 """
 
 from experiments.configs import common

@@ -11,13 +11,20 @@ not fit d_model = 32 here: 4 heads of 8. The learning rate is the suite's defaul
 until a sweep on validation chooses it.
 Command: python -m experiments.train --config=experiments/configs/dsin.py
   --workdir=runs/dsin_synthetic/seed0
-Expected time on a 2-core CPU: not measured end to end (the task module was not in
-main yet). One training step at batch 1024 (5 x 10 sessions, d_model 32) took 1.0 s
-without XLA (what `train.jit_compile = "auto"` gives on a CPU-only machine) and
-3.8 s with it (the Bi-LSTM's while loop), on the shared 2-core machine at a load of
-about 15 (`train_on_batch` on random inputs of the task's shapes, vocabularies
-1000 / 5000 / 50, after two warm-up steps): about 16 minutes per epoch of the small
-simulator's ~940 steps on that loaded machine.
+Expected time on a 2-core CPU: not measured end to end. One training step at
+batch 1024 (5 x 10 sessions, d_model 32; lazy Adam, no XLA) took 0.33 s wall at a
+load of 1.2 (DIN 0.30 s in the same process) and 0.29 CPU-seconds at a load of 19
+(DIN 0.49), before TransformerBlock's attention became two batched matmuls (which
+only makes it cheaper): about 5 minutes per epoch of the small simulator's ~940
+steps on an idle machine. The earlier 1.0 s (3.8 s with XLA, the Bi-LSTM's while
+loop) was measured at a load of about 15.
+Measured with a scratch script (not in the repository): `train_on_batch` of the
+model in a tf.function, batch 1024, T = 100, item_id + category (d_model 32),
+vocabularies 1000 / 5000 / 50, random inputs, after two warm-up steps, several
+models timed back to back in one process; CPU seconds (time.process_time) beside
+wall seconds, since the shared machine's load swings from 1 to 35. Through the
+trainer's input pipeline: python -m experiments.bench --models= --data_sizes=
+--conversion_rows= --sequence_models=NAME --sequence_lengths=100.
 """
 
 from experiments.configs import common

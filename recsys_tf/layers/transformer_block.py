@@ -1,7 +1,12 @@
 """One Transformer layer (Vaswani et al., 2017) over padded behaviour sequences."""
 
+import math
+
 import keras
 from keras import ops
+
+# Score bias of padded keys before the softmax: exp() of it is 0 in float32.
+_MASKED_SCORE = -1e9
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -21,9 +26,11 @@ class TransformerBlock(keras.layers.Layer):
 
     `num_heads` is H, `head_dim` is d_k = d_v (default `d // H`), `ffn_units` the
     inner size of the FFN (default `4 d`, as the paper's 2048 for d = 512). The
-    attention is `keras.layers.MultiHeadAttention` without biases, which is this
-    Eq. (1) as written (a bias of the keys would have no effect: the softmax over
-    the keys cancels it). It is the
+    projections `W^Q, W^K, W^V, W^O` are those of a
+    `keras.layers.MultiHeadAttention` without biases (sublayer `attention`), which
+    is Eq. (1) as written (a bias of the keys would have no effect: the softmax
+    over the keys cancels it); the attention between them is two batched matmuls
+    here (`_attend`). It is the
     Transformer of DSIN (Feng et al. 2019, session interest extractor), DFN (Xie
     et al. 2020, internal feedback interaction) and DMT (Gu et al. 2020, Deep
     Multifaceted Transformers layer).
@@ -101,7 +108,6 @@ class TransformerBlock(keras.layers.Layer):
         self.attention = keras.layers.MultiHeadAttention(
             self.num_heads,
             head_dim,
-            dropout=self.dropout,
             use_bias=False,
             name="attention",
         )
@@ -121,6 +127,7 @@ class TransformerBlock(keras.layers.Layer):
         )
         self.ffn_norm.build(input_shape)
         self.residual_dropout = keras.layers.Dropout(self.dropout)
+        self.attention_dropout = keras.layers.Dropout(self.dropout)
 
     def call(
         self,
@@ -133,24 +140,7 @@ class TransformerBlock(keras.layers.Layer):
     ):
         if context is None:
             context, context_mask = inputs, mask
-        attention_mask = None
-        if context_mask is not None:
-            # [batch, T_q, T_k]: every query sees the valid keys.
-            keys = ops.cast(context_mask, "bool")[:, None, :]
-            attention_mask = ops.broadcast_to(
-                keys, (ops.shape(inputs)[0], ops.shape(inputs)[1], ops.shape(keys)[2])
-            )
-        # With the scores returned, Keras takes its explicit masked softmax, which
-        # gives a query with no valid key zero weights; its fused
-        # `ops.dot_product_attention` path would spread them over the padding.
-        attended, scores = self.attention(
-            inputs,
-            context,
-            context,
-            attention_mask=attention_mask,
-            return_attention_scores=True,
-            training=training,
-        )
+        attended, scores = self._attend(inputs, context, context_mask, training)
         x = self.attention_norm(
             inputs + self.residual_dropout(attended, training=training)
         )
@@ -161,6 +151,34 @@ class TransformerBlock(keras.layers.Layer):
         if return_attention_scores:
             return x, scores
         return x
+
+    def _attend(self, inputs, context, context_mask, training):
+        """`MultiHead(X, C, C)` of Eq. (1) `[batch, T_q, d]` and the attention
+        weights `[batch, H, T_q, T_k]`, as batched matmuls.
+
+        The key mask enters as an additive bias `[batch, 1, 1, T_k]` (0 or
+        -1e9, whose exp is 0 in float32) and a row with no valid key is zeroed
+        on the attended values `[batch, T_q, H, d_k]`: no mask select over the
+        `[batch, H, T_q, T_k]` scores, the largest tensors of the layer.
+        """
+        heads = self.attention
+        query = heads.query_dense(inputs)  # [batch, T_q, H, d_k]
+        key = heads.key_dense(context)
+        value = heads.value_dense(context)
+        scale = 1.0 / math.sqrt(query.shape[-1])
+        scores = ops.einsum("bqhd,bkhd->bhqk", query * scale, key)
+        if context_mask is not None:
+            valid = ops.cast(context_mask, scores.dtype)
+            scores = scores + ((valid - 1.0) * -_MASKED_SCORE)[:, None, None, :]
+        weights = ops.softmax(scores, axis=-1)
+        attended = ops.einsum(
+            "bhqk,bkhd->bqhd", self.attention_dropout(weights, training=training), value
+        )
+        if context_mask is not None:
+            any_valid = ops.max(valid, axis=-1)
+            attended = attended * any_valid[:, None, None, None]
+            weights = weights * any_valid[:, None, None, None]
+        return heads.output_dense(attended), weights
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -103,6 +103,24 @@ def build_model(config, task):
     return cls.from_task(task, **hparams)
 
 
+# `config.train.jit_compile` (a string, so that a command-line override is one) and
+# bench.py's --jit_compile, in any case -> `model.compile(jit_compile=...)`.
+JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
+
+
+def jit_compile_setting(value, key: str = "config.train.jit_compile"):
+    """`model.compile(jit_compile=...)` for `value`: "auto" (Keras: XLA where a
+    GPU is), True or False, from one of JIT_COMPILE's names in any case or a bool.
+    Anything else is a ConfigError naming `key` and the allowed values."""
+    name = str(value).strip().lower()
+    if name not in JIT_COMPILE:
+        raise ConfigError(
+            f"{key} must be one of {', '.join(map(repr, JIT_COMPILE))}. "
+            f"Received: {value!r}"
+        )
+    return JIT_COMPILE[name]
+
+
 def _sample_inputs(config, task):
     """Model inputs of two training examples, to build a model's variables."""
     x, _ = next(iter(get_task(config).dataset(config, task.train, batch_size=2)))
@@ -119,7 +137,7 @@ def build_compiled_model(config, task):
         raise ConfigError(f"config.train.optimizer: {error}") from error
     model.compile(
         optimizer=optimizer,
-        jit_compile=config.train.jit_compile,
+        jit_compile=jit_compile_setting(config.train.jit_compile),
         steps_per_execution=config.train.steps_per_execution,
     )
     model(_sample_inputs(config, task))
@@ -214,6 +232,8 @@ def run(
     """
     start = time.time()
     _check_config(config)
+    # One spelling in config.json, so that "True" and "true" resume the same run.
+    config.train.jit_compile = str(config.train.jit_compile).strip().lower()
     # The strategy comes first: a multi-worker strategy must exist before any
     # TensorFlow op runs.
     distribution = get_strategy(strategy)
@@ -447,6 +467,7 @@ def _check_config(config) -> None:
             "config.train.epochs must be >= 0 (0 = evaluate without training). "
             f"Received: {config.train.epochs}"
         )
+    jit_compile_setting(config.train.jit_compile)
     kind = get_task(config)
     kind.check_config(config)
     names = kind.metric_names(config)

@@ -63,6 +63,26 @@ def test_ctr_row_repeats_runs_and_measures_latency(tiny_flags):
     assert any(line.startswith("| deepfm | ") and " / " in line for line in lines)
 
 
+@pytest.mark.slow
+def test_sequence_rows_through_the_task_pipeline(tiny_flags, tmp_path):
+    from experiments.configs import din
+    from recsys_tf.data.datasets import load_event_log
+
+    config = din.get_config()
+    config.data.size, config.data.root = "tiny", str(tmp_path)
+    path = load_event_log(config.data).path
+    with flagsaver.flagsaver(sequence_data_path=path):
+        out = bench.bench_sequences(["wide_deep", "din"], [5], 200, 2, 0, 1)
+    runs = out["runs"]
+    assert [r["model"] for r in runs] == ["wide_deep", "din_T5"]
+    assert [(r["task"], r["max_length"]) for r in runs] == [
+        ("ctr", None),
+        ("ctr_sequence", 5),
+    ]
+    for record in runs:
+        _check_repeats(record, 1, 2, 200)
+
+
 def test_youtube_dnn_row_repeats_runs(tiny_flags):
     rows, epochs = 300, 2
     record = bench.bench_youtube_dnn(rows, epochs, seed=0, peak=1e9, repeats=2)

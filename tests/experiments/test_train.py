@@ -108,13 +108,18 @@ def test_every_config_trains_end_to_end(path, data_root, tmp_path):
 
 def test_train_main_through_absl_flags(data_root, tmp_path):
     path = os.path.join(ROOT, "experiments", "configs", "wide_deep.py")
-    proc = _cli(*_tiny_args(path, tmp_path, data_root), "--config.seed=3")
+    proc = _cli(
+        *_tiny_args(path, tmp_path, data_root),
+        "--config.seed=3",
+        "--config.train.jit_compile=False",  # a bool as a user writes it
+    )
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     # TF_CPP_MIN_LOG_LEVEL unset: the entry point silences the CPU-only cuInit line.
     assert "cuInit" not in err
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["seed"] == 3 and config["data"]["size"] == "tiny"
+    assert config["train"]["jit_compile"] == "false"  # one spelling, for resuming
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["seed"] == 3 and "auc" in results["test"]
 
@@ -596,8 +601,14 @@ def _rating_only_dataset(folder):
     [
         ("wide_deep.py", ["--config.data.label=click"], "config.data.label: "),
         ("wide_deep.py", ["WORKDIR_UNDER_A_FILE"], "cannot be written"),
+        (
+            "din.py",
+            ["--config.train.jit_compile=yes"],
+            "config.train.jit_compile must be one of 'auto', 'true', 'false'. "
+            "Received: 'yes'",
+        ),
     ],
-    ids=["click_label_on_ratings", "workdir"],
+    ids=["click_label_on_ratings", "workdir", "jit_compile"],
 )
 def test_cli_user_errors_are_one_line(config, overrides, expected, tmp_path):
     """A user error is one line naming the config key, exit 2, no traceback."""
@@ -678,6 +689,18 @@ def test_config_values_no_run_can_use(changes, expected, tmp_path):
         loop.run(config, str(tmp_path / "run"))
     # Refused before any data is generated.
     assert not (tmp_path / "never_written").exists()
+
+
+def test_jit_compile_setting_in_any_spelling_and_a_bad_one():
+    assert loop.jit_compile_setting("auto") == "auto"
+    assert loop.jit_compile_setting("True") is True
+    assert loop.jit_compile_setting(True) is True
+    assert loop.jit_compile_setting(" FALSE") is False
+    with pytest.raises(
+        loop.ConfigError,
+        match=r"^--jit_compile must be one of 'auto', 'true', 'false'. Received: 1$",
+    ):
+        loop.jit_compile_setting(1, "--jit_compile")
 
 
 def test_auto_monitor_per_task_and_protocol():

@@ -2,14 +2,12 @@
 
 import types
 
-import keras
 import numpy as np
 import pytest
 
 from recsys_tf.models import MODELS, SequenceCTRModel
 from recsys_tf.models.baselines.dien import DIEN
 from tests import testing
-from tests.models import sequence_mirrored
 
 VOCAB = {"user_id": 4, "item_id": 40, "category": 5}
 FIELDS = tuple(VOCAB)
@@ -181,18 +179,6 @@ def test_bad_arguments_raise():
         _model(auxiliary_weight=-1.0)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name, training", [("dien", False), ("dien_prelu", True)])
-def test_two_replicas_equal_one_device(name, training, tmp_path):
-    # The training pass adds the auxiliary loss; it is compared with PReLU, whose
-    # output has no batch statistics (Dice's are per replica in training).
-    r = sequence_mirrored.check(name, training, tmp_path)
-    assert len(r["fit_losses"]) == 2 and all(np.isfinite(r["fit_losses"]))
-    assert r["penalty"] > 0.05 * r["single_loss"]
-    np.testing.assert_allclose(r["dist_loss"], r["single_loss"], rtol=1e-5)
-    assert r["grad_diff"] <= 1e-5 * max(1.0, r["grad_scale"]), r
-
-
 def test_from_task_needs_unclick_only_with_the_auxiliary_loss():
     task = types.SimpleNamespace(
         fields=FIELDS,
@@ -229,19 +215,3 @@ def test_config_builds_the_model():
     )
     model = loop.build_model(config, task)
     assert (model.sequence_types, model.auxiliary_weight) == (("click", "unclick"), 1.0)
-
-
-def test_trains_with_xla_as_eagerly():
-    x, y = _batch()
-    losses = []
-    for jit_compile in (False, True):
-        testing.set_seed()
-        model = _model()
-        model.compile(
-            optimizer=keras.optimizers.Adam(0.01),
-            jit_compile=jit_compile,
-            run_eagerly=not jit_compile,
-        )
-        losses.append([float(model.train_on_batch(x, y)) for _ in range(2)])
-    assert np.all(np.isfinite(losses))
-    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)

@@ -3,14 +3,12 @@
 import dataclasses
 import types
 
-import keras
 import numpy as np
 import pytest
 
 from recsys_tf.models import MODELS, SequenceCTRModel
 from recsys_tf.models.baselines.din import DIN, training_counts
 from tests import testing
-from tests.models import sequence_mirrored
 
 VOCAB = {"user_id": 4, "item_id": 40, "category": 5}
 FIELDS = tuple(VOCAB)
@@ -230,19 +228,6 @@ def test_bad_arguments_raise():
         _model(sequence_types=("click", "like"))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name, training", [("din", False), ("din_prelu", True)])
-def test_two_replicas_equal_one_device(name, training, tmp_path):
-    # Dice's batch statistics are per replica in training (as batch
-    # normalisation's): with Dice the inference pass is compared, the training
-    # pass (mini-batch aware penalty included) with PReLU.
-    r = sequence_mirrored.check(name, training, tmp_path)
-    assert len(r["fit_losses"]) == 2 and all(np.isfinite(r["fit_losses"]))
-    assert r["penalty"] > 0.05 * r["single_loss"]
-    np.testing.assert_allclose(r["dist_loss"], r["single_loss"], rtol=1e-5)
-    assert r["grad_diff"] <= 1e-5 * max(1.0, r["grad_scale"]), r
-
-
 def _task(sequence_types=("click", "unclick")):
     rng = np.random.default_rng(0)
     features = {f: rng.integers(0, VOCAB[f], 6) for f in FIELDS}
@@ -293,19 +278,3 @@ def test_config_builds_the_model():
         "dice",
         (200, 80),
     )
-
-
-def test_trains_with_xla_as_eagerly():
-    x, y = _batch()
-    losses = []
-    for jit_compile in (False, True):
-        testing.set_seed()
-        model = _model()
-        model.compile(
-            optimizer=keras.optimizers.Adam(0.01),
-            jit_compile=jit_compile,
-            run_eagerly=not jit_compile,
-        )
-        losses.append([float(model.train_on_batch(x, y)) for _ in range(2)])
-    assert np.all(np.isfinite(losses))
-    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)

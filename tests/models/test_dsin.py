@@ -93,18 +93,6 @@ def test_interests_are_session_averages_and_read_by_target_attention():
     )
 
 
-def test_padded_codes_and_sessions_do_not_change_the_output():
-    x, _ = _batch()
-    model = _model()
-    _randomise(model, x)
-    np.testing.assert_allclose(
-        testing.to_numpy(model(testing.change_padding(x))),
-        testing.to_numpy(model(x)),
-        rtol=1e-5,
-        atol=1e-5,
-    )
-
-
 def test_session_order_matters_through_the_lstm_and_bias_encoding():
     x, _ = _batch()
     model = _model()
@@ -117,46 +105,6 @@ def test_session_order_matters_through_the_lstm_and_bias_encoding():
         swapped[key] = x[key][:, [0, 2, 1]]
     diff = np.abs(testing.to_numpy(model(swapped)) - testing.to_numpy(model(x)))
     assert diff[both].max() > 1e-4
-
-
-def test_every_variable_gets_a_gradient():
-    x, y = _batch()
-    model = _model(l2=1e-3)
-    _randomise(model, x)
-    testing.assert_model_gradients(model, x, y)
-
-
-@pytest.mark.slow
-def test_one_train_step_updates_every_variable():
-    x, y = _batch()
-    model = _model(l2=1e-3)
-    _randomise(model, x)
-    testing.assert_one_train_step(model, x, y)
-
-
-@pytest.mark.slow
-def test_overfits_one_batch():
-    x, y = _batch()
-    model = _model(hidden_units=(16,))
-    loss = testing.fit_one_batch(model, x, y, steps=150, learning_rate=0.02)
-    assert loss < 0.05
-    assert np.mean((testing.to_numpy(model(x)) > 0) == (y > 0.5)) == 1.0
-
-
-def test_config_round_trip():
-    x, _ = _batch()
-    model = _model(dropout=0.1, l2=1e-4, bias_encoding=False)
-    model(x)
-    testing.assert_config_round_trip(model, x)
-
-
-@pytest.mark.slow
-def test_save_reload(tmp_path):
-    x, _ = _batch()
-    model = _model(dropout=0.1, l2=1e-4)
-    model(x)
-    reloaded = testing.assert_save_reload(model, x, tmp_path)
-    assert reloaded.bias_encoding
 
 
 def test_from_task_reads_the_sessions_of_the_click_history():

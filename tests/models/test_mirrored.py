@@ -150,15 +150,17 @@ def build_youtube_dnn():
     )
 
 
-def loss_and_gradients(model, x, y):
+def loss_and_gradients(model, x, y, training=False):
     # training=False: no dropout and, for retrieval, the exact full softmax.
     with tf.GradientTape() as tape:
-        loss = model.compute_loss(x, y, model(x, training=False), training=False)
+        loss = model.compute_loss(x, y, model(x, training=training), training=training)
     grads = tape.gradient(loss, model.trainable_variables)
     return loss, [tf.convert_to_tensor(g) for g in grads]
 
 
-def check(build, data):
+def check(build, data, training=False):
+    # `training`: the pass compared (True: a training-only loss such as DIEN's
+    # auxiliary one; the model must then have no per-replica batch statistics).
     x, y = data()
     with strategy.scope():
         model = build()
@@ -168,6 +170,10 @@ def check(build, data):
     # Same weights on both sides, large enough that regularisation matters.
     weights = [w + rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in model.get_weights()]
     model.set_weights(weights)
+    if hasattr(model, "feature_counts"):  # DIN's mini-batch aware regularisation
+        counts = model.feature_counts
+        counts.assign(rng.integers(1, 5, counts.shape).astype("float32"))
+        weights = model.get_weights()
     single = build()
     single(x)
     single.set_weights(weights)
@@ -175,7 +181,7 @@ def check(build, data):
 
     xb = {k: v[:BATCH] for k, v in x.items()}
     yb = y[:BATCH]
-    single_loss, single_grads = loss_and_gradients(single, xb, yb)
+    single_loss, single_grads = loss_and_gradients(single, xb, yb, training)
     penalty = float(tf.add_n(single.losses)) if single.losses else None
 
     dataset = tf.data.Dataset.from_tensor_slices((xb, yb)).batch(BATCH)
@@ -183,7 +189,9 @@ def check(build, data):
 
     @tf.function
     def distributed(bx, by):
-        loss, grads = strategy.run(loss_and_gradients, args=(model, bx, by))
+        loss, grads = strategy.run(
+            loss_and_gradients, args=(model, bx, by, training)
+        )
 
         def total(t):
             return strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None)

@@ -4,9 +4,10 @@ The same check as `test_mirrored.py` (its script's `check`: two epochs of fit,
 then loss and gradients summed over the two replicas against a single-device copy
 with the same weights), in a fresh interpreter, on batches with click / unclick /
 like / dislike sequences and DSIN's sessions (int8 masks, as the input pipeline
-feeds them). For DUMN, whose fit also writes its memories (MEAN-aggregated) and
-adds the triplet term, the two replicas' copies of every memory must also agree
-after fit, and have moved.
+feeds them); DIN and DIEN with Dice (inference pass) and with PReLU (training pass).
+For DUMN, whose fit also writes its memories (MEAN-aggregated) and adds the triplet
+term, the two replicas' copies of every memory must also agree after fit, and have
+moved.
 """
 
 import json
@@ -27,7 +28,7 @@ SHARED = MIRRORED_SCRIPT.split("\nresults = {")[0]
 SCRIPT = (
     SHARED
     + r"""
-from recsys_tf.models import DFN, DMT, DSIN, DUMN  # noqa: E402
+from recsys_tf.models import DFN, DIEN, DIN, DMT, DSIN, DUMN  # noqa: E402
 from tests import testing  # noqa: E402
 
 SEQ_VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
@@ -37,6 +38,32 @@ SEQ_COMMON = dict(
     item_features=("item_id", "category"), embedding_dim=4, hidden_units=(8,),
     l2=0.05,
 )
+
+
+DIN_VOCAB = {"user_id": 10, "item_id": 150, "category": 5}
+DIN_FIELDS = tuple(DIN_VOCAB)
+DIN_SIZES = list(DIN_VOCAB.values())
+
+
+def din_data():
+    # Click and unclick sequences of 6 (DIEN's auxiliary loss reads unclick).
+    return testing.sequence_ctr_batch(DIN_VOCAB, n=N, length=6, seed=0)
+
+
+def build_din(**kwargs):
+    # Mini-batch aware regularisation, so that it is in the compared penalty.
+    return DIN(
+        DIN_FIELDS, DIN_SIZES, item_features=("item_id", "category"),
+        embedding_dim=4, attention_units=(6,), hidden_units=(8,), mba_l2=0.05,
+        **kwargs,
+    )
+
+
+def build_dien(**kwargs):
+    return DIEN(
+        DIN_FIELDS, DIN_SIZES, item_features=("item_id", "category"),
+        embedding_dim=4, hidden_units=(8,), l2=0.05, **kwargs,
+    )
 
 
 def sequence_data():
@@ -104,12 +131,19 @@ results = {
         ),
         sequence_data,
     ),
+    # Dice's batch statistics are per replica in training (as batch
+    # normalisation's): with Dice the inference pass is compared, the training
+    # pass (DIN's mini-batch aware penalty, DIEN's auxiliary loss) with PReLU.
+    "din": check(build_din, din_data),
+    "din_prelu": check(lambda: build_din(activation="prelu"), din_data, True),
+    "dien": check(build_dien, din_data),
+    "dien_prelu": check(lambda: build_dien(activation="prelu"), din_data, True),
 }
 print("RESULTS " + json.dumps(results))
 """
 )
 
-CHECKED = ["dsin", "dfn", "dmt", "dumn"]
+CHECKED = ["dsin", "dfn", "dmt", "dumn", "din", "din_prelu", "dien", "dien_prelu"]
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +157,7 @@ def results(tmp_path_factory):
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
     assert proc.returncode == 0 and lines, (
