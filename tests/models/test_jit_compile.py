@@ -125,9 +125,17 @@ CASES = (
 )
 
 
+# HPMN and BINN unroll their recurrences over the sequence: XLA compiles for
+# minutes on 2 cores (`make test-slow` runs them).
+SLOW = ("hpmn", "binn")
+
+
 @pytest.mark.parametrize(
     "name, hparams",
-    CASES,
+    [
+        pytest.param(n, h, marks=[pytest.mark.slow] if n in SLOW else [])
+        for n, h in CASES
+    ],
     ids=[f"{n}-{'-'.join(map(str, h.values()))}" for n, h in CASES],
 )
 def test_every_registered_model_trains_with_xla(tasks, name, hparams):
