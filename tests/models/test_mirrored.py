@@ -233,24 +233,30 @@ print("RESULTS " + json.dumps(results))
 """
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    script = tmp_path_factory.mktemp("mirrored") / "mirrored_check.py"
-    script.write_text(SCRIPT)
+def run_results_script(tmp_path_factory, name, script, timeout):
+    """Runs `script` (Python source) in a fresh interpreter (its logical devices
+    set before TensorFlow starts) and returns the JSON of its last `RESULTS ` line."""
+    path = tmp_path_factory.mktemp("mirrored") / "mirrored_check.py"
+    path.write_text(script)
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, str(path)],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
     assert proc.returncode == 0 and lines, (
         f"script failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     )
     return json.loads(lines[-1][len("RESULTS ") :])
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    return run_results_script(tmp_path_factory, "mirrored_check", SCRIPT, 900)
 
 
 CHECKED = [

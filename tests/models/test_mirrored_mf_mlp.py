@@ -9,14 +9,9 @@ steps against a single-device copy with the same weights). In a fresh interprete
 (logical devices must be set before TensorFlow starts), as `test_mirrored.py`.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from tests.models.test_mirrored import REPO
+from tests.models.test_mirrored import run_results_script
 
 SCRIPT = r"""
 import json
@@ -91,22 +86,7 @@ print("RESULTS " + json.dumps({"changes": changes, "mirrored_vs_single": diff}))
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    script = tmp_path_factory.mktemp("mirrored") / "mirrored_mf_mlp_check.py"
-    script.write_text(SCRIPT)
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
-    proc = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
-    assert proc.returncode == 0 and lines, (
-        f"script failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    )
-    return json.loads(lines[-1][len("RESULTS ") :])
+    return run_results_script(tmp_path_factory, "mirrored_mf_mlp_check", SCRIPT, 900)
 
 
 @pytest.mark.slow

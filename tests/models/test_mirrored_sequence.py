@@ -10,17 +10,13 @@ term, the two replicas' copies of every memory must also agree after fit, and ha
 moved.
 """
 
-import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from tests.models.test_mirrored import REPO
 from tests.models.test_mirrored import SCRIPT as MIRRORED_SCRIPT
+from tests.models.test_mirrored import run_results_script
 
 # The shared part of test_mirrored's script: strategy, `check`, builders.
 SHARED = MIRRORED_SCRIPT.split("\nresults = {")[0]
@@ -148,22 +144,7 @@ CHECKED = ["dsin", "dfn", "dmt", "dumn", "din", "din_prelu", "dien", "dien_prelu
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    script = tmp_path_factory.mktemp("mirrored") / "mirrored_sequence_check.py"
-    script.write_text(SCRIPT)
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
-    proc = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
-    assert proc.returncode == 0 and lines, (
-        f"script failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    )
-    return json.loads(lines[-1][len("RESULTS ") :])
+    return run_results_script(tmp_path_factory, "mirrored_sequence_check", SCRIPT, 1800)
 
 
 @pytest.mark.slow
