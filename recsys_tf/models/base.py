@@ -503,6 +503,20 @@ class PairwiseModel(SuiteModel):
 SEQUENTIAL_LOSSES = ("bce", "softmax", "sampled_softmax")
 
 
+def require_positive(**sizes) -> None:
+    """Raises a ValueError naming every size of `sizes` (name -> value) when one of
+    them is below 1, e.g. "`embedding_dim` and `units` must be >= 1. Received:
+    embedding_dim=0, units=8"."""
+    if min(int(v) for v in sizes.values()) >= 1:
+        return
+    names = [f"`{k}`" for k in sizes]
+    listed = (
+        names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    )
+    received = ", ".join(f"{k}={v}" for k, v in sizes.items())
+    raise ValueError(f"{listed} must be >= 1. Received: {received}")
+
+
 class SequentialRetrievalModel(RetrievalModel):
     """A retrieval model that reads the history as a sequence, a query per position.
 

@@ -464,3 +464,12 @@ def test_binn_bad_arguments_raise():
         _binn(session_length=0)
     with pytest.raises(ValueError, match="num_behaviours"):
         _binn(num_behaviours=-1)
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_a_size_below_one_is_refused_with_every_size_named(cls):
+    with pytest.raises(
+        ValueError,
+        match=r"`embedding_dim`.* must be >= 1\. Received: .*embedding_dim=0",
+    ):
+        _model(cls, embedding_dim=0)

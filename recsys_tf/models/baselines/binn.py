@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import ContextualLSTM
-from recsys_tf.models.base import SequentialRetrievalModel
+from recsys_tf.models.base import SequentialRetrievalModel, require_positive
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -95,12 +95,9 @@ class BINN(SequentialRetrievalModel):
             seed=seed,
             **kwargs,
         )
-        if min(int(embedding_dim), int(units), int(session_length)) < 1:
-            raise ValueError(
-                "`embedding_dim`, `units` and `session_length` must be >= 1. "
-                f"Received: embedding_dim={embedding_dim}, units={units}, "
-                f"session_length={session_length}"
-            )
+        require_positive(
+            embedding_dim=embedding_dim, units=units, session_length=session_length
+        )
         if int(num_behaviours) < 0 or (int(num_behaviours) and int(behaviour_dim) < 1):
             raise ValueError(
                 "`num_behaviours` must be >= 0 and `behaviour_dim` >= 1. Received: "

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import CaserConvolution
-from recsys_tf.models.base import SequentialRetrievalModel
+from recsys_tf.models.base import SequentialRetrievalModel, require_positive
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -75,11 +75,9 @@ class Caser(SequentialRetrievalModel):
             seed=seed,
             **kwargs,
         )
-        if min(int(num_users), int(window), int(embedding_dim)) < 1:
-            raise ValueError(
-                "`num_users`, `window` and `embedding_dim` must be >= 1. Received: "
-                f"num_users={num_users}, window={window}, embedding_dim={embedding_dim}"
-            )
+        require_positive(
+            num_users=num_users, window=window, embedding_dim=embedding_dim
+        )
         self.num_users = int(num_users)
         self.window = int(window)
         self.embedding_dim = int(embedding_dim)

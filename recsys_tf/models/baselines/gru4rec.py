@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from recsys_tf.models.base import SequentialRetrievalModel
+from recsys_tf.models.base import SequentialRetrievalModel, require_positive
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -71,11 +71,9 @@ class GRU4Rec(SequentialRetrievalModel):
             seed=seed,
             **kwargs,
         )
-        if min(int(embedding_dim), int(units), int(num_layers)) < 1:
-            raise ValueError(
-                "`embedding_dim`, `units` and `num_layers` must be >= 1. Received: "
-                f"embedding_dim={embedding_dim}, units={units}, num_layers={num_layers}"
-            )
+        require_positive(
+            embedding_dim=embedding_dim, units=units, num_layers=num_layers
+        )
         self.embedding_dim = int(embedding_dim)
         self.units = int(units)
         self.num_layers = int(num_layers)

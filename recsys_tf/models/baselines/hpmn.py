@@ -8,7 +8,7 @@ from keras import ops
 
 from recsys_tf.layers import HierarchicalPeriodicMemory, MultiHopMemoryRead
 from recsys_tf.layers.hierarchical_periodic_memory import slot_covariance_norm
-from recsys_tf.models.base import SequentialRetrievalModel
+from recsys_tf.models.base import SequentialRetrievalModel, require_positive
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -95,11 +95,7 @@ class HPMN(SequentialRetrievalModel):
             seed=seed,
             **kwargs,
         )
-        if min(int(embedding_dim), int(units)) < 1:
-            raise ValueError(
-                "`embedding_dim` and `units` must be >= 1. Received: "
-                f"embedding_dim={embedding_dim}, units={units}"
-            )
+        require_positive(embedding_dim=embedding_dim, units=units)
         if float(memory_l2) < 0:
             raise ValueError(f"`memory_l2` must be >= 0. Received: {memory_l2}")
         self.embedding_dim = int(embedding_dim)

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import CausalAdditiveAttention
-from recsys_tf.models.base import SequentialRetrievalModel
+from recsys_tf.models.base import SequentialRetrievalModel, require_positive
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -73,11 +73,7 @@ class NARM(SequentialRetrievalModel):
             seed=seed,
             **kwargs,
         )
-        if min(int(embedding_dim), int(units)) < 1:
-            raise ValueError(
-                "`embedding_dim` and `units` must be >= 1. Received: "
-                f"embedding_dim={embedding_dim}, units={units}"
-            )
+        require_positive(embedding_dim=embedding_dim, units=units)
         self.embedding_dim = int(embedding_dim)
         self.units = int(units)
         self.embedding_dropout = float(embedding_dropout)

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import CausalTransformerBlock
-from recsys_tf.models.base import SequentialRetrievalModel
+from recsys_tf.models.base import SequentialRetrievalModel, require_positive
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -72,12 +72,9 @@ class SASRec(SequentialRetrievalModel):
             seed=seed,
             **kwargs,
         )
-        if int(max_length) < 1 or int(embedding_dim) < 1 or int(num_blocks) < 1:
-            raise ValueError(
-                "`max_length`, `embedding_dim` and `num_blocks` must be >= 1. "
-                f"Received: max_length={max_length}, embedding_dim={embedding_dim}, "
-                f"num_blocks={num_blocks}"
-            )
+        require_positive(
+            max_length=max_length, embedding_dim=embedding_dim, num_blocks=num_blocks
+        )
         self.max_length = int(max_length)
         self.embedding_dim = int(embedding_dim)
         self.num_blocks = int(num_blocks)

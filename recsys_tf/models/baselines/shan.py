@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import UserAttentionPooling
-from recsys_tf.models.base import SequentialRetrievalModel
+from recsys_tf.models.base import SequentialRetrievalModel, require_positive
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -81,12 +81,11 @@ class SHAN(SequentialRetrievalModel):
             seed=seed,
             **kwargs,
         )
-        if min(int(num_users), int(embedding_dim), int(short_term_length)) < 1:
-            raise ValueError(
-                "`num_users`, `embedding_dim` and `short_term_length` must be >= 1. "
-                f"Received: num_users={num_users}, embedding_dim={embedding_dim}, "
-                f"short_term_length={short_term_length}"
-            )
+        require_positive(
+            num_users=num_users,
+            embedding_dim=embedding_dim,
+            short_term_length=short_term_length,
+        )
         if min(embeddings_l2, attention_l2) < 0:
             raise ValueError(
                 "`embeddings_l2` and `attention_l2` must be >= 0. Received: "
