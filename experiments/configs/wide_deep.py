@@ -57,7 +57,6 @@ def get_config(arg=None):
     )
     config.data.crosses = (("user_id", "category"),)
     config.train.batch_size = 4096
-    tuned = {
-        preset: {**CODE.get(preset, {}), **TUNED.get(preset, {})} for preset in TUNED
-    }
+    # A preset's code settings apply whether or not a sweep ran under it.
+    tuned = {p: {**CODE.get(p, {}), **TUNED.get(p, {})} for p in {*CODE, *TUNED}}
     return common.with_preset(config, arg, tuned)
