@@ -148,12 +148,14 @@ def trim_left_padding(x: dict, y=None, mask: str = "history_mask", keys=("histor
     `x[mask]` `[batch, T]` marks the real positions of left-padded sequences
     `x[k]` (`k` in `keys`); the columns before the first one that some row uses
     are cut from them, from the mask and from `y` when it is `[batch, T]` (the
-    per-position targets). A model whose outputs do not depend on the padding's
+    per-position targets); a batch that uses no column keeps the last one. A model whose outputs do not depend on the padding's
     width (`SequentialRetrievalModel.padding_invariant`) then gives the same
     outputs for less work. Returns `x` (and `y` when given).
     """
     used = tf.reduce_any(tf.not_equal(x[mask], 0), axis=0)
     first = tf.cast(tf.argmax(tf.cast(used, tf.int32)), tf.int32)
+    # A batch with no event keeps its last column (padding only), not zero.
+    first = tf.where(tf.reduce_any(used), first, tf.shape(used)[0] - 1)
     x = dict(x)
     for key in (mask, *keys):
         x[key] = x[key][:, first:]
@@ -162,6 +164,27 @@ def trim_left_padding(x: dict, y=None, mask: str = "history_mask", keys=("histor
     if y.shape.rank == 2:
         y = y[:, first:]
     return x, y
+
+
+def window_trimmer(features: dict):
+    """A `Dataset.map` function cutting each batch's `SequenceWindows` outputs
+    (those without segments) to the columns its rows use, or None when
+    `features` has none. Each window is cut on its own mask
+    (`trim_left_padding`); the elements may be `x` or `(x, labels, ...)`."""
+    groups = [
+        (f"{prefix}_mask", [n for n in w.output_names(prefix) if n != f"{prefix}_mask"])
+        for prefix, w in features.items()
+        if isinstance(w, SequenceWindows) and w.segment_of is None
+    ]
+    if not groups:
+        return None
+
+    def trim(x, *rest):
+        for mask, keys in groups:
+            x = trim_left_padding(x, mask=mask, keys=keys)
+        return (x, *rest) if rest else x
+
+    return trim
 
 
 def _check_lengths(features: dict, labels) -> int:

@@ -20,13 +20,16 @@ class MultiHeadInteraction(keras.layers.Layer):
     `head_dim` is the width of `W^Q_h`, `W^K_h`, `W^V_h` (`[E / H, head_dim]`),
     `output_dim` the width of `W^F` (`[H head_dim, output_dim]`); `W_c` is
     `[D_user + D_item + output_dim, 1]`. Every matrix is bias-free, as written.
-    T in Eq. (1) is the padded sequence length (the paper's maximum length), as
-    written, not the usual `sqrt(head_dim)`.
+    T in Eq. (1) is the paper's maximum sequence length, as written, not the
+    usual `sqrt(head_dim)`: `scale_length` when given, else the padded length of
+    the inputs (give it when batches are cut to their used columns, so that the
+    output does not depend on the padding's width).
 
     Choices where the paper is silent:
     - `head_dim` defaults to E / H and `output_dim` to E.
-    - Padding: padded positions are excluded as keys in Eq. (1) and from the
-      softmax of Eq. (4); a row with no valid position gives `f_c = 0`.
+    - Padding: padded positions are excluded as keys in Eq. (1) (a logit of
+      -1e9) and from the softmax of Eq. (4); a row with no valid position gives
+      `f_c = 0`.
 
     Inputs: `inputs` (e_c) `[batch, seq_len, dim]`, `user_embedding` (e_user)
     `[batch, user_dim]`, `item_embedding` (e_item) `[batch, item_dim]`, `mask`
@@ -38,6 +41,7 @@ class MultiHeadInteraction(keras.layers.Layer):
         num_heads: H, the number of heads; must divide the embedding size E.
         head_dim: width of each head's query, key and value; None = E / H.
         output_dim: width of `W^F` (of o_c^j and f_c); None = E.
+        scale_length: T of Eq. (1)'s `sqrt(T)`; None = the inputs' seq_len.
         kernel_initializer: initializer of every matrix.
 
     Example:
@@ -56,6 +60,7 @@ class MultiHeadInteraction(keras.layers.Layer):
         num_heads=2,
         head_dim=None,
         output_dim=None,
+        scale_length=None,
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
@@ -64,7 +69,11 @@ class MultiHeadInteraction(keras.layers.Layer):
             raise ValueError(
                 f"`num_heads` must be > 0. Received: num_heads={num_heads}"
             )
-        for name, value in (("head_dim", head_dim), ("output_dim", output_dim)):
+        for name, value in (
+            ("head_dim", head_dim),
+            ("output_dim", output_dim),
+            ("scale_length", scale_length),
+        ):
             if value is not None and int(value) < 1:
                 raise ValueError(
                     f"`{name}` must be > 0 or None. Received: {name}={value}"
@@ -72,6 +81,7 @@ class MultiHeadInteraction(keras.layers.Layer):
         self.num_heads = int(num_heads)
         self.head_dim = None if head_dim is None else int(head_dim)
         self.output_dim = None if output_dim is None else int(output_dim)
+        self.scale_length = None if scale_length is None else int(scale_length)
         self.kernel_initializer = kernel_initializer
 
     def _sizes(self, dim):
@@ -143,13 +153,20 @@ class MultiHeadInteraction(keras.layers.Layer):
         chunks = ops.reshape(
             inputs, (batch, seq_len, self.num_heads, dim // self.num_heads)
         )
-        query = ops.einsum("bthc,hck->bhtk", chunks, self.query_kernel)
+        scale = ops.sqrt(ops.cast(self.scale_length or seq_len, inputs.dtype))
+        query = ops.einsum("bthc,hck->bhtk", chunks, self.query_kernel) / scale
         key = ops.einsum("bthc,hck->bhtk", chunks, self.key_kernel)
         value = ops.einsum("bthc,hck->bhtk", chunks, self.value_kernel)
-        scale = ops.sqrt(ops.cast(seq_len, inputs.dtype))
-        logits = ops.einsum("bhtk,bhsk->bhts", query, key) / scale
-        scores = _masked_softmax(logits, valid[:, None, None, :])
-        heads = ops.einsum("bhts,bhsk->bthk", scores, value)
+        # Padded keys get a large negative logit: one fused softmax, no mask of
+        # size [batch, heads, T, T]. A row with no valid key attends uniformly to
+        # its padding; alpha of Eq. (4) gives all of its positions 0 weight.
+        large = (
+            3e4 if keras.backend.standardize_dtype(inputs.dtype) == "float16" else 1e9
+        )
+        key_bias = (valid - 1.0) * large
+        logits = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))
+        scores = ops.softmax(logits + key_bias[:, None, None, :], axis=-1)
+        heads = ops.transpose(ops.matmul(scores, value), (0, 2, 1, 3))
 
         # Eq. (2): O_c = Concat(heads) W^F, [batch, T, output_dim].
         outputs = ops.matmul(
@@ -171,7 +188,9 @@ class MultiHeadInteraction(keras.layers.Layer):
         # Eq. (5): f_c = sum_j alpha_j o_c^j.
         pooled = ops.einsum("bt,btd->bd", alpha, outputs)
         if return_attention_scores:
-            return pooled, (scores, alpha)
+            # A row without a valid key: 0 scores rather than the uniform ones.
+            any_valid = ops.max(valid, axis=-1)[:, None, None, None]
+            return pooled, (scores * any_valid, alpha)
         return pooled
 
     def compute_output_shape(self, inputs_shape, *args, **kwargs):
@@ -186,6 +205,7 @@ class MultiHeadInteraction(keras.layers.Layer):
             num_heads=self.num_heads,
             head_dim=self.head_dim,
             output_dim=self.output_dim,
+            scale_length=self.scale_length,
             kernel_initializer=self.kernel_initializer,
         )
         return config

@@ -106,6 +106,9 @@ class DUMN(SequenceCTRModel):
             `SequenceCTRModel` (embedding_dim is E).
         sequence_types: None = `FEEDBACK_TYPES[feedback]`; for "typed" any
             subset of the four holding click and unclick.
+        max_length: T of Eq. (1)'s `sqrt(T)` (the task's window length; None =
+            each batch's padded length, which makes the outputs depend on the
+            padding: `from_task` sets it).
         feedback: "typed", "implicit" or "all".
         purify: Eq. (6)-(7) on (False: DUMN-FP).
         memory: "per_type", "one" or "none" (True / False accepted).
@@ -129,6 +132,9 @@ class DUMN(SequenceCTRModel):
     """
 
     default_sequence_types = FEEDBACK_TYPES["typed"]
+    # With `max_length` set (as `from_task` does), nothing depends on the
+    # padding's width: the task cuts each batch to the columns it uses.
+    padding_invariant = True
 
     def __init__(
         self,
@@ -137,6 +143,7 @@ class DUMN(SequenceCTRModel):
         sequence_types=None,
         item_features=("item_id",),
         embedding_dim=16,
+        max_length=None,
         feedback="typed",
         purify=True,
         memory="per_type",
@@ -212,6 +219,11 @@ class DUMN(SequenceCTRModel):
                 f"Received: fields={self.fields}, item_features={item_features}"
             )
         self._user_index = tuple(self.fields.index(f) for f in self.user_fields)
+        self.max_length = None if max_length is None else int(max_length)
+        if self.max_length is not None and self.max_length < 1:
+            raise ValueError(
+                f"`max_length` must be >= 1 or None. Received: max_length={max_length}"
+            )
         self.feedback = feedback
         self.purify = bool(purify)
         self.memory = memory
@@ -239,7 +251,9 @@ class DUMN(SequenceCTRModel):
             else ()
         )
         self.interaction = {
-            t: MultiHeadInteraction(self.num_heads, name=f"{t}_interaction")
+            t: MultiHeadInteraction(
+                self.num_heads, scale_length=self.max_length, name=f"{t}_interaction"
+            )
             for t in types
         }
         self.projection = (
@@ -288,6 +302,7 @@ class DUMN(SequenceCTRModel):
                     f"Received: feedback={feedback!r}"
                 )
             sequence_types = FEEDBACK_TYPES[feedback]
+        kwargs.setdefault("max_length", getattr(task, "max_length", None))
         return super().from_task(
             task, fields, sequence_types, feedback=feedback, **kwargs
         )
@@ -380,6 +395,7 @@ class DUMN(SequenceCTRModel):
     def get_config(self):
         config = super().get_config()
         config.update(
+            max_length=self.max_length,
             feedback=self.feedback,
             purify=self.purify,
             memory=self.memory,

@@ -4,8 +4,12 @@ and, for DSIN, its click sessions."""
 
 from __future__ import annotations
 
+import tensorflow as tf
+
 from recsys_tf.data import ctr_sequence
-from recsys_tf.tasks.ctr import CTR
+from recsys_tf.data.input import window_trimmer
+from recsys_tf.tasks.ctr import CTR, part_metrics
+from recsys_tf.training import evaluation
 from recsys_tf.training.errors import ConfigError
 
 
@@ -20,6 +24,11 @@ class CTRSequence(CTR):
     `data.item_features`, `data.max_length` (T), `data.num_sessions` (S, 0 = no
     session inputs), `data.session_length` (L) and `data.merged_types` (the
     types of the time-ordered sequence "all", DUMN_AF).
+
+    For a model whose outputs do not depend on the padding's width (the class
+    attribute `padding_invariant`, e.g. DUMN), each batch's sequences are cut
+    to the columns its rows use, for training and prediction alike
+    (`window_trimmer`): short sequences (like, dislike) then cost little.
     """
 
     name = "ctr_sequence"
@@ -37,6 +46,29 @@ class CTRSequence(CTR):
             session_length=data.session_length,
             merged_types=tuple(data.get("merged_types", ())),
         )
+
+    @staticmethod
+    def trimmer(config, part):
+        """`window_trimmer` of the part's sequences when the config's model is
+        `padding_invariant`, else None."""
+        from recsys_tf.models import MODELS
+
+        if not getattr(MODELS.get(config.model.name), "padding_invariant", False):
+            return None
+        return window_trimmer(part.features)
+
+    def dataset(self, config, part, batch_size, shuffle=False, seed=0, epochs=None):
+        dataset = super().dataset(config, part, batch_size, shuffle, seed, epochs)
+        trim = self.trimmer(config, part)
+        if trim is None:
+            return dataset
+        return dataset.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def evaluate(self, config, model, name, part, state, outputs="") -> dict:
+        probability = evaluation.predict_ctr(
+            model, part, config.eval.batch_size, self.trimmer(config, part)
+        )
+        return part_metrics(part, probability, outputs)
 
     def check_config(self, config) -> None:
         data = config.data

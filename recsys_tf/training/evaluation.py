@@ -7,6 +7,7 @@ import os
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from recsys_tf import metrics
 from recsys_tf.data.input import make_dataset, trim_left_padding
@@ -23,11 +24,13 @@ def ctr_metrics(labels, probabilities, user_ids) -> dict[str, float]:
     }
 
 
-def predict_ctr(model, split, batch_size: int = 8192) -> np.ndarray:
-    """Click probabilities of a CTR model on a `CTRSplit`."""
-    logits = model.predict(
-        make_dataset(split.features, batch_size=batch_size), verbose=0
-    )
+def predict_ctr(model, split, batch_size: int = 8192, transform=None) -> np.ndarray:
+    """Click probabilities of a CTR model on a `CTRSplit`; `transform` (a
+    `Dataset.map` function of the batches, e.g. `window_trimmer`) when given."""
+    dataset = make_dataset(split.features, batch_size=batch_size)
+    if transform is not None:
+        dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+    logits = model.predict(dataset, verbose=0)
     return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64).reshape(-1)))
 
 

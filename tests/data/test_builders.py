@@ -281,6 +281,9 @@ def test_trim_left_padding_cuts_the_columns_no_row_uses():
     np.testing.assert_array_equal(
         data_input.trim_left_padding(full)["history"], x["history"]
     )
+    # A batch without any event keeps its last column.
+    empty = data_input.trim_left_padding(dict(x, history_mask=np.zeros_like(mask)))
+    np.testing.assert_array_equal(empty["history"], x["history"][:, -1:])
 
 
 def test_make_dataset_errors():

@@ -12,7 +12,7 @@ from recsys_tf.data.ctr_sequence import (
     SEQUENCE_TYPES,
     build_ctr_sequence_task,
 )
-from recsys_tf.data.input import SequenceWindows, make_dataset
+from recsys_tf.data.input import SequenceWindows, make_dataset, window_trimmer
 from recsys_tf.data.schema import EventLog, validate
 from recsys_tf.training import evaluation
 
@@ -311,6 +311,38 @@ def test_windows_under_shuffle_and_subset_follow_their_rows():
     np.testing.assert_array_equal(
         x["click_item_id"].numpy(), whole["click_item_id"][rows]
     )
+
+
+def test_window_trimmer_cuts_each_sequence_on_its_own_mask():
+    """Each type's outputs lose the leading columns no row of the batch uses,
+    cut on that type's mask; sessions ([batch, S, L]) and fields stay whole."""
+    log = random_log(5, num_requests=24)
+    task = build_ctr_sequence_task(
+        log, sequence_types=("click", "like"), max_length=8, num_sessions=2
+    )
+    part = task.train
+    whole = cut(part, batch_size=4)
+    trim = window_trimmer(part.features)
+    batches = list(make_dataset(part.features, part.labels, batch_size=4).map(trim))
+    start, widths = 0, set()
+    for x, y in batches:
+        n = len(y)
+        for t in ("click", "like"):
+            mask = whole[f"{t}_mask"][start : start + n]
+            used = mask.any(axis=0)
+            first = int(np.argmax(used)) if used.any() else mask.shape[1] - 1
+            widths.add((t, mask.shape[1] - first))
+            for k in (f"{t}_item_id", f"{t}_category", f"{t}_mask"):
+                np.testing.assert_array_equal(
+                    x[k].numpy(), whole[k][start : start + n, first:], err_msg=k
+                )
+        for k in ("session_item_id", "session_mask", "user_id"):
+            np.testing.assert_array_equal(x[k].numpy(), whole[k][start : start + n])
+        start += n
+    assert start == len(part)
+    assert len(widths) > 2  # the batches were cut to several widths
+    # Without windows there is nothing to cut.
+    assert window_trimmer({"user_id": np.arange(3)}) is None
 
 
 def test_sequence_windows_checks_offsets():

@@ -72,7 +72,10 @@ def _numpy_interaction(layer, e, user, item, mask):
 
 @pytest.mark.parametrize(
     "kwargs, width",
-    [(dict(num_heads=2), E), (dict(num_heads=3, head_dim=4, output_dim=5), 5)],
+    [
+        (dict(num_heads=2), E),
+        (dict(num_heads=3, head_dim=4, output_dim=5, scale_length=9), 5),
+    ],
 )
 def test_shapes_config_gradients_and_saving(kwargs, width, tmp_path):
     e, user, item = _data()
@@ -139,6 +142,29 @@ def test_the_scores_are_scaled_by_sqrt_of_the_sequence_length():
     np.testing.assert_allclose(testing.to_numpy(scores), expected, atol=1e-5)
 
 
+def test_with_scale_length_the_padding_width_does_not_matter():
+    """With `scale_length` = T, extra left padding (or columns cut) leave f_c
+    as it is: the trainer may cut a batch to the columns its rows use."""
+    e, user, item = _data()
+    layer = MultiHeadInteraction(num_heads=2, scale_length=T)
+    full = testing.to_numpy(layer(e, user, item, mask=MASK))
+    # Every row uses at most the last 2 columns but row 1: cut rows 0 and 2.
+    cut = testing.to_numpy(
+        layer(e[[0, 2], -2:], user[[0, 2]], item[[0, 2]], mask=MASK[[0, 2], -2:])
+    )
+    np.testing.assert_allclose(cut, full[[0, 2]], rtol=1e-5, atol=1e-6)
+    wider = np.concatenate([np.ones((B, 4, E), np.float32), e], axis=1)
+    wide_mask = np.concatenate([np.zeros((B, 4), np.int8), MASK], axis=1)
+    out = testing.to_numpy(layer(wider, user, item, mask=wide_mask))
+    np.testing.assert_allclose(out, full, rtol=1e-5, atol=1e-6)
+    # Without it, sqrt(T) follows the padded width, so the output moves.
+    unscaled = MultiHeadInteraction(num_heads=2)
+    unscaled(e, user, item, mask=MASK)
+    unscaled.set_weights(layer.get_weights())
+    moved = testing.to_numpy(unscaled(wider, user, item, mask=wide_mask))
+    assert np.abs(moved - full).max() > 1e-4
+
+
 def test_bad_arguments_and_inputs_raise():
     e, user, item = _data()
     with pytest.raises(ValueError, match="num_heads"):
@@ -147,6 +173,8 @@ def test_bad_arguments_and_inputs_raise():
         MultiHeadInteraction(head_dim=0)
     with pytest.raises(ValueError, match="output_dim"):
         MultiHeadInteraction(output_dim=-1)
+    with pytest.raises(ValueError, match="scale_length"):
+        MultiHeadInteraction(scale_length=0)
     with pytest.raises(ValueError, match="divisible by `num_heads`"):
         MultiHeadInteraction(num_heads=4)(e, user, item)
     with pytest.raises(ValueError, match="seq_len"):

@@ -68,6 +68,7 @@ def _task(sequence_types):
         sequence_types=sequence_types,
         item_features=ITEM_FEATURES,
         dataset="tiny",
+        max_length=4,
     )
 
 
@@ -123,6 +124,41 @@ def test_padding_does_not_change_the_output(training):
     for a, b in zip(outputs[0][2], outputs[1][2]):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert len(outputs[0][1]) == int(training)
+
+
+def _widen(x, extra):
+    """`x` with `extra` more padding columns on the left of every sequence."""
+    out = dict(x)
+    for key, value in x.items():
+        value = np.asarray(value)
+        if key.split("_")[0] in FOUR and value.ndim == 2:
+            out[key] = np.pad(value, ((0, 0), (extra, 0)))
+    return out
+
+
+def test_with_max_length_the_padding_width_does_not_matter():
+    """`padding_invariant`: with `max_length` set (as `from_task` does), a batch
+    cut to fewer columns or padded to more gives the same logits and the same
+    memory writes, so the task may cut batches to the columns they use."""
+    x, _ = _batch(length=4)
+    outputs = []
+    for inputs in (x, _widen(x, 3)):
+        testing.set_seed()
+        model = _model(max_length=4)
+        logits = testing.to_numpy(model(inputs))
+        model(inputs, training=True)
+        memories = [testing.to_numpy(v) for v in _memories(model)]
+        outputs.append((logits, memories))
+    assert DUMN.padding_invariant
+    np.testing.assert_allclose(outputs[0][0], outputs[1][0], rtol=1e-5, atol=1e-6)
+    for a, b in zip(outputs[0][1], outputs[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # Without max_length, Eq. (1)'s sqrt(T) follows the width: the logits move.
+    testing.set_seed()
+    model = _model()
+    assert not np.allclose(
+        testing.to_numpy(model(x)), testing.to_numpy(model(_widen(x, 3)))
+    )
 
 
 def _numpy_triplet(anchor, positives, has_positive, negatives, has_negative, margin):
@@ -335,6 +371,7 @@ def test_purify_switch_changes_the_logits_only_through_the_projection():
 def test_from_task_defaults_and_missing_types():
     model = DUMN.from_task(_task(FOUR + ("cart",)), **SMALL)
     assert model.sequence_types == FOUR
+    assert model.max_length == 4  # the task's T, for Eq. (1)'s sqrt(T)
     with pytest.raises(ValueError, match=r"\['dislike'\].*'tiny'"):
         DUMN.from_task(_task(FOUR[:3]), **SMALL)
     model = DUMN.from_task(_task(FOUR[:3]), sequence_types=FOUR[:3], **SMALL)
