@@ -14,7 +14,7 @@ TB_PORT ?= 6006
 RUFF_FLAGS := --line-length 88 --select E,F,W,I,B,UP --ignore E501,B905,B028 --exclude .venv,runs,data
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install test test-slow lint reproduce-foundation reproduce-real-data reproduce-ctr reproduce-headroom reproduce-ctr-sequence reproduce-mfmlp reproduce-mfmlp-analyses reproduce-sequential describe-data data bench tensorboard summarize clean
+.PHONY: install test test-slow lint reproduce-foundation reproduce-real-data reproduce-ctr reproduce-headroom reproduce-ctr-sequence reproduce-dumn reproduce-mfmlp reproduce-mfmlp-analyses reproduce-sequential describe-data data bench tensorboard summarize clean
 
 $(STAMP): setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,8 @@ lint: $(STAMP)
 	$(PY) -m ruff check $(RUFF_FLAGS) .
 	$(PY) -m ruff format --check --line-length 88 --exclude .venv,runs,data .
 
-$(DATA)/events.parquet: | $(STAMP)
-	$(PY) -m data_prep.synthetic --size=$(SIZE) --seed=0 --output=$(DATA)
+data/synthetic_%/events.parquet: | $(STAMP)
+	$(PY) -m data_prep.synthetic --size=$* --seed=0 --output=data/synthetic_$*
 
 data: $(DATA)/events.parquet
 
@@ -178,6 +178,30 @@ MFMLP_FIGURE3 := $(foreach l,0 1 3 4,mf_mlp_l$(l):mf_mlp:model.num_layers=$(l))
 MFMLP_ANALYSES ?= $(MFMLP_FIGURE3) $(MFMLP_TABLE2) $(MFMLP_TABLE3)
 reproduce-mfmlp-analyses: $(DATA)/events.parquet
 	$(call mfmlp_train,$(MFMLP_ANALYSES))
+
+# DUMN Table 1 (issue 21; README "DUMN Table 1"): DUMN and the nine baselines of its
+# Table 1 (Wide&Deep, PNN, DeepFM, AutoInt on the CTR task; DIN, DIEN, DSIN, DFN, DMT and
+# DUMN on the behaviour-sequence task; the same instances and split), $(SEEDS) seeds taken
+# seed by seed (an interrupted target still gives every row its first seeds), plus the
+# oracle on the simulator. DATASET=synthetic (default): the compact simulator (DUMN_SIZE,
+# 120,000 impressions of 300 users: the ten models' three seeds on a 2-core CPU);
+# DATASET=kuairand: KuaiRand-Pure. At most DUMN_EPOCHS epochs (the epoch of best
+# validation AUC is kept); DUMN_FLAGS adds flags to every run. Runs <config>_table1_<dataset>.
+DUMN_MODELS ?= dumn wide_deep pnn deepfm autoint din dsin dfn dien dmt
+DUMN_SIZE ?= compact
+DUMN_EPOCHS ?= 4
+DUMN_FLAGS ?=
+DATASET ?= synthetic
+reproduce-dumn: data/synthetic_$(DUMN_SIZE)/events.parquet
+	@if [ "$(DATASET)" = synthetic ]; then data=--config.data.path=data/synthetic_$(DUMN_SIZE); extra=oracle_ctr; \
+	else data=--config.data.name=$(DATASET); extra=; fi; \
+	for seed in $(SEEDS); do for config in $(DUMN_MODELS) $$extra; do \
+	  $(PY) -m experiments.train --config=experiments/configs/$$config.py $$data \
+	    --config.name=$${config}_table1 --config.seed=$$seed --config.train.verbose=2 \
+	    --config.train.epochs=$(DUMN_EPOCHS) $(DUMN_FLAGS) \
+	    --workdir=$(RUNS)/$${config}_table1_$(DATASET)/seed$$seed || exit 1; \
+	done; done
+	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 # Sequential recommenders (issue 20), 3 seeds each: S3-Rec's Amazon Beauty files under its
 # protocol (preset s3rec_beauty: leave-one-out, history 50) with 99 sampled negatives (runs

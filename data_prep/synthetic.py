@@ -267,6 +267,16 @@ SIZES: dict[str, SimulatorConfig] = {
     ),
     # Default for reproduction runs.
     "small": SimulatorConfig(),
+    # DUMN's reproduction (`make reproduce-dumn`): fewer users and items than
+    # small, histories of small's kind (400 impressions per user), so that ten
+    # behaviour-sequence CTR models x 3 seeds run on a 2-core CPU.
+    "compact": SimulatorConfig(
+        num_users=300,
+        num_items=1_000,
+        num_categories=30,
+        num_category_groups=6,
+        requests_per_user=40,
+    ),
     # Benchmarks and long histories (3,000 impressions per user).
     "large": SimulatorConfig(
         num_users=10_000,
@@ -279,7 +289,8 @@ SIZES: dict[str, SimulatorConfig] = {
         num_disliked_brands=3,
     ),
 }
-"""Named configurations: `tiny` (tests), `small` (default), `large` (benchmarks)."""
+"""Named configurations: `tiny` (tests), `small` (default), `compact` (DUMN's
+reproduction), `large` (benchmarks)."""
 
 
 # --------------------------------------------------------------------------
