@@ -63,6 +63,9 @@ class Table:
     # Header of the paper column; a paper measured on other data gets no Δ column.
     paper_name: str = "paper"
     delta: bool = True
+    # Beside each metric, the row's gap to the reference row in the paper and in
+    # ours ("vs <reference label>"): the ordering question when the data differ.
+    gap: bool = False
 
 
 TABLES = (
@@ -476,6 +479,38 @@ for _dataset in ("synthetic", "kuairand"):
         ),
     )
 
+# DUMN Table 1 itself (issue 21): the same nine baselines and DUMN, each run by
+# `make reproduce-dumn` (runs <config>_table1_<dataset>; the simulator is the compact
+# one), † against DUMN, and each row's gap to DUMN in the paper and in ours: whether
+# the paper's ordering holds on our data.
+for _dataset in ("synthetic", "kuairand"):
+    TABLES += (
+        Table(
+            id=f"dumn_table1_{_dataset}",
+            metrics=("auc",),
+            rows=tuple(
+                Row(label, f"{run}_table1_{_dataset}", {"auc": auc})
+                for label, run, auc in _DUMN_TABLE1 + (("DUMN", "dumn", 0.6496),)
+            )
+            + (
+                (
+                    Row(
+                        "Oracle (exact click probability)",
+                        "oracle_ctr_table1_synthetic",
+                    ),
+                )
+                if _dataset == "synthetic"
+                else ()
+            ),
+            command="make reproduce-dumn"
+            + (" DATASET=kuairand" if _dataset == "kuairand" else ""),
+            reference=f"dumn_table1_{_dataset}",
+            paper_name="Alibaba",
+            delta=False,
+            gap=True,
+        ),
+    )
+
 DATASETS = ("ml1m", "ml1m_all", "kuairand", "taobao_userbehavior", "synthetic_small")
 """Rows of the README dataset table, in order (statistics by `data_prep.describe`)."""
 
@@ -688,13 +723,20 @@ def _fmt(value):
 
 
 def render(table: Table, results: dict[str, list[dict]]) -> str:
+    reference = results.get(table.reference, []) if table.reference else []
+    reference_row = next(
+        (row for row in table.rows if row.experiment == table.reference), None
+    )
+    gap = table.gap and reference_row is not None
     header = ["Model"]
     for metric in table.metrics:
         header += [f"{metric} {table.paper_name}", f"{metric} ours"]
         header += ["Δ"] if table.delta else []
+        if gap:
+            name = reference_row.label
+            header += [f"vs {name} {table.paper_name}", f"vs {name} ours"]
     header += ["seeds", "command"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    reference = results.get(table.reference, []) if table.reference else []
     subsampled = []
     reference_outputs = _outputs_by_seed(reference)
     for row in table.rows:
@@ -711,8 +753,17 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
         for metric in table.metrics:
             paper = (row.paper or {}).get(metric)
             values = [r["test"][metric] for r in runs if metric in r.get("test", {})]
+            if gap:
+                paper_gap = _gap(paper, (reference_row.paper or {}).get(metric))
+                ours_gap = _gap(
+                    np.mean(values) if values else None,
+                    _test_mean(reference, metric),
+                )
+                gaps = [paper_gap, ours_gap]
+            else:
+                gaps = []
             if not values:
-                cells += [_fmt(paper), "—"] + (["—"] if table.delta else [])
+                cells += [_fmt(paper), "—"] + (["—"] if table.delta else []) + gaps
                 continue
             mean, std = _mean_std(values)
             mark = ""
@@ -724,6 +775,7 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
             cells += [_fmt(paper), f"{mean:.4f} ± {std:.4f}{mark}"]
             if table.delta:
                 cells += ["—" if paper is None else f"{mean - paper:+.4f}"]
+            cells += gaps
         seeds = sorted({r["seed"] for r in runs})
         cells += [
             ",".join(map(str, seeds)) or "—",
@@ -762,6 +814,18 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
             f"(config data.max_eval_examples): {'; '.join(subsampled)}."
         )
     return "\n".join(lines)
+
+
+def _test_mean(runs, metric):
+    values = [r["test"][metric] for r in runs if metric in r.get("test", {})]
+    return float(np.mean(values)) if values else None
+
+
+def _gap(value, reference) -> str:
+    """`value - reference` as a signed cell, "—" when either is missing."""
+    if value is None or reference is None:
+        return "—"
+    return f"{value - reference:+.4f}"
 
 
 def machine() -> str:

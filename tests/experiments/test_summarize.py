@@ -98,11 +98,51 @@ def test_paper_on_other_data_gets_its_name_and_no_delta(tmp_path):
     assert lines[3] == "| Missing | 0.6330 | — | — | — |"
 
 
+def test_gap_columns_give_each_row_against_the_reference_in_paper_and_ours(tmp_path):
+    runs = tmp_path / "runs"
+    for seed, (base, best) in enumerate([(0.70, 0.74), (0.72, 0.76)]):
+        _write_run(runs, "base", seed, {"test": {"auc": base}})
+        _write_run(runs, "best", seed, {"test": {"auc": best}})
+    results_dir = tmp_path / "results"
+    summarize.collect(str(runs), str(results_dir))
+    table = summarize.Table(
+        id="t",
+        metrics=("auc",),
+        rows=(
+            summarize.Row("Base", "base", {"auc": 0.6326}),
+            summarize.Row("Best", "best", {"auc": 0.6496}),
+            summarize.Row("Missing", "missing", {"auc": 0.6330}),
+            summarize.Row("Unpublished", "base"),
+        ),
+        command="make x",
+        reference="best",
+        paper_name="Alibaba",
+        delta=False,
+        gap=True,
+    )
+    lines = summarize.render(table, summarize.load(str(results_dir))).splitlines()
+    assert lines[0] == (
+        "| Model | auc Alibaba | auc ours | vs Best Alibaba | vs Best ours | seeds "
+        "| command |"
+    )
+    assert lines[2].startswith(
+        "| Base | 0.6326 | 0.7100 ± 0.0141 | -0.0170 | -0.0400 | 0,1 |"
+    )
+    assert lines[3].startswith(
+        "| Best | 0.6496 | 0.7500 ± 0.0141 | +0.0000 | +0.0000 |"
+    )
+    assert lines[4] == "| Missing | 0.6330 | — | -0.0166 | — | — | — |"
+    assert lines[5].startswith("| Unpublished | — | 0.7100 ± 0.0141 | — | -0.0400 |")
+
+
 def test_sequence_tables_name_every_run_of_their_make_targets():
     tables = {t.id: t for t in summarize.TABLES}
     rows = [r.experiment for r in tables["ctr_sequence_synthetic"].rows]
     assert rows[-1] == "oracle_ctr_synthetic" and "dmt_synthetic" in rows
     assert len(tables["ctr_sequence_kuairand"].rows) == 9
+    dumn = [r.experiment for r in tables["dumn_table1_synthetic"].rows]
+    assert dumn[-2:] == ["dumn_table1_synthetic", "oracle_ctr_table1_synthetic"]
+    assert tables["dumn_table1_kuairand"].reference == "dumn_table1_kuairand"
     headroom = [r.experiment for r in tables["simulator_sequence_headroom"].rows]
     assert "headroom_cross_sequence_synthetic" in headroom
     assert "din_headroom_synthetic" in headroom
