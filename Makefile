@@ -14,7 +14,7 @@ TB_PORT ?= 6006
 RUFF_FLAGS := --line-length 88 --select E,F,W,I,B,UP --ignore E501,B905,B028 --exclude .venv,runs,data
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install test test-slow lint reproduce-foundation reproduce-real-data reproduce-ctr reproduce-headroom reproduce-ctr-sequence reproduce-dumn reproduce-mfmlp reproduce-mfmlp-analyses reproduce-sequential describe-data data bench tensorboard summarize clean
+.PHONY: install test test-slow lint reproduce-foundation reproduce-real-data reproduce-ctr reproduce-headroom reproduce-ctr-sequence reproduce-dumn reproduce-dumn-ablations reproduce-mfmlp reproduce-mfmlp-analyses reproduce-sequential describe-data data bench tensorboard summarize clean
 
 $(STAMP): setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -201,6 +201,40 @@ reproduce-dumn: data/synthetic_$(DUMN_SIZE)/events.parquet
 	    --config.train.epochs=$(DUMN_EPOCHS) $(DUMN_FLAGS) \
 	    --workdir=$(RUNS)/$${config}_table1_$(DATASET)/seed$$seed || exit 1; \
 	done; done
+	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
+
+# DUMN's ablations (issue 21; README "DUMN ablations"), on reproduce-dumn's data and epochs
+# (DATASET, DUMN_SIZE, DUMN_EPOCHS, DUMN_FLAGS), each entry config:preset, run
+# <config>_<preset>_table1_<dataset>: Table 2 (no_umn, umn1), Table 3 (AutoInt+UMN,
+# DFN+UMN: the presets umn of autoint.py and dfn.py), Table 4 (PAIR replaced by concat,
+# cross, ffn, atte), Table 5 (no_tl, rs), Table 6 (if, af), DUMN-FP (no_fp) and Table 7
+# (dislike prediction: the presets dislike of dfn.py and dumn.py; a dataset without
+# dislike cannot run them), $(SEEDS) seeds, seed by seed. Then Figure 2's grid of
+# m x Z (DUMN_GRID each, DUMN_GRID_SEEDS; the cell m = 256, Z = 64 is reproduce-dumn's DUMN
+# run), runs dumn_m<m>_z<Z>_table1_<dataset>, drawn as a heat map
+# (experiments/results/figures/dumn_figure2_<dataset>.png). The full-model rows are
+# reproduce-dumn's runs: run it first.
+DUMN_ABLATIONS ?= dumn:no_umn dumn:umn1 autoint:umn dfn:umn dumn:concat dumn:cross \
+	dumn:ffn dumn:atte dumn:no_tl dumn:rs dumn:if dumn:af dumn:no_fp dfn:dislike dumn:dislike
+DUMN_GRID ?= 16 32 64 128 256
+DUMN_GRID_SEEDS ?= 0
+reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
+	@if [ "$(DATASET)" = synthetic ]; then data=--config.data.path=data/synthetic_$(DUMN_SIZE); \
+	else data=--config.data.name=$(DATASET); fi; \
+	common="$$data --config.train.verbose=2 --config.train.epochs=$(DUMN_EPOCHS) $(DUMN_FLAGS)"; \
+	for seed in $(SEEDS); do for entry in $(DUMN_ABLATIONS); do \
+	  config=$${entry%%:*}; preset=$${entry##*:}; name=$${config}_$${preset}_table1; \
+	  $(PY) -m experiments.train --config=experiments/configs/$$config.py:$$preset $$common \
+	    --config.name=$$name --config.seed=$$seed \
+	    --workdir=$(RUNS)/$${name}_$(DATASET)/seed$$seed || exit 1; \
+	done; done; \
+	for seed in $(DUMN_GRID_SEEDS); do for m in $(DUMN_GRID); do for z in $(DUMN_GRID); do \
+	  if [ $$m = 256 ] && [ $$z = 64 ]; then continue; fi; name=dumn_m$${m}_z$${z}_table1; \
+	  $(PY) -m experiments.train --config=experiments/configs/dumn.py $$common \
+	    --config.model.num_slots=$$m --config.model.slot_dim=$$z \
+	    --config.name=$$name --config.seed=$$seed \
+	    --workdir=$(RUNS)/$${name}_$(DATASET)/seed$$seed || exit 1; \
+	done; done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 # Sequential recommenders (issue 20), 3 seeds each: S3-Rec's Amazon Beauty files under its

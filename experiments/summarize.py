@@ -511,6 +511,158 @@ for _dataset in ("synthetic", "kuairand"):
         ),
     )
 
+# DUMN's ablations (issue 21), under reproduce-dumn's protocol (runs
+# <config>_<preset>_table1_<dataset>, `make reproduce-dumn-ablations`), with the
+# paper's Alibaba AUC (Tables 2-6, DUMN-FP in the text), † and gaps against DUMN.
+_DUMN_ABLATIONS = (
+    ("DUMN", "dumn", 0.6496),
+    ("DUMN-UMN (Table 2)", "dumn_no_umn", 0.6434),
+    ("DUMN+UMN1 (Table 2)", "dumn_umn1", 0.6446),
+    ("AutoInt (Table 3)", "autoint", 0.6360),
+    ("AutoInt+UMN (Table 3)", "autoint_umn", 0.6396),
+    ("DFN (Table 3)", "dfn", 0.6368),
+    ("DFN+UMN (Table 3)", "dfn_umn", 0.6437),
+    ("DUMN_CONCAT (Table 4)", "dumn_concat", 0.6438),
+    ("DUMN_CROSS (Table 4)", "dumn_cross", 0.6487),
+    ("DUMN_FFN (Table 4)", "dumn_ffn", 0.6486),
+    ("DUMN_ATTE (Table 4)", "dumn_atte", 0.6433),
+    ("DUMN-TL (Table 5)", "dumn_no_tl", 0.6467),
+    ("DUMN_RS (Table 5)", "dumn_rs", 0.6472),
+    ("DUMN_IF (Table 6)", "dumn_if", 0.6392),
+    ("DUMN_AF (Table 6)", "dumn_af", 0.6394),
+    ("DUMN-FP (Sec. 4.3.1)", "dumn_no_fp", 0.6417),
+)
+DUMN_GRID = (16, 32, 64, 128, 256)
+"""Figure 2's values of m (slots) and Z (slot size)."""
+
+
+def dumn_grid_run(m: int, z: int, dataset: str) -> str:
+    """The run of Figure 2's cell (m, Z): reproduce-dumn's DUMN at the default."""
+    if (m, z) == (256, 64):
+        return f"dumn_table1_{dataset}"
+    return f"dumn_m{m}_z{z}_table1_{dataset}"
+
+
+for _dataset in ("synthetic", "kuairand"):
+    _command = "make reproduce-dumn-ablations" + (
+        " DATASET=kuairand" if _dataset == "kuairand" else ""
+    )
+    TABLES += (
+        Table(
+            id=f"dumn_ablations_{_dataset}",
+            metrics=("auc",),
+            rows=tuple(
+                Row(label, f"{run}_table1_{_dataset}", {"auc": auc})
+                for label, run, auc in _DUMN_ABLATIONS
+            ),
+            command=_command,
+            reference=f"dumn_table1_{_dataset}",
+            paper_name="Alibaba",
+            delta=False,
+            gap=True,
+        ),
+        Table(
+            id=f"dumn_table7_{_dataset}",
+            metrics=("auc",),
+            rows=(
+                Row("DFN", f"dfn_dislike_table1_{_dataset}", {"auc": 0.7609}),
+                Row("DUMN", f"dumn_dislike_table1_{_dataset}", {"auc": 0.8062}),
+            ),
+            command=_command,
+            reference=f"dumn_dislike_table1_{_dataset}",
+            paper_name="Alibaba-dislike",
+            delta=False,
+            gap=True,
+        ),
+    )
+
+
+def render_grid(results, dataset: str, metric: str = "auc") -> str:
+    """Figure 2 as a table: test `metric` (mean over seeds) of DUMN for each m
+    (rows) and Z (columns), the best cell in bold, "—" where no run is."""
+    cells = {
+        (m, z): _test_mean(results.get(dumn_grid_run(m, z, dataset), []), metric)
+        for m in DUMN_GRID
+        for z in DUMN_GRID
+    }
+    best = max((v for v in cells.values() if v is not None), default=None)
+    lines = [
+        "| m \\ Z | " + " | ".join(map(str, DUMN_GRID)) + " |",
+        "|" + "---|" * (len(DUMN_GRID) + 1),
+    ]
+    for m in DUMN_GRID:
+        row = []
+        for z in DUMN_GRID:
+            value = cells[(m, z)]
+            text = "—" if value is None else f"{value:.4f}"
+            row.append(f"**{text}**" if value is not None and value == best else text)
+        lines.append(f"| {m} | " + " | ".join(row) + " |")
+    seeds = sorted(
+        {
+            r["seed"]
+            for (m, z) in cells
+            for r in results.get(dumn_grid_run(m, z, dataset), [])
+        }
+    )
+    lines += [
+        "",
+        f"Test {metric}, mean over seeds {','.join(map(str, seeds)) or '—'}; the paper "
+        "finds m = 256, Z = 64 best on Alibaba.",
+    ]
+    return "\n".join(lines)
+
+
+def dumn_figures(results: dict[str, list[dict]], folder: str) -> list[str]:
+    """Figure 2 of DUMN (test AUC over m x Z) as a heat map for each dataset with
+    grid runs: the PNG files written."""
+    written = []
+    for dataset in ("synthetic", "kuairand"):
+        grid = np.array(
+            [
+                [
+                    _test_mean(results.get(dumn_grid_run(m, z, dataset), []), "auc")
+                    for z in DUMN_GRID
+                ]
+                for m in DUMN_GRID
+            ],
+            dtype=float,
+        )
+        if np.isnan(grid).sum() >= grid.size - 1:  # the default cell alone
+            continue
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
+
+        figure, axes = pyplot.subplots(figsize=(5.5, 4.5))
+        image = axes.imshow(np.ma.masked_invalid(grid), cmap="viridis", origin="lower")
+        axes.set_xticks(range(len(DUMN_GRID)), DUMN_GRID)
+        axes.set_yticks(range(len(DUMN_GRID)), DUMN_GRID)
+        axes.set_xlabel("Z (slot size)")
+        axes.set_ylabel("m (slots)")
+        for i in range(len(DUMN_GRID)):
+            for j in range(len(DUMN_GRID)):
+                if not np.isnan(grid[i, j]):
+                    axes.text(
+                        j,
+                        i,
+                        f"{grid[i, j]:.3f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white",
+                    )
+        figure.colorbar(image, label="test AUC")
+        axes.set_title(f"DUMN Figure 2, {dataset}")
+        figure.tight_layout()
+        path = os.path.join(folder, FIGURES_DIR, f"dumn_figure2_{dataset}.png")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        figure.savefig(path, dpi=100)
+        pyplot.close(figure)
+        written.append(path)
+    return written
+
+
 DATASETS = ("ml1m", "ml1m_all", "kuairand", "taobao_userbehavior", "synthetic_small")
 """Rows of the README dataset table, in order (statistics by `data_prep.describe`)."""
 
@@ -1080,6 +1232,12 @@ def update_readme(
     for table in tables:
         text, done = _replace_block(text, table.id, render(table, results))
         updated += done
+    if any(t.id.startswith("dumn_") for t in tables):
+        for dataset in ("synthetic", "kuairand"):
+            text, done = _replace_block(
+                text, f"dumn_figure2_{dataset}", render_grid(results, dataset)
+            )
+            updated += done
     if bench is not None:
         text, done = _replace_block(text, "bench", render_bench(bench))
         updated += done
@@ -1104,6 +1262,7 @@ def main(argv):
         dataset_stats=load_dataset_stats(_RESULTS.value),
     )
     figures = mfmlp_figures(results, _RESULTS.value)
+    figures += dumn_figures(results, _RESULTS.value)
     print(
         f"[summarize] collected {copied} runs; updated {updated} README tables; "
         f"figures {figures}"

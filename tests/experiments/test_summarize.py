@@ -135,6 +135,31 @@ def test_gap_columns_give_each_row_against_the_reference_in_paper_and_ours(tmp_p
     assert lines[5].startswith("| Unpublished | — | 0.7100 ± 0.0141 | — | -0.0400 |")
 
 
+def test_dumn_figure2_grid_table_and_heat_map(tmp_path):
+    runs = tmp_path / "runs"
+    values = {(16, 16): 0.61, (256, 64): 0.66, (32, 128): 0.64}
+    for (m, z), auc in values.items():
+        for seed, shift in ((0, -0.01), (1, 0.01)):
+            run = summarize.dumn_grid_run(m, z, "synthetic")
+            _write_run(runs, run, seed, {"test": {"auc": auc + shift}})
+    results_dir = tmp_path / "results"
+    summarize.collect(str(runs), str(results_dir))
+    results = summarize.load(str(results_dir))
+    assert summarize.dumn_grid_run(256, 64, "kuairand") == "dumn_table1_kuairand"
+    lines = summarize.render_grid(results, "synthetic").splitlines()
+    assert lines[0] == "| m \\ Z | 16 | 32 | 64 | 128 | 256 |"
+    assert lines[2] == "| 16 | 0.6100 | — | — | — | — |"
+    assert lines[3] == "| 32 | — | — | — | 0.6400 | — |"
+    assert lines[6] == "| 256 | — | — | **0.6600** | — | — |"
+    assert "mean over seeds 0,1" in lines[-1]
+    written = summarize.dumn_figures(results, str(results_dir))
+    assert written == [str(results_dir / "figures" / "dumn_figure2_synthetic.png")]
+    assert (results_dir / "figures" / "dumn_figure2_synthetic.png").stat().st_size > 0
+    # The default cell alone (reproduce-dumn's run) draws nothing.
+    only = {"dumn_table1_kuairand": results["dumn_table1_synthetic"]}
+    assert summarize.dumn_figures(only, str(tmp_path / "other")) == []
+
+
 def test_sequence_tables_name_every_run_of_their_make_targets():
     tables = {t.id: t for t in summarize.TABLES}
     rows = [r.experiment for r in tables["ctr_sequence_synthetic"].rows]
@@ -143,6 +168,12 @@ def test_sequence_tables_name_every_run_of_their_make_targets():
     dumn = [r.experiment for r in tables["dumn_table1_synthetic"].rows]
     assert dumn[-2:] == ["dumn_table1_synthetic", "oracle_ctr_table1_synthetic"]
     assert tables["dumn_table1_kuairand"].reference == "dumn_table1_kuairand"
+    ablations = [r.experiment for r in tables["dumn_ablations_synthetic"].rows]
+    assert len(ablations) == 16 and "autoint_umn_table1_synthetic" in ablations
+    assert [r.paper["auc"] for r in tables["dumn_table7_kuairand"].rows] == [
+        0.7609,
+        0.8062,
+    ]
     headroom = [r.experiment for r in tables["simulator_sequence_headroom"].rows]
     assert "headroom_cross_sequence_synthetic" in headroom
     assert "din_headroom_synthetic" in headroom
