@@ -18,6 +18,8 @@ at T = 50) on the 2-core machine shared with other jobs (load average 10): about
 load, less on an idle machine; early stopping after 4-8 epochs.
 """
 
+from ml_collections import config_dict
+
 from experiments.configs import common
 
 
@@ -32,6 +34,9 @@ def get_config(arg=None):
             hidden_units=(200, 80),
             activation="dice",  # or "prelu", "relu"
             dropout=0.0,
+            # GRU steps unrolled (XLA needs it) or a loop; None = unrolled where a
+            # GPU is (jit_compile "auto" turns XLA on there).
+            unroll=config_dict.placeholder(bool),
             l2=0.0,
         ),
     )

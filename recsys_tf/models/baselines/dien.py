@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from recsys_tf.layers import AUGRU, MLP
@@ -59,6 +60,9 @@ class DIEN(SequenceCTRModel):
         hidden_units: the MLP's hidden sizes.
         activation: "dice" (the official code's), "prelu" or "relu".
         dropout: dropout of the MLP (not in the paper; 0).
+        unroll: unroll the GRUs' steps (`AUGRU`), which XLA needs; None = where
+            a GPU is (Keras's `jit_compile="auto"` turns XLA on there), else a
+            loop, 4x faster on CPU. Set True to train with jit_compile=True on CPU.
 
     Reference: G. Zhou et al., "Deep Interest Evolution Network for Click-Through
     Rate Prediction", AAAI 2019.
@@ -77,6 +81,7 @@ class DIEN(SequenceCTRModel):
         hidden_units=(200, 80),
         activation="dice",
         dropout=0.0,
+        unroll=None,
         l2=0.0,
         **kwargs,
     ):
@@ -109,9 +114,17 @@ class DIEN(SequenceCTRModel):
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.activation = activation
         self.dropout = dropout
+        self.unroll = None if unroll is None else bool(unroll)
+        unrolled = (
+            bool(tf.config.list_physical_devices("GPU"))
+            if self.unroll is None
+            else self.unroll
+        )
         width = self.item_dim
-        self.extractor = AUGRU(width, return_sequences=True, name="interest_extractor")
-        self.evolution = AUGRU(width, name="interest_evolution")
+        self.extractor = AUGRU(
+            width, return_sequences=True, unroll=unrolled, name="interest_extractor"
+        )
+        self.evolution = AUGRU(width, unroll=unrolled, name="interest_evolution")
         self.attention_kernel = self.add_weight(
             name="attention_kernel",
             shape=(width, width),
@@ -171,6 +184,7 @@ class DIEN(SequenceCTRModel):
             hidden_units=self.hidden_units,
             activation=self.activation,
             dropout=self.dropout,
+            unroll=self.unroll,
         )
         return config
 
