@@ -464,6 +464,20 @@ def sequence_ctr_batch(
     return x, y
 
 
+def widen_padding(x: dict, extra: int) -> dict:
+    """`x` with `extra` more padding columns (code 0, mask 0) on the left of
+    every `[batch, T]` sequence (sessions `[batch, S, L]` stay as they are)."""
+    out = dict(x)
+    for key, mask in x.items():
+        if not key.endswith("_mask") or np.ndim(mask) != 2:
+            continue
+        prefix = key[: -len("mask")]
+        for name in x:
+            if name.startswith(prefix) and np.ndim(x[name]) == 2:
+                out[name] = np.pad(np.asarray(x[name]), ((0, 0), (extra, 0)))
+    return out
+
+
 def change_padding(x: dict, seed=7) -> dict:
     """`x` with every padded sequence position's codes replaced by other codes."""
     rng = np.random.default_rng(seed)

@@ -202,6 +202,9 @@ class SequenceCTRModel(FieldCTRModel):
 
     default_sequence_types: tuple[str, ...] | None = ("click",)
     uses_sessions = False
+    # True when the outputs do not depend on the padding's width: the task then
+    # cuts each batch's sequences to the columns its rows use (`window_trimmer`).
+    padding_invariant = False
 
     def __init__(
         self,

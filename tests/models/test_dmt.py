@@ -27,12 +27,9 @@ def _model(**kwargs):
     kwargs.setdefault("embedding_dim", 4)
     kwargs.setdefault("hidden_units", (8,))
     kwargs.setdefault("sequence_types", TYPES)
+    kwargs.setdefault("max_length", 4)
     return DMT(
-        FIELDS,
-        [VOCAB[f] for f in FIELDS],
-        item_features=ITEM_FEATURES,
-        max_length=4,
-        **kwargs,
+        FIELDS, [VOCAB[f] for f in FIELDS], item_features=ITEM_FEATURES, **kwargs
     )
 
 

@@ -126,23 +126,13 @@ def test_padding_does_not_change_the_output(training):
     assert len(outputs[0][1]) == int(training)
 
 
-def _widen(x, extra):
-    """`x` with `extra` more padding columns on the left of every sequence."""
-    out = dict(x)
-    for key, value in x.items():
-        value = np.asarray(value)
-        if key.split("_")[0] in FOUR and value.ndim == 2:
-            out[key] = np.pad(value, ((0, 0), (extra, 0)))
-    return out
-
-
 def test_with_max_length_the_padding_width_does_not_matter():
     """`padding_invariant`: with `max_length` set (as `from_task` does), a batch
     cut to fewer columns or padded to more gives the same logits and the same
     memory writes, so the task may cut batches to the columns they use."""
     x, _ = _batch(length=4)
     outputs = []
-    for inputs in (x, _widen(x, 3)):
+    for inputs in (x, testing.widen_padding(x, 3)):
         testing.set_seed()
         model = _model(max_length=4)
         logits = testing.to_numpy(model(inputs))
@@ -157,7 +147,7 @@ def test_with_max_length_the_padding_width_does_not_matter():
     testing.set_seed()
     model = _model()
     assert not np.allclose(
-        testing.to_numpy(model(x)), testing.to_numpy(model(_widen(x, 3)))
+        testing.to_numpy(model(x)), testing.to_numpy(model(testing.widen_padding(x, 3)))
     )
 
 

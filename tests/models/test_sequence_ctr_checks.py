@@ -64,6 +64,37 @@ def test_padded_codes_do_not_change_the_output(name):
     )
 
 
+PADDING_INVARIANT = {
+    "dfn": test_dfn,
+    "dmt": test_dmt,
+    "din": test_din,
+    "dien": test_dien,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PADDING_INVARIANT))
+def test_the_padding_width_does_not_change_the_output(name):
+    """`padding_invariant`: 3 more padding columns (as a batch not cut to the
+    columns it uses) leave the logits and the training losses as they are."""
+    module = PADDING_INVARIANT[name]
+    x, y = module._batch()
+    # DMT's position table holds the widest batch.
+    kwargs = {"max_length": x["click_mask"].shape[1] + 3} if name == "dmt" else {}
+    model = module._model(**kwargs)
+    assert model.padding_invariant
+    if name in CASES:
+        CASES[name][1](model, x)
+    wide = testing.widen_padding(x, 3)
+    assert wide["click_item_id"].shape[1] == x["click_item_id"].shape[1] + 3
+    for training in (False, True):
+        narrow_out = testing.to_numpy(model(x, training=training))
+        narrow_losses = [testing.to_numpy(v) for v in model.losses]
+        wide_out = testing.to_numpy(model(wide, training=training))
+        wide_losses = [testing.to_numpy(v) for v in model.losses]
+        np.testing.assert_allclose(wide_out, narrow_out, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(wide_losses, narrow_losses, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", TRANSFORMER_MODELS)
 def test_every_variable_gets_a_gradient(name):
     model, x, y = _built(name, l2=1e-3)

@@ -80,6 +80,9 @@ class DFN(SequenceCTRModel):
     """
 
     default_sequence_types = ("click", "unclick", "dislike")
+    # Masked attention / recurrence over left padding: the task may cut each
+    # batch to the columns its rows use (tests/models/test_sequence_ctr_checks.py).
+    padding_invariant = True
 
     def __init__(
         self,

@@ -59,6 +59,9 @@ class DIN(SequenceCTRModel):
     """
 
     default_sequence_types = ("click",)
+    # Masked attention / recurrence over left padding: the task may cut each
+    # batch to the columns its rows use (tests/models/test_sequence_ctr_checks.py).
+    padding_invariant = True
 
     def __init__(
         self,

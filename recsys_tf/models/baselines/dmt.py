@@ -66,6 +66,9 @@ class DMT(SequenceCTRModel):
     """
 
     default_sequence_types = None  # every type the data has
+    # Masked attention / recurrence over left padding: the task may cut each
+    # batch to the columns its rows use (tests/models/test_sequence_ctr_checks.py).
+    padding_invariant = True
 
     def __init__(
         self,
@@ -146,13 +149,16 @@ class DMT(SequenceCTRModel):
     def interest(self, inputs, t, target, training=False):
         """The decoder output for sequence type `t`: `[batch, d_model]`."""
         sequence, mask = self.embed_sequence(inputs, t)
-        length = sequence.shape[1]
-        if length != self.max_length:
+        if sequence.shape[1] is not None and sequence.shape[1] > self.max_length:
             raise ValueError(
-                f"input {t}_item_id has {length} positions; the model was built "
-                f"for max_length={self.max_length}"
+                f"input {t}_item_id has {sequence.shape[1]} positions; the model "
+                f"was built for max_length={self.max_length}"
             )
-        encoded = sequence + ops.cast(self.positions[t], sequence.dtype)[None]
+        # Positions count from the most recent behaviour (the last column): a
+        # batch cut to its last L columns takes the last L rows of the table.
+        length = ops.shape(sequence)[1]
+        positions = ops.cast(self.positions[t], sequence.dtype)
+        encoded = sequence + positions[self.max_length - length :][None]
         for layer in self.encoders[t]:
             encoded = layer(encoded, mask=mask, training=training)
         decoded = target[:, None, :]
