@@ -185,11 +185,12 @@ reproduce-mfmlp-analyses: $(DATA)/events.parquet
 # seed by seed (an interrupted target still gives every row its first seeds), plus the
 # oracle on the simulator. DATASET=synthetic (default): the compact simulator (DUMN_SIZE,
 # 120,000 impressions of 300 users: the ten models' three seeds on a 2-core CPU);
-# DATASET=kuairand: KuaiRand-Pure. At most DUMN_EPOCHS epochs (the epoch of best
-# validation AUC is kept); DUMN_FLAGS adds flags to every run. Runs <config>_table1_<dataset>.
+# DATASET=kuairand: KuaiRand-Pure. At most DUMN_EPOCHS epochs, with the configs' early
+# stopping (patience 3; the epoch of best validation AUC is kept); DUMN_FLAGS adds flags
+# to every run. Runs <config>_table1_<dataset>.
 DUMN_MODELS ?= dumn wide_deep pnn deepfm autoint din dsin dfn dien dmt
 DUMN_SIZE ?= compact
-DUMN_EPOCHS ?= 4
+DUMN_EPOCHS ?= 10
 DUMN_FLAGS ?=
 DATASET ?= synthetic
 reproduce-dumn: data/synthetic_$(DUMN_SIZE)/events.parquet
