@@ -128,7 +128,14 @@ class AUGRU(keras.layers.Layer):
                 collected.append(state)
             final, states = state, ops.stack(collected)
         else:
-            final, states = ops.scan(step, state, (projected, scores, valid))
+            # One stacked input: Keras 3.15's scan fails on several inputs whose
+            # step count is unknown when traced (batches cut to their columns).
+            stacked = ops.concatenate([projected, scores, valid], axis=-1)
+
+            def stacked_step(state, x):
+                return step(state, (x[:, : 3 * units], x[:, -2:-1], x[:, -1:]))
+
+            final, states = ops.scan(stacked_step, state, stacked)
         if self.return_sequences:
             return ops.transpose(states, (1, 0, 2))
         return final

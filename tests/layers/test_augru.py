@@ -119,3 +119,27 @@ def test_bad_arguments_raise():
 def test_an_unknown_length_is_a_clear_error():
     with pytest.raises(ValueError, match="known seq_len"):
         AUGRU(3).build((None, None, 4))
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_a_length_unknown_when_traced_gives_the_same_states(attention):
+    """Batches cut to the columns they use reach the layer with seq_len None."""
+    import tensorflow as tf
+
+    x, scores = _inputs()
+    layer = AUGRU(3, return_sequences=True)
+    expected = testing.to_numpy(layer(x, scores if attention else None, mask=MASK))
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None, 4]),
+            tf.TensorSpec([None, None]),
+            tf.TensorSpec([None, None], tf.bool),
+        ]
+    )
+    def traced(x, scores, mask):
+        return layer(x, scores if attention else None, mask=mask)
+
+    np.testing.assert_allclose(
+        traced(x, scores, MASK).numpy(), expected, rtol=1e-5, atol=1e-6
+    )
