@@ -464,17 +464,19 @@ def sequence_ctr_batch(
     return x, y
 
 
-def widen_padding(x: dict, extra: int) -> dict:
-    """`x` with `extra` more padding columns (code 0, mask 0) on the left of
-    every `[batch, T]` sequence (sessions `[batch, S, L]` stay as they are)."""
+def widen_padding(x: dict, extra) -> dict:
+    """`x` with more padding columns (code 0, mask 0) on the left of every
+    `[batch, T]` sequence (sessions `[batch, S, L]` stay as they are): `extra`
+    columns, or `extra[t]` for sequence type t (a dict; 0 for the others)."""
     out = dict(x)
     for key, mask in x.items():
         if not key.endswith("_mask") or np.ndim(mask) != 2:
             continue
         prefix = key[: -len("mask")]
+        more = extra.get(prefix[:-1], 0) if isinstance(extra, dict) else extra
         for name in x:
             if name.startswith(prefix) and np.ndim(x[name]) == 2:
-                out[name] = np.pad(np.asarray(x[name]), ((0, 0), (extra, 0)))
+                out[name] = np.pad(np.asarray(x[name]), ((0, 0), (more, 0)))
     return out
 
 

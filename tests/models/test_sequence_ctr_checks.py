@@ -74,8 +74,10 @@ PADDING_INVARIANT = {
 
 @pytest.mark.parametrize("name", sorted(PADDING_INVARIANT))
 def test_the_padding_width_does_not_change_the_output(name):
-    """`padding_invariant`: 3 more padding columns (as a batch not cut to the
-    columns it uses) leave the logits and the training losses as they are."""
+    """`padding_invariant`: more padding columns (as a batch not cut to the
+    columns it uses), 3 on the click sequence and 1 on the others (the task cuts
+    each type on its own), leave the logits and the training losses as they
+    are."""
     module = PADDING_INVARIANT[name]
     x, y = module._batch()
     # DMT's position table holds the widest batch.
@@ -84,8 +86,12 @@ def test_the_padding_width_does_not_change_the_output(name):
     assert model.padding_invariant
     if name in CASES:
         CASES[name][1](model, x)
-    wide = testing.widen_padding(x, 3)
+    types = [k[: -len("_mask")] for k in x if k.endswith("_mask")]
+    wide = testing.widen_padding(x, {t: 3 if t == "click" else 1 for t in types})
     assert wide["click_item_id"].shape[1] == x["click_item_id"].shape[1] + 3
+    assert len(types) == 1 or wide[f"{types[-1]}_mask"].shape[1] == (
+        x[f"{types[-1]}_mask"].shape[1] + 1
+    )
     for training in (False, True):
         narrow_out = testing.to_numpy(model(x, training=training))
         narrow_losses = [testing.to_numpy(v) for v in model.losses]

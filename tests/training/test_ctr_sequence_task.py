@@ -140,3 +140,37 @@ def test_export_signature_holds_the_sequence_inputs(data_root):
     assert specs["session_mask"].shape.as_list() == [None, 2, 3]
     assert specs["session_mask"].dtype == "int8"
     assert "unclick_item_id" not in specs
+
+
+# Tiny sizes of the padding-invariant models, whose batches the task cuts to the
+# columns they use (a length unknown when the step is traced, a width per type).
+CUT_MODELS = {
+    "din": dict(attention_units=(4,), hidden_units=(4,)),
+    "dien": dict(hidden_units=(4,)),
+    "dfn": dict(hidden_units=(4,)),
+    "dmt": dict(hidden_units=(4,), ffn_units=8),
+    "dumn": dict(num_slots=4, slot_dim=4, controller_units=8, hidden_units=(4,)),
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=[pytest.mark.slow] if n in ("din", "dfn", "dmt") else [])
+        for n in sorted(CUT_MODELS)
+    ],
+)
+def test_padding_invariant_models_train_on_cut_batches(name, data_root, tmp_path):
+    config = _config(name, data_root, max_length=12)
+    config.model.embedding_dim = 4
+    for key, value in CUT_MODELS[name].items():
+        config.model[key] = value
+    kind = get_task(config)
+    data = loop.build_task(config, load_event_log(config.data))
+    widths = {
+        tuple(v.shape[1] for k, v in x.items() if k.endswith("_mask"))
+        for x, _ in kind.dataset(config, data.train, batch_size=16).take(20)
+    }
+    assert len(widths) > 1  # the batches were cut to several widths
+    results = loop.run(config, str(tmp_path))
+    assert np.isfinite(results["test"]["logloss"])

@@ -206,6 +206,12 @@ def auxiliary_loss(interests, clicks, mask, negatives, negative_mask):
         steps t of `-log sigma(<h_t, e_b[t+1]>) - log(1 - sigma(<h_t,
         e^_b[t+1]>))`; an example without a valid step adds 0.
     """
+    # Aligned from the most recent end: a batch may hold the two sequences cut
+    # to different widths (the columns beyond the narrower one are padding of
+    # it, hence no valid step), so both keep their last min(widths) columns.
+    width = ops.minimum(ops.shape(clicks)[1], ops.shape(negatives)[1])
+    interests, clicks, mask = (v[:, -width:] for v in (interests, clicks, mask))
+    negatives, negative_mask = negatives[:, -width:], negative_mask[:, -width:]
     states = interests[:, :-1]
     positive = ops.sum(states * clicks[:, 1:], -1)
     negative = ops.sum(states * negatives[:, 1:], -1)
