@@ -10,7 +10,7 @@ import pandas as pd
 from recsys_tf.data import hashing, splits
 from recsys_tf.data.schema import EventLog
 
-LABELS = ("auto", "click", "rating")
+LABELS = ("auto", "click", "dislike", "rating")
 HASH_BUCKETS = 1 << 20
 
 
@@ -61,20 +61,37 @@ def resolve_label(log: EventLog, label: str) -> str:
     return "click" if (log.events["event"] == "impression").any() else "rating"
 
 
+def labelled_impressions(log: EventLog, label: str = "click") -> pd.DataFrame:
+    """The impression events of `log`, each with `label` 1.0 when the same user
+    gave the same item `label` feedback ("click" or "dislike") in the same
+    request, else 0.0."""
+    if label not in ("click", "dislike"):
+        raise ValueError(
+            f"`label` must be 'click' or 'dislike'. Received: label={label!r}"
+        )
+    return _instances(log, label, 0.0)
+
+
 def _instances(log: EventLog, label: str, rating_threshold: float) -> pd.DataFrame:
     events = log.events
-    if label == "click":
+    if label in ("click", "dislike"):
         impressions = log.events_of("impression")
         if impressions.empty:
             raise ValueError(
-                f"{log.path or 'event log'}: label='click' needs impression events "
+                f"{log.path or 'event log'}: label={label!r} needs impression events "
                 "(each shown item); this dataset has none. Use label='rating' for "
                 "rating data."
             )
         keys = ["user_id", "item_id"] + (
             ["request_id"] if "request_id" in events.columns else ["timestamp"]
         )
-        clicks = log.events_of("click")[keys].drop_duplicates()
+        clicks = log.events_of(label)[keys].drop_duplicates()
+        if clicks.empty:
+            raise ValueError(
+                f"{log.path or 'event log'}: label={label!r} needs {label} events; "
+                "this dataset has none"
+                + (" (DUMN Table 7 cannot run on it)" if label == "dislike" else "")
+            )
         clicks = clicks.assign(label=np.float32(1.0))
         frame = impressions.merge(clicks, on=keys, how="left")
         frame["label"] = frame["label"].fillna(0.0).astype(np.float32)
@@ -105,7 +122,10 @@ def build_ctr_task(
     """Turns an event log into CTR instances with categorical fields.
 
     Instances are impressions labelled by whether the same user clicked the same
-    item in the same request (`label="click"`), or ratings labelled
+    item in the same request (`label="click"`), or marked it as dislike in the
+    same request (`label="dislike"`, DUMN Table 7's task; a dislike in a later
+    request labels nothing: the label is the feedback on this display), or
+    ratings labelled
     `value >= rating_threshold` (`label="rating"`, the ML-1M CTR convention of
     AutoDenoise and pytorch-fm); `label="auto"` picks "click" when the log has
     impressions, else "rating".
@@ -118,7 +138,7 @@ def build_ctr_task(
 
     Args:
         log: a validated event log.
-        label: "auto", "click" or "rating".
+        label: "auto", "click", "dislike" or "rating".
         split: "time" (global time quantiles, the default) or "random" (seeded).
         fractions: train / validation / test fractions.
         seed: seed of the random split.

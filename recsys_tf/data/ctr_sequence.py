@@ -117,13 +117,17 @@ def dataset_name(log: EventLog) -> str:
     return str(log.meta.get("name") or log.path or "event log")
 
 
-def feedback_events(log: EventLog, instances: ctr.CTRTask | None = None) -> dict:
+def feedback_events(
+    log: EventLog, instances: ctr.CTRTask | None = None, unclicked=None
+) -> dict:
     """The events of every feedback type the data has.
 
     Args:
         log: a validated event log.
         instances: its CTR task with click labels, whose instances labelled 0
-            are the unclick events (None: no unclick type).
+            are the unclick events (None: no unclick type, unless `unclicked`).
+        unclicked: (user_ids, item_ids, timestamps) of the unclick events, when
+            the CTR task's labels are not clicks (DUMN Table 7's dislike label).
 
     Returns:
         type -> (user_ids, item_ids, timestamps) int64 arrays, in `SEQUENCE_TYPES`
@@ -138,7 +142,9 @@ def feedback_events(log: EventLog, instances: ctr.CTRTask | None = None) -> dict
     out = {}
     for name in SEQUENCE_TYPES:
         if name == "unclick":
-            if instances is not None:
+            if unclicked is not None:
+                out[name] = tuple(np.asarray(v, np.int64) for v in unclicked)
+            elif instances is not None:
                 zero = [(p, p.labels == 0) for p in instances.parts().values()]
                 out[name] = (
                     np.concatenate([p.user_ids[z] for p, z in zero]),
@@ -316,7 +322,8 @@ def add_sequences(
     Args:
         log: a validated event log.
         task: its CTR task (`ctr.build_ctr_task`).
-        label: the `label` it was built with (click labels give the unclick type).
+        label: the `label` it was built with (click labels give the unclick
+            type; with "dislike" the unclick type is the impressions not clicked).
         sequence_types: feedback types of `SEQUENCE_TYPES` to give the model;
             () = every type the data has.
         item_features: item feature columns (CTR fields) given beside each
@@ -351,8 +358,17 @@ def add_sequences(
             f"item_features: {not_item} are not columns of the items table; it has "
             f"{list(log.items.columns)}"
         )
-    clicks = ctr.resolve_label(log, label) == "click"
-    events = feedback_events(log, task if clicks else None)
+    resolved = ctr.resolve_label(log, label)
+    if resolved == "dislike":
+        # The instances are the impressions; those not clicked are the unclick type.
+        frame = ctr.labelled_impressions(log, "click")
+        zero = frame[frame["label"] == 0]
+        unclicked = tuple(
+            zero[c].to_numpy(np.int64) for c in ("user_id", "item_id", "timestamp")
+        )
+        events = feedback_events(log, unclicked=unclicked)
+    else:
+        events = feedback_events(log, task if resolved == "click" else None)
     wanted = tuple(sequence_types) or tuple(events)
     sources = tuple(t for t in wanted if t != MERGED) + tuple(merged_types)
     for kind in sources + (("click",) if num_sessions else ()):

@@ -48,6 +48,11 @@ class CTR(Task):
         a `truth_pref` column, its AUC and gAUC."""
         from data_prep import synthetic
 
+        if ctr.resolve_label(log, config.data.label) == "dislike":
+            raise ConfigError(
+                "the oracle gives the planted click probability: it has nothing "
+                f"for config.data.label={config.data.label!r}"
+            )
         truth_file = os.path.join(log.path or "", "truth.npz")
         truth = log.truth() if os.path.exists(truth_file) else None
         results = {}

@@ -164,6 +164,49 @@ def test_windows_match_brute_force(seed):
                 assert x["session_mask"][row, s].tolist() == mask
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dislike_label_matches_brute_force_and_its_windows_do_not_leak(seed):
+    """DUMN Table 7: an impression is positive when the user marked the same item
+    dislike in the same request; the instances, split and every window (unclick
+    included: the impressions not clicked) are the click task's, so no window
+    holds the instance's own dislike."""
+    log = random_log(seed, num_requests=14)
+    options = dict(max_length=4, fractions=(0.5, 0.25, 0.25))
+    task = build_ctr_sequence_task(log, label="dislike", **options)
+    clicked = build_ctr_sequence_task(log, label="click", **options)
+    e = log.events
+    dislikes = set(
+        map(tuple, e[e.event == "dislike"][["user_id", "item_id", "request_id"]].values)
+    )
+    for name, part in task.parts().items():
+        other = clicked.parts()[name]
+        np.testing.assert_array_equal(part.user_ids, other.user_ids)
+        np.testing.assert_array_equal(part.timestamps, other.timestamps)
+        items = part.features["item_id"]
+        expected = [
+            float((u, i, r) in dislikes)
+            for u, i, r in zip(part.user_ids, items, part.request_ids)
+        ]
+        np.testing.assert_array_equal(part.labels, expected)
+        x, x_click = cut(part), cut(other)
+        assert set(x) == set(x_click)
+        for key in x:
+            np.testing.assert_array_equal(x[key], x_click[key], err_msg=key)
+        # Every impression shows its own item: the item never enters its windows.
+        for t in task.sequence_types:
+            held = (x[f"{t}_item_id"] == items[:, None]) & (x[f"{t}_mask"] == 1)
+            assert not held.any(), t
+    assert 0 < sum(p.labels.sum() for p in task.parts().values())
+
+
+def test_dislike_label_needs_dislike_events():
+    log = random_log(0, num_requests=6)
+    events = log.events[log.events.event != "dislike"].reset_index(drop=True)
+    bare = validate(EventLog(log.users, log.items, events, {"name": "toy"}))
+    with pytest.raises(ValueError, match="label='dislike' needs dislike events"):
+        build_ctr_sequence_task(bare, label="dislike")
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 10_000),

@@ -174,3 +174,34 @@ def test_padding_invariant_models_train_on_cut_batches(name, data_root, tmp_path
     assert len(widths) > 1  # the batches were cut to several widths
     results = loop.run(config, str(tmp_path))
     assert np.isfinite(results["test"]["logloss"])
+
+
+def test_the_oracle_refuses_the_dislike_label(data_root, tmp_path):
+    config = _config("oracle_ctr", data_root, label="dislike")
+    with pytest.raises(ConfigError, match="planted click probability"):
+        loop.run(config, str(tmp_path))
+
+
+@pytest.mark.slow
+def test_dislike_presets_train_dumn_and_dfn_on_the_dislike_label(data_root, tmp_path):
+    """DUMN Table 7's presets: the label is the dislike, the sequences as usual."""
+    for name, extra in (
+        ("dumn", dict(num_slots=4, slot_dim=4, controller_units=8)),
+        ("dfn", {}),
+    ):
+        path = os.path.join(ROOT, "experiments", "configs", f"{name}.py")
+        spec = importlib.util.spec_from_file_location("cfg", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        config = module.get_config("dislike")
+        assert config.data.label == "dislike" and config.name == f"{name}_dislike"
+        reference = _config(name, data_root)
+        config.data.root, config.data.size = data_root, "tiny"
+        config.data.max_length = reference.data.max_length
+        config.train = reference.train
+        config.model.embedding_dim = 4
+        config.model.hidden_units = (4,)
+        for key, value in extra.items():
+            config.model[key] = value
+        results = loop.run(config, str(tmp_path / name))
+        assert 0.0 <= results["test"]["auc"] <= 1.0

@@ -1,0 +1,45 @@
+"""The reproduce targets of the Makefile name configs and presets that exist."""
+
+import importlib
+import os
+import re
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def make_variable(name: str) -> list[str]:
+    """The words of the Makefile's `name ?= ...` (continuation lines joined)."""
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        text = f.read().replace("\\\n", " ")
+    match = re.search(rf"^{name} \?=(.*)$", text, re.MULTILINE)
+    assert match, f"Makefile has no {name} ?= line"
+    return match.group(1).split()
+
+
+def get_config(name: str, preset=None):
+    return importlib.import_module(f"experiments.configs.{name}").get_config(preset)
+
+
+@pytest.mark.parametrize("variable", ["DUMN_MODELS", "CTRSEQ_RUNS", "SEQ_MODELS"])
+def test_every_model_of_a_target_has_a_config(variable):
+    names = make_variable(variable)
+    assert names
+    for name in names:
+        assert get_config(name).model.name
+
+
+def test_every_dumn_ablation_is_a_preset_of_its_config():
+    entries = make_variable("DUMN_ABLATIONS")
+    assert len(entries) == 13
+    for entry in entries:
+        config, preset = entry.split(":")
+        default, changed = get_config(config), get_config(config, preset)
+        assert changed.to_dict() != default.to_dict(), entry
+    assert {int(v) for v in make_variable("DUMN_GRID")} == {16, 32, 64, 128, 256}
+
+
+def test_a_missing_variable_is_an_assertion():
+    with pytest.raises(AssertionError, match="NO_SUCH"):
+        make_variable("NO_SUCH")
