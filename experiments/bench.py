@@ -13,7 +13,7 @@ users x 3,000 items, max length 50, embedding 64, the full softmax at every
 position, batch 256); their examples/s are sequences/s (one row per user, a target
 at each of its 50 positions: `positions_per_second`), where RecBole counts a
 (prefix, next item) pair as a training sequence. Behaviour-sequence rows
-(section "sequence", issue 19): DIN and DIEN at T = 50 and 100 beside Wide&Deep,
+(section "sequence", issues 19 and 21): DIN, DIEN and DUMN at T = 50 and 100 beside Wide&Deep,
 each as its experiments/configs file builds it, on the simulator's data through the
 trainer's input pipeline (`--sequence_*` flags).
 
@@ -595,7 +595,7 @@ def bench_sequential(name, users, epochs, seed, peak, repeats):
 
 _SEQUENCE_MODELS = flags.DEFINE_list(
     "sequence_models",
-    ["wide_deep", "din", "dien"],
+    ["wide_deep", "din", "dien", "dumn"],
     "Models of the behaviour-sequence rows (issue 19, Speed), each built by its "
     "experiments/configs file on the simulator (its data.path: "
     "--sequence_data_path) and trained in that config's batch size; Wide&Deep on "
