@@ -40,13 +40,20 @@ from recsys_tf.models.dumn import DUMN
 from recsys_tf.tasks import get_task
 from recsys_tf.training import loop
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A DUMN run's folder.", required=True)
-_OUTPUT = flags.DEFINE_string(
-    "output", "", "Folder of the figures ('' = <workdir>/inspection)."
-)
-_EXAMPLES = flags.DEFINE_integer("examples", 3000, "Test instances read.")
-_USERS = flags.DEFINE_integer("users", 8, "Users shown in Figure 4.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the instance sample.")
+
+def define_flags():
+    """--workdir, --output, --examples, --users, --seed; defined only when run as
+    a program, so that importing `inspect_dumn` beside `experiments.train` or
+    `experiments.bench` (which define --workdir, --output, --seed) defines no flag
+    twice."""
+    flags.DEFINE_string("workdir", None, "A DUMN run's folder.")
+    flags.DEFINE_string(
+        "output", "", "Folder of the figures ('' = <workdir>/inspection)."
+    )
+    flags.DEFINE_integer("examples", 3000, "Test instances read.")
+    flags.DEFINE_integer("users", 8, "Users shown in Figure 4.")
+    flags.DEFINE_integer("seed", 0, "Seed of the instance sample.")
+    flags.mark_flags_as_required(["workdir"])
 
 
 def pca_2d(points: np.ndarray) -> np.ndarray:
@@ -309,8 +316,10 @@ def inspect(
 
 def main(argv):
     del argv
-    inspect(_WORKDIR.value, _OUTPUT.value, _EXAMPLES.value, _USERS.value, _SEED.value)
+    args = flags.FLAGS
+    inspect(args.workdir, args.output, args.examples, args.users, args.seed)
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
