@@ -206,7 +206,9 @@ reproduce-dumn: data/synthetic_$(DUMN_SIZE)/events.parquet
 
 # DUMN's ablations (issue 21; README "DUMN ablations"), on reproduce-dumn's data and epochs
 # (DATASET, DUMN_SIZE, DUMN_EPOCHS, DUMN_FLAGS), each entry config:preset, run
-# <config>_<preset>_table1_<dataset>: Table 2 (no_umn, umn1), Table 4 (PAIR replaced by concat,
+# <config>_<preset>_table1_<dataset> (an entry without a preset is a config of its own, run
+# <config>_table1_<dataset>): Table 2 (no_umn, umn1), Table 3 (AutoInt+UMN: autoint_umn;
+# DFN+UMN: dfn:umn), Table 4 (PAIR replaced by concat,
 # cross, ffn, atte), Table 5 (no_tl, rs), Table 6 (if, af), DUMN-FP (no_fp) and Table 7
 # (dislike prediction: the presets dislike of dfn.py and dumn.py; a dataset without
 # dislike cannot run them), $(SEEDS) seeds, seed by seed. Then Figure 2's grid of
@@ -214,8 +216,8 @@ reproduce-dumn: data/synthetic_$(DUMN_SIZE)/events.parquet
 # run), runs dumn_m<m>_z<Z>_table1_<dataset>, drawn as a heat map
 # (experiments/results/figures/dumn_figure2_<dataset>.png). The full-model rows are
 # reproduce-dumn's runs: run it first.
-DUMN_ABLATIONS ?= dumn:no_umn dumn:umn1 dumn:concat dumn:cross dumn:ffn dumn:atte \
-	dumn:no_tl dumn:rs dumn:if dumn:af dumn:no_fp dfn:dislike dumn:dislike
+DUMN_ABLATIONS ?= dumn:no_umn dumn:umn1 autoint_umn dfn:umn dumn:concat dumn:cross dumn:ffn \
+	dumn:atte dumn:no_tl dumn:rs dumn:if dumn:af dumn:no_fp dfn:dislike dumn:dislike
 DUMN_GRID ?= 16 32 64 128 256
 DUMN_GRID_SEEDS ?= 0
 reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
@@ -223,8 +225,8 @@ reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
 	else data=--config.data.name=$(DATASET); fi; \
 	common="$$data --config.train.verbose=2 --config.train.epochs=$(DUMN_EPOCHS) $(DUMN_FLAGS)"; \
 	for seed in $(SEEDS); do for entry in $(DUMN_ABLATIONS); do \
-	  config=$${entry%%:*}; preset=$${entry##*:}; name=$${config}_$${preset}_table1; \
-	  $(PY) -m experiments.train --config=experiments/configs/$$config.py:$$preset $$common \
+	  config=$${entry%%:*}; preset=$${entry#$$config}; name=$${config}$${preset/:/_}_table1; \
+	  $(PY) -m experiments.train --config=experiments/configs/$$config.py$$preset $$common \
 	    --config.name=$$name --config.seed=$$seed \
 	    --workdir=$(RUNS)/$${name}_$(DATASET)/seed$$seed || exit 1; \
 	done; done; \

@@ -28,6 +28,7 @@ from recsys_tf.layers.target_attention import TargetAttention
 from recsys_tf.layers.transformer_block import TransformerBlock
 from recsys_tf.layers.user_attention import UserAttention
 from recsys_tf.layers.user_attention_pooling import UserAttentionPooling
+from recsys_tf.layers.user_memory_network import UserMemoryNetwork
 
 __all__ = [
     "AUGRU",
@@ -58,4 +59,5 @@ __all__ = [
     "TransformerBlock",
     "UserAttention",
     "UserAttentionPooling",
+    "UserMemoryNetwork",
 ]

@@ -8,6 +8,7 @@ from recsys_tf.models.base import (
     SequentialRetrievalModel,
 )
 from recsys_tf.models.baselines.autoint import AutoInt
+from recsys_tf.models.baselines.autoint_umn import AutoIntUMN
 from recsys_tf.models.baselines.binn import BINN
 from recsys_tf.models.baselines.bpr import BPR
 from recsys_tf.models.baselines.caser import Caser
@@ -46,6 +47,7 @@ MODELS = {
     "youtube_dnn": YouTubeDNN,
     "dcn": DCN,
     "autoint": AutoInt,
+    "autoint_umn": AutoIntUMN,
     "mf_mlp": MFMLP,
     "bpr": BPR,
     "wmf": WMF,
@@ -68,6 +70,7 @@ MODELS = {
 }
 
 __all__ = [
+    "AutoIntUMN",
     "BPR",
     "DCN",
     "DFN",

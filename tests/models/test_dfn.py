@@ -5,6 +5,8 @@ import pytest
 
 from recsys_tf.models import DFN, MODELS, CTRModel
 from tests import testing
+from tests.layers.test_ntm_memory import M, Z, _numpy_memory
+from tests.layers.test_pair_gate import _numpy_pair
 
 TYPES = ("click", "unclick", "dislike")
 VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
@@ -120,3 +122,68 @@ def test_from_task_reads_the_types_asked_for():
     no_dislike = testing.FakeSequenceCTRTask(VOCAB, sequence_types=("click", "unclick"))
     with pytest.raises(ValueError, match=r"\['dislike'\].*dataset 'fake'"):
         DFN.from_task(no_dislike)  # the default reads the paper's three
+
+
+def _umn_model(**kwargs):
+    return _model(
+        user_memory=True, num_slots=M, slot_dim=Z, controller_units=6, **kwargs
+    )
+
+
+def test_user_memory_joins_the_deep_part_as_numpy_says():
+    """DFN+UMN (DUMN Table 3): f_t of each type read from its memory with
+    e_user (Eq. (8)-(12)), fused by PAIR (Eq. (13)-(14)), after the Deep input."""
+    x, _ = _batch()
+    model = _umn_model()
+    _randomise(model, x)
+    features = [testing.to_numpy(f) for f in model.feedback_features(x)]
+    short = np.stack(features[:3], axis=1)
+    e = testing.numpy_field_lookup(
+        testing.to_numpy(model.embedding.embeddings),
+        x,
+        FIELDS,
+        model.vocabulary_sizes,
+    )
+    user = e[:, 0]  # user_id, the one field that is not an item feature
+    reads = [
+        _numpy_memory(
+            model.umn.memories[k],
+            short[:, k],
+            user,
+            testing.to_numpy(model.umn.memories[k].memory),
+        )[0]
+        for k in range(3)
+    ]
+    memory = _numpy_pair(model.umn.pair, short, np.stack(reads, axis=1))
+    vectors = np.concatenate(
+        [e] + [f.reshape(len(f), 2, 4) for f in features], axis=1
+    ).astype(np.float64)
+    wide = testing.numpy_field_lookup(
+        testing.to_numpy(model.linear.embeddings), x, FIELDS, model.vocabulary_sizes
+    ).sum(axis=(1, 2))
+    fm = testing.numpy_kernel_products(vectors).sum(axis=1)
+    deep = testing.numpy_dense_stack(
+        np.concatenate([vectors.reshape(len(vectors), -1), memory], axis=1),
+        testing.mlp_params(model.mlp),
+        ["relu"] * len(model.hidden_units) + [None],
+    )[:, 0]
+    np.testing.assert_allclose(
+        testing.to_numpy(model(x)), wide + fm + deep, rtol=1e-4, atol=1e-4
+    )
+    assert memory.shape == (32, 3 * (8 + Z))
+
+
+def test_user_memory_gradients_config_and_writes():
+    x, y = _batch()
+    model = _umn_model(l2=1e-3)
+    _randomise(model, x)
+    testing.assert_model_gradients(model, x, y)
+    testing.assert_config_round_trip(model, x)
+    before = testing.to_numpy(model.umn.memories[0].memory).copy()
+    model(x)
+    np.testing.assert_array_equal(
+        testing.to_numpy(model.umn.memories[0].memory), before
+    )
+    model(x, training=True)
+    assert np.abs(testing.to_numpy(model.umn.memories[0].memory) - before).max() > 0
+    assert not hasattr(_model(), "umn")

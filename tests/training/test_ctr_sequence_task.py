@@ -182,6 +182,23 @@ def test_the_oracle_refuses_the_dislike_label(data_root, tmp_path):
         loop.run(config, str(tmp_path))
 
 
+def _preset_config(name, preset, data_root, **model):
+    """Config `name` under `preset`, on the tiny simulator with small sizes."""
+    path = os.path.join(ROOT, "experiments", "configs", f"{name}.py")
+    spec = importlib.util.spec_from_file_location("cfg", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config(preset)
+    reference = _config(name, data_root)
+    config.data.root, config.data.size = data_root, "tiny"
+    config.data.max_length = reference.data.max_length
+    config.train = reference.train
+    config.model.embedding_dim = 4
+    for key, value in model.items():
+        config.model[key] = value
+    return config
+
+
 @pytest.mark.slow
 def test_dislike_presets_train_dumn_and_dfn_on_the_dislike_label(data_root, tmp_path):
     """DUMN Table 7's presets: the label is the dislike, the sequences as usual."""
@@ -189,19 +206,22 @@ def test_dislike_presets_train_dumn_and_dfn_on_the_dislike_label(data_root, tmp_
         ("dumn", dict(num_slots=4, slot_dim=4, controller_units=8)),
         ("dfn", {}),
     ):
-        path = os.path.join(ROOT, "experiments", "configs", f"{name}.py")
-        spec = importlib.util.spec_from_file_location("cfg", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        config = module.get_config("dislike")
+        config = _preset_config(name, "dislike", data_root, hidden_units=(4,), **extra)
         assert config.data.label == "dislike" and config.name == f"{name}_dislike"
-        reference = _config(name, data_root)
-        config.data.root, config.data.size = data_root, "tiny"
-        config.data.max_length = reference.data.max_length
-        config.train = reference.train
-        config.model.embedding_dim = 4
-        config.model.hidden_units = (4,)
-        for key, value in extra.items():
-            config.model[key] = value
         results = loop.run(config, str(tmp_path / name))
         assert 0.0 <= results["test"]["auc"] <= 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, preset", [("autoint_umn", None), ("dfn", "umn")])
+def test_table3_models_train_with_the_user_memory(name, preset, data_root, tmp_path):
+    """DUMN Table 3's AutoInt+UMN and DFN+UMN: the memory is written in training
+    and the run resumes with its state."""
+    config = _preset_config(
+        name, preset, data_root, num_slots=4, slot_dim=4, controller_units=8
+    )
+    assert config.name in ("autoint_umn", "dfn_umn")
+    results = loop.run(config, str(tmp_path))
+    assert 0.0 <= results["test"]["auc"] <= 1.0
+    again = loop.run(config, str(tmp_path))  # a finished run resumes, re-evaluates
+    assert again["test"]["auc"] == pytest.approx(results["test"]["auc"])

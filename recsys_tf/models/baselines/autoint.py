@@ -9,6 +9,21 @@ from recsys_tf.layers import MLP, InteractingLayer
 from recsys_tf.models.base import FieldCTRModel
 
 
+def interacting_stack(num_layers, num_heads, head_dim, use_residual):
+    """AutoInt's `num_layers` stacked interacting layers (Eq. (5)-(8))."""
+    if int(num_layers) < 1:
+        raise ValueError(f"`num_layers` must be > 0. Received: num_layers={num_layers}")
+    return [
+        InteractingLayer(
+            int(num_heads),
+            int(head_dim),
+            use_residual=bool(use_residual),
+            name=f"interacting_{i}",
+        )
+        for i in range(int(num_layers))
+    ]
+
+
 @keras.saving.register_keras_serializable(package="recsys_tf")
 class AutoInt(FieldCTRModel):
     """AutoInt: field embeddings, `num_layers` interacting layers, a linear logit.
@@ -67,10 +82,6 @@ class AutoInt(FieldCTRModel):
         **kwargs,
     ):
         super().__init__(fields, vocabulary_sizes, embedding_dim, l2, **kwargs)
-        if int(num_layers) < 1:
-            raise ValueError(
-                f"`num_layers` must be > 0. Received: num_layers={num_layers}"
-            )
         self.num_layers = int(num_layers)
         self.num_heads = int(num_heads)
         self.head_dim = int(head_dim)
@@ -78,15 +89,9 @@ class AutoInt(FieldCTRModel):
         self.deep = bool(deep)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.dropout = dropout
-        self.interacting_layers = [
-            InteractingLayer(
-                self.num_heads,
-                self.head_dim,
-                use_residual=self.use_residual,
-                name=f"interacting_{i}",
-            )
-            for i in range(self.num_layers)
-        ]
+        self.interacting_layers = interacting_stack(
+            self.num_layers, self.num_heads, self.head_dim, self.use_residual
+        )
         if self.deep:
             self.mlp = MLP(
                 self.hidden_units, dropout=dropout, kernel_regularizer=l2, name="deep"

@@ -12,6 +12,7 @@ from recsys_tf.layers import (
     MaskedMeanPooling,
     TargetAttention,
     TransformerBlock,
+    UserMemoryNetwork,
 )
 from recsys_tf.models.base import SequenceCTRModel
 
@@ -54,6 +55,13 @@ class DFN(SequenceCTRModel):
     per impression and one label, so the loss is the plain cross-entropy (DUMN
     uses DFN for CTR).
 
+    `user_memory=True` is DFN+UMN (DUMN Table 3): DUMN's user memory network
+    and PAIR (`UserMemoryNetwork`, DUMN Eq. (8)-(14)) read each type's internal
+    feature `f_t` with the user embedding (the fields that are not item
+    features), and its output joins the Deep part's input (our choice: DUMN
+    does not say where; the Deep part is DFN's nonlinear interaction). The
+    triplet loss stays DUMN's (see `UserMemoryNetwork`).
+
     Sequence types: any of click, unclick, dislike (the paper's three); the
     external interaction runs for click and dislike when unclick is read. On data
     without dislike, drop it from `sequence_types`.
@@ -73,6 +81,9 @@ class DFN(SequenceCTRModel):
         ffn_units: inner size of their FFN (None = 4 d_model).
         hidden_units: the Deep part's hidden layers (a logit unit follows).
         dropout: dropout of the Deep part and the Transformers.
+        user_memory: add DUMN's user memory network (DFN+UMN).
+        num_slots, slot_dim, controller_units, fusion: its m, Z, memory FFN
+            width and PAIR fusion (DUMN's defaults).
         l2: L2 factor on looked-up embedding rows and MLP kernels.
 
     Reference: R. Xie et al., "Deep Feedback Network for Recommendation", IJCAI
@@ -95,6 +106,11 @@ class DFN(SequenceCTRModel):
         ffn_units=None,
         hidden_units=(32, 16),
         dropout=0.0,
+        user_memory=False,
+        num_slots=256,
+        slot_dim=64,
+        controller_units=512,
+        fusion="gate",
         l2=0.0,
         **kwargs,
     ):
@@ -130,6 +146,28 @@ class DFN(SequenceCTRModel):
             for t in self.external_types
         }
         self.pooling = MaskedMeanPooling(name="average")
+        self.user_memory = bool(user_memory)
+        self.num_slots = int(num_slots)
+        self.slot_dim = int(slot_dim)
+        self.controller_units = int(controller_units)
+        self.fusion = fusion
+        self._user_index = tuple(
+            i for i, f in enumerate(self.fields) if f not in self.item_features
+        )
+        if self.user_memory:
+            if not self._user_index:
+                raise ValueError(
+                    "DFN+UMN needs a user field (e_user) beside the item features. "
+                    f"Received: fields={self.fields}, item_features={item_features}"
+                )
+            self.umn = UserMemoryNetwork(
+                len(self.sequence_types),
+                num_slots=self.num_slots,
+                slot_dim=self.slot_dim,
+                controller_units=self.controller_units,
+                fusion=fusion,
+                name="umn",
+            )
         self.linear = FieldEmbedding(
             self.vocabulary_sizes, 1, embeddings_initializer="zeros", name="wide"
         )
@@ -177,6 +215,12 @@ class DFN(SequenceCTRModel):
         wide = ops.sum(self.linear(codes), axis=(1, 2))
         fm = ops.squeeze(self.interaction(vectors), -1)
         flat = ops.reshape(vectors, (-1, vectors.shape[1] * self.embedding_dim))
+        if self.user_memory:  # DFN+UMN: f_t of each type, DUMN Eq. (8)-(14)
+            user = ops.take(embedded, self._user_index, axis=1)
+            user = ops.reshape(user, (-1, len(self._user_index) * self.embedding_dim))
+            short = ops.stack(features[: len(self.sequence_types)], axis=1)
+            memory = self.umn(short, user, training=training)
+            flat = ops.concatenate([flat, memory], axis=-1)
         deep = ops.squeeze(self.mlp(flat, training=training), -1)
         return wide + fm + deep
 
@@ -187,5 +231,10 @@ class DFN(SequenceCTRModel):
             ffn_units=self.ffn_units,
             hidden_units=self.hidden_units,
             dropout=self.dropout,
+            user_memory=self.user_memory,
+            num_slots=self.num_slots,
+            slot_dim=self.slot_dim,
+            controller_units=self.controller_units,
+            fusion=self.fusion,
         )
         return config

@@ -1,0 +1,127 @@
+"""DUMN's user memory network and PAIR as one module, for other CTR models."""
+
+import keras
+from keras import ops
+
+from recsys_tf.layers.ntm_memory import NTMMemory
+from recsys_tf.layers.pair_gate import PAIRGate
+
+
+@keras.saving.register_keras_serializable(package="recsys_tf")
+class UserMemoryNetwork(keras.layers.Layer):
+    """Per-type NTM memories read with each short-term interest, fused by PAIR.
+
+    DUMN's UMN (Section 3.4, Eq. (8)-(12)) and PAIR (Section 3.5, Eq. (13)-(14))
+    as the module DUMN Table 3 adds to other models (AutoInt+UMN, DFN+UMN). For K
+    feedback types with short-term interests `f_k` (`inputs[:, k]`, width D) and
+    the user embedding `e_user`:
+
+    - Eq. (8)-(12): `r_k = NTMMemory_k(f_k, e_user)`, m slots of size Z, one
+      memory per type (`shared=True`: one memory read and written by every type
+      in turn, DUMN+UMN1's reading), written in training calls only;
+    - Eq. (13)-(14): `R_cross = PAIRGate(fusion)(f, r)`, the output.
+
+    Choices where the paper is silent: the module is Eq. (8)-(14); the triplet
+    loss of Eq. (16)-(20) needs the raw behaviour samples and stays DUMN's
+    objective, so a model with this module trains on its own loss (Table 3 names
+    only "the user memory network" added). The memories are `NTMMemory`'s (one
+    shared by all users, batch-averaged writes). DUMN composes the same
+    `NTMMemory` and `PAIRGate` layers itself (its saved weights predate this
+    layer).
+
+    Inputs: `inputs` `[batch, K, D]`, `user_embedding` `[batch, U]`. Output:
+    `[batch, K * width]` (`PAIRGate`'s width: D + Z for "gate").
+
+    Args:
+        num_types: K, the number of feedback types.
+        num_slots: m. slot_dim: Z. controller_units: the memory FFN's width.
+        shared: one memory for every type (False: one per type).
+        fusion: the PAIR fusion (`PAIRGate`).
+        learn_key_strength: `NTMMemory`'s option (not the paper's).
+
+    Example:
+        >>> umn = UserMemoryNetwork(2, num_slots=8, slot_dim=4, controller_units=8)
+        >>> umn(keras.ops.ones((3, 2, 6)), keras.ops.ones((3, 5))).shape
+        (3, 20)
+
+    Reference: Z. Bian et al., "Denoising User-aware Memory Network for
+    Recommendation", arXiv:2107.05474, Sections 3.4-3.5 and Table 3.
+    """
+
+    def __init__(
+        self,
+        num_types,
+        num_slots=256,
+        slot_dim=64,
+        controller_units=512,
+        shared=False,
+        fusion="gate",
+        learn_key_strength=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_types) < 1:
+            raise ValueError(
+                f"`num_types` must be > 0. Received: num_types={num_types}"
+            )
+        self.num_types = int(num_types)
+        self.num_slots = int(num_slots)
+        self.slot_dim = int(slot_dim)
+        self.controller_units = int(controller_units)
+        self.shared = bool(shared)
+        self.fusion = fusion
+        self.learn_key_strength = bool(learn_key_strength)
+        self.memories = [
+            NTMMemory(
+                num_slots=self.num_slots,
+                slot_dim=self.slot_dim,
+                controller_units=self.controller_units,
+                learn_key_strength=self.learn_key_strength,
+                name=f"memory_{k}",
+            )
+            for k in range(1 if self.shared else self.num_types)
+        ]
+        self.pair = PAIRGate(fusion, name="pair")
+
+    def build(self, inputs_shape, user_embedding_shape=None):
+        if len(inputs_shape) != 3 or inputs_shape[1] != self.num_types:
+            raise ValueError(
+                "UserMemoryNetwork's `inputs` must have shape [batch, num_types="
+                f"{self.num_types}, dim]. Received: {inputs_shape}"
+            )
+        if user_embedding_shape is None or len(user_embedding_shape) != 2:
+            raise ValueError(
+                "UserMemoryNetwork's `user_embedding` must have shape [batch, dim]. "
+                f"Received: {user_embedding_shape}"
+            )
+        batch, _, dim = inputs_shape
+        for memory in self.memories:
+            memory.build((batch, dim), tuple(user_embedding_shape))
+        self.pair.build(tuple(inputs_shape), (batch, self.num_types, self.slot_dim))
+
+    def call(self, inputs, user_embedding, training=False):
+        reads = [
+            self.memories[0 if self.shared else k](  # Eq. (8)-(12)
+                inputs[:, k], user_embedding, training=training
+            )
+            for k in range(self.num_types)
+        ]
+        return self.pair(inputs, ops.stack(reads, axis=1))  # Eq. (13)-(14)
+
+    def compute_output_shape(self, inputs_shape, user_embedding_shape=None):
+        short = tuple(inputs_shape)
+        long = (short[0], short[1], self.slot_dim)
+        return self.pair.compute_output_shape(short, long)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_types=self.num_types,
+            num_slots=self.num_slots,
+            slot_dim=self.slot_dim,
+            controller_units=self.controller_units,
+            shared=self.shared,
+            fusion=self.fusion,
+            learn_key_strength=self.learn_key_strength,
+        )
+        return config
