@@ -23,8 +23,18 @@ Rebuilds the run at its best epoch (`loop.restore_best`) and reads the first
   the simulator the correlation between a click window's accidental share and
   the size of its purification (|f_c - f^o_c| / |f_c|).
 
-Not done: Figure 5 (the drift of long-term against short-term interests over
-training), which needs every epoch's weights; the trainer keeps only the best.
+- Figure 5 (`figure5_drift.png`), when the run kept every epoch's weights
+  (`train.keep_checkpoints="all"`, DUMN's config): for the same users, at each
+  epoch, the mean long-term interest read from the click memory (a dot, darker
+  at later epochs) and, at the best epoch, the purified short-term click
+  interests of their instances (stars). One space for both: the read r (width
+  Z) is mapped into the item space (width D) by the click memory's own anchor
+  map W_q of Eq. (18) (our choice: the paper does not say how it puts the two
+  in one space), then one PCA for all points. `inspection.json` gets, per
+  epoch, the within-user spread of the long-term reads and of the short-term
+  interests (mean distance to the user's centroid over the mean distance to
+  the overall centroid): the paper's reading is that the long-term spread
+  shrinks over training and stays below the short-term one.
 """
 
 from __future__ import annotations
@@ -214,6 +224,128 @@ def plot_purification(reps: dict, share, path: str) -> None:
     pyplot.close(figure)
 
 
+def relative_spread(points: np.ndarray, users: np.ndarray) -> float:
+    """Mean distance of each point to its user's centroid over the mean distance
+    of all points to their common centroid (scale-free; 0 = each user one point,
+    about 1 = users not grouped); NaN for fewer than two points."""
+    points = np.asarray(points, np.float64)
+    if len(points) < 2:
+        return float("nan")
+    overall = np.linalg.norm(points - points.mean(axis=0), axis=1).mean()
+    within = np.empty(len(points))
+    for user in np.unique(users):
+        chosen = users == user
+        centre = points[chosen].mean(axis=0)
+        within[chosen] = np.linalg.norm(points[chosen] - centre, axis=1)
+    return float(within.mean() / overall) if overall > 0 else float("nan")
+
+
+def epoch_checkpoints(workdir: str) -> list[tuple[int, str]]:
+    """(epoch, path) of every epoch checkpoint kept in `workdir`, in order."""
+    folder = os.path.join(workdir, "checkpoints")
+    found = []
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if name.startswith("epoch_") and name.endswith(".weights.h5"):
+            found.append((int(name[len("epoch_") : -len(".weights.h5")]), name))
+    return [(e, os.path.join(folder, n)) for e, n in found]
+
+
+def drift(run, rows, users: int, workdir: str) -> dict | None:
+    """Figure 5's points: for the `users` users with the most of `rows`, at every
+    epoch, the click memory's reads mapped by W_q (`long`, epoch -> `[n, D]`)
+    and the purified click interests (`short`, epoch -> `[n, D]`), with the
+    rows' `user_ids`; None unless every epoch's weights were kept and the model
+    has a click memory with an anchor map."""
+    memory = getattr(run.model, "memories", {}).get("click")
+    checkpoints = epoch_checkpoints(workdir)
+    every = list(range(1, run.state["epoch"] + 1))
+    if getattr(memory, "anchor_kernel", None) is None or len(every) < 2:
+        return None
+    if [epoch for epoch, _ in checkpoints] != every:
+        return None
+    part = run.task.test
+    ids, counts = np.unique(part.user_ids[rows], return_counts=True)
+    chosen = ids[np.argsort(-counts, kind="stable")[:users]]
+    rows = rows[np.isin(part.user_ids[rows], chosen)]
+    best = run.state["best_epoch"]
+    out = {"long": {}, "short": {}, "user_ids": part.user_ids[rows], "best": best}
+    for epoch, path in checkpoints:
+        run.model.load_weights(path)
+        reps = representations(run.model, run.config, part, rows)
+        kernel = np.asarray(memory.anchor_kernel)
+        out["long"][epoch] = reps["read"]["click"] @ kernel
+        out["short"][epoch] = reps["purified"]["click"]
+        print(f"[inspect] Figure 5: epoch {epoch}", flush=True)
+    run.model.load_weights(dict(checkpoints)[best])
+    return out
+
+
+def drift_summary(points: dict) -> dict:
+    """Per epoch, the relative within-user spread (`relative_spread`) of the
+    long-term reads and of the short-term interests."""
+    users = points["user_ids"]
+
+    def spread(values):  # None where undefined (all points equal): valid JSON
+        value = relative_spread(values, users)
+        return None if np.isnan(value) else value
+
+    return {
+        str(epoch): {
+            "long_term": spread(points["long"][epoch]),
+            "short_term": spread(points["short"][epoch]),
+        }
+        for epoch in points["long"]
+    }
+
+
+def plot_drift(points: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    epochs = sorted(points["long"])
+    users = points["user_ids"]
+    chosen = list(dict.fromkeys(users.tolist()))
+    means = {
+        (e, u): points["long"][e][users == u].mean(axis=0)
+        for e in epochs
+        for u in chosen
+    }
+    short = points["short"][points["best"]]
+    stacked = np.concatenate([np.stack(list(means.values())), short])
+    xy = pca_2d(stacked)
+    long_xy = dict(zip(means, xy[: len(means)]))
+    short_xy = xy[len(means) :]
+    figure, axes = pyplot.subplots(figsize=(6, 5))
+    colours = pyplot.get_cmap("tab10")
+    for i, user in enumerate(chosen):
+        colour = colours(i % 10)
+        track = np.stack([long_xy[(e, user)] for e in epochs])
+        axes.plot(track[:, 0], track[:, 1], color=colour, lw=0.6, alpha=0.5)
+        for j, epoch in enumerate(epochs):
+            alpha = 0.15 + 0.85 * (j + 1) / len(epochs)
+            axes.scatter(*long_xy[(epoch, user)], color=colour, s=18, alpha=alpha)
+        mine = short_xy[users == user]
+        axes.scatter(
+            mine[:, 0],
+            mine[:, 1],
+            color=colour,
+            marker="*",
+            s=30,
+            alpha=0.5,
+            label=f"user {user}",
+        )
+    axes.set_title(
+        "DUMN Figure 5: long-term reads over epochs (dots, darker later)\n"
+        f"and short-term click interests at epoch {points['best']} (stars), PCA"
+    )
+    axes.legend(fontsize=7, markerscale=1.5)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+
+
 def plot_long_term(reps: dict, users: int, path: str) -> bool:
     if "click" not in reps["read"]:
         return False
@@ -308,6 +440,16 @@ def inspect(
     plot_long_term(reps, users, os.path.join(output, "figure4_long_term.png"))
     write_projector(reps, share, output)
     result = summary(reps, share)
+    points = drift(run, rows, users, workdir)
+    if points is None:
+        print(
+            "[inspect] Figure 5 not drawn: it needs DUMN's click memory and every "
+            "epoch's weights (train.keep_checkpoints='all')",
+            flush=True,
+        )
+    else:
+        plot_drift(points, os.path.join(output, "figure5_drift.png"))
+        result["figure5_relative_spread"] = drift_summary(points)
     with open(os.path.join(output, "inspection.json"), "w") as f:
         json.dump(result, f, indent=2)
     print(f"[inspect] wrote {output}: {json.dumps(result)}", flush=True)

@@ -170,6 +170,9 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     )
     config.train.learning_rate = 1e-3
     config.train.patience = 3  # epochs without validation improvement (0 = off)
+    # Epoch checkpoints kept: "best" (the best and the last epoch's) or "all"
+    # (every epoch's, for inspection over training: DUMN Figure 5).
+    config.train.keep_checkpoints = "best"
     # XLA: "auto" (Keras: on where a GPU is), "true" or "false", in any case
     # (`loop.jit_compile_setting`; a string, so that the command line can set it).
     config.train.jit_compile = "auto"

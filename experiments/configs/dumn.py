@@ -92,6 +92,7 @@ def get_config(arg=None):
     config.data.max_length = 100  # T, Sec. 4.1.3
     config.train.learning_rate = 5e-3  # Sec. 4.1.3 (Adam)
     config.train.epochs = 20  # early stopping (patience 3) ends the run
+    config.train.keep_checkpoints = "all"  # Figure 5 reads every epoch's weights
     if arg in ABLATIONS:
         config.name = f"dumn_{arg}"
         for key, value in ABLATIONS[arg].items():

@@ -115,7 +115,7 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
     state to `checkpoints/epoch_NNNN.weights.h5`, then records it in
     `checkpoints/state.json` (written atomically, so a kill at any point leaves a
     consistent last checkpoint to resume from), and keeps the file of the best
-    epoch on `monitor`; other epoch files are deleted. Stops after `patience`
+    epoch on `monitor`; other epoch files are deleted unless `keep_all`. Stops after `patience`
     epochs without improvement (0 = never).
 
     Args:
@@ -125,10 +125,21 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
         mode: "max" or "min".
         patience: early-stopping patience in epochs (0 = off).
         state: a previous state to continue (from `read_state`).
+        keep_all: keep every epoch's file (inspection over training).
     """
 
-    def __init__(self, workdir, evaluate, monitor, mode="max", patience=0, state=None):
+    def __init__(
+        self,
+        workdir,
+        evaluate,
+        monitor,
+        mode="max",
+        patience=0,
+        state=None,
+        keep_all=False,
+    ):
         super().__init__()
+        self.keep_all = bool(keep_all)
         if mode not in ("max", "min"):
             raise ValueError(f"`mode` must be 'max' or 'min'. Received: mode={mode!r}")
         self.workdir = workdir
@@ -197,7 +208,7 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
             epoch_weights(self.state["best_epoch"]),
         }
         folder = os.path.join(self.workdir, CHECKPOINT_DIR)
-        for name in os.listdir(folder):
+        for name in [] if self.keep_all else os.listdir(folder):
             if name.startswith("epoch_") and f"{CHECKPOINT_DIR}/{name}" not in keep:
                 os.remove(os.path.join(folder, name))
         if self.state["stopped"]:

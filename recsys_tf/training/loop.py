@@ -153,6 +153,7 @@ RESUMABLE_CHANGES = (
     "train.verbose",
     "train.log_every_steps",
     "train.histogram_freq",
+    "train.keep_checkpoints",
     "eval.batch_size",
 )
 
@@ -165,6 +166,18 @@ def _flatten(config: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def keep_all_checkpoints(config) -> bool:
+    """`config.train.keep_checkpoints`: "best" (default, also when the key is
+    absent) or "all"; anything else is a ConfigError."""
+    keep = config.train.get("keep_checkpoints", "best")
+    if keep not in ("best", "all"):
+        raise ConfigError(
+            "config.train.keep_checkpoints must be 'best' or 'all'. "
+            f"Received: {keep!r}"
+        )
+    return keep == "all"
 
 
 def _check_resumable(workdir: str, config: dict) -> None:
@@ -310,7 +323,13 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
     monitor = monitor_metric(config)
     mode = metric_mode(monitor)
     validator = cb.ValidateAndCheckpoint(
-        workdir, validate, monitor, mode, config.train.patience, state
+        workdir,
+        validate,
+        monitor,
+        mode,
+        config.train.patience,
+        state,
+        keep_all=keep_all_checkpoints(config),
     )
     validator.state.setdefault("data_fingerprint", fingerprint)
     epochs = config.train.epochs if model.trainable_variables else 0

@@ -80,6 +80,30 @@ def test_accidental_share_matches_the_brute_force_click_windows(seed):
         inspect_dumn.click_accidental_flags(log, shuffled)
 
 
+def test_relative_spread_is_within_user_over_overall_distance():
+    points = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 0.0], [10.0, 4.0]])
+    users = np.array([1, 1, 2, 2])
+    centre = points.mean(axis=0)
+    overall = np.mean([np.hypot(*(p - centre)) for p in points])
+    within = np.mean([1.0, 1.0, 2.0, 2.0])  # distances to (1, 0) and (10, 2)
+    assert inspect_dumn.relative_spread(points, users) == pytest.approx(
+        within / overall
+    )
+    # Each user a single point: no spread; one group: about 1.
+    assert inspect_dumn.relative_spread(points[[0, 0, 2, 2]], users) == 0.0
+    assert inspect_dumn.relative_spread(points, np.zeros(4)) == pytest.approx(1.0)
+    assert np.isnan(inspect_dumn.relative_spread(points[:1], users[:1]))
+
+
+def test_epoch_checkpoints_lists_the_kept_epochs_in_order(tmp_path):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name in ("epoch_0010.weights.h5", "epoch_0002.weights.h5", "state.json"):
+        (folder / name).write_text("")
+    assert [e for e, _ in inspect_dumn.epoch_checkpoints(str(tmp_path))] == [2, 10]
+    assert inspect_dumn.epoch_checkpoints(str(tmp_path / "none")) == []
+
+
 def test_without_the_truth_column_there_is_no_share():
     log = seq.random_log(0, num_requests=14)
     task = build_ctr_sequence_task(log, max_length=3, fractions=(0.5, 0.25, 0.25))
@@ -97,13 +121,17 @@ def test_inspect_writes_figures_projector_and_summary(tmp_path):
     config.model.embedding_dim = 4
     config.model.num_slots, config.model.slot_dim = 4, 4
     config.model.controller_units, config.model.hidden_units = 8, (4,)
+    config.train.epochs, config.train.patience = 2, 0
+    assert config.train.keep_checkpoints == "all"  # DUMN's config: Figure 5
     workdir = str(tmp_path / "run")
     loop.run(config, workdir)
     result = inspect_dumn.inspect(workdir, examples=300, users=3)
     out = os.path.join(workdir, "inspection")
+    assert sorted(result["figure5_relative_spread"]) == ["1", "2"]
     for name in (
         "figure3_purification.png",
         "figure4_long_term.png",
+        "figure5_drift.png",
         "projector_config.pbtxt",
         "representations.tsv",
         "inspection.json",

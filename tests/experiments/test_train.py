@@ -142,6 +142,31 @@ def test_resume_continues_from_last_epoch(data_root, tmp_path):
     )
 
 
+def test_keep_checkpoints_all_keeps_every_epoch_and_resumes(data_root, tmp_path):
+    """`train.keep_checkpoints="all"` (DUMN Figure 5) keeps each epoch's weights;
+    "best" keeps the best and the last; the key may change on resume; a wrong
+    value is a ConfigError."""
+    path = os.path.join(ROOT, "experiments", "configs", "logistic.py")
+    kept = {}
+    for keep in ("best", "all"):
+        workdir = tmp_path / keep
+        config = _config(path, data_root, epochs=3, keep_checkpoints=keep, patience=0)
+        loop.run(config, str(workdir))
+        state = json.loads((workdir / "checkpoints" / "state.json").read_text())
+        kept[keep] = sorted(
+            p.name for p in (workdir / "checkpoints").glob("epoch_*.weights.h5")
+        )
+        if keep == "best":
+            wanted = {f"epoch_{e:04d}.weights.h5" for e in (3, state["best_epoch"])}
+            assert set(kept["best"]) == wanted
+    assert kept["all"] == [f"epoch_{e:04d}.weights.h5" for e in (1, 2, 3)]
+    config = _config(path, data_root, epochs=4, keep_checkpoints="best", patience=0)
+    assert loop.run(config, str(tmp_path / "all"))["epochs_run"] == 4
+    config.train.keep_checkpoints = "every"
+    with pytest.raises(loop.ConfigError, match="keep_checkpoints"):
+        loop.run(config, str(tmp_path / "bad"))
+
+
 def test_unknown_model_and_task_are_clear_errors(data_root, tmp_path):
     path = os.path.join(ROOT, "experiments", "configs", "wide_deep.py")
     config = _config(path, data_root)
