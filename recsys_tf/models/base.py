@@ -268,6 +268,28 @@ class SequenceCTRModel(FieldCTRModel):
             **kwargs,
         )
 
+    def user_field_index(self) -> tuple[int, ...]:
+        """Positions in `fields` of the fields that are not item features (DUMN's
+        e_user: the user profile; on our data also the item fields not read in
+        sequences); a ValueError naming the model when there is none."""
+        index = tuple(
+            i for i, f in enumerate(self.fields) if f not in self.item_features
+        )
+        if not index:
+            raise ValueError(
+                f"{type(self).__name__} needs a user field (e_user) beside the item "
+                f"features. Received: fields={self.fields}, "
+                f"item_features={self.item_features}"
+            )
+        return index
+
+    def embed_user(self, embedded, index):
+        """e_user `[batch, len(index) * embedding_dim]`: the field embeddings
+        `embedded` `[batch, F, E]` at `index` (`user_field_index()`), side by
+        side."""
+        user = ops.take(embedded, index, axis=1)
+        return ops.reshape(user, (-1, len(index) * self.embedding_dim))
+
     @property
     def item_dim(self) -> int:
         """Size of a target / behaviour item embedding."""

@@ -212,13 +212,8 @@ class DUMN(SequenceCTRModel):
             l2=l2,
             **kwargs,
         )
-        self.user_fields = tuple(f for f in self.fields if f not in item_features)
-        if not self.user_fields:
-            raise ValueError(
-                "DUMN needs a user field (e_user) beside the item features. "
-                f"Received: fields={self.fields}, item_features={item_features}"
-            )
-        self._user_index = tuple(self.fields.index(f) for f in self.user_fields)
+        self._user_index = self.user_field_index()
+        self.user_fields = tuple(self.fields[i] for i in self._user_index)
         self.max_length = None if max_length is None else int(max_length)
         if self.max_length is not None and self.max_length < 1:
             raise ValueError(
@@ -316,8 +311,7 @@ class DUMN(SequenceCTRModel):
             "sequences" (type -> (e_k `[batch, T, D]`, mask bool `[batch, T]`)).
         """
         _, fields = self.embed(inputs)
-        user = ops.take(fields, self._user_index, axis=1)
-        user = ops.reshape(user, (-1, len(self._user_index) * self.embedding_dim))
+        user = self.embed_user(fields, self._user_index)
         item = self.embed_target(inputs)
         sequences = {t: self.embed_sequence(inputs, t) for t in self.sequence_types}
         short = {

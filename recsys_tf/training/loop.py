@@ -174,8 +174,7 @@ def keep_all_checkpoints(config) -> bool:
     keep = config.train.get("keep_checkpoints", "best")
     if keep not in ("best", "all"):
         raise ConfigError(
-            "config.train.keep_checkpoints must be 'best' or 'all'. "
-            f"Received: {keep!r}"
+            f"config.train.keep_checkpoints must be 'best' or 'all'. Received: {keep!r}"
         )
     return keep == "all"
 

@@ -81,14 +81,7 @@ class AutoIntUMN(SequenceCTRModel):
             l2=l2,
             **kwargs,
         )
-        self._user_index = tuple(
-            i for i, f in enumerate(self.fields) if f not in self.item_features
-        )
-        if not self._user_index:
-            raise ValueError(
-                "AutoInt+UMN needs a user field (e_user) beside the item features. "
-                f"Received: fields={self.fields}, item_features={item_features}"
-            )
+        self._user_index = self.user_field_index()
         self.num_layers = int(num_layers)
         self.num_heads = int(num_heads)
         self.head_dim = int(head_dim)
@@ -129,8 +122,7 @@ class AutoIntUMN(SequenceCTRModel):
         attention = ops.reshape(
             x, (-1, len(self.fields) * self.num_heads * self.head_dim)
         )
-        user = ops.take(embedded, self._user_index, axis=1)
-        user = ops.reshape(user, (-1, len(self._user_index) * self.embedding_dim))
+        user = self.embed_user(embedded, self._user_index)
         memory = self.umn(self.short_term(inputs), user, training=training)
         features = ops.concatenate([attention, memory], axis=-1)
         return ops.squeeze(self.logit(features), -1)

@@ -151,15 +151,8 @@ class DFN(SequenceCTRModel):
         self.slot_dim = int(slot_dim)
         self.controller_units = int(controller_units)
         self.fusion = fusion
-        self._user_index = tuple(
-            i for i, f in enumerate(self.fields) if f not in self.item_features
-        )
         if self.user_memory:
-            if not self._user_index:
-                raise ValueError(
-                    "DFN+UMN needs a user field (e_user) beside the item features. "
-                    f"Received: fields={self.fields}, item_features={item_features}"
-                )
+            self._user_index = self.user_field_index()
             self.umn = UserMemoryNetwork(
                 len(self.sequence_types),
                 num_slots=self.num_slots,
@@ -216,8 +209,7 @@ class DFN(SequenceCTRModel):
         fm = ops.squeeze(self.interaction(vectors), -1)
         flat = ops.reshape(vectors, (-1, vectors.shape[1] * self.embedding_dim))
         if self.user_memory:  # DFN+UMN: f_t of each type, DUMN Eq. (8)-(14)
-            user = ops.take(embedded, self._user_index, axis=1)
-            user = ops.reshape(user, (-1, len(self._user_index) * self.embedding_dim))
+            user = self.embed_user(embedded, self._user_index)
             short = ops.stack(features[: len(self.sequence_types)], axis=1)
             memory = self.umn(short, user, training=training)
             flat = ops.concatenate([flat, memory], axis=-1)
