@@ -10,6 +10,8 @@ sizes (m = 256, Z = 64, memory FFN 512, PAIR). The learning rate is AutoInt's
 Command: python -m experiments.train --config=experiments/configs/autoint_umn.py
   --workdir=runs/autoint_umn_synthetic/seed0; in DUMN's ablations: `make
   reproduce-dumn-ablations` (run autoint_umn_table1_<dataset>).
+Expected time on a 2-core CPU: not measured yet (its first runs are those of `make
+reproduce-dumn-ablations`); its cost is AutoInt's plus four memory reads and writes.
 On data without dislike (Taobao display ads):
   --config.model.sequence_types="('click','unclick','like')" with the same
   data.sequence_types.

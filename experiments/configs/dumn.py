@@ -25,7 +25,7 @@ stopping (patience 3).
 Command: python -m experiments.train --config=experiments/configs/dumn.py
   --workdir=runs/dumn_synthetic/seed0; DUMN Table 1 with its baselines: `make
   reproduce-dumn` (the compact simulator, at most 10 epochs).
-Measured time on the 2-core CPU: about 1.0 s per training step of 1024 on the small
+Expected time (measured on the 2-core CPU): about 1.0 s per training step of 1024 on the small
 simulator at T = 100 (after cutting each batch's sequences to the columns they use:
 like and dislike windows are short), so an epoch of its 0.96 M training impressions
 takes about 16 minutes; on the compact simulator (94 steps) an epoch took 70-120 s

@@ -466,7 +466,7 @@ def test_unknown_names_and_bad_values_raise():
         synthetic.SimulatorConfig(missed_rate=1.5)
     with pytest.raises(TypeError):
         synthetic.SimulatorConfig(label_noise="no")
-    assert set(synthetic.SIZES) == {"tiny", "small", "large"}
+    assert set(synthetic.SIZES) == {"tiny", "compact", "small", "large"}
 
 
 def test_command_line_writes_a_readable_folder(tmp_path):
