@@ -53,6 +53,7 @@ def get_config(arg=None):
             ffn_units=None,  # 4 d_model
             hidden_units=(32, 16),
             dropout=0.0,
+            layer_norm=False,  # the authors' code (see DFN's docstring)
             user_memory=False,  # True: DFN+UMN (DUMN Table 3)
             num_slots=256,  # DFN+UMN's m, Z and memory FFN (DUMN Sec. 4.1.3)
             slot_dim=64,

@@ -51,6 +51,9 @@ class TransformerBlock(keras.layers.Layer):
         ffn_units: inner size of the FFN (None = 4 d).
         dropout: dropout rate on the attention weights and on both residual branches.
         epsilon: LayerNorm epsilon.
+        layer_norm: the two LayerNorms (False: `Z = X + MultiHead(..)` and `Y = Z
+            + FFN(Z)`, unnormalised, as DFN's authors' code; the outputs then
+            keep the inputs' scale).
 
     Example:
         >>> block = TransformerBlock(num_heads=2)
@@ -68,6 +71,7 @@ class TransformerBlock(keras.layers.Layer):
         ffn_units=None,
         dropout=0.0,
         epsilon=1e-6,
+        layer_norm=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -90,6 +94,7 @@ class TransformerBlock(keras.layers.Layer):
         self.ffn_units = None if ffn_units is None else int(ffn_units)
         self.dropout = dropout
         self.epsilon = epsilon
+        self.layer_norm = bool(layer_norm)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -112,20 +117,22 @@ class TransformerBlock(keras.layers.Layer):
             name="attention",
         )
         self.attention.build(input_shape, input_shape)
-        self.attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.epsilon, name="attention_norm"
-        )
-        self.attention_norm.build(input_shape)
+        self.attention_norm = self.ffn_norm = None
+        if self.layer_norm:
+            self.attention_norm = keras.layers.LayerNormalization(
+                epsilon=self.epsilon, name="attention_norm"
+            )
+            self.attention_norm.build(input_shape)
+            self.ffn_norm = keras.layers.LayerNormalization(
+                epsilon=self.epsilon, name="ffn_norm"
+            )
+            self.ffn_norm.build(input_shape)
         self.ffn_inner = keras.layers.Dense(
             self.ffn_units or 4 * dim, activation="relu", name="ffn_inner"
         )
         self.ffn_inner.build(input_shape)
         self.ffn_outer = keras.layers.Dense(dim, name="ffn_outer")
         self.ffn_outer.build(tuple(input_shape[:-1]) + (self.ffn_inner.units,))
-        self.ffn_norm = keras.layers.LayerNormalization(
-            epsilon=self.epsilon, name="ffn_norm"
-        )
-        self.ffn_norm.build(input_shape)
         self.residual_dropout = keras.layers.Dropout(self.dropout)
         self.attention_dropout = keras.layers.Dropout(self.dropout)
 
@@ -141,16 +148,21 @@ class TransformerBlock(keras.layers.Layer):
         if context is None:
             context, context_mask = inputs, mask
         attended, scores = self._attend(inputs, context, context_mask, training)
-        x = self.attention_norm(
-            inputs + self.residual_dropout(attended, training=training)
+        x = self._norm(
+            self.attention_norm,
+            inputs + self.residual_dropout(attended, training=training),
         )
         ffn = self.ffn_outer(self.ffn_inner(x))
-        x = self.ffn_norm(x + self.residual_dropout(ffn, training=training))
+        x = self._norm(self.ffn_norm, x + self.residual_dropout(ffn, training=training))
         if mask is not None:
             x = x * ops.cast(mask, x.dtype)[..., None]
         if return_attention_scores:
             return x, scores
         return x
+
+    @staticmethod
+    def _norm(norm, x):
+        return x if norm is None else norm(x)
 
     def _attend(self, inputs, context, context_mask, training):
         """`MultiHead(X, C, C)` of Eq. (1) `[batch, T_q, d]` and the attention
@@ -194,5 +206,6 @@ class TransformerBlock(keras.layers.Layer):
             ffn_units=self.ffn_units,
             dropout=self.dropout,
             epsilon=self.epsilon,
+            layer_norm=self.layer_norm,
         )
         return config

@@ -32,6 +32,8 @@ def _w(layer):
 
 
 def _numpy_layer_norm(x, norm):
+    if norm is None:  # layer_norm=False
+        return x
     mean = x.mean(-1, keepdims=True)
     var = x.var(-1, keepdims=True)
     return (x - mean) / np.sqrt(var + norm.epsilon) * _w(norm.gamma) + _w(norm.beta)
@@ -129,6 +131,26 @@ def test_self_attention_matches_numpy():
     )
     assert block.ffn_inner.units == 7
     assert testing.to_numpy(out)[~mask].max() == 0.0
+
+
+def test_without_layer_norm_matches_numpy_and_keeps_the_input_scale(tmp_path):
+    x, mask = _data()
+    small = 0.05 * x
+    block = TransformerBlock(num_heads=2, ffn_units=7, layer_norm=False)
+    out = block(small, mask=mask)
+    assert block.attention_norm is None and block.ffn_norm is None
+    expected, _ = _numpy_block(block, small, mask=mask)
+    np.testing.assert_allclose(testing.to_numpy(out), expected, rtol=1e-4, atol=1e-6)
+    # Unnormalised: outputs at the inputs' scale, not at unit scale.
+    assert np.abs(testing.to_numpy(out)).max() < 1.0
+    testing.run_layer_test(
+        TransformerBlock,
+        dict(num_heads=2, layer_norm=False),
+        x,
+        (BATCH, SEQ_LEN, DIM),
+        call_kwargs={"mask": mask},
+        save_dir=tmp_path,
+    )
 
 
 def test_cross_attention_matches_numpy_and_empty_context_gives_no_attention():

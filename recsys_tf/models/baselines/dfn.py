@@ -45,9 +45,15 @@ class DFN(SequenceCTRModel):
       concatenation.
 
     Choices where the paper is silent or differs from its code: the Transformer is
-    the standard layer with residual connections and layer normalisation (the
-    authors' code has neither, and sums its outputs over every position, padding
-    included: here the mean over valid ones); no position embedding; the external
+    the standard layer with residual connections, without its layer
+    normalisation by default (`layer_norm=False`, as the authors' code, which has
+    neither; it also sums its outputs over every position, padding included: here
+    the mean over valid ones). With the normalisation the features are at unit
+    scale, 25x the embeddings', and the FM's pairwise products of them dominate
+    the logit from the start (logit std 5-6 at initialisation against 0.03
+    without, E = 16, measured on random inputs;
+    on the compact simulator the validation AUC was 0.639 after 7 epochs against
+    0.68 for the other baselines); no position embedding; the external
     attention scores are bilinear (the authors' code scores with a DIN-style
     MLP); the three parts are summed into the logit (the code concatenates them
     before one dense unit). The paper's loss weights the unclick and dislike
@@ -81,6 +87,7 @@ class DFN(SequenceCTRModel):
         ffn_units: inner size of their FFN (None = 4 d_model).
         hidden_units: the Deep part's hidden layers (a logit unit follows).
         dropout: dropout of the Deep part and the Transformers.
+        layer_norm: the Transformers' LayerNorms (off: the authors' code).
         user_memory: add DUMN's user memory network (DFN+UMN).
         num_slots, slot_dim, controller_units, fusion: its m, Z, memory FFN
             width and PAIR fusion (DUMN's defaults).
@@ -106,6 +113,7 @@ class DFN(SequenceCTRModel):
         ffn_units=None,
         hidden_units=(32, 16),
         dropout=0.0,
+        layer_norm=False,
         user_memory=False,
         num_slots=256,
         slot_dim=64,
@@ -127,11 +135,13 @@ class DFN(SequenceCTRModel):
         self.ffn_units = None if ffn_units is None else int(ffn_units)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.dropout = dropout
+        self.layer_norm = bool(layer_norm)
         self.internal = {
             t: TransformerBlock(
                 self.num_heads,
                 ffn_units=self.ffn_units,
                 dropout=dropout,
+                layer_norm=self.layer_norm,
                 name=f"{t}_internal",
             )
             for t in self.sequence_types
@@ -223,6 +233,7 @@ class DFN(SequenceCTRModel):
             ffn_units=self.ffn_units,
             hidden_units=self.hidden_units,
             dropout=self.dropout,
+            layer_norm=self.layer_norm,
             user_memory=self.user_memory,
             num_slots=self.num_slots,
             slot_dim=self.slot_dim,
