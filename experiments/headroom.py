@@ -45,6 +45,7 @@ from recsys_tf.data.datasets import load_event_log
 from recsys_tf.metrics.classification import auc, gauc
 from recsys_tf.training.evaluation import save_outputs
 from recsys_tf.training.loop import TEST_OUTPUTS_FILE, build_task, run_name
+from recsys_tf.training.strategy import machine_description
 
 FEATURES = (
     "last2_share",
@@ -219,6 +220,7 @@ def write_runs(runs: str, data_path: str, tag: str = "") -> list[str]:
         results = {
             "run": name,
             "seed": 0,
+            "machine": machine_description(),
             "task": "ctr_sequence",
             "data_path": data_path,
             "feature": feature,

@@ -7,7 +7,8 @@
    being the run name results.json records (`<config.name>_<dataset>`), and the
    per-example test outputs `test_outputs.npz` into `seed<k>.test.npz`.
 2. Rewrites every README block between `<!-- table:<id> -->` and `<!-- /table -->`
-   from the collected files: Paper | Ours (mean ± std over seeds) | Δ | command, with
+   from the collected files: Paper | Ours (mean ± std over seeds; a single seed
+   gives its value alone) | Δ | command, with
    "—" for rows not yet run, † where a two-sided paired bootstrap over test users
    finds the difference to the table's reference row significant (p < 0.05), and ‡
    on a row evaluated on a subsample of its test examples (results.json
@@ -20,10 +21,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import glob
+import hashlib
 import json
 import math
 import os
-import platform
 import re
 import shutil
 
@@ -38,6 +39,10 @@ from recsys_tf.metrics.classification import _grouped_auc
 TEST_OUTPUTS_FILE = "test_outputs.npz"
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
+# The p-values already computed, keyed by the content of the outputs they read
+# (`bootstrap_key`); kept in <results>/BOOTSTRAP_CACHE_FILE between renders.
+BOOTSTRAP_CACHE_FILE = "bootstrap_p.json"
+_P_CACHE: dict[str, float | None] = {}
 
 _RUNS = flags.DEFINE_string("runs", "runs", "Folder of training workdirs.")
 _RESULTS = flags.DEFINE_string(
@@ -836,6 +841,77 @@ def paired_bootstrap_p(
     return float(min(p, 1.0))
 
 
+@functools.lru_cache(maxsize=4096)
+def _digest(path: str, size: int, mtime: float) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_digest(path: str) -> str:
+    stat = os.stat(path)
+    return _digest(path, stat.st_size, stat.st_mtime)
+
+
+def bootstrap_key(runs: list[dict], reference: list[dict], metric: str) -> str:
+    """What a paired bootstrap p-value depends on: the metric, the resampling
+    settings and the content (SHA-1) of every per-example outputs file of both
+    rows, by seed. A re-collected run has new outputs, hence a new key."""
+    parts = [metric, str(BOOTSTRAP_RESAMPLES), str(BOOTSTRAP_SEED)]
+    for side, rows in (("runs", runs), ("reference", reference)):
+        parts += sorted(
+            f"{side}:{r['seed']}:{_file_digest(r['test_outputs'])}"
+            for r in rows
+            if "test_outputs" in r
+        )
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()
+
+
+def cached_bootstrap_p(
+    runs: list[dict], reference: list[dict], metric: str
+) -> float | None:
+    """`paired_bootstrap_p` of two rows' runs, computed once per content
+    (`bootstrap_key`); `load_bootstrap_cache` / `save_bootstrap_cache` keep the
+    values between renders (a README render recomputes only what changed)."""
+    key = bootstrap_key(runs, reference, metric)
+    if key not in _P_CACHE:
+        _P_CACHE[key] = paired_bootstrap_p(
+            _outputs_by_seed(runs), _outputs_by_seed(reference), metric
+        )
+    return _P_CACHE[key]
+
+
+def load_bootstrap_cache(results: str) -> int:
+    """Reads `<results>/bootstrap_p.json` into the cache; returns its size."""
+    path = os.path.join(results, BOOTSTRAP_CACHE_FILE)
+    if os.path.exists(path):
+        with open(path) as f:
+            try:
+                cached = json.load(f)
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"{path}: not a JSON object of p-values ({error}); delete it "
+                    "to recompute them"
+                ) from error
+        if not isinstance(cached, dict):
+            raise ValueError(
+                f"{path}: expected a JSON object key -> p-value, got "
+                f"{type(cached).__name__}; delete it to recompute them"
+            )
+        _P_CACHE.update(cached)
+    return len(_P_CACHE)
+
+
+def save_bootstrap_cache(results: str) -> None:
+    """Writes the cache's p-values to `<results>/bootstrap_p.json`."""
+    path = os.path.join(results, BOOTSTRAP_CACHE_FILE)
+    with open(path + ".tmp", "w") as f:
+        json.dump(dict(sorted(_P_CACHE.items())), f, indent=0)
+    os.replace(path + ".tmp", path)
+
+
 def _outputs_by_seed(runs) -> dict:
     return {
         r["seed"]: _read_outputs(r["test_outputs"]) for r in runs if "test_outputs" in r
@@ -890,7 +966,7 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
     header += ["seeds", "command"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     subsampled = []
-    reference_outputs = _outputs_by_seed(reference)
+    reference_outputs = any("test_outputs" in r for r in reference)
     for row in table.rows:
         runs = results.get(row.experiment, [])
         cells = [row.label]
@@ -920,11 +996,10 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
             mean, std = _mean_std(values)
             mark = ""
             if row.experiment != table.reference and reference_outputs:
-                p = paired_bootstrap_p(
-                    _outputs_by_seed(runs), reference_outputs, metric
-                )
+                p = cached_bootstrap_p(runs, reference, metric)
                 mark = "†" if p is not None and p < 0.05 else ""
-            cells += [_fmt(paper), f"{mean:.4f} ± {std:.4f}{mark}"]
+            spread = f" ± {std:.4f}" if len(values) > 1 else ""  # one seed: no std
+            cells += [_fmt(paper), f"{mean:.4f}{spread}{mark}"]
             if table.delta:
                 cells += ["—" if paper is None else f"{mean - paper:+.4f}"]
             cells += gaps
@@ -958,7 +1033,7 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
         runs = [r for row in table.rows for r in results.get(row.experiment, [])]
         significance += protocol_note(runs)
         lines.append("")
-        lines.append(f"Measured on {machine()}{timing}.{significance}")
+        lines.append(f"{measured_on(runs)}{timing}.{significance}")
     if subsampled:
         lines.append("")
         lines.append(
@@ -981,17 +1056,26 @@ def _gap(value, reference) -> str:
 
 
 def machine() -> str:
-    """CPU model, core count and GPU presence of this machine, for table footers."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, no GPU"
+    """This machine, for the bench's footers (`strategy.machine_description`)."""
+    from recsys_tf.training.strategy import machine_description
+
+    return machine_description()
+
+
+def measured_on(runs: list[dict]) -> str:
+    """The machines a table's runs were trained on, from their results files
+    (`"machine"`, recorded by the trainer), most runs first: "Measured on X" or
+    "Measured on X (n runs) and Y (m runs)"; runs without the record are counted
+    as "machine not recorded"."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        name = r.get("machine") or "machine not recorded"
+        counts[name] = counts.get(name, 0) + 1
+    order = sorted(counts, key=lambda name: (-counts[name], name))
+    if len(order) == 1:
+        return f"Measured on {order[0]}"
+    parts = [f"{name} ({counts[name]} runs)" for name in order]
+    return "Measured on " + ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _range(values, fmt="{:,.0f}") -> str:
@@ -1218,6 +1302,7 @@ def update_readme(
     tables=TABLES,
     bench=None,
     dataset_stats=None,
+    progress=None,
 ) -> int:
     with open(readme) as f:
         text = f.read()
@@ -1230,6 +1315,8 @@ def update_readme(
         )
         updated += done
     for table in tables:
+        if progress:
+            progress(table.id)
         text, done = _replace_block(text, table.id, render(table, results))
         updated += done
     if any(t.id.startswith("dumn_") for t in tables):
@@ -1250,6 +1337,8 @@ def main(argv):
     del argv
     copied = collect(_RUNS.value, _RESULTS.value) if os.path.isdir(_RUNS.value) else 0
     results = load(_RESULTS.value)
+    cached = load_bootstrap_cache(_RESULTS.value)
+    print(f"[summarize] {cached} cached p-values; rendering the README tables")
     bench_file = os.path.join(_RESULTS.value, "bench.json")
     bench = None
     if os.path.exists(bench_file):
@@ -1260,7 +1349,9 @@ def main(argv):
         results,
         bench=bench,
         dataset_stats=load_dataset_stats(_RESULTS.value),
+        progress=lambda table: print(f"[summarize] table {table}", flush=True),
     )
+    save_bootstrap_cache(_RESULTS.value)
     figures = mfmlp_figures(results, _RESULTS.value)
     figures += dumn_figures(results, _RESULTS.value)
     print(

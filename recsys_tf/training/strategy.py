@@ -10,6 +10,26 @@ import tensorflow as tf
 STRATEGIES = ("default", "mirrored", "multi_worker", "one_device")
 
 
+def machine_description() -> str:
+    """CPU model, core count and GPUs of this machine, as results.json records it
+    (`"machine"`) and the README footers state it: "<CPU model>, <n> cores, no
+    GPU" or "..., <k> GPU(s)"."""
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    accelerator = f"{gpus} GPU(s)" if gpus else "no GPU"
+    return f"{model}, {os.cpu_count()} cores, {accelerator}"
+
+
 def get_strategy(name: str = "default") -> tf.distribute.Strategy:
     """Returns the tf.distribute strategy called `name`.
 

@@ -62,7 +62,7 @@ def test_collect_and_render(tmp_path):
     assert cells["Better"].endswith("†")
     assert not cells["Base"].endswith("†")
     assert not cells["Same"].endswith("†")  # identical outputs: p = 1
-    assert cells["No outputs"] == "0.9000 ± 0.0000"  # no files, no mark
+    assert cells["No outputs"] == "0.9000"  # one seed: no std; no files, no mark
     assert "| Missing | 0.5000 | — | — | — | — |" in lines
     assert "training time per trained run 3–3 s" in lines[-1]
     assert "differs from the base row at p < 0.05" in lines[-1]
@@ -74,6 +74,74 @@ def test_collect_and_render(tmp_path):
     assert summarize.update_readme(str(readme), results, tables=(table,)) == 1
     body = readme.read_text()
     assert "old" not in body and cells["Better"] in body and body.endswith("end\n")
+
+
+def test_bootstrap_p_values_are_cached_by_content(tmp_path, monkeypatch):
+    monkeypatch.setattr(summarize, "_P_CACHE", {})
+    runs = tmp_path / "runs"
+    rng = np.random.default_rng(1)
+    users = np.repeat(np.arange(50), 2)
+    for experiment, scale in (("base", 30.0), ("better", 3.0)):
+        _write_run(
+            runs, experiment, 0, {"test": {"hr@10": 0.5}}, **_ranks(rng, users, scale)
+        )
+    results_dir = tmp_path / "results"
+    summarize.collect(str(runs), str(results_dir))
+    results = summarize.load(str(results_dir))
+    table = summarize.Table(
+        id="t",
+        metrics=("hr@10",),
+        rows=(summarize.Row("Base", "base"), summarize.Row("Better", "better")),
+        command="make x",
+        reference="base",
+    )
+    first = summarize.render(table, results)
+    assert "0.5000†" in first
+    summarize.save_bootstrap_cache(str(results_dir))
+    saved = json.loads((results_dir / summarize.BOOTSTRAP_CACHE_FILE).read_text())
+    assert len(saved) == 1 and list(saved.values())[0] < 0.05
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed a cached p-value")
+
+    monkeypatch.setattr(summarize, "paired_bootstrap_p", fail)
+    monkeypatch.setattr(summarize, "_P_CACHE", {})
+    assert summarize.load_bootstrap_cache(str(results_dir)) == 1
+    assert summarize.render(table, results) == first  # read from the file
+    # New outputs of a run (re-collected): a new key, so a new computation.
+    better = results_dir / "better" / "seed0.test.npz"
+    np.savez_compressed(better, **_ranks(rng, users, 30.0))
+    with pytest.raises(AssertionError, match="recomputed"):
+        summarize.render(table, summarize.load(str(results_dir)))
+    (results_dir / summarize.BOOTSTRAP_CACHE_FILE).write_text("[1, 2]")
+    with pytest.raises(ValueError, match="bootstrap_p.json: expected a JSON object"):
+        summarize.load_bootstrap_cache(str(results_dir))
+
+
+def test_footer_names_the_machines_the_runs_recorded(tmp_path):
+    runs = tmp_path / "runs"
+    a, b = "CPU A, 2 cores, no GPU", "CPU B, 8 cores, 1 GPU(s)"
+    _write_run(runs, "base", 0, {"test": {"auc": 0.7}, "machine": a})
+    _write_run(runs, "base", 1, {"test": {"auc": 0.7}, "machine": a})
+    _write_run(runs, "other", 0, {"test": {"auc": 0.6}, "machine": b})
+    _write_run(runs, "old", 0, {"test": {"auc": 0.6}})
+    summarize.collect(str(runs), str(tmp_path / "results"))
+    results = summarize.load(str(tmp_path / "results"))
+
+    def footer(*experiments):
+        table = summarize.Table(
+            id="t",
+            metrics=("auc",),
+            rows=tuple(summarize.Row(e, e) for e in experiments),
+            command="make x",
+        )
+        return summarize.render(table, results).splitlines()[-1]
+
+    assert footer("base") == "Measured on CPU A, 2 cores, no GPU."
+    assert footer("base", "other", "old").startswith(
+        "Measured on CPU A, 2 cores, no GPU (2 runs), CPU B, 8 cores, 1 GPU(s) "
+        "(1 runs) and machine not recorded (1 runs)."
+    )
 
 
 def test_paper_on_other_data_gets_its_name_and_no_delta(tmp_path):
@@ -94,7 +162,7 @@ def test_paper_on_other_data_gets_its_name_and_no_delta(tmp_path):
     )
     lines = summarize.render(table, summarize.load(str(results_dir))).splitlines()
     assert lines[0] == "| Model | auc Alibaba | auc ours | seeds | command |"
-    assert lines[2] == "| Base | 0.6326 | 0.7000 ± 0.0000 | 0 | `make x` |"
+    assert lines[2] == "| Base | 0.6326 | 0.7000 | 0 | `make x` |"
     assert lines[3] == "| Missing | 0.6330 | — | — | — |"
 
 
@@ -503,14 +571,14 @@ def test_mfmlp_tables_2_and_3_name_their_grid_runs(tmp_path):
     table2 = summarize.render(tables["mfmlp_table2_taobao_userbehavior"], results)
     lines = table2.splitlines()
     assert lines[2].startswith("| 2 factors | 0.2739 | — |")  # not run
-    assert "| 4 factors | 0.2759 | 0.2500 ± 0.0000 | -0.0259 |" in lines[3]
-    assert "| 8 factors | 0.2695 | 0.2000 ± 0.0000 | -0.0695 |" in lines[4]
+    assert "| 4 factors | 0.2759 | 0.2500 | -0.0259 |" in lines[3]
+    assert "| 8 factors | 0.2695 | 0.2000 | -0.0695 |" in lines[4]
     table3 = summarize.render(tables["mfmlp_table3_taobao_userbehavior"], results)
     rows = {line.split(" | ")[0][2:]: line for line in table3.splitlines()[2:14]}
     assert len(rows) == 12
-    assert "| 0.2400 | 0.1000 ± 0.0000 |" in rows["ng-1, 8 factors"]
-    assert "| 0.2733 | 0.2000 ± 0.0000 |" in rows["ng-3, 8 factors"]  # Table 2's run
-    assert "| 0.2760 | 0.2500 ± 0.0000 |" in rows["ng-3, 4 factors"]  # Table 4's run
+    assert "| 0.2400 | 0.1000 |" in rows["ng-1, 8 factors"]
+    assert "| 0.2733 | 0.2000 |" in rows["ng-3, 8 factors"]  # Table 2's run
+    assert "| 0.2760 | 0.2500 |" in rows["ng-3, 4 factors"]  # Table 4's run
     assert "| 0.2291 | — |" in rows["ng-1, 16 factors"]
     simulator = summarize.render(tables["mfmlp_table2_synthetic"], results)
     assert "| 2 factors | — | — |" in simulator  # no paper number off Taobao

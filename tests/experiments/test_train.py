@@ -17,6 +17,7 @@ from recsys_tf.models import MODELS
 from recsys_tf.tasks import TASKS, get_task
 from recsys_tf.tasks.retrieval import fixed_negatives
 from recsys_tf.training import evaluation, loop
+from recsys_tf.training.strategy import machine_description
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = sorted(
@@ -124,6 +125,7 @@ def test_train_main_through_absl_flags(data_root, tmp_path):
     assert config["train"]["jit_compile"] == "false"  # one spelling, for resuming
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["seed"] == 3 and "auc" in results["test"]
+    assert results["machine"] == machine_description()  # the README footers' source
 
 
 def test_resume_continues_from_last_epoch(data_root, tmp_path):

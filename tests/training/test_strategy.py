@@ -1,9 +1,11 @@
 """The tf.distribute strategy factory."""
 
+import os
+
 import pytest
 import tensorflow as tf
 
-from recsys_tf.training.strategy import STRATEGIES, get_strategy
+from recsys_tf.training.strategy import STRATEGIES, get_strategy, machine_description
 
 
 def test_default_and_one_device():
@@ -30,3 +32,12 @@ def test_unknown_strategy():
     with pytest.raises(ValueError, match="Unknown strategy 'tpu'"):
         get_strategy("tpu")
     assert "mirrored" in STRATEGIES
+
+
+def test_machine_description_names_cpu_cores_and_gpus(monkeypatch):
+    text = machine_description()
+    model, cores, accelerator = text.rsplit(", ", 2)
+    assert model and cores == f"{os.cpu_count()} cores"
+    assert accelerator == "no GPU"  # this CPU machine
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: [0, 1])
+    assert machine_description().endswith(", 2 GPU(s)")
