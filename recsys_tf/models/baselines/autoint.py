@@ -24,6 +24,15 @@ def interacting_stack(num_layers, num_heads, head_dim, use_residual):
     ]
 
 
+def interacting_features(layers, embedded):
+    """The stack's output over the field embeddings `[batch, M, d]`, flattened to
+    `e_1^Res (+) ... (+) e_M^Res` `[batch, M * heads * head_dim]` (Eq. (9)'s input)."""
+    x = embedded
+    for layer in layers:  # Eq. (5)-(8)
+        x = layer(x)
+    return ops.reshape(x, (-1, x.shape[1] * x.shape[2]))
+
+
 @keras.saving.register_keras_serializable(package="recsys_tf")
 class AutoInt(FieldCTRModel):
     """AutoInt: field embeddings, `num_layers` interacting layers, a linear logit.
@@ -100,11 +109,7 @@ class AutoInt(FieldCTRModel):
 
     def call(self, inputs, training=False):
         _, embedded = self.embed(inputs)
-        x = embedded
-        for layer in self.interacting_layers:
-            x = layer(x)
-        width = len(self.fields) * self.num_heads * self.head_dim
-        features = ops.reshape(x, (-1, width))
+        features = interacting_features(self.interacting_layers, embedded)
         if self.deep:
             flat = ops.reshape(embedded, (-1, len(self.fields) * self.embedding_dim))
             deep = self.mlp(flat, training=training)

@@ -7,7 +7,7 @@ from keras import ops
 
 from recsys_tf.layers import MaskedMeanPooling, UserMemoryNetwork
 from recsys_tf.models.base import SequenceCTRModel
-from recsys_tf.models.baselines.autoint import interacting_stack
+from recsys_tf.models.baselines.autoint import interacting_features, interacting_stack
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -116,12 +116,7 @@ class AutoIntUMN(SequenceCTRModel):
 
     def call(self, inputs, training=False):
         _, embedded = self.embed(inputs)
-        x = embedded
-        for layer in self.interacting_layers:  # AutoInt Eq. (5)-(8)
-            x = layer(x)
-        attention = ops.reshape(
-            x, (-1, len(self.fields) * self.num_heads * self.head_dim)
-        )
+        attention = interacting_features(self.interacting_layers, embedded)
         user = self.embed_user(embedded, self._user_index)
         memory = self.umn(self.short_term(inputs), user, training=training)
         features = ops.concatenate([attention, memory], axis=-1)
