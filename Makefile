@@ -243,8 +243,9 @@ reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
 # protocol (preset s3rec_beauty: leave-one-out, history 50) with 99 sampled negatives (runs
 # <model>_amazon_beauty) and its full-ranking protocol (preset s3rec_beauty_full: the user's
 # earlier items excluded, selection on NDCG@20; runs <model>_full_amazon_beauty), then ML-1M
-# users 1-2999 under the full-ranking protocol (runs <model>_ml1m). README tables sequential_beauty_sampled / _full / _ml1m.
-SEQ_MODELS ?= sasrec gru4rec caser narm shan hpmn binn sdm
+# users 1-2999 under the full-ranking protocol (runs <model>_loo_ml1m: leave-one-out, not
+# the foundation's time split of <model>_ml1m). README tables sequential_beauty_sampled / _full / _ml1m.
+SEQ_MODELS ?= sasrec gru4rec caser narm shan hpmn binn sdm popularity
 reproduce-sequential: $(STAMP)
 	@for model in $(SEQ_MODELS); do for seed in $(SEEDS); do \
 	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty \
@@ -255,9 +256,9 @@ reproduce-sequential: $(STAMP)
 	    --config.seed=$$seed --config.train.verbose=2 \
 	    --workdir=$(RUNS)/$${model}_full_amazon_beauty/seed$$seed || exit 1; \
 	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty_full \
-	    --config.data.name=ml1m \
+	    --config.data.name=ml1m --config.name=$${model}_loo \
 	    --config.seed=$$seed --config.train.verbose=2 \
-	    --workdir=$(RUNS)/$${model}_ml1m/seed$$seed || exit 1; \
+	    --workdir=$(RUNS)/$${model}_loo_ml1m/seed$$seed || exit 1; \
 	done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 

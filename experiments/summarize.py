@@ -239,6 +239,8 @@ SEQUENTIAL_MODELS = (
     ("HPMN", "hpmn", None, None, None, None),
     ("BINN", "binn", None, None, None, None),
     ("SDM", "sdm", None, None, None, None),
+    # The floor: training-part item counts (S3-Rec's PopRec row is not copied here).
+    ("Popularity", "popularity", None, None, None, None),
 )
 
 
@@ -271,10 +273,10 @@ TABLES += (
         id="sequential_ml1m",
         metrics=("hr@10", "ndcg@10", "hr@50"),
         rows=tuple(
-            Row(label, f"{config}_ml1m") for label, config, *_ in SEQUENTIAL_MODELS
+            Row(label, f"{config}_loo_ml1m") for label, config, *_ in SEQUENTIAL_MODELS
         ),
         command="make reproduce-sequential",
-        reference="sasrec_ml1m",
+        reference="sasrec_loo_ml1m",
     ),
 )
 # MF + M-MLP Tables 2 and 3 (multi_feedback_mf_mlp.txt l.396-399, l.413-437): our
@@ -672,10 +674,65 @@ DATASETS = ("ml1m", "ml1m_all", "kuairand", "taobao_userbehavior", "synthetic_sm
 """Rows of the README dataset table, in order (statistics by `data_prep.describe`)."""
 
 
+# The config parts a collected run folder must share across its seeds: a row
+# averages its seeds, so they must be the same experiment on the same data.
+PROTOCOL_KEYS = ("task", "data", "eval", "model.name")
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def protocol_differences(collected: dict, new: dict) -> list[str]:
+    """The `PROTOCOL_KEYS` settings two run configs both have and disagree on
+    ("data.split: 'time' vs 'leave_one_out'"); a key only one has (a setting added
+    later, at its default) is not a difference."""
+    old, fresh = _flat(collected), _flat(new)
+    return [
+        f"{key}: {old[key]!r} vs {fresh[key]!r}"
+        for key in sorted(set(old) & set(fresh))
+        if any(key == p or key.startswith(p + ".") for p in PROTOCOL_KEYS)
+        and old[key] != fresh[key]
+    ]
+
+
+def _check_same_protocol(workdir: str, target: str, seed: str) -> None:
+    """Refuses to collect a run into a folder whose other seeds were another
+    experiment (the same run name for another protocol or data)."""
+    new_path = os.path.join(workdir, "config.json")
+    others = sorted(
+        path
+        for path in glob.glob(os.path.join(target, "seed*.config.json"))
+        if os.path.basename(path) != f"{seed}.config.json"
+    )
+    if not others or not os.path.exists(new_path):
+        return
+    with open(new_path) as f:
+        new = json.load(f)
+    with open(others[0]) as f:
+        collected = json.load(f)
+    differences = protocol_differences(collected, new)
+    if differences:
+        raise ValueError(
+            f"{workdir}: its run name is that of {target}, whose {others[0]} is "
+            f"another experiment ({'; '.join(differences[:5])}); give the run its "
+            "own name (config.name) or delete that folder to replace its seeds"
+        )
+
+
 def collect(runs: str, results: str) -> int:
     """Copies every finished run's results.json / config.json into
     `results/<run>/`, `<run>` being the run name results.json records (else the
-    workdir's parent folder, for results written before runs were named)."""
+    workdir's parent folder, for results written before runs were named). A run
+    whose task, data or evaluation settings differ from the seeds already in its
+    folder is a ValueError (`protocol_differences`): a row never mixes two
+    experiments."""
     count = 0
     for path in sorted(glob.glob(os.path.join(runs, "*", "*", "results.json"))):
         workdir = os.path.dirname(path)
@@ -685,6 +742,7 @@ def collect(runs: str, results: str) -> int:
             )
         seed = os.path.basename(workdir)
         target = os.path.join(results, experiment)
+        _check_same_protocol(workdir, target, seed)
         os.makedirs(target, exist_ok=True)
         shutil.copyfile(path, os.path.join(target, f"{seed}.results.json"))
         config = os.path.join(workdir, "config.json")

@@ -144,6 +144,35 @@ def test_footer_names_the_machines_the_runs_recorded(tmp_path):
     )
 
 
+def test_collect_refuses_to_mix_two_protocols_under_one_run_name(tmp_path):
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    config = {"task": "retrieval", "seed": 0, "data": {"split": "time"}}
+    _write_run(runs, "popularity_ml1m", 0, {"test": {"hr@10": 0.1}})
+    (runs / "popularity_ml1m" / "seed0" / "config.json").write_text(json.dumps(config))
+    assert summarize.collect(str(runs), str(results)) == 1
+    # Another seed of the same experiment (the seed differs, a later-added key
+    # exists on one side only): collected.
+    again = tmp_path / "again"
+    _write_run(again, "popularity_ml1m", 1, {"test": {"hr@10": 0.1}})
+    same = {**config, "seed": 1, "eval": {"new_key": 1}}
+    (again / "popularity_ml1m" / "seed1" / "config.json").write_text(json.dumps(same))
+    assert summarize.collect(str(again), str(results)) == 1
+    # The same run name for another split: refused, the folder unchanged.
+    other = tmp_path / "other"
+    _write_run(other, "popularity_ml1m", 2, {"test": {"hr@10": 0.3}})
+    loo = {**config, "seed": 2, "data": {"split": "leave_one_out"}}
+    (other / "popularity_ml1m" / "seed2" / "config.json").write_text(json.dumps(loo))
+    with pytest.raises(ValueError, match="data.split: 'time' vs 'leave_one_out'"):
+        summarize.collect(str(other), str(results))
+    assert not (results / "popularity_ml1m" / "seed2.results.json").exists()
+    assert (
+        summarize.protocol_differences(
+            {"model": {"name": "a", "dim": 8}}, {"model": {"name": "a", "dim": 16}}
+        )
+        == []
+    )  # hyper-parameters are not the protocol
+
+
 def test_paper_on_other_data_gets_its_name_and_no_delta(tmp_path):
     runs = tmp_path / "runs"
     _write_run(runs, "base", 0, {"test": {"auc": 0.7}})
@@ -242,6 +271,9 @@ def test_sequence_tables_name_every_run_of_their_make_targets():
         0.7609,
         0.8062,
     ]
+    beauty = [r.experiment for r in tables["sequential_beauty_full"].rows]
+    assert beauty[0] == "sasrec_full_amazon_beauty"
+    assert beauty[-1] == "popularity_full_amazon_beauty"  # the floor
     headroom = [r.experiment for r in tables["simulator_sequence_headroom"].rows]
     assert "headroom_cross_sequence_synthetic" in headroom
     assert "din_headroom_synthetic" in headroom
