@@ -15,7 +15,12 @@ at each of its 50 positions: `positions_per_second`), where RecBole counts a
 (prefix, next item) pair as a training sequence. Behaviour-sequence rows
 (section "sequence", issues 19 and 21): DIN, DIEN and DUMN at T = 50 and 100 beside Wide&Deep,
 each as its experiments/configs file builds it, on the simulator's data through the
-trainer's input pipeline (`--sequence_*` flags).
+trainer's input pipeline (`--sequence_*` flags). Task build (section
+"task_build", issue 19's memory): the event-log load and DUMN's behaviour-sequence
+task build (experiments/configs/dumn.py, T = 100) on the simulator (size small)
+and KuaiRand-Pure, each in a fresh subprocess, timed, with the peak resident
+memory after the load and after the build (`--task_build_sources`,
+`--only_task_build`).
 
 Each training measurement is repeated `--repeats` times, a fresh model each time,
 and reported as the median and range (min-max) over the runs of:
@@ -819,6 +824,170 @@ def bench_conversion(row_counts) -> dict:
     return result
 
 
+_TASK_BUILD_SOURCES = flags.DEFINE_list(
+    "task_build_sources",
+    ["small", "kuairand"],
+    "Sources whose event-log load and DUMN behaviour-sequence task build "
+    "(experiments/configs/dumn.py: T = 100, click / unclick / like / dislike) are "
+    "timed, each in a fresh subprocess with its peak resident memory: a simulator "
+    "size (generated into a temporary folder) or a real dataset of "
+    "recsys_tf.data.datasets.REAL (converted from $RECSYS_TF_DATASETS into a "
+    "temporary folder; skipped with the reason printed when its files are "
+    "absent); empty to skip.",
+)
+_ONLY_TASK_BUILD = flags.DEFINE_bool(
+    "only_task_build", False, "Run only the task-build benchmark."
+)
+TASK_BUILD_CONFIG = "dumn"
+"""The config whose task the task-build benchmark builds (issue 19's memory)."""
+
+# Run by `_task_build_child` in a fresh interpreter: the trainer's imports
+# (`recsys_tf.training.loop` brings TensorFlow, Keras and every model), its config
+# check, event-log load and task build (`loop.run`), with the peak resident
+# memory (getrusage, KiB on Linux) after the load and after the build.
+_TASK_BUILD_CODE = """\
+import importlib, json, resource, sys, time
+import keras
+from experiments.configs import common
+from recsys_tf.training import loop
+config = importlib.import_module("experiments.configs." + sys.argv[1]).get_config()
+for key, value in json.loads(sys.argv[2]).items():
+    common.override(config, key, value)
+loop._check_config(config)
+keras.utils.set_random_seed(config.seed)
+start = time.perf_counter()
+log = loop._load_event_log(config)
+load_seconds = time.perf_counter() - start
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+task = loop.build_task(config, log)
+build_seconds = time.perf_counter() - start
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({
+    "events": len(log.events),
+    **{f"{name}_impressions": len(part) for name, part in task.parts().items()},
+    "max_length": task.max_length,
+    "sequence_types": list(task.sequence_types),
+    "item_features": list(task.item_features),
+    "load_seconds": load_seconds,
+    "build_seconds": build_seconds,
+    "peak_before_build_gb": before * 1024 / 1e9,
+    "peak_after_build_gb": after * 1024 / 1e9,
+}))
+"""
+
+
+def _task_build_child(config_name: str, overrides: dict) -> dict:
+    """The measurements of `_TASK_BUILD_CODE` for config `config_name` with the
+    dotted-key `overrides`, in a fresh interpreter (so that neither imports nor
+    memory of this process count)."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", _TASK_BUILD_CODE, config_name, json.dumps(overrides)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if done.returncode:
+        raise RuntimeError(
+            f"task build of {config_name} with {overrides} failed "
+            f"(exit {done.returncode}):\n{done.stderr[-3000:]}"
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _task_build_source(source: str, folder: str) -> tuple[dict | None, str]:
+    """The config overrides that read `source` from `folder` after preparing it
+    there (a simulator size generated, a real dataset converted; not timed), or
+    (None, why not) for a real dataset whose original files are absent."""
+    from data_prep.synthetic import SIZES
+    from recsys_tf.data import sources
+    from recsys_tf.data.datasets import REAL
+
+    if source in SIZES:
+        path = os.path.join(folder, source)
+        _child(
+            [
+                sys.executable,
+                "-m",
+                "data_prep.synthetic",
+                f"--size={source}",
+                "--seed=0",
+                f"--output={path}",
+            ]
+        )
+        return {"data.path": path}, ""
+    if source in REAL:
+        try:
+            sources.source_folder(REAL[source].folder)
+        except FileNotFoundError as error:
+            return None, str(error)
+        # The load converts into data.root on first use; convert first, so that
+        # the timed load reads the canonical files as for the simulator.
+        _child(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from recsys_tf.data.datasets import convert_real; "
+                "convert_real(sys.argv[1], sys.argv[2])",
+                source,
+                os.path.join(folder, source),
+            ]
+        )
+        return {"data.name": source, "data.root": folder}, ""
+    raise ValueError(_unknown_sources([source]))
+
+
+def _unknown_sources(unknown) -> str:
+    from data_prep.synthetic import SIZES
+    from recsys_tf.data.datasets import REAL
+
+    return (
+        f"--task_build_sources: unknown {unknown}; each must be a simulator size "
+        f"{sorted(SIZES)} or a real dataset {sorted(REAL)}"
+    )
+
+
+def check_task_build_sources(names) -> None:
+    """Raises ValueError naming the sources of `names` that are neither a
+    simulator size nor a real dataset."""
+    from data_prep.synthetic import SIZES
+    from recsys_tf.data.datasets import REAL
+
+    unknown = [n for n in names if n not in SIZES and n not in REAL]
+    if unknown:
+        raise ValueError(_unknown_sources(unknown))
+
+
+def bench_task_build(names, config_name=TASK_BUILD_CONFIG) -> dict:
+    """Event-log load and behaviour-sequence task build of config `config_name`
+    (DUMN's: T = 100, four sequence types) on each source of `names`
+    (`_task_build_source`), each in a fresh subprocess: events, impressions per
+    part, seconds of the load and of the build, and the process's peak resident
+    memory after the load (imports included) and after the build."""
+    check_task_build_sources(names)
+    runs, skipped = [], []
+    for name in names:
+        with tempfile.TemporaryDirectory() as folder:
+            overrides, reason = _task_build_source(name, folder)
+            if overrides is None:
+                print(f"[bench] task_build: skipped {name}: {reason}", flush=True)
+                skipped.append({"source": name, "reason": reason})
+                continue
+            load_average = os.getloadavg()[0]
+            record = {"source": name, "simulator": "data.path" in overrides}
+            record.update(_task_build_child(config_name, overrides))
+            record["load_average"] = load_average
+        runs.append(record)
+        print(f"[bench] task_build {json.dumps(record)}", flush=True)
+    return {
+        "machine": summarize.machine(),
+        "config": config_name,
+        "runs": runs,
+        "skipped": skipped,
+    }
+
+
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
@@ -828,6 +997,15 @@ def main(argv):
     if _ONLY_CONVERSION.value:
         rows = [int(r) for r in _CONVERSION_ROWS.value]
         _write({"conversion": bench_conversion(rows)})
+        return
+    try:
+        check_task_build_sources(_TASK_BUILD_SOURCES.value)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
+    if _ONLY_TASK_BUILD.value:
+        if not _TASK_BUILD_SOURCES.value:
+            raise app.UsageError("--only_task_build needs --task_build_sources")
+        _write({"task_build": bench_task_build(_TASK_BUILD_SOURCES.value)})
         return
     known = [*CTR_MODELS, "youtube_dnn", *SEQUENTIAL]
     try:
@@ -896,6 +1074,8 @@ def main(argv):
         sections["conversion"] = bench_conversion(
             [int(r) for r in _CONVERSION_ROWS.value]
         )
+    if _TASK_BUILD_SOURCES.value:
+        sections["task_build"] = bench_task_build(_TASK_BUILD_SOURCES.value)
     _write(sections)
 
 

@@ -1147,8 +1147,9 @@ def _value(value, fmt="{:,.0f}") -> str:
 def render_bench(bench: dict) -> str:
     """The `make bench` tables from experiments/results/bench.json: training
     throughput (median and range over repeated runs, steady state and all epochs),
-    inference latency, then the simulator and conversion benchmarks. A file written
-    before a key existed renders "—" in its cells."""
+    inference latency, the behaviour-sequence rows, then the simulator, conversion
+    and task-build benchmarks (each section only when the file has it). A file
+    written before a key existed renders "—" in its cells."""
     training = bench.get("training")
     if not training:
         return "Not measured yet: run `make bench`."
@@ -1210,9 +1211,97 @@ def render_bench(bench: dict) -> str:
     return "\n".join(
         lines
         + _latency_lines(training)
+        + _sequence_lines(bench.get("sequence"))
         + data_lines
         + _conversion_lines(bench.get("conversion"))
+        + _task_build_lines(bench.get("task_build"))
     )
+
+
+def _sequence_lines(sequence) -> list[str]:
+    """The behaviour-sequence rows (`experiments.bench.bench_sequences`)."""
+    if not sequence or not sequence.get("runs"):
+        return []
+    lines = [
+        "",
+        "| behaviour-sequence model | task | T | batch | runs | epochs "
+        "| steady examples/s (median) | steady range | all-epochs examples/s "
+        "(median) | overhead (s) | step (ms) | input pipeline share |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in sequence["runs"]:
+        lines.append(
+            f"| {run['config']} | {run['task']} | "
+            f"{_value(run.get('max_length'), '{}')} | {run['batch_size']:,} | "
+            f"{run['repeats']} | {run['epochs']} | "
+            f"{run['examples_per_second']:,.0f} | "
+            f"{_range(run.get('examples_per_second_range'))} | "
+            f"{run['all_epochs_examples_per_second']:,.0f} | "
+            f"{run['overhead_seconds']:.1f} | {1000 * run['step_seconds']:.0f} | "
+            f"{run['input_pipeline_share']:.0%} |"
+        )
+    lines += [
+        "",
+        "Behaviour-sequence rows (issues 19 and 21), measured by `python -m "
+        f"experiments.bench --sequence_models=...` on {sequence['machine']}: each "
+        "model as its experiments/configs file builds it (Wide&Deep on the plain CTR "
+        f"task), on {sequence['data_path']} through the trainer's input pipeline, "
+        f"{sequence['rows']:,} training rows per epoch in the config's batch size, "
+        f"{sequence['epochs']} epochs, {sequence['repeats']} runs per row (a fresh "
+        f"model each), optimizer {sequence['optimizer']}, jit_compile="
+        f"{sequence['jit_compile']}; examples/s and overhead as above; input "
+        "pipeline share: the same batches drawn from the dataset alone, over the "
+        "step time.",
+    ]
+    return lines
+
+
+def _task_build_lines(task_build) -> list[str]:
+    """The task-build benchmark (`experiments.bench.bench_task_build`)."""
+    if not task_build:
+        return []
+    runs = task_build.get("runs", [])
+    lines = []
+    if runs:
+        lines += [
+            "",
+            "| task build: source | events | train impressions "
+            "| validation impressions | test impressions | T | load (s) | build (s) "
+            "| peak memory before build (GB) | peak memory after build (GB) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in runs:
+            source = f"simulator {r['source']}" if r.get("simulator") else r["source"]
+            lines.append(
+                f"| {source} | {r['events']:,} | {r['train_impressions']:,} | "
+                f"{r['validation_impressions']:,} | {r['test_impressions']:,} | "
+                f"{r['max_length']} | {r['load_seconds']:.1f} | "
+                f"{r['build_seconds']:.1f} | {r['peak_before_build_gb']:.2f} | "
+                f"{r['peak_after_build_gb']:.2f} |"
+            )
+        types = {", ".join(r["sequence_types"]) for r in runs}
+        loads = [r["load_average"] for r in runs if "load_average" in r]
+        load = (
+            f", load average {min(loads):.1f}–{max(loads):.1f} (times vary with "
+            "the load, peak memory does not)"
+            if loads
+            else ""
+        )
+        lines += [
+            "",
+            f"Task build (issue 19's memory), measured by `python -m experiments."
+            f"bench --only_task_build` on {task_build['machine']}{load}: the event "
+            f"log's load and the behaviour-sequence task of experiments/configs/"
+            f"{task_build['config']}.py"
+            + (f" (sequences {types.pop()})" if len(types) == 1 else "")
+            + " built as the trainer builds them, each source in a fresh process "
+            "after generating or converting it (not timed); peak resident memory "
+            "(getrusage; GB = 10^9 bytes) of that process after its imports and the load, and after "
+            "the build.",
+        ]
+    for skipped in task_build.get("skipped", []):
+        lines += ["", f"Task build: {skipped['source']} skipped: {skipped['reason']}"]
+    return lines
 
 
 def _latency_lines(training) -> list[str]:

@@ -83,6 +83,39 @@ def test_sequence_rows_through_the_task_pipeline(tiny_flags, tmp_path):
         _check_repeats(record, 1, 2, 200)
 
 
+def test_task_build_of_dumn_on_the_tiny_simulator(tmp_path, monkeypatch):
+    from experiments.configs import dumn
+    from recsys_tf.data.datasets import load_event_log
+    from recsys_tf.training import loop
+
+    # KuaiRand's original files are not under an empty folder: skipped, with why.
+    monkeypatch.setenv("RECSYS_TF_DATASETS", str(tmp_path / "empty"))
+    out = bench.bench_task_build(["tiny", "kuairand"])
+    assert out["config"] == "dumn"
+    assert [s["source"] for s in out["skipped"]] == ["kuairand"]
+    assert "not found" in out["skipped"][0]["reason"]
+    (record,) = out["runs"]
+    # The same data and task, built here as the trainer builds them.
+    config = dumn.get_config()
+    config.data.size, config.data.root = "tiny", str(tmp_path)
+    log = load_event_log(config.data)
+    task = loop.build_task(config, log)
+    assert record["source"] == "tiny" and record["simulator"]
+    assert record["events"] == len(log.events)
+    for name, part in task.parts().items():
+        assert record[f"{name}_impressions"] == len(part)
+    assert record["max_length"] == 100 == config.data.max_length
+    assert record["sequence_types"] == ["click", "unclick", "like", "dislike"]
+    assert record["load_seconds"] > 0 and record["build_seconds"] > 0
+    # After the imports of TensorFlow and the models: hundreds of MB.
+    assert 0.1 < record["peak_before_build_gb"] <= record["peak_after_build_gb"]
+
+
+def test_task_build_refuses_an_unknown_source():
+    with pytest.raises(ValueError, match=r"unknown \['nope'\].*simulator size"):
+        bench.bench_task_build(["tiny", "nope"])
+
+
 def test_youtube_dnn_row_repeats_runs(tiny_flags):
     rows, epochs = 300, 2
     record = bench.bench_youtube_dnn(rows, epochs, seed=0, peak=1e9, repeats=2)

@@ -578,6 +578,166 @@ def test_render_bench_repeated_runs_and_latency():
     assert any("over 200 calls after 20 warm-up calls" in line for line in lines)
 
 
+def _bench_training():
+    run = {
+        "model": "wide_deep",
+        "examples_per_second": 2000.0,
+        "test_auc": 0.75,
+        "input_pipeline_share": 0.1,
+        "dense_flops_ratio_to_matmul": 0.2,
+    }
+    return {
+        "runs": [run],
+        "machine": "m",
+        "tensorflow": "t",
+        "keras": "k",
+        "jit_compile": "auto",
+        "rows": 10,
+        "batch_size": 2,
+        "matmul_flops_per_second": 1e9,
+    }
+
+
+def _sequence_run(config, task, length, examples_per_second, share):
+    return {
+        "model": config if length is None else f"{config}_T{length}",
+        "config": config,
+        "task": task,
+        "max_length": length,
+        "batch_size": 1024,
+        "rows": 102_400,
+        "repeats": 3,
+        "epochs": 3,
+        "examples_per_second": examples_per_second,
+        "examples_per_second_range": [0.9 * examples_per_second, examples_per_second],
+        "all_epochs_examples_per_second": examples_per_second / 2,
+        "all_epochs_examples_per_second_range": [1.0, 2.0],
+        "overhead_seconds": 12.25,
+        "overhead_seconds_range": [10.0, 14.0],
+        "step_seconds": 1024 / examples_per_second,
+        "input_pipeline_share": share,
+        "per_run": [],
+    }
+
+
+def test_render_bench_sequence_rows():
+    without = summarize.render_bench({"training": _bench_training()}).splitlines()
+    bench = {
+        "training": _bench_training(),
+        "sequence": {
+            "machine": "m2",
+            "data_path": "synthetic (small)",
+            "jit_compile": "auto",
+            "optimizer": "adam",
+            "repeats": 3,
+            "epochs": 3,
+            "rows": 102_400,
+            "runs": [
+                _sequence_run("wide_deep", "ctr", None, 51_200.0, 0.02),
+                _sequence_run("din", "ctr_sequence", 100, 2048.0, 0.25),
+            ],
+        },
+    }
+    lines = summarize.render_bench(bench).splitlines()
+    # The earlier tables are unchanged; the sequence rows follow the latency line.
+    assert lines[: len(without)] == without
+    assert lines[len(without) :] == [
+        "",
+        "| behaviour-sequence model | task | T | batch | runs | epochs "
+        "| steady examples/s (median) | steady range | all-epochs examples/s "
+        "(median) | overhead (s) | step (ms) | input pipeline share |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| wide_deep | ctr | — | 1,024 | 3 | 3 | 51,200 | 46,080–51,200 | 25,600 "
+        "| 12.2 | 20 | 2% |",
+        "| din | ctr_sequence | 100 | 1,024 | 3 | 3 | 2,048 | 1,843–2,048 | 1,024 "
+        "| 12.2 | 500 | 25% |",
+        "",
+        "Behaviour-sequence rows (issues 19 and 21), measured by `python -m "
+        "experiments.bench --sequence_models=...` on m2: each model as its "
+        "experiments/configs file builds it (Wide&Deep on the plain CTR task), on "
+        "synthetic (small) through the trainer's input pipeline, 102,400 training "
+        "rows per epoch in the config's batch size, 3 epochs, 3 runs per row (a "
+        "fresh model each), optimizer adam, jit_compile=auto; examples/s and "
+        "overhead as above; input pipeline share: the same batches drawn from the "
+        "dataset alone, over the step time.",
+    ]
+
+
+def _task_build_run(source, simulator, events, parts, seconds, peaks, load):
+    return {
+        "source": source,
+        "simulator": simulator,
+        "events": events,
+        "train_impressions": parts[0],
+        "validation_impressions": parts[1],
+        "test_impressions": parts[2],
+        "max_length": 100,
+        "sequence_types": ["click", "unclick", "like", "dislike"],
+        "item_features": ["item_id", "category"],
+        "load_seconds": seconds[0],
+        "build_seconds": seconds[1],
+        "peak_before_build_gb": peaks[0],
+        "peak_after_build_gb": peaks[1],
+        "load_average": load,
+    }
+
+
+def test_render_bench_task_build():
+    without = summarize.render_bench({"training": _bench_training()}).splitlines()
+    bench = {
+        "training": _bench_training(),
+        "task_build": {
+            "machine": "m3",
+            "config": "dumn",
+            "runs": [
+                _task_build_run(
+                    "small",
+                    True,
+                    2_345_678,
+                    (960_000, 120_000, 120_000),
+                    (3.25, 12.5),
+                    (0.8, 1.25),
+                    6.5,
+                ),
+                _task_build_run(
+                    "kuairand",
+                    False,
+                    456_789,
+                    (178_295, 22_287, 22_287),
+                    (0.5, 2.0),
+                    (0.75, 0.875),
+                    4.0,
+                ),
+            ],
+            "skipped": [{"source": "ml1m", "reason": "files not found"}],
+        },
+    }
+    lines = summarize.render_bench(bench).splitlines()
+    assert lines[: len(without)] == without
+    assert lines[len(without) :] == [
+        "",
+        "| task build: source | events | train impressions | validation impressions "
+        "| test impressions | T | load (s) | build (s) "
+        "| peak memory before build (GB) | peak memory after build (GB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        "| simulator small | 2,345,678 | 960,000 | 120,000 | 120,000 | 100 | 3.2 "
+        "| 12.5 | 0.80 | 1.25 |",
+        "| kuairand | 456,789 | 178,295 | 22,287 | 22,287 | 100 | 0.5 | 2.0 "
+        "| 0.75 | 0.88 |",
+        "",
+        "Task build (issue 19's memory), measured by `python -m experiments.bench "
+        "--only_task_build` on m3, load average 4.0–6.5 (times vary with the load, "
+        "peak memory does not): the event log's load and the behaviour-sequence "
+        "task of experiments/configs/dumn.py (sequences click, unclick, like, "
+        "dislike) built as the trainer builds them, each source in a fresh process "
+        "after generating or converting it (not timed); peak resident memory "
+        "(getrusage; GB = 10^9 bytes) of that process after its imports and the "
+        "load, and after the build.",
+        "",
+        "Task build: ml1m skipped: files not found",
+    ]
+
+
 def _pairwise_result(seed, hr, epochs=3):
     return {
         "seed": seed,
