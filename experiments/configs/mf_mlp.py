@@ -16,7 +16,7 @@ of 5, seed 1 stays on the log-2 plateau for all 30 epochs (0.242): stopping earl
 is not the cause; with batch 32 instead of 256 (8x the updates, nearer the paper's
 batch of 1) seed 1 still stays (0.057) and seed 2 escapes (0.655); with
 `--config.model.init_std=0.1` every seed leaves the plateau by epoch 5: 0.646 /
-0.583 / 0.597 (0.609 +- 0.034), stable but below seed 0's 0.690. The default keeps
+0.583 / 0.597 (0.609 +- 0.033), stable but below seed 0's 0.690. The default keeps
 the paper's 0.01; commands: `python -m experiments.train
 --config=experiments/configs/mf_mlp.py --config.data.path=data/synthetic_small
 --config.seed=<s> [--config.train.patience=30 | --config.train.batch_size=32 |
