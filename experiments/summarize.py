@@ -679,21 +679,13 @@ DATASETS = ("ml1m", "ml1m_all", "kuairand", "taobao_userbehavior", "synthetic_sm
 PROTOCOL_KEYS = ("task", "data", "eval", "model.name")
 
 
-def _flat(config: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def protocol_differences(collected: dict, new: dict) -> list[str]:
     """The `PROTOCOL_KEYS` settings two run configs both have and disagree on
     ("data.split: 'time' vs 'leave_one_out'"); a key only one has (a setting added
     later, at its default) is not a difference."""
-    old, fresh = _flat(collected), _flat(new)
+    from recsys_tf.training.loop import flatten_config
+
+    old, fresh = flatten_config(collected), flatten_config(new)
     return [
         f"{key}: {old[key]!r} vs {fresh[key]!r}"
         for key in sorted(set(old) & set(fresh))

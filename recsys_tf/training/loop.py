@@ -158,11 +158,12 @@ RESUMABLE_CHANGES = (
 )
 
 
-def _flatten(config: dict, prefix: str = "") -> dict:
+def flatten_config(config: dict, prefix: str = "") -> dict:
+    """A nested config dict as {"train.learning_rate": value, ...}."""
     out = {}
     for key, value in config.items():
         if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
+            out.update(flatten_config(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
     return out
@@ -184,8 +185,8 @@ def _check_resumable(workdir: str, config: dict) -> None:
     if cb.read_state(workdir) is None:
         return
     with open(os.path.join(workdir, CONFIG_FILE)) as f:
-        old = _flatten(json.load(f))
-    new = _flatten(config)
+        old = flatten_config(json.load(f))
+    new = flatten_config(config)
     changed = sorted(
         k
         for k in set(old) | set(new)
