@@ -53,6 +53,8 @@ def numpy_activation(name, x: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-x))
     if name == "silu":
         return x / (1.0 + np.exp(-x))
+    if name == "gelu":  # the exact (erf) form
+        return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
     raise NotImplementedError(name)
 
 

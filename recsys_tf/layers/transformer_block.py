@@ -35,6 +35,15 @@ class TransformerBlock(keras.layers.Layer):
     et al. 2020, internal feedback interaction) and DMT (Gu et al. 2020, Deep
     Multifaceted Transformers layer).
 
+    BERT's layer (Devlin et al. 2019), as the SASRec of S3-Rec (Zhou et al. 2020,
+    github.com/RUCAIBox/CIKM2020-S3Rec `modules.py`) uses it: `causal=True` (query
+    i attends to the keys j <= i only), `activation="gelu"` (the erf form),
+    `use_bias=True` (biases `b^Q`, `b^V`, `b^O` on the query, value and output
+    projections) and `kernel_initializer` N(0, 0.02). S3-Rec's key projection also
+    has a bias; it is left out here: it adds `q . b^K` to every score of a query,
+    which the softmax cancels (its gradient is zero, it stays at its zero
+    initialisation).
+
     Masking: `mask` (bool `[batch, T_q]`) marks the valid queries, `context_mask`
     (bool `[batch, T_k]`) the valid keys; in self-attention the keys are the
     queries and `mask` serves both. Padded keys get no attention, and the outputs
@@ -54,6 +63,14 @@ class TransformerBlock(keras.layers.Layer):
         layer_norm: the two LayerNorms (False: `Z = X + MultiHead(..)` and `Y = Z
             + FFN(Z)`, unnormalised, as DFN's authors' code; the outputs then
             keep the inputs' scale).
+        causal: self-attention without look-ahead: query i attends to the keys
+            j <= i only (the keys' `mask` still applies).
+        activation: the FFN's inner activation ("relu" as the paper; "gelu" is
+            the exact erf form, BERT's).
+        use_bias: biases on the attention's query, value and output projections
+            (the FFN always has its biases).
+        kernel_initializer: initializer of every kernel (attention projections
+            and FFN); biases start at zero, the LayerNorms at gamma 1, beta 0.
 
     Example:
         >>> block = TransformerBlock(num_heads=2)
@@ -72,6 +89,10 @@ class TransformerBlock(keras.layers.Layer):
         dropout=0.0,
         epsilon=1e-6,
         layer_norm=True,
+        causal=False,
+        activation="relu",
+        use_bias=False,
+        kernel_initializer="glorot_uniform",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -95,7 +116,18 @@ class TransformerBlock(keras.layers.Layer):
         self.dropout = dropout
         self.epsilon = epsilon
         self.layer_norm = bool(layer_norm)
+        self.causal = bool(causal)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.supports_masking = True
+
+    def _initializer(self):
+        """A fresh copy of `kernel_initializer` per sublayer: an unseeded Keras
+        initializer draws the same values at every call of one instance."""
+        return keras.initializers.get(
+            keras.initializers.serialize(self.kernel_initializer)
+        )
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[-1] is None:
@@ -114,9 +146,21 @@ class TransformerBlock(keras.layers.Layer):
             self.num_heads,
             head_dim,
             use_bias=False,
+            kernel_initializer=self._initializer(),
             name="attention",
         )
         self.attention.build(input_shape, input_shape)
+        self.query_bias = self.value_bias = self.output_bias = None
+        if self.use_bias:
+            self.query_bias = self.add_weight(
+                name="query_bias", shape=(self.num_heads, head_dim), initializer="zeros"
+            )
+            self.value_bias = self.add_weight(
+                name="value_bias", shape=(self.num_heads, head_dim), initializer="zeros"
+            )
+            self.output_bias = self.add_weight(
+                name="output_bias", shape=(dim,), initializer="zeros"
+            )
         self.attention_norm = self.ffn_norm = None
         if self.layer_norm:
             self.attention_norm = keras.layers.LayerNormalization(
@@ -128,10 +172,15 @@ class TransformerBlock(keras.layers.Layer):
             )
             self.ffn_norm.build(input_shape)
         self.ffn_inner = keras.layers.Dense(
-            self.ffn_units or 4 * dim, activation="relu", name="ffn_inner"
+            self.ffn_units or 4 * dim,
+            activation=self.activation,
+            kernel_initializer=self._initializer(),
+            name="ffn_inner",
         )
         self.ffn_inner.build(input_shape)
-        self.ffn_outer = keras.layers.Dense(dim, name="ffn_outer")
+        self.ffn_outer = keras.layers.Dense(
+            dim, kernel_initializer=self._initializer(), name="ffn_outer"
+        )
         self.ffn_outer.build(tuple(input_shape[:-1]) + (self.ffn_inner.units,))
         self.residual_dropout = keras.layers.Dropout(self.dropout)
         self.attention_dropout = keras.layers.Dropout(self.dropout)
@@ -169,7 +218,8 @@ class TransformerBlock(keras.layers.Layer):
         weights `[batch, H, T_q, T_k]`, as batched matmuls.
 
         The key mask enters as an additive bias `[batch, 1, 1, T_k]` (0 or
-        -1e9, whose exp is 0 in float32) and a row with no valid key is zeroed
+        -1e9, whose exp is 0 in float32; with `causal`, plus -1e9 for the keys
+        after the query, `[1, 1, T_q, T_k]`) and a row with no valid key is zeroed
         on the attended values `[batch, T_q, H, d_k]`: no mask select over the
         `[batch, H, T_q, T_k]` scores, the largest tensors of the layer.
         """
@@ -177,11 +227,23 @@ class TransformerBlock(keras.layers.Layer):
         query = heads.query_dense(inputs)  # [batch, T_q, H, d_k]
         key = heads.key_dense(context)
         value = heads.value_dense(context)
+        if self.use_bias:
+            query = query + self.query_bias
+            value = value + self.value_bias
         scale = 1.0 / math.sqrt(query.shape[-1])
         scores = ops.einsum("bqhd,bkhd->bhqk", query * scale, key)
+        bias = None
         if context_mask is not None:
             valid = ops.cast(context_mask, scores.dtype)
-            scores = scores + ((valid - 1.0) * -_MASKED_SCORE)[:, None, None, :]
+            bias = ((valid - 1.0) * -_MASKED_SCORE)[:, None, None, :]
+        if self.causal:
+            ahead = 1.0 - ops.tril(
+                ops.ones((ops.shape(query)[1], ops.shape(key)[1]), scores.dtype)
+            )
+            ahead = (ahead * _MASKED_SCORE)[None, None]
+            bias = ahead if bias is None else bias + ahead
+        if bias is not None:
+            scores = scores + bias
         weights = ops.softmax(scores, axis=-1)
         attended = ops.einsum(
             "bhqk,bkhd->bqhd", self.attention_dropout(weights, training=training), value
@@ -190,7 +252,10 @@ class TransformerBlock(keras.layers.Layer):
             any_valid = ops.max(valid, axis=-1)
             attended = attended * any_valid[:, None, None, None]
             weights = weights * any_valid[:, None, None, None]
-        return heads.output_dense(attended), weights
+        attended = heads.output_dense(attended)
+        if self.use_bias:
+            attended = attended + self.output_bias
+        return attended, weights
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -207,5 +272,9 @@ class TransformerBlock(keras.layers.Layer):
             dropout=self.dropout,
             epsilon=self.epsilon,
             layer_norm=self.layer_norm,
+            causal=self.causal,
+            activation=keras.activations.serialize(self.activation),
+            use_bias=self.use_bias,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
         )
         return config

@@ -212,8 +212,10 @@ def test_s3rec_beauty_full_preset_is_s3rec_full_ranking_protocol(module):
     loop._check_config(config)
     if module is sasrec:  # S3-Rec's SASRec sizes
         assert config.model.embedding_dim == 64 and config.model.num_heads == 2
+        assert config.model.block == "bert" and plain.model.block == "sasrec"
         assert config.train.batch_size == 256
         assert module.get_config("s3rec_beauty").model.embedding_dim == 50
+        assert module.get_config("s3rec_beauty").model.block == "sasrec"
     else:
         assert config.model == plain.model
         assert config.train.batch_size == plain.train.batch_size

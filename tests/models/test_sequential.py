@@ -54,7 +54,10 @@ SMALL = {
 }
 
 
-def _model(cls, **kwargs):
+def _model(case, **kwargs):
+    """The model of a class or of a case `(cls, variant kwargs)` of `CASES`."""
+    cls, variant = case if isinstance(case, tuple) else (case, {})
+    kwargs = {**variant, **kwargs}
     kwargs.setdefault("seed", 3)
     if "dropout" in kwargs:  # every dropout of the model (SHAN has none)
         if cls is NARM:
@@ -82,6 +85,12 @@ def _batch(seed=1, n=BATCH):
 
 
 MODEL_CLASSES = list(SMALL)
+# The cases of the shared model tests: every class at its tiny sizes, and the
+# variants a constructor switch selects (SASRec with S3-Rec's BERT blocks).
+VARIANTS = {"SASRec-bert": (SASRec, {"block": "bert"})}
+CASES = [pytest.param((cls, {}), id=cls.__name__) for cls in MODEL_CLASSES] + [
+    pytest.param(case, id=name) for name, case in VARIANTS.items()
+]
 
 
 def test_registered():
@@ -96,23 +105,23 @@ def test_registered():
         assert issubclass(cls, SequentialRetrievalModel)
 
 
-@pytest.mark.parametrize("cls", MODEL_CLASSES)
-def test_shapes_per_position_in_training_last_position_otherwise(cls):
+@pytest.mark.parametrize("case", CASES)
+def test_shapes_per_position_in_training_last_position_otherwise(case):
     x, _ = _batch()
-    model = _model(cls, per_position=True)
+    model = _model(case, per_position=True)
     last = testing.to_numpy(model(x))
     every = testing.to_numpy(model.encode(x))
     dim = every.shape[-1]
     assert last.shape == (BATCH, dim)
     assert model(x, training=True).shape == (BATCH, LENGTH, dim)
     np.testing.assert_allclose(last, every[:, -1], rtol=1e-5, atol=1e-6)
-    assert _model(cls)(x, training=True).shape == (BATCH, dim)  # per_position off
+    assert _model(case)(x, training=True).shape == (BATCH, dim)  # per_position off
 
 
-@pytest.mark.parametrize("cls", MODEL_CLASSES)
-def test_a_later_position_never_changes_an_earlier_query(cls):
+@pytest.mark.parametrize("case", CASES)
+def test_a_later_position_never_changes_an_earlier_query(case):
     x, _ = _batch()
-    model = _model(cls)
+    model = _model(case)
     before = testing.to_numpy(model.encode(x))
     for t in range(1, LENGTH):
         changed = dict(x, history=x["history"].copy())
@@ -146,10 +155,10 @@ def test_each_position_equals_its_prefix_given_alone(cls):
         )
 
 
-@pytest.mark.parametrize("cls", MODEL_CLASSES)
-def test_padding_codes_and_width_do_not_change_the_queries(cls):
+@pytest.mark.parametrize("case", CASES)
+def test_padding_codes_and_width_do_not_change_the_queries(case):
     x, _ = _batch()
-    model = _model(cls, **({"max_length": LENGTH + 3} if cls is SASRec else {}))
+    model = _model(case, **({"max_length": LENGTH + 3} if case[0] is SASRec else {}))
     queries = testing.to_numpy(model(x))
     noisy = dict(x, history=np.where(x["history_mask"], x["history"], 7))
     np.testing.assert_allclose(
@@ -185,10 +194,10 @@ def _numpy_scores(model, queries, items):
     return scores
 
 
-@pytest.mark.parametrize("cls", MODEL_CLASSES)
-def test_softmax_loss_is_numpy_cross_entropy_over_real_positions(cls):
+@pytest.mark.parametrize("case", CASES)
+def test_softmax_loss_is_numpy_cross_entropy_over_real_positions(case):
     x, y = _batch()
-    model = _model(cls, loss="softmax", per_position=True)
+    model = _model(case, loss="softmax", per_position=True)
     queries = testing.to_numpy(model.encode(x))
     every = np.broadcast_to(np.arange(NUM_ITEMS), queries.shape[:2] + (NUM_ITEMS,))
     logits = _numpy_scores(model, queries, every)
@@ -205,14 +214,15 @@ def test_softmax_loss_is_numpy_cross_entropy_over_real_positions(cls):
     )
 
 
+@pytest.mark.parametrize("block", ["sasrec", "bert"])
 @pytest.mark.parametrize("num_negatives", [1, 3])
 def test_bce_loss_is_numpy_binary_cross_entropy_with_the_drawn_negatives(
-    num_negatives, monkeypatch
+    num_negatives, block, monkeypatch
 ):
     import keras
 
     x, y = _batch()
-    model = _model(SASRec, num_negatives=num_negatives, per_position=True)
+    model = _model(SASRec, num_negatives=num_negatives, per_position=True, block=block)
     drawn = np.random.default_rng(5).integers(
         0, NUM_ITEMS, (BATCH, LENGTH, num_negatives)
     )
@@ -239,6 +249,71 @@ def test_bce_loss_is_numpy_binary_cross_entropy_with_the_drawn_negatives(
     )
 
 
+def test_sasrec_bert_is_s3rec_input_then_bert_layers_without_a_final_norm():
+    """S3-Rec's SASRec (models.py `add_position_embedding`, `finetune`): LN(item +
+    position) with no sqrt(d) scaling, the causal BERT layers, the last layer's
+    output as the query."""
+    from tests.layers.test_transformer_block import _numpy_block
+
+    x, _ = _batch()
+    model = _model(SASRec, block="bert", max_length=LENGTH + 2)
+    model(x)
+    rng = np.random.default_rng(4)
+    for weight in model.input_norm.weights:  # not at gamma 1, beta 0
+        weight.assign(rng.normal(0.5, 0.3, weight.shape).astype(np.float32))
+    mask = x["history_mask"]
+    table = testing.to_numpy(model.item_embeddings).astype(np.float64)
+    positions = testing.to_numpy(model.position_embeddings)[2:]  # the last LENGTH
+    e = table[x["history"]] + positions[None]
+    gamma, beta = (testing.to_numpy(w) for w in model.input_norm.weights)
+    e = (e - e.mean(-1, keepdims=True)) / np.sqrt(e.var(-1, keepdims=True) + 1e-12)
+    h = (gamma * e + beta) * mask[..., None]
+    for block in model.blocks:
+        assert block.causal and block.use_bias and block.epsilon == 1e-12
+        h, _ = _numpy_block(block, h, mask=mask, causal=True, gelu=True)
+    np.testing.assert_allclose(
+        testing.to_numpy(model.encode(x)), h, rtol=1e-4, atol=2e-5
+    )
+    assert not hasattr(model, "output_norm")
+    # N(0, 0.02) tables (S3-Rec's init_weights), Glorot for the SASRec block.
+    assert abs(table.std() - 0.02) < 0.005
+    default = _model(SASRec)
+    assert testing.to_numpy(default.item_embeddings).std() > 0.1
+
+
+def test_sasrec_default_block_keeps_its_weight_paths():
+    """Checkpoints of the SASRec block from before `block` existed still load."""
+    x, _ = _batch()
+    model = _model(SASRec, num_blocks=1)
+    model(x)
+    block = [
+        f"block_0/{name}"
+        for name in (
+            "attention_norm/gamma",
+            "attention_norm/beta",
+            "query/kernel",
+            "query/bias",
+            "key/kernel",
+            "value/kernel",
+            "value/bias",
+            "feed_forward_norm/gamma",
+            "feed_forward_norm/beta",
+            "inner/kernel",
+            "inner/bias",
+            "outer/kernel",
+            "outer/bias",
+        )
+    ]
+    # Below the model's own name (sas_rec, sas_rec_1, ... in one session).
+    assert [w.path.split("/", 1)[1] for w in model.weights] == [
+        "item_embeddings",
+        "position_embeddings",
+        *block,
+        "output_norm/gamma",
+        "output_norm/beta",
+    ]
+
+
 def test_sampled_softmax_of_every_item_equals_the_full_softmax():
     x, y = _batch()
     kwargs = dict(per_position=True, num_negatives=NUM_ITEMS)
@@ -255,12 +330,12 @@ def test_sampled_softmax_of_every_item_equals_the_full_softmax():
     )
 
 
-@pytest.mark.parametrize("cls", MODEL_CLASSES)
+@pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("loss", ["bce", "softmax", "sampled_softmax"])
-def test_every_variable_gets_a_gradient(cls, loss):
+def test_every_variable_gets_a_gradient(case, loss):
     x, y = _batch()
-    model = _model(cls, loss=loss, num_negatives=5, per_position=True)
-    if cls is NARM:
+    model = _model(case, loss=loss, num_negatives=5, per_position=True)
+    if case[0] is NARM:
         # At initialisation sigma(A_1 h_t + A_2 h_j) is nearly linear, where A_1 h_t,
         # common to every j, cancels in the softmax (a gradient ~1e-7): larger
         # attention weights leave the linear range.
@@ -268,24 +343,33 @@ def test_every_variable_gets_a_gradient(cls, loss):
         rng = np.random.default_rng(0)
         for weight in model.attention.weights:
             weight.assign(rng.normal(0, 2.0, weight.shape).astype("float32"))
+    if case[1].get("block") == "bert":
+        # At BERT's N(0, 0.02) initialisation the attention scores barely
+        # differ, and some query / key gradients fall below NUMERICALLY_ZERO
+        # (seen on this batch); kernels of std 0.3 give them a visible size.
+        model(x)
+        rng = np.random.default_rng(0)
+        for weight in model.trainable_weights:
+            if "attention/" in weight.path:
+                weight.assign(rng.normal(0, 0.3, weight.shape).astype("float32"))
     testing.assert_model_gradients(model, x, y)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cls", MODEL_CLASSES)
-def test_overfits_one_batch(cls):
+@pytest.mark.parametrize("case", CASES)
+def test_overfits_one_batch(case):
     x, y = _batch()
-    model = _model(cls, loss="softmax", per_position=True, dropout=0.0)
+    model = _model(case, loss="softmax", per_position=True, dropout=0.0)
     before = float(testing.to_numpy(testing.model_loss(model, x, y, training=False)))
     after = testing.fit_one_batch(model, x, y, steps=150, learning_rate=0.05)
     assert after < 0.2 * before, (before, after)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cls", MODEL_CLASSES)
-def test_save_reload_and_config_round_trip(cls, tmp_path):
+@pytest.mark.parametrize("case", CASES)
+def test_save_reload_and_config_round_trip(case, tmp_path):
     x, y = _batch()
-    model = _model(cls, per_position=True, loss="sampled_softmax", num_negatives=4)
+    model = _model(case, per_position=True, loss="sampled_softmax", num_negatives=4)
     testing.assert_one_train_step(model, x, y)
     testing.assert_config_round_trip(model, x)
     testing.assert_save_reload(model, x, tmp_path)
@@ -298,6 +382,8 @@ def test_bad_arguments_raise():
         _model(GRU4Rec, num_negatives=0)
     with pytest.raises(ValueError, match="num_items"):
         SASRec(1)
+    with pytest.raises(ValueError, match="`block`"):
+        _model(SASRec, block="gpt")
     with pytest.raises(ValueError, match="max_length"):
         _model(SASRec, max_length=3)(_batch()[0])
     with pytest.raises(ValueError, match="window"):
@@ -352,12 +438,14 @@ def test_training_batches_are_cut_to_their_columns_for_padding_invariant_models(
     np.testing.assert_array_equal(targets, y[:, cut:])
 
 
-@pytest.mark.parametrize("cls", MODEL_CLASSES)
-def test_predicted_queries_do_not_depend_on_the_length_sorted_batches(cls, monkeypatch):
+@pytest.mark.parametrize("case", CASES)
+def test_predicted_queries_do_not_depend_on_the_length_sorted_batches(
+    case, monkeypatch
+):
     from recsys_tf.training import evaluation
 
     x, _ = _batch(n=11)
-    model = _model(cls)
+    model = _model(case)
     expected = testing.to_numpy(model(x))
     monkeypatch.setattr(evaluation, "SORTED_BATCH", 3)
     np.testing.assert_allclose(
@@ -466,10 +554,10 @@ def test_binn_bad_arguments_raise():
         _binn(num_behaviours=-1)
 
 
-@pytest.mark.parametrize("cls", MODEL_CLASSES)
-def test_a_size_below_one_is_refused_with_every_size_named(cls):
+@pytest.mark.parametrize("case", CASES)
+def test_a_size_below_one_is_refused_with_every_size_named(case):
     with pytest.raises(
         ValueError,
         match=r"`embedding_dim`.* must be >= 1\. Received: .*embedding_dim=0",
     ):
-        _model(cls, embedding_dim=0)
+        _model(case, embedding_dim=0)
