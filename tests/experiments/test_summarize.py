@@ -397,26 +397,13 @@ def test_collect_names_folders_by_run_and_marks_subsampled_rows(tmp_path):
 
 def test_render_bench():
     assert "make bench" in summarize.render_bench({})
-    run = {
-        "model": "wide_deep",
-        "examples_per_second": 2000.0,
-        "examples_per_second_per_epoch": [1000.0, 2000.0, 3000.0],
-        "target_examples_per_second": 1500,
-        "test_auc": 0.75,
-        "input_pipeline_share": 0.1,
-        "dense_flops_ratio_to_matmul": 0.2,
-    }
+    training = _bench_training()
+    training["runs"][0].update(
+        examples_per_second_per_epoch=[1000.0, 2000.0, 3000.0],
+        target_examples_per_second=1500,
+    )
     bench = {
-        "training": {
-            "runs": [run],
-            "machine": "m",
-            "tensorflow": "t",
-            "keras": "k",
-            "jit_compile": "auto",
-            "rows": 10,
-            "batch_size": 2,
-            "matmul_flops_per_second": 1e9,
-        },
+        "training": training,
         "data": [
             {
                 "size": "tiny",
