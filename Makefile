@@ -190,7 +190,7 @@ reproduce-mfmlp-analyses: $(DATA)/events.parquet
 # to every run. Runs <config>_table1_<dataset>.
 DUMN_MODELS ?= dumn wide_deep pnn deepfm autoint din dsin dfn dien dmt
 DUMN_SIZE ?= compact
-DUMN_EPOCHS ?= 10
+DUMN_EPOCHS ?= 20
 DUMN_FLAGS ?=
 DATASET ?= synthetic
 reproduce-dumn: data/synthetic_$(DUMN_SIZE)/events.parquet

@@ -58,7 +58,7 @@ def test_dfn_on_data_without_dislike_names_it_and_the_switch_turns_it_off():
 def test_every_dumn_preset_builds_its_model(preset):
     config = dumn.get_config(preset)
     assert config.name == ("dumn" if preset is None else f"dumn_{preset}")
-    assert config.model.name == "dumn" and config.train.learning_rate == 5e-3
+    assert config.model.name == "dumn" and config.train.learning_rate == 1e-3
     CTRSequence().check_config(config)
     # The task the builder gives for this data config (its sequence types).
     task = testing.FakeSequenceCTRTask(
