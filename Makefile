@@ -273,10 +273,13 @@ describe-data: $(DATA)/events.parquet
 # Grid search chosen on validation, test read for the winner only (experiments/sweep.py), e.g.
 #   make sweep CONFIG=dcn PRESET=autodenoise_ml1m GRID="train.learning_rate=1e-3,3e-3 model.l2=0,1e-6"
 # writes $(RUNS)/sweeps/<config>[_<preset>]/sweep.json and prints the chosen config lines.
+# SWEEP_SEEDS=0,1,2 runs every point at each seed and selects on the mean; SWEEP_FLAGS adds
+# flags (e.g. --metric=hr@10 --config.data.path=data/synthetic_small).
 .PHONY: sweep
 sweep: $(STAMP)
 	$(PY) -m experiments.sweep --config=experiments/configs/$(CONFIG).py$(if $(PRESET),:$(PRESET)) \
-	  $(foreach g,$(GRID),--grid=$(g)) --workdir=$(RUNS)/sweeps/$(CONFIG)$(if $(PRESET),_$(PRESET))
+	  $(foreach g,$(GRID),--grid=$(g)) $(if $(SWEEP_SEEDS),--seeds=$(SWEEP_SEEDS)) $(SWEEP_FLAGS) \
+	  --workdir=$(RUNS)/sweeps/$(CONFIG)$(if $(PRESET),_$(PRESET))
 
 summarize: $(STAMP)
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from experiments import sweep
@@ -134,6 +135,58 @@ def test_sweep_selects_on_validation_and_reads_test_once(
             (tmp_path / trial["name"] / "checkpoints" / "state.json").read_text()
         )
         assert len(state["history"]) == 1
+
+
+def test_seeded_sweep_selects_on_the_mean_over_seeds(data_root, tmp_path):
+    config = _tiny_config(data_root)
+    grid = sweep.parse_grid(GRID, config)
+    result = sweep.run_sweep(config, grid, str(tmp_path), metric="auc", seeds=["0", 1])
+
+    def saved(name, seed, what="results.json"):
+        return json.loads((tmp_path / name / f"seed{seed}" / what).read_text())
+
+    assert result["seeds"] == [0, 1]
+    means = []
+    for trial in result["trials"]:
+        per_seed = [saved(trial["name"], k)["validation"]["auc"] for k in (0, 1)]
+        assert len(set(per_seed)) == 2, per_seed  # the seeds differ
+        assert [s["seed"] for s in trial["seeds"]] == [0, 1]
+        assert [s["validation"]["auc"] for s in trial["seeds"]] == per_seed
+        assert trial["score"] == pytest.approx(np.mean(per_seed))
+        assert trial["validation"]["auc"] == pytest.approx(np.mean(per_seed))
+        assert trial["score_std"] == pytest.approx(np.std(per_seed, ddof=1))
+        assert [saved(trial["name"], k, "config.json")["seed"] for k in (0, 1)] == [
+            0,
+            1,
+        ]
+        means.append(np.mean(per_seed))
+    chosen = result["chosen"]
+    assert chosen["name"] == result["trials"][int(np.argmax(means))]["name"]
+    # Test read for every seed of the chosen point only; its mean is reported.
+    for trial in result["trials"]:
+        for k in (0, 1):
+            assert ("test" in saved(trial["name"], k)) == (
+                trial["name"] == chosen["name"]
+            )
+    tests = [saved(chosen["name"], k)["test"]["auc"] for k in (0, 1)]
+    assert [s["test"]["auc"] for s in chosen["seeds"]] == pytest.approx(tests)
+    assert chosen["test"]["auc"] == pytest.approx(np.mean(tests))
+    on_disk = json.loads((tmp_path / "sweep.json").read_text())
+    assert on_disk["chosen"]["test"] == pytest.approx(chosen["test"])
+
+
+@pytest.mark.parametrize(
+    "seeds, reason",
+    [
+        (["0", "x"], "non-negative integers"),
+        (["-1"], "non-negative"),
+        ([1, "1"], "twice"),
+    ],
+)
+def test_bad_seeds_error_naming_them(seeds, reason):
+    assert sweep.parse_seeds(["2", 0]) == [2, 0]
+    with pytest.raises(ValueError, match=f"--seeds.*{reason}"):
+        sweep.parse_seeds(seeds)
 
 
 @pytest.mark.slow
