@@ -218,18 +218,32 @@ def run_sweep(
         strategy,
         evaluate_test=True,
     )
-    sweep = {
-        "config": config.name,
-        "metric": metric,
-        "mode": mode,
-        "grid": {key: values for key, values in grid},
-        "trials": trials,
-        "chosen": {
+    return _save(
+        workdir,
+        config,
+        metric,
+        mode,
+        grid,
+        trials,
+        {
             "name": chosen["name"],
             "overrides": chosen["overrides"],
             "validation": final["validation"],
             "test": final["test"],
         },
+    )
+
+
+def _save(workdir, config, metric, mode, grid, trials, chosen, **extra) -> dict:
+    """Writes and returns sweep.json's content (`extra` before the trials)."""
+    sweep = {
+        "config": config.name,
+        "metric": metric,
+        "mode": mode,
+        "grid": {key: values for key, values in grid},
+        **extra,
+        "trials": trials,
+        "chosen": chosen,
     }
     os.makedirs(workdir, exist_ok=True)
     cb.write_json_atomic(os.path.join(workdir, SWEEP_FILE), sweep)
@@ -284,14 +298,14 @@ def _run_seeded_sweep(config, grid, workdir, metric, mode, strategy, seeds):
     final = _run_seeds(
         configs[best], os.path.join(workdir, chosen["name"]), seeds, strategy, True
     )
-    sweep = {
-        "config": config.name,
-        "metric": metric,
-        "mode": mode,
-        "grid": {key: values for key, values in grid},
-        "seeds": seeds,
-        "trials": trials,
-        "chosen": {
+    return _save(
+        workdir,
+        config,
+        metric,
+        mode,
+        grid,
+        trials,
+        {
             "name": chosen["name"],
             "overrides": chosen["overrides"],
             "validation": _mean_metrics([r["validation"] for _, r in final]),
@@ -301,10 +315,8 @@ def _run_seeded_sweep(config, grid, workdir, metric, mode, strategy, seeds):
                 for seed, r in final
             ],
         },
-    }
-    os.makedirs(workdir, exist_ok=True)
-    cb.write_json_atomic(os.path.join(workdir, SWEEP_FILE), sweep)
-    return sweep
+        seeds=seeds,
+    )
 
 
 def config_lines(overrides: dict) -> list[str]:
