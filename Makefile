@@ -245,19 +245,22 @@ reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
 # earlier items excluded, selection on NDCG@20; runs <model>_full_amazon_beauty), then ML-1M
 # users 1-2999 under the full-ranking protocol (runs <model>_loo_ml1m: leave-one-out, not
 # the foundation's time split of <model>_ml1m). README tables sequential_beauty_sampled / _full / _ml1m.
+# SEQ_FLAGS adds flags to every run, e.g. --config.train.bucket_batches=50 (rows of similar
+# lengths batched together: about 3x fewer CPU seconds a step for the attention models).
 SEQ_MODELS ?= sasrec gru4rec caser narm shan hpmn binn sdm popularity
+SEQ_FLAGS ?=
 reproduce-sequential: $(STAMP)
 	@for model in $(SEQ_MODELS); do for seed in $(SEEDS); do \
 	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty \
-	    --config.seed=$$seed --config.train.verbose=2 \
+	    --config.seed=$$seed --config.train.verbose=2 $(SEQ_FLAGS) \
 	    --workdir=$(RUNS)/$${model}_amazon_beauty/seed$$seed || exit 1; \
 	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty_full \
 	    --config.name=$${model}_full \
-	    --config.seed=$$seed --config.train.verbose=2 \
+	    --config.seed=$$seed --config.train.verbose=2 $(SEQ_FLAGS) \
 	    --workdir=$(RUNS)/$${model}_full_amazon_beauty/seed$$seed || exit 1; \
 	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty_full \
 	    --config.data.name=ml1m --config.name=$${model}_loo \
-	    --config.seed=$$seed --config.train.verbose=2 \
+	    --config.seed=$$seed --config.train.verbose=2 $(SEQ_FLAGS) \
 	    --workdir=$(RUNS)/$${model}_loo_ml1m/seed$$seed || exit 1; \
 	done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
