@@ -218,24 +218,14 @@ def run_sweep(
         strategy,
         evaluate_test=True,
     )
-    return _save(
-        workdir,
-        config,
-        metric,
-        mode,
-        grid,
-        trials,
-        {
-            "name": chosen["name"],
-            "overrides": chosen["overrides"],
-            "validation": final["validation"],
-            "test": final["test"],
-        },
-    )
+    outcome = {"validation": final["validation"], "test": final["test"]}
+    return _save(workdir, config, (metric, mode), grid, trials, chosen, outcome)
 
 
-def _save(workdir, config, metric, mode, grid, trials, chosen, **extra) -> dict:
-    """Writes and returns sweep.json's content (`extra` before the trials)."""
+def _save(workdir, config, target, grid, trials, chosen, outcome, **extra) -> dict:
+    """Writes and returns sweep.json's content: `target` is (metric, mode), `chosen`
+    the selected trial, `outcome` its final scores; `extra` goes before the trials."""
+    metric, mode = target
     sweep = {
         "config": config.name,
         "metric": metric,
@@ -243,7 +233,7 @@ def _save(workdir, config, metric, mode, grid, trials, chosen, **extra) -> dict:
         "grid": {key: values for key, values in grid},
         **extra,
         "trials": trials,
-        "chosen": chosen,
+        "chosen": {"name": chosen["name"], "overrides": chosen["overrides"], **outcome},
     }
     os.makedirs(workdir, exist_ok=True)
     cb.write_json_atomic(os.path.join(workdir, SWEEP_FILE), sweep)
@@ -298,25 +288,16 @@ def _run_seeded_sweep(config, grid, workdir, metric, mode, strategy, seeds):
     final = _run_seeds(
         configs[best], os.path.join(workdir, chosen["name"]), seeds, strategy, True
     )
-    return _save(
-        workdir,
-        config,
-        metric,
-        mode,
-        grid,
-        trials,
-        {
-            "name": chosen["name"],
-            "overrides": chosen["overrides"],
-            "validation": _mean_metrics([r["validation"] for _, r in final]),
-            "test": _mean_metrics([r["test"] for _, r in final]),
-            "seeds": [
-                {"seed": seed, "validation": r["validation"], "test": r["test"]}
-                for seed, r in final
-            ],
-        },
-        seeds=seeds,
-    )
+    outcome = {
+        "validation": _mean_metrics([r["validation"] for _, r in final]),
+        "test": _mean_metrics([r["test"] for _, r in final]),
+        "seeds": [
+            {"seed": seed, "validation": r["validation"], "test": r["test"]}
+            for seed, r in final
+        ],
+    }
+    target = (metric, mode)
+    return _save(workdir, config, target, grid, trials, chosen, outcome, seeds=seeds)
 
 
 def config_lines(overrides: dict) -> list[str]:
