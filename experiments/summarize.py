@@ -364,9 +364,10 @@ def plot_curves(
     title: str = "",
 ) -> bool:
     """Draws the validation `metric` per epoch of each run (`curves`: label ->
-    experiment; the mean over the seeds that reached an epoch) into the PNG `path`
-    from the results files' `history`. Returns False (and draws nothing) when no
-    run has a history."""
+    experiment) into the PNG `path` from the results files' `history`: the mean
+    over the seeds, solid while every seed is still training, dotted after the
+    first seed stopped early (the mean over the seeds that reached the epoch).
+    Returns False (and draws nothing) when no run has a history."""
     lines = {}
     for label, experiment in curves.items():
         per_epoch: dict[int, list[float]] = {}
@@ -381,6 +382,7 @@ def plot_curves(
             lines[f"{label} ({seeds} seed{'s' * (seeds > 1)})"] = (
                 epochs,
                 [float(np.mean(per_epoch[e])) for e in epochs],
+                sum(len(per_epoch[e]) == seeds for e in epochs),  # all-seed epochs
             )
     if not lines:
         return False
@@ -390,11 +392,19 @@ def plot_curves(
     from matplotlib import pyplot
 
     figure, axes = pyplot.subplots(figsize=(6, 4))
-    for label, (epochs, values) in lines.items():
-        axes.plot(epochs, values, marker=".", label=label)
+    for label, (epochs, values, full) in lines.items():
+        (line,) = axes.plot(epochs[:full], values[:full], marker=".", label=label)
+        if full < len(epochs):
+            axes.plot(
+                epochs[max(full - 1, 0) :],
+                values[max(full - 1, 0) :],
+                marker=".",
+                linestyle=":",
+                color=line.get_color(),
+            )
     axes.set_xlabel("epoch")
     axes.set_ylabel(f"validation {metric}")
-    axes.set_title(title)
+    axes.set_title(f"{title}\n(mean over seeds; dotted: after a seed stopped early)")
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()

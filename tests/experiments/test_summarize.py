@@ -1,6 +1,7 @@
 """Tests of the README table generator."""
 
 import json
+import types
 
 import numpy as np
 import pytest
@@ -785,7 +786,9 @@ def test_plot_curves_averages_the_seeds_per_epoch(tmp_path, monkeypatch):
     from matplotlib.axes import Axes
 
     def plot(self, x, y, **kwargs):
-        drawn[kwargs["label"]] = (list(x), list(y))
+        label = kwargs.get("label") or f"{len(drawn)} {kwargs['linestyle']}"
+        drawn[label] = (list(x), list(y))
+        return (types.SimpleNamespace(get_color=lambda: "C0"),)
 
     monkeypatch.setattr(Axes, "plot", plot)
     results = {
@@ -796,6 +799,10 @@ def test_plot_curves_averages_the_seeds_per_epoch(tmp_path, monkeypatch):
         ]
     }
     assert summarize.plot_curves(results, {"A": "a"}, str(tmp_path / "a.png"))
+    # Solid while both seeds train, dotted from the last common epoch on.
     epochs, values = drawn["A (2 seeds)"]
-    assert epochs == [1, 2, 3]
-    np.testing.assert_allclose(values, [(0.1 + 0.3) / 2, (0.2 + 0.6) / 2, 0.3])
+    assert epochs == [1, 2]
+    np.testing.assert_allclose(values, [(0.1 + 0.3) / 2, (0.2 + 0.6) / 2])
+    epochs, values = drawn["1 :"]
+    assert epochs == [2, 3]
+    np.testing.assert_allclose(values, [(0.2 + 0.6) / 2, 0.3])
