@@ -687,12 +687,16 @@ DATASETS = ("ml1m", "ml1m_all", "kuairand", "taobao_userbehavior", "synthetic_sm
 # The config parts a collected run folder must share across its seeds: a row
 # averages its seeds, so they must be the same experiment on the same data.
 PROTOCOL_KEYS = ("task", "data", "eval", "model.name")
+# Settings under those keys that cannot change a run's numbers: where the files
+# are read from and how many rows an evaluation step takes.
+NOT_PROTOCOL = ("eval.batch_size", "data.root", "data.source_root")
 
 
 def protocol_differences(collected: dict, new: dict) -> list[str]:
     """The `PROTOCOL_KEYS` settings two run configs both have and disagree on
     ("data.split: 'time' vs 'leave_one_out'"); a key only one has (a setting added
-    later, at its default) is not a difference."""
+    later, at its default) is not a difference, nor are the `NOT_PROTOCOL`
+    settings (an evaluation batch size changed by a later default)."""
     from recsys_tf.training.loop import flatten_config
 
     old, fresh = flatten_config(collected), flatten_config(new)
@@ -700,6 +704,7 @@ def protocol_differences(collected: dict, new: dict) -> list[str]:
         f"{key}: {old[key]!r} vs {fresh[key]!r}"
         for key in sorted(set(old) & set(fresh))
         if any(key == p or key.startswith(p + ".") for p in PROTOCOL_KEYS)
+        and key not in NOT_PROTOCOL
         and old[key] != fresh[key]
     ]
 

@@ -172,6 +172,12 @@ def test_collect_refuses_to_mix_two_protocols_under_one_run_name(tmp_path):
         )
         == []
     )  # hyper-parameters are not the protocol
+    # Nor is the evaluation batch size (a later default changed it) or where the
+    # files are read from; the evaluation's negatives are.
+    assert summarize.protocol_differences(
+        {"eval": {"batch_size": 8192, "num_negatives": 99}, "data": {"root": "a"}},
+        {"eval": {"batch_size": 65536, "num_negatives": 100}, "data": {"root": "b"}},
+    ) == ["eval.num_negatives: 99 vs 100"]
 
 
 def test_paper_on_other_data_gets_its_name_and_no_delta(tmp_path):
