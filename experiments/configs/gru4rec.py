@@ -15,7 +15,12 @@ epochs with early stopping on validation (patience 20).
 Expected time on a 2-core CPU shared with other jobs: 30-200 s per epoch on Beauty
 (measured: 53 epochs, early stopped at best epoch 43, 2,235 s of training, 530
 sequences/s; seed 0 test HR@10 0.4228, NDCG@10 0.2758 sampled; the same checkpoint
-under full ranking HR@10 0.0532, NDCG@10 0.0290).
+under full ranking HR@10 0.0532, NDCG@10 0.0290). Rerun 2026-12-04 (AMD EPYC, 2 cores,
+make reproduce-sequential's commands, seed 0): 99 negatives, best epoch 43 of 63, 884 s,
+test HR@10 0.4236, NDCG@10 0.2773; full ranking (preset s3rec_beauty_full), best 59 of
+69, 924 s, test 0.0550 / 0.0308. With --config.train.bucket_batches=50 the same seed
+fell to 0.3971 / 0.2570 and 0.0481 / 0.0269 (validation HR@10 0.4454 vs 0.4732): do
+not bucket GRU4Rec.
 """
 
 from experiments.configs import common
