@@ -219,13 +219,12 @@ def run_sweep(
         evaluate_test=True,
     )
     outcome = {"validation": final["validation"], "test": final["test"]}
-    return _save(workdir, config, (metric, mode), grid, trials, chosen, outcome)
+    return _save(workdir, config, metric, mode, grid, trials, chosen, outcome)
 
 
-def _save(workdir, config, target, grid, trials, chosen, outcome, **extra) -> dict:
-    """Writes and returns sweep.json's content: `target` is (metric, mode), `chosen`
-    the selected trial, `outcome` its final scores; `extra` goes before the trials."""
-    metric, mode = target
+def _save(workdir, config, metric, mode, grid, trials, chosen, outcome, **extra):
+    """Writes and returns sweep.json's content: `chosen` is the selected trial,
+    `outcome` its final scores; `extra` goes before the trials."""
     sweep = {
         "config": config.name,
         "metric": metric,
@@ -296,8 +295,9 @@ def _run_seeded_sweep(config, grid, workdir, metric, mode, strategy, seeds):
             for seed, r in final
         ],
     }
-    target = (metric, mode)
-    return _save(workdir, config, target, grid, trials, chosen, outcome, seeds=seeds)
+    return _save(
+        workdir, config, metric, mode, grid, trials, chosen, outcome, seeds=seeds
+    )
 
 
 def config_lines(overrides: dict) -> list[str]:
