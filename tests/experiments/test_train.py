@@ -76,7 +76,31 @@ def test_config_loads_and_model_is_registered(path):
     assert config.data.max_eval_examples == 0
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+# End-to-end runs of 15-70 s each on 2 cores (`make test-slow` runs them): their
+# models have unit tests of their own, and their tasks are run end to end here by
+# din.py and dumn.py (behaviour sequences) and sasrec.py / gru4rec.py (per position).
+SLOW_END_TO_END = (
+    "autoint_umn.py",
+    "binn.py",
+    "dfn.py",
+    "dien.py",
+    "dmt.py",
+    "dsin.py",
+    "hpmn.py",
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(
+            p,
+            marks=[pytest.mark.slow] if os.path.basename(p) in SLOW_END_TO_END else [],
+        )
+        for p in CONFIGS
+    ],
+    ids=os.path.basename,
+)
 def test_every_config_trains_end_to_end(path, data_root, tmp_path):
     config = _config(path, data_root)
     results = loop.run(config, str(tmp_path))

@@ -126,8 +126,10 @@ CASES = (
 
 
 # HPMN and BINN unroll their recurrences over the sequence: XLA compiles for
-# minutes on 2 cores (`make test-slow` runs them).
-SLOW = ("hpmn", "binn")
+# minutes on 2 cores; SDM (LSTM + two attentions) and Caser (a convolution per
+# height) compile for 15-30 s. `make test-slow` runs them; SASRec and GRU4Rec
+# keep the sequential retrieval models' XLA path in `make test`.
+SLOW = ("hpmn", "binn", "sdm", "caser")
 
 
 @pytest.mark.parametrize(
