@@ -681,6 +681,14 @@ def bench_sequences(names, lengths, rows, epochs, seed, repeats) -> dict:
     }
 
 
+_ONLY_SEQUENCE = flags.DEFINE_bool(
+    "only_sequence",
+    False,
+    "Run only the behaviour-sequence rows (--sequence_models); the other sections "
+    "of --output are kept.",
+)
+
+
 _DATA_SIZES = flags.DEFINE_list(
     "data_sizes",
     ["small", "large"],
@@ -1012,6 +1020,8 @@ def main(argv):
         loop.jit_compile_setting(_JIT.value, "--jit_compile")
     except ConfigError as error:
         raise app.UsageError(str(error)) from error
+    if _ONLY_SEQUENCE.value and not _SEQUENCE_MODELS.value:
+        raise app.UsageError("--only_sequence needs --sequence_models")
     sections = {}
     if _SEQUENCE_MODELS.value:
         sections["sequence"] = bench_sequences(
@@ -1023,6 +1033,8 @@ def main(argv):
             _REPEATS.value,
         )
         _write(sections)
+        if _ONLY_SEQUENCE.value:
+            return
     unknown = sorted(set(_MODELS.value) - set(known))
     if unknown:
         raise app.UsageError(f"--models: unknown {unknown}; known: {known}")

@@ -1,5 +1,7 @@
 """`make bench` (experiments/bench.py) on tiny sizes: the code paths, not speeds."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -196,3 +198,18 @@ def _training(runs, repeats):
         "latency_calls": 3,
         "latency_warmup": 1,
     }
+
+
+def test_only_sequence_needs_sequence_models_and_keeps_other_sections(
+    tiny_flags, tmp_path
+):
+    from absl import app
+
+    output = tmp_path / "bench.json"
+    output.write_text(json.dumps({"training": {"runs": []}}))
+    with flagsaver.flagsaver(
+        only_sequence=True, sequence_models=[], output=str(output)
+    ):
+        with pytest.raises(app.UsageError, match="--only_sequence needs"):
+            bench.main([])
+    assert json.loads(output.read_text()) == {"training": {"runs": []}}
