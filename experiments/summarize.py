@@ -1250,11 +1250,14 @@ def _sequence_lines(sequence) -> list[str]:
     lines += [
         "",
         "Behaviour-sequence rows (issues 19 and 21), measured by `python -m "
-        f"experiments.bench --sequence_models=...` on {sequence['machine']}: each "
+        "experiments.bench --only_sequence --sequence_rows="
+        f"{sequence['rows']} --sequence_epochs={sequence['epochs']} --repeats="
+        f"{sequence['repeats']}` on {sequence['machine']}: each "
         "model as its experiments/configs file builds it (Wide&Deep on the plain CTR "
         f"task), on {sequence['data_path']} through the trainer's input pipeline, "
         f"{sequence['rows']:,} training rows per epoch in the config's batch size, "
-        f"{sequence['epochs']} epochs, {sequence['repeats']} runs per row (a fresh "
+        f"{sequence['epochs']} epochs, {sequence['repeats']} "
+        f"run{'s' if sequence['repeats'] != 1 else ''} per row (a fresh "
         f"model each), optimizer {sequence['optimizer']}, jit_compile="
         f"{sequence['jit_compile']}; examples/s and overhead as above; input "
         "pipeline share: the same batches drawn from the dataset alone, over the "

@@ -647,7 +647,8 @@ def test_render_bench_sequence_rows():
         "| 12.2 | 500 | 25% |",
         "",
         "Behaviour-sequence rows (issues 19 and 21), measured by `python -m "
-        "experiments.bench --sequence_models=...` on m2: each model as its "
+        "experiments.bench --only_sequence --sequence_rows=102400 "
+        "--sequence_epochs=3 --repeats=3` on m2: each model as its "
         "experiments/configs file builds it (Wide&Deep on the plain CTR task), on "
         "synthetic (small) through the trainer's input pipeline, 102,400 training "
         "rows per epoch in the config's batch size, 3 epochs, 3 runs per row (a "
@@ -655,6 +656,25 @@ def test_render_bench_sequence_rows():
         "overhead as above; input pipeline share: the same batches drawn from the "
         "dataset alone, over the step time.",
     ]
+
+
+def test_render_bench_sequence_rows_of_one_run():
+    bench = {
+        "training": _bench_training(),
+        "sequence": {
+            "machine": "m2",
+            "data_path": "synthetic (small)",
+            "jit_compile": "auto",
+            "optimizer": "adam",
+            "repeats": 1,
+            "epochs": 3,
+            "rows": 51_200,
+            "runs": [_sequence_run("din", "ctr_sequence", 50, 2048.0, 0.25)],
+        },
+    }
+    text = summarize.render_bench(bench)
+    assert "--sequence_rows=51200 --sequence_epochs=3 --repeats=1`" in text
+    assert "3 epochs, 1 run per row (a fresh model each)" in text
 
 
 def _task_build_run(source, simulator, events, parts, seconds, peaks, load):
