@@ -614,23 +614,31 @@ def _sequence_run(config, task, length, examples_per_second, share):
     }
 
 
+def _sequence_section(repeats, rows, runs):
+    return {
+        "machine": "m2",
+        "data_path": "synthetic (small)",
+        "jit_compile": "auto",
+        "optimizer": "adam",
+        "repeats": repeats,
+        "epochs": 3,
+        "rows": rows,
+        "runs": runs,
+    }
+
+
 def test_render_bench_sequence_rows():
     without = summarize.render_bench({"training": _bench_training()}).splitlines()
     bench = {
         "training": _bench_training(),
-        "sequence": {
-            "machine": "m2",
-            "data_path": "synthetic (small)",
-            "jit_compile": "auto",
-            "optimizer": "adam",
-            "repeats": 3,
-            "epochs": 3,
-            "rows": 102_400,
-            "runs": [
+        "sequence": _sequence_section(
+            3,
+            102_400,
+            [
                 _sequence_run("wide_deep", "ctr", None, 51_200.0, 0.02),
                 _sequence_run("din", "ctr_sequence", 100, 2048.0, 0.25),
             ],
-        },
+        ),
     }
     lines = summarize.render_bench(bench).splitlines()
     # The earlier tables are unchanged; the sequence rows follow the latency line.
@@ -661,16 +669,9 @@ def test_render_bench_sequence_rows():
 def test_render_bench_sequence_rows_of_one_run():
     bench = {
         "training": _bench_training(),
-        "sequence": {
-            "machine": "m2",
-            "data_path": "synthetic (small)",
-            "jit_compile": "auto",
-            "optimizer": "adam",
-            "repeats": 1,
-            "epochs": 3,
-            "rows": 51_200,
-            "runs": [_sequence_run("din", "ctr_sequence", 50, 2048.0, 0.25)],
-        },
+        "sequence": _sequence_section(
+            1, 51_200, [_sequence_run("din", "ctr_sequence", 50, 2048.0, 0.25)]
+        ),
     }
     text = summarize.render_bench(bench)
     assert "--sequence_rows=51200 --sequence_epochs=3 --repeats=1`" in text
