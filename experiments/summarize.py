@@ -1139,7 +1139,10 @@ def measured_on(runs: list[dict]) -> str:
     order = sorted(counts, key=lambda name: (-counts[name], name))
     if len(order) == 1:
         return f"Measured on {order[0]}"
-    parts = [f"{name} ({counts[name]} runs)" for name in order]
+    parts = [
+        f"{name} ({counts[name]} run{'s' if counts[name] != 1 else ''})"
+        for name in order
+    ]
     return "Measured on " + ", ".join(parts[:-1]) + " and " + parts[-1]
 
 

@@ -141,7 +141,7 @@ def test_footer_names_the_machines_the_runs_recorded(tmp_path):
     assert footer("base") == "Measured on CPU A, 2 cores, no GPU."
     assert footer("base", "other", "old").startswith(
         "Measured on CPU A, 2 cores, no GPU (2 runs), CPU B, 8 cores, 1 GPU(s) "
-        "(1 runs) and machine not recorded (1 runs)."
+        "(1 run) and machine not recorded (1 run)."
     )
 
 
