@@ -1139,11 +1139,13 @@ def measured_on(runs: list[dict]) -> str:
     order = sorted(counts, key=lambda name: (-counts[name], name))
     if len(order) == 1:
         return f"Measured on {order[0]}"
-    parts = [
-        f"{name} ({counts[name]} run{'s' if counts[name] != 1 else ''})"
-        for name in order
-    ]
+    parts = [f"{name} ({_runs(counts[name])})" for name in order]
     return "Measured on " + ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _runs(count: int) -> str:
+    """`count` with "run" or "runs" (1 run, 3 runs)."""
+    return f"{count} run" if count == 1 else f"{count} runs"
 
 
 def _range(values, fmt="{:,.0f}") -> str:
@@ -1200,7 +1202,7 @@ def render_bench(bench: dict) -> str:
     lines.append("")
     repeats = training.get("repeats")
     how = (
-        f"{repeats} runs per model, each a fresh model; medians and ranges "
+        f"{_runs(repeats)} per model, each a fresh model; medians and ranges "
         "(min–max) are over the runs. Steady: a run's median examples/s over its "
         "epochs after the first. All-epochs: rows × epochs / the run's wall time "
         "from building the model to the end of `fit` (the first epoch's tracing "
@@ -1259,8 +1261,7 @@ def _sequence_lines(sequence) -> list[str]:
         "model as its experiments/configs file builds it (Wide&Deep on the plain CTR "
         f"task), on {sequence['data_path']} through the trainer's input pipeline, "
         f"{sequence['rows']:,} training rows per epoch in the config's batch size, "
-        f"{sequence['epochs']} epochs, {sequence['repeats']} "
-        f"run{'s' if sequence['repeats'] != 1 else ''} per row (a fresh "
+        f"{sequence['epochs']} epochs, {_runs(sequence['repeats'])} per row (a fresh "
         f"model each), optimizer {sequence['optimizer']}, jit_compile="
         f"{sequence['jit_compile']}; examples/s and overhead as above; input "
         "pipeline share: the same batches drawn from the dataset alone, over the "
