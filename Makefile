@@ -89,24 +89,43 @@ reproduce-ctr: $(STAMP)
 	done; done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
+# DUMN Table 1's protocol as a shell fragment, used by reproduce-dumn and, on real data, by
+# reproduce-ctr-sequence: $(call table1_runs,<dataset>,<configs>,<flags>) trains each config
+# on <dataset> (synthetic = the compact simulator DUMN_SIZE, plus the oracle; else a
+# registered dataset name) for $(SEEDS) seeds, seed by seed (an interrupted target still
+# gives every row its first seeds), at most DUMN_EPOCHS epochs with the configs' early
+# stopping, runs <config>_table1_<dataset>.
+table1_runs = if [ "$(1)" = synthetic ]; then data=--config.data.path=data/synthetic_$(DUMN_SIZE); \
+	  extra=oracle_ctr; else data=--config.data.name=$(1); extra=; fi; \
+	for seed in $(SEEDS); do for config in $(2) $$extra; do \
+	  $(PY) -m experiments.train --config=experiments/configs/$$config.py $$data \
+	    --config.name=$${config}_table1 --config.seed=$$seed --config.train.verbose=2 \
+	    --config.train.epochs=$(DUMN_EPOCHS) $(3) \
+	    --workdir=$(RUNS)/$${config}_table1_$(1)/seed$$seed || exit 1; \
+	done; done
+
 # DUMN Table 1's baselines (issue 19; README "Behaviour-sequence CTR"): the non-sequence
 # models (Wide&Deep, PNN, DeepFM, AutoInt; task ctr) and the sequence models (DIN, DIEN,
 # DSIN, DFN, DMT; task ctr_sequence) on the simulator (size $(SIZE)) and KuaiRand-Pure, on
 # the same CTR instances and split (the sequence task adds windows to the CTR task's
-# instances), $(SEEDS) seeds, plus the oracle on the simulator. Runs <config>_<dataset>
-# (Wide&Deep, the oracle and the KuaiRand PNN / DeepFM / AutoInt runs are those of
-# reproduce-foundation / reproduce-ctr: a finished run only re-evaluates).
-# Learning rates are the configs' (DUMN's 0.005 for the sequence models), not yet chosen
-# on validation. CTRSEQ_FLAGS adds flags to every run (e.g. a quick check).
+# instances), $(SEEDS) seeds, plus the oracle on the simulator. On the simulator, runs
+# <config>_synthetic (Wide&Deep and the oracle are those of reproduce-foundation: a
+# finished run only re-evaluates). On real data the protocol is reproduce-dumn's (the same
+# instances, split and epochs), so the runs are its <config>_table1_<dataset>, trained
+# once for both tables. Learning rates are the configs' (DUMN's 0.005 for the sequence
+# models), not yet chosen on validation. CTRSEQ_FLAGS adds flags to every run.
 CTRSEQ_RUNS ?= wide_deep pnn deepfm din dien dsin autoint dfn dmt
 CTRSEQ_DATASETS ?= synthetic kuairand
 CTRSEQ_FLAGS ?=
 reproduce-ctr-sequence: $(DATA)/events.parquet
 	@for dataset in $(CTRSEQ_DATASETS); do \
-	  if [ $$dataset = synthetic ]; then data=--config.data.path=$(DATA); extra=oracle_ctr; \
-	  else data=--config.data.name=$$dataset; extra=; fi; \
-	  for config in $(CTRSEQ_RUNS) $$extra; do for seed in $(SEEDS); do \
-	    $(PY) -m experiments.train --config=experiments/configs/$$config.py $$data \
+	  if [ $$dataset != synthetic ]; then \
+	    ( $(call table1_runs,$$dataset,$(CTRSEQ_RUNS),$(CTRSEQ_FLAGS)) ) || exit 1; \
+	    continue; \
+	  fi; \
+	  for config in $(CTRSEQ_RUNS) oracle_ctr; do for seed in $(SEEDS); do \
+	    $(PY) -m experiments.train --config=experiments/configs/$$config.py \
+	      --config.data.path=$(DATA) \
 	      --config.seed=$$seed --config.train.verbose=2 $(CTRSEQ_FLAGS) \
 	      --workdir=$(RUNS)/$${config}_$$dataset/seed$$seed || exit 1; \
 	  done; done; done
@@ -194,14 +213,7 @@ DUMN_EPOCHS ?= 20
 DUMN_FLAGS ?=
 DATASET ?= synthetic
 reproduce-dumn: data/synthetic_$(DUMN_SIZE)/events.parquet
-	@if [ "$(DATASET)" = synthetic ]; then data=--config.data.path=data/synthetic_$(DUMN_SIZE); extra=oracle_ctr; \
-	else data=--config.data.name=$(DATASET); extra=; fi; \
-	for seed in $(SEEDS); do for config in $(DUMN_MODELS) $$extra; do \
-	  $(PY) -m experiments.train --config=experiments/configs/$$config.py $$data \
-	    --config.name=$${config}_table1 --config.seed=$$seed --config.train.verbose=2 \
-	    --config.train.epochs=$(DUMN_EPOCHS) $(DUMN_FLAGS) \
-	    --workdir=$(RUNS)/$${config}_table1_$(DATASET)/seed$$seed || exit 1; \
-	done; done
+	@$(call table1_runs,$(DATASET),$(DUMN_MODELS),$(DUMN_FLAGS))
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 
 # DUMN's ablations (issue 21; README "DUMN ablations"), on reproduce-dumn's data and epochs
