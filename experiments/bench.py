@@ -634,6 +634,7 @@ def bench_sequence(name, length, rows, epochs, seed, repeats):
     config = importlib.import_module(f"experiments.configs.{name}").get_config()
     config.data.path = _SEQUENCE_DATA_PATH.value or config.data.path
     config.seed = seed
+    config.train.jit_compile = _JIT.value  # the batches follow it (`loop.uses_xla`)
     if length is not None:
         config.data.max_length = length
     task = loop.build_task(config, load_event_log(config.data))

@@ -28,7 +28,8 @@ class CTRSequence(CTR):
     For a model whose outputs do not depend on the padding's width (the class
     attribute `padding_invariant`, e.g. DUMN), each batch's sequences are cut
     to the columns its rows use, for training and prediction alike
-    (`window_trimmer`): short sequences (like, dislike) then cost little.
+    (`window_trimmer`): short sequences (like, dislike) then cost little. Not
+    under XLA (`loop.uses_xla`), which needs one shape.
     """
 
     name = "ctr_sequence"
@@ -50,10 +51,14 @@ class CTRSequence(CTR):
     @staticmethod
     def trimmer(config, part):
         """`window_trimmer` of the part's sequences when the config's model is
-        `padding_invariant`, else None."""
+        `padding_invariant` and not compiled with XLA (`loop.uses_xla`: a batch
+        shape per step would recompile it every step), else None."""
         from recsys_tf.models import MODELS
+        from recsys_tf.training.loop import uses_xla
 
         if not getattr(MODELS.get(config.model.name), "padding_invariant", False):
+            return None
+        if uses_xla(config):
             return None
         return window_trimmer(part.features)
 

@@ -40,9 +40,12 @@ def predict_queries(model, features, batch_size: int = 4096) -> np.ndarray:
     For a model whose queries ignore the padding's width (`padding_invariant`),
     the rows are taken in order of history length, at most `SORTED_BATCH` at a
     time, each batch cut to the columns it uses: the same queries, with little
-    work spent on padding.
+    work spent on padding. Not for a model compiled with XLA (`model.jit_compile`),
+    which would compile a program per batch width.
     """
-    if not getattr(model, "padding_invariant", False):
+    if not getattr(model, "padding_invariant", False) or getattr(
+        model, "jit_compile", False
+    ):
         dataset = make_dataset(features, batch_size=batch_size)
         return np.asarray(model.predict(dataset, verbose=0))
     order = np.argsort(np.asarray(features["history_mask"]).sum(axis=1), kind="stable")
