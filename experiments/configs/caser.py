@@ -6,7 +6,11 @@ Command: python -m experiments.train --config=experiments/configs/caser.py:s3rec
     --workdir=runs/caser_amazon_beauty
 Hyperparameters: the authors' code's defaults (L = 5, d = 50, 16 horizontal filters
 per height, 4 vertical, dropout 0.5, 3 negatives per target, Adam with learning
-rate 1e-3, batch 512); up to 200 epochs with early stopping (patience 20).
+rate 1e-3, batch 512); up to 200 epochs with early stopping (patience 20). Unlike
+that code: one target per position (its T = 3 next items), no L2 (its 1e-6 weight
+decay), negatives uniform over the catalogue (its: items outside the user's
+training sequence); README "Sequential recommenders" reads them as the candidate
+causes of the gap to S3-Rec.
 Expected time on a 2-core CPU: 1.2 min per epoch on Beauty alone, 2-2.5 min beside
 another job (seed 0: 6,394 s for 91 epochs, best epoch 74 on validation NDCG@10;
 stopped by hand at epoch 91, test HR@10 0.3776, NDCG@10 0.2375); about a minute on
