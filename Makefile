@@ -91,14 +91,16 @@ reproduce-ctr: $(STAMP)
 
 # DUMN Table 1's protocol as a shell fragment, used by reproduce-dumn and, on real data, by
 # reproduce-ctr-sequence: $(call table1_runs,<dataset>,<configs>,<flags>) trains each config
-# on <dataset> (synthetic = the compact simulator DUMN_SIZE, plus the oracle; else a
-# registered dataset name) for $(SEEDS) seeds, seed by seed (an interrupted target still
-# gives every row its first seeds), at most DUMN_EPOCHS epochs with the configs' early
-# stopping, runs <config>_table1_<dataset>.
+# on <dataset> (synthetic = the compact simulator DUMN_SIZE under the preset dumn_table1,
+# whose learning rates each config's TUNED holds, plus the oracle; else a registered
+# dataset name, at the configs' defaults) for $(SEEDS) seeds, seed by seed (an interrupted
+# target still gives every row its first seeds), at most DUMN_EPOCHS epochs with the
+# configs' early stopping, runs <config>_table1_<dataset>.
 table1_runs = if [ "$(1)" = synthetic ]; then data=--config.data.path=data/synthetic_$(DUMN_SIZE); \
-	  extra=oracle_ctr; else data=--config.data.name=$(1); extra=; fi; \
+	  preset=:dumn_table1; extra=oracle_ctr; \
+	else data=--config.data.name=$(1); preset=; extra=; fi; \
 	for seed in $(SEEDS); do for config in $(2) $$extra; do \
-	  $(PY) -m experiments.train --config=experiments/configs/$$config.py $$data \
+	  $(PY) -m experiments.train --config=experiments/configs/$$config.py$$preset $$data \
 	    --config.name=$${config}_table1 --config.seed=$$seed --config.train.verbose=2 \
 	    --config.train.epochs=$(DUMN_EPOCHS) $(3) \
 	    --workdir=$(RUNS)/$${config}_table1_$(1)/seed$$seed || exit 1; \
@@ -112,8 +114,9 @@ table1_runs = if [ "$(1)" = synthetic ]; then data=--config.data.path=data/synth
 # <config>_synthetic (Wide&Deep and the oracle are those of reproduce-foundation: a
 # finished run only re-evaluates). On real data the protocol is reproduce-dumn's (the same
 # instances, split and epochs), so the runs are its <config>_table1_<dataset>, trained
-# once for both tables. Learning rates are the configs' (DUMN's 0.005 for the sequence
-# models), not yet chosen on validation. CTRSEQ_FLAGS adds flags to every run.
+# once for both tables. Learning rates are the configs' defaults (chosen on validation
+# under the compact simulator's preset dumn_table1 only, where reproduce-dumn uses them).
+# CTRSEQ_FLAGS adds flags to every run.
 CTRSEQ_RUNS ?= wide_deep pnn deepfm din dien dsin autoint dfn dmt
 CTRSEQ_DATASETS ?= synthetic kuairand
 CTRSEQ_FLAGS ?=
@@ -234,17 +237,18 @@ DUMN_GRID ?= 16 32 64 128 256
 DUMN_GRID_SEEDS ?= 0
 reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
 	@if [ "$(DATASET)" = synthetic ]; then data=--config.data.path=data/synthetic_$(DUMN_SIZE); \
-	else data=--config.data.name=$(DATASET); fi; \
+	protocol=dumn_table1; else data=--config.data.name=$(DATASET); protocol=; fi; \
 	common="$$data --config.train.verbose=2 --config.train.epochs=$(DUMN_EPOCHS) $(DUMN_FLAGS)"; \
 	for seed in $(SEEDS); do for entry in $(DUMN_ABLATIONS); do \
 	  config=$${entry%%:*}; preset=$${entry#$$config}; name=$${config}$${preset/:/_}_table1; \
-	  $(PY) -m experiments.train --config=experiments/configs/$$config.py$$preset $$common \
+	  spec=$${preset#:}; spec=$$spec$${spec:+$${protocol:++}}$$protocol; \
+	  $(PY) -m experiments.train --config=experiments/configs/$$config.py$${spec:+:$$spec} $$common \
 	    --config.name=$$name --config.seed=$$seed \
 	    --workdir=$(RUNS)/$${name}_$(DATASET)/seed$$seed || exit 1; \
 	done; done; \
 	for seed in $(DUMN_GRID_SEEDS); do for m in $(DUMN_GRID); do for z in $(DUMN_GRID); do \
 	  if [ $$m = 256 ] && [ $$z = 64 ]; then continue; fi; name=dumn_m$${m}_z$${z}_table1; \
-	  $(PY) -m experiments.train --config=experiments/configs/dumn.py $$common \
+	  $(PY) -m experiments.train --config=experiments/configs/dumn.py$${protocol:+:$$protocol} $$common \
 	    --config.model.num_slots=$$m --config.model.slot_dim=$$z \
 	    --config.name=$$name --config.seed=$$seed \
 	    --workdir=$(RUNS)/$${name}_$(DATASET)/seed$$seed || exit 1; \

@@ -6,7 +6,8 @@ interacting layers over the fields (sizes of experiments/configs/autoint.py: emb
 16, 3 layers, 2 heads of 32, residual), and DUMN's user memory network over the mean
 of each feedback window (click, unclick, like, dislike; T = 100) with DUMN's memory
 sizes (m = 256, Z = 64, memory FFN 512, PAIR). The learning rate is AutoInt's
-(3e-3, chosen on ML-1M validation), not yet swept under this task.
+(3e-3, chosen on ML-1M validation), and under the preset dumn_table1 AutoInt's
+choice there (autoint.TUNED; also 3e-3); not swept for AutoInt+UMN itself.
 Command: python -m experiments.train --config=experiments/configs/autoint_umn.py
   --workdir=runs/autoint_umn_synthetic/seed0; in DUMN's ablations: `make
   reproduce-dumn-ablations` (run autoint_umn_table1_<dataset>).
@@ -17,7 +18,7 @@ On data without dislike (Taobao display ads):
   data.sequence_types.
 """
 
-from experiments.configs import common
+from experiments.configs import autoint, common
 
 
 def get_config(arg=None):
@@ -43,4 +44,5 @@ def get_config(arg=None):
     config.data.max_length = 100  # T, as DUMN
     config.train.learning_rate = 3e-3  # AutoInt's (experiments/configs/autoint.py)
     config.train.epochs = 20  # early stopping (patience 3) ends the run
-    return common.with_preset(config, arg)
+    # AutoInt's rates, by preset: the ablation runs on its backbone's.
+    return common.with_preset(config, arg, autoint.TUNED)

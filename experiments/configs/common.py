@@ -52,7 +52,33 @@ PRESETS = {
         "train.epochs": 200,
         "train.patience": 10,
     },
+    # DUMN Table 1's protocol on the compact simulator (`make reproduce-dumn`, and
+    # its ablations): `data_prep.synthetic --size=compact`, at most 20 epochs with
+    # early stopping. The learning rates chosen under it sit in each config's TUNED.
+    "dumn_table1": {
+        "data.path": "data/synthetic_compact",
+        "train.epochs": 20,
+    },
 }
+
+
+def split_arg(arg, variants=()) -> tuple[str, str]:
+    """The argument of a config's `get_config` as (variant, protocol): one of the
+    config's own `variants` (e.g. DUMN's ablations), a protocol of PRESETS, or
+    both joined by "+" ("umn+dumn_table1"); "" for a part not given. An unknown
+    or repeated part is a ValueError naming it and what is known."""
+    variant = protocol = ""
+    for part in arg.split("+") if arg else []:
+        if part in variants and not variant:
+            variant = part
+        elif part in PRESETS and not protocol:
+            protocol = part
+        else:
+            raise ValueError(
+                f"unknown or repeated preset {part!r} in {arg!r}; this config's "
+                f"variants: {sorted(variants)}, protocols: {sorted(PRESETS)}"
+            )
+    return variant, protocol
 
 
 def override(config: ml_collections.ConfigDict, key: str, value) -> None:

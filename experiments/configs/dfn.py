@@ -63,12 +63,11 @@ def get_config(arg=None):
         ),
     )
     config.data.max_length = 100  # T, as DUMN
-    if arg == "dislike":  # DUMN Table 7: does the user mark the shown item dislike?
+    variant, protocol = common.split_arg(arg, ("dislike", "umn"))
+    if variant == "dislike":  # DUMN Table 7: does the user mark the shown item dislike?
         config.name = "dfn_dislike"
         config.data.label = "dislike"
-        return config
-    if arg == "umn":  # DUMN Table 3: DFN+UMN
+    if variant == "umn":  # DUMN Table 3: DFN+UMN
         config.name = "dfn_umn"
         config.model.user_memory = True
-        return config
-    return common.with_preset(config, arg)
+    return common.with_preset(config, protocol)

@@ -107,14 +107,9 @@ def get_config(arg=None):
     config.train.learning_rate = 1e-3  # validation (the paper: 0.005, Sec. 4.1.3)
     config.train.epochs = 20  # early stopping (patience 3) ends the run
     config.train.keep_checkpoints = "all"  # Figure 5 reads every epoch's weights
-    if arg in ABLATIONS:
-        config.name = f"dumn_{arg}"
-        for key, value in ABLATIONS[arg].items():
+    variant, protocol = common.split_arg(arg, tuple(ABLATIONS))
+    if variant:
+        config.name = f"dumn_{variant}"
+        for key, value in ABLATIONS[variant].items():
             common.override(config, key, value)
-        return config
-    if arg and arg not in common.PRESETS:
-        raise ValueError(
-            f"unknown preset {arg!r}; DUMN's ablations: {sorted(ABLATIONS)}, "
-            f"protocols: {sorted(common.PRESETS)}"
-        )
-    return common.with_preset(config, arg)
+    return common.with_preset(config, protocol)

@@ -84,7 +84,7 @@ def test_dumn_on_data_without_dislike_names_it_and_the_preset_turns_it_off():
     assert "dislike" not in model.memories and model.purified_pairs == (
         ("unclick", "like"),
     )
-    with pytest.raises(ValueError, match="DUMN's ablations"):
+    with pytest.raises(ValueError, match="unknown or repeated preset 'umn2'"):
         dumn.get_config("umn2")
 
 

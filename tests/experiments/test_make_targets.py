@@ -40,6 +40,9 @@ def test_every_dumn_ablation_is_a_preset_of_its_config():
         config, preset = entry.split(":")
         default, changed = get_config(config), get_config(config, preset)
         assert changed.to_dict() != default.to_dict(), entry
+        # On the simulator the target adds the protocol: the variant survives it.
+        both = get_config(config, f"{preset}+dumn_table1")
+        assert both.name == changed.name and both.data.path == "data/synthetic_compact"
     assert {int(v) for v in make_variable("DUMN_GRID")} == {16, 32, 64, 128, 256}
 
 

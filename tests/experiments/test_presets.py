@@ -1,5 +1,6 @@
 """Tests of the named protocol presets of experiments/configs/common.py."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -260,3 +261,54 @@ def test_s3rec_beauty_preset_on_the_real_files(tmp_path):
 
 def _beauty_lengths(log):
     return np.bincount(log.events["user_id"].to_numpy(), minlength=log.num_users)
+
+
+def test_split_arg_reads_a_variant_a_protocol_or_both():
+    variants = ("umn", "dislike")
+    assert common.split_arg(None, variants) == ("", "")
+    assert common.split_arg("umn", variants) == ("umn", "")
+    assert common.split_arg("dumn_table1", variants) == ("", "dumn_table1")
+    assert common.split_arg("umn+dumn_table1", variants) == ("umn", "dumn_table1")
+    assert common.split_arg("dumn_table1+umn", variants) == ("umn", "dumn_table1")
+    for bad, part in (("umn2", "umn2"), ("umn+dislike", "dislike"), ("umn+", "")):
+        with pytest.raises(ValueError, match=f"unknown or repeated preset '{part}'"):
+            common.split_arg(bad, variants)
+
+
+TABLE1 = ("wide_deep", "pnn", "deepfm", "autoint", "din", "dien", "dsin", "dfn", "dmt")
+# The baselines whose learning rate a sweep chose under the preset (README "DUMN Table 1").
+SWEPT = ("wide_deep", "pnn", "deepfm", "autoint", "din", "dien", "dsin")
+
+
+@pytest.mark.parametrize("name", TABLE1 + ("dumn", "oracle_ctr"))
+def test_dumn_table1_preset_is_the_compact_simulator_with_the_tuned_rates(name):
+    module = importlib.import_module(f"experiments.configs.{name}")
+    default, config = module.get_config(), module.get_config("dumn_table1")
+    assert config.data.path == "data/synthetic_compact"
+    assert config.train.epochs == 20
+    tuned = getattr(module, "TUNED", {}).get("dumn_table1", {})
+    if name in SWEPT:
+        assert set(tuned) == {"train.learning_rate"}, name
+    else:
+        assert not tuned, name
+    rate = tuned.get("train.learning_rate", default.train.learning_rate)
+    assert config.train.learning_rate == rate
+    # Only the preset's keys and the tuned ones differ from the default.
+    changed = {
+        k
+        for k, v in loop.flatten_config(config.to_dict()).items()
+        if loop.flatten_config(default.to_dict())[k] != v
+    }
+    assert changed <= {"data.path", "train.epochs", "train.learning_rate"}
+
+
+def test_table1_ablations_take_their_backbone_s_tuned_rate():
+    from experiments.configs import autoint_umn, dfn
+
+    rate = autoint.TUNED["dumn_table1"]["train.learning_rate"]
+    assert autoint_umn.get_config("dumn_table1").train.learning_rate == rate
+    both = dfn.get_config("umn+dumn_table1")
+    assert both.name == "dfn_umn" and both.model.user_memory
+    assert both.data.path == "data/synthetic_compact" and both.train.epochs == 20
+    assert both.train.learning_rate == dfn.get_config("dumn_table1").train.learning_rate
+    assert dfn.get_config("dislike+dumn_table1").data.label == "dislike"
