@@ -50,17 +50,12 @@ class CTRSequence(CTR):
 
     @staticmethod
     def trimmer(config, part):
-        """`window_trimmer` of the part's sequences when the config's model is
-        `padding_invariant` and not compiled with XLA (`loop.uses_xla`: a batch
-        shape per step would recompile it every step), else None."""
-        from recsys_tf.models import MODELS
-        from recsys_tf.training.loop import uses_xla
+        """`window_trimmer` of the part's sequences when this run's batches are
+        cut (`loop.cuts_batches`: a `padding_invariant` model, not under XLA),
+        else None."""
+        from recsys_tf.training.loop import cuts_batches
 
-        if not getattr(MODELS.get(config.model.name), "padding_invariant", False):
-            return None
-        if uses_xla(config):
-            return None
-        return window_trimmer(part.features)
+        return window_trimmer(part.features) if cuts_batches(config) else None
 
     def dataset(self, config, part, batch_size, shuffle=False, seed=0, epochs=None):
         dataset = super().dataset(config, part, batch_size, shuffle, seed, epochs)

@@ -49,15 +49,12 @@ class Retrieval(Task):
         the padding's width (`padding_invariant`), each batch is cut to the columns
         its rows use (`trim_left_padding`) and, with `train.bucket_batches` k > 0,
         rows of similar history lengths are batched together (chunks of k
-        batches sorted by length, see `make_dataset`); neither under XLA
-        (`loop.uses_xla`), which needs one shape."""
-        from recsys_tf.models import MODELS
-        from recsys_tf.training.loop import uses_xla
+        batches sorted by length, see `make_dataset`); neither under XLA, which
+        needs one shape (the rule: `loop.cuts_batches`)."""
+        from recsys_tf.training.loop import cuts_batches
 
         features, targets = self.inputs(config, part)
-        trim = getattr(
-            MODELS.get(config.model.name), "padding_invariant", False
-        ) and not uses_xla(config)
+        trim = cuts_batches(config)
         bucket = config.train.bucket_batches if trim else 0
         dataset = make_dataset(
             features,

@@ -136,6 +136,17 @@ def uses_xla(config) -> bool:
     return bool(setting)
 
 
+def cuts_batches(config) -> bool:
+    """Whether a task cuts this run's batches to the columns their rows use:
+    the config's model is `padding_invariant` (its outputs do not depend on the
+    padding's width) and not compiled with XLA (`uses_xla`: a batch shape per
+    step would recompile it every step). The one rule of `CTRSequence.trimmer`
+    and `Retrieval.dataset`; `evaluation.predict_queries`, which has the model
+    and not the config, reads the same two facts from the model."""
+    model = MODELS.get(config.model.name)
+    return bool(getattr(model, "padding_invariant", False)) and not uses_xla(config)
+
+
 def _sample_inputs(config, task):
     """Model inputs of two training examples, to build a model's variables."""
     x, _ = next(iter(get_task(config).dataset(config, task.train, batch_size=2)))

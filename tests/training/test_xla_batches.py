@@ -25,6 +25,15 @@ def test_uses_xla_follows_the_setting_and_the_devices():
         loop.uses_xla(config)
 
 
+def test_cuts_batches_needs_a_padding_invariant_model_and_no_xla():
+    for module, invariant in ((dumn, True), (sasrec, True), (wide_deep, False)):
+        config = module.get_config()
+        config.train.jit_compile = "false"
+        assert loop.cuts_batches(config) is invariant, module.__name__
+        config.train.jit_compile = "true"
+        assert loop.cuts_batches(config) is False, module.__name__
+
+
 def _widths(dataset, key):
     return {int(x[key].shape[1]) for x, *_ in dataset}
 
