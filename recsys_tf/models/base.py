@@ -525,7 +525,7 @@ class PairwiseModel(SuiteModel):
         return config
 
 
-SEQUENTIAL_LOSSES = ("bce", "softmax", "sampled_softmax")
+SEQUENTIAL_LOSSES = ("bce", "bce_mean", "softmax", "sampled_softmax")
 
 
 def require_positive(**sizes) -> None:
@@ -560,6 +560,10 @@ class SequentialRetrievalModel(RetrievalModel):
       Caser Eq. (10)); a drawn item equal to one of the row's items (inputs or
       targets) is left out (SASRec redraws it; on Amazon Beauty that is about 1 in
       1,300 draws);
+    - "bce_mean": the same terms with the negatives averaged instead of summed,
+      `-log sigmoid(r_target) - mean_j log(1 - sigmoid(r_j))` over the kept
+      negatives (Caser's code: the mean of the targets' terms plus the mean of
+      the negatives'; the two losses agree for `num_negatives=1`);
     - "softmax": cross-entropy of the softmax over the whole catalogue;
     - "sampled_softmax": the foundation's `SampledSoftmax` with `num_negatives`
       uniform candidates shared by the batch, log-Q corrected.
@@ -658,7 +662,7 @@ class SequentialRetrievalModel(RetrievalModel):
         weights = ops.cast(mask, "float32")
         if sample_weight is not None:
             weights = weights * ops.cast(ops.reshape(sample_weight, (-1, 1)), "float32")
-        if self.training_loss == "bce":
+        if self.training_loss in ("bce", "bce_mean"):
             per_position = self._bce(x, queries, labels, mask)
         else:
             per_position = self._softmax(queries, labels, mask, training)
@@ -675,6 +679,7 @@ class SequentialRetrievalModel(RetrievalModel):
         return logits
 
     def _bce(self, x, queries, labels, mask):
+        """Per-position binary cross-entropy, `[batch, seq_len]` ("bce", "bce_mean")."""
         shape = ops.shape(labels)
         negatives = keras.random.randint(
             (shape[0], shape[1], self.num_negatives),
@@ -683,8 +688,6 @@ class SequentialRetrievalModel(RetrievalModel):
             seed=self.negative_seeds,
             dtype="int32",
         )
-        positive = self._logits(queries, labels[..., None])[..., 0]
-        negative = self._logits(queries, negatives)
         history = ops.cast(x["history"], "int32")
         real = ops.cast(x["history_mask"], "bool")
         items = ops.concatenate(
@@ -692,7 +695,14 @@ class SequentialRetrievalModel(RetrievalModel):
         )
         clash = ops.any(negatives[..., None] == items[:, None, None, :], axis=-1)
         keep = 1.0 - ops.cast(clash, "float32")
-        return ops.softplus(-positive) + ops.sum(ops.softplus(negative) * keep, -1)
+        negative = ops.sum(ops.softplus(self._logits(queries, negatives)) * keep, -1)
+        if self.training_loss == "bce_mean":
+            negative = negative / ops.maximum(ops.sum(keep, -1), 1.0)
+        return self._positive_bce(queries, labels, mask) + negative
+
+    def _positive_bce(self, queries, labels, mask):
+        """`-log sigmoid(r_target)` of each position, `[batch, seq_len]`."""
+        return ops.softplus(-self._logits(queries, labels[..., None])[..., 0])
 
     def _softmax(self, queries, labels, mask, training):
         queries = tf.boolean_mask(queries, mask)  # real positions only: [P, dim]

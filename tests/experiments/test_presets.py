@@ -222,6 +222,17 @@ def test_s3rec_beauty_full_preset_is_s3rec_full_ranking_protocol(module):
         assert config.train.batch_size == plain.train.batch_size
 
 
+def test_caser_code_variant_trains_as_the_authors_code_on_any_protocol():
+    plain = caser.get_config("s3rec_beauty")
+    config = caser.get_config("code+s3rec_beauty")
+    assert config.name == "caser_code" and plain.name == "caser"
+    assert (config.model.num_targets, config.model.l2) == (3, 1e-6)
+    assert config.model.loss == "bce_mean" and plain.model.loss == "bce"
+    assert (plain.model.num_targets, plain.model.l2) == (1, 0.0)
+    assert config.data == plain.data and config.eval == plain.eval
+    loop._check_config(config)
+
+
 def test_per_position_needs_a_model_with_a_query_per_position():
     config = youtube_dnn.get_config()
     config.data.per_position = True

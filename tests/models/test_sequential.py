@@ -87,7 +87,12 @@ def _batch(seed=1, n=BATCH):
 MODEL_CLASSES = list(SMALL)
 # The cases of the shared model tests: every class at its tiny sizes, and the
 # variants a constructor switch selects (SASRec with S3-Rec's BERT blocks).
-VARIANTS = {"SASRec-bert": (SASRec, {"block": "bert"})}
+VARIANTS = {
+    "SASRec-bert": (SASRec, {"block": "bert"}),
+    # Caser trained on the next 3 items, as its authors' code (their L2 penalty:
+    # test_caser_code_loss_is_numpy_next_targets_mean_negatives_and_l2).
+    "Caser-T3": (Caser, {"num_targets": 3}),
+}
 CASES = [pytest.param((cls, {}), id=cls.__name__) for cls in MODEL_CLASSES] + [
     pytest.param(case, id=name) for name, case in VARIANTS.items()
 ]
@@ -216,13 +221,16 @@ def test_softmax_loss_is_numpy_cross_entropy_over_real_positions(case):
 
 @pytest.mark.parametrize("block", ["sasrec", "bert"])
 @pytest.mark.parametrize("num_negatives", [1, 3])
+@pytest.mark.parametrize("loss", ["bce", "bce_mean"])
 def test_bce_loss_is_numpy_binary_cross_entropy_with_the_drawn_negatives(
-    num_negatives, block, monkeypatch
+    loss, num_negatives, block, monkeypatch
 ):
     import keras
 
     x, y = _batch()
-    model = _model(SASRec, num_negatives=num_negatives, per_position=True, block=block)
+    model = _model(
+        SASRec, loss=loss, num_negatives=num_negatives, per_position=True, block=block
+    )
     drawn = np.random.default_rng(5).integers(
         0, NUM_ITEMS, (BATCH, LENGTH, num_negatives)
     )
@@ -240,13 +248,88 @@ def test_bce_loss_is_numpy_binary_cross_entropy_with_the_drawn_negatives(
         ]
     )
     assert not keep[0, -1, 0]
-    per_position = -np.log(1 / (1 + np.exp(-positive))) - (
-        np.log(1 - 1 / (1 + np.exp(-negative))) * keep
-    ).sum(-1)
+    negative_terms = -(np.log(1 - 1 / (1 + np.exp(-negative))) * keep).sum(-1)
+    if loss == "bce_mean":  # the kept negatives' mean
+        negative_terms = negative_terms / np.maximum(keep.sum(-1), 1)
+    per_position = -np.log(1 / (1 + np.exp(-positive))) + negative_terms
     loss = model.compute_loss(x, y, model.encode(x), training=True)
     np.testing.assert_allclose(
         testing.to_numpy(loss), per_position[mask].mean(), rtol=1e-5
     )
+
+
+def _numpy_bce_terms(model, x, y, drawn):
+    """`-log sigmoid` of the targets' scores and `-log(1 - sigmoid)` of the drawn
+    negatives' `[batch, seq_len, k]`, and which negatives are kept (not one of
+    the row's items)."""
+    queries = testing.to_numpy(model.encode(x))
+    mask = x["history_mask"]
+    own = [set(x["history"][b][mask[b]]) | set(y[b][mask[b]]) for b in range(BATCH)]
+    keep = np.array(
+        [
+            [[d not in own[b] for d in drawn[b, t]] for t in range(LENGTH)]
+            for b in range(BATCH)
+        ]
+    )
+    negative = -np.log(1 - 1 / (1 + np.exp(-_numpy_scores(model, queries, drawn))))
+    return queries, negative, keep
+
+
+def test_caser_code_loss_is_numpy_next_targets_mean_negatives_and_l2(monkeypatch):
+    """Caser's code: the mean over the next T = 3 items present, the mean over
+    the kept negatives ("bce_mean"), plus l2 / 2 times every weight's square."""
+    import keras
+
+    x, y = _batch()
+    model = _model(
+        Caser,
+        num_targets=3,
+        l2=0.01,
+        loss="bce_mean",
+        num_negatives=3,
+        per_position=True,
+    )
+    drawn = np.random.default_rng(7).integers(0, NUM_ITEMS, (BATCH, LENGTH, 3))
+    drawn[1, -1, 0] = y[1, -1]  # one of the row's items: left out
+    monkeypatch.setattr(keras.random, "randint", lambda *a, **k: drawn.astype(np.int32))
+    queries, negative, keep = _numpy_bce_terms(model, x, y, drawn)
+    mask = x["history_mask"]
+    expected = []
+    for b in range(BATCH):
+        for t in np.flatnonzero(mask[b]):
+            later = [y[b, t + k] for k in range(3) if t + k < LENGTH]
+            scores = _numpy_scores(model, queries[b, t], np.array(later))
+            positive = np.mean(np.log1p(np.exp(-scores)))
+            kept = negative[b, t][keep[b, t]]
+            expected.append(positive + (kept.mean() if kept.size else 0.0))
+    penalty = (
+        0.5
+        * 0.01
+        * sum(float(np.sum(testing.to_numpy(w) ** 2)) for w in model.trainable_weights)
+    )
+    assert not keep[1, -1, 0] and penalty > 0
+    loss = model.compute_loss(x, y, model.encode(x), training=True)
+    np.testing.assert_allclose(
+        testing.to_numpy(loss), np.mean(expected) + penalty, rtol=1e-5
+    )
+    testing.assert_model_gradients(model, x, y)
+
+
+def test_caser_code_config_round_trip_and_bad_arguments():
+    x, _ = _batch()
+    model = _model(Caser, num_targets=3, l2=1e-6, loss="bce_mean")
+    model(x)
+    testing.assert_config_round_trip(model, x)
+    config = model.get_config()
+    assert (config["num_targets"], config["l2"], config["loss"]) == (
+        3,
+        1e-6,
+        "bce_mean",
+    )
+    with pytest.raises(ValueError, match="num_targets"):
+        _model(Caser, num_targets=0)
+    with pytest.raises(ValueError, match="`l2`"):
+        _model(Caser, l2=-1.0)
 
 
 def test_sasrec_bert_is_s3rec_input_then_bert_layers_without_a_final_norm():

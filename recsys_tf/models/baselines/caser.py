@@ -6,7 +6,11 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import CaserConvolution
-from recsys_tf.models.base import SequentialRetrievalModel, require_positive
+from recsys_tf.models.base import (
+    SequentialRetrievalModel,
+    require_positive,
+    scale_for_replicas,
+)
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -19,10 +23,16 @@ class Caser(SequentialRetrievalModel):
     fully-connected layer, `z = phi_a(W [o; o~] + b)` (Eq. (7), ReLU as the
     authors' code); Eq. (8) scores item i by `y_i = W'_i [z; P_u] + b'_i` with
     the user embedding `P_u` and an output table `W'` `[num_items, 2d]` of its own.
-    The paper's targets are the next T items of a sliding window; here each
-    position's target is its next item, so every window of the sequence is an
-    example (per-position training), with `num_negatives` sampled negatives per
-    position and the binary cross-entropy (Eq. (10)) by default.
+    Every window of the sequence is an example (per-position training), with
+    `num_negatives` sampled negatives per position and the binary cross-entropy
+    (Eq. (10)) by default. The paper's targets are the next T items of each
+    window (`num_targets`, 3 in the authors' code; default 1, the next item):
+    with T > 1 a position's positive term is the mean over those of its next T
+    items that exist, so the last positions train on fewer targets (the code
+    forms only windows with T items after them: our choice keeps every position).
+    `l2` adds `l2 / 2 * sum(w^2)` over every weight to the loss, the authors'
+    code's `Adam(weight_decay=1e-6)` (PyTorch adds the decay to the gradient: an
+    L2 penalty, every embedding row decayed at every step).
 
     Inputs: `user_id` int `[batch]`, `history` int `[batch, seq_len]`,
     `history_mask` bool `[batch, seq_len]`.
@@ -37,8 +47,11 @@ class Caser(SequentialRetrievalModel):
         num_horizontal: horizontal filters per height (16).
         num_vertical: vertical filters (4).
         dropout: dropout before the fully-connected layer (0.5).
+        num_targets: T, the next items each position is trained on (>= 1).
+        l2: coefficient of the L2 penalty over every weight (>= 0).
         loss, num_negatives, per_position, seed: see `SequentialRetrievalModel`
-            (Caser's code draws 3 negatives per target).
+            (Caser's code draws 3 negatives per window and averages their
+            terms: `loss="bce_mean"`).
 
     Example:
         >>> model = Caser(num_items=100, num_users=10, embedding_dim=8)
@@ -61,6 +74,8 @@ class Caser(SequentialRetrievalModel):
         num_horizontal=16,
         num_vertical=4,
         dropout=0.5,
+        num_targets=1,
+        l2=0.0,
         loss="bce",
         num_negatives=3,
         per_position=False,
@@ -76,8 +91,15 @@ class Caser(SequentialRetrievalModel):
             **kwargs,
         )
         require_positive(
-            num_users=num_users, window=window, embedding_dim=embedding_dim
+            num_users=num_users,
+            window=window,
+            embedding_dim=embedding_dim,
+            num_targets=num_targets,
         )
+        if float(l2) < 0:
+            raise ValueError(f"`l2` must be >= 0. Received: l2={l2}")
+        self.num_targets = int(num_targets)
+        self.l2 = float(l2)
         self.num_users = int(num_users)
         self.window = int(window)
         self.embedding_dim = int(embedding_dim)
@@ -154,6 +176,33 @@ class Caser(SequentialRetrievalModel):
     def output_table(self):
         return self.output_embeddings, self.output_biases
 
+    def _positive_bce(self, queries, labels, mask):
+        """Mean of `-log sigmoid(r)` over the position's next `num_targets` items:
+        position t's k-th next item is position t + k - 1's target (the rows are
+        left-padded, so they exist while t + k - 1 is a real position)."""
+        if self.num_targets == 1:
+            return super()._positive_bce(queries, labels, mask)
+        length, width = ops.shape(labels)[1], self.num_targets
+        pad = ops.zeros_like(labels[:, :1])
+        later = ops.concatenate([labels] + [pad] * (width - 1), axis=1)
+        real = ops.concatenate(
+            [ops.cast(mask, "float32")] + [ops.cast(pad, "float32")] * (width - 1),
+            axis=1,
+        )
+        targets = ops.stack([later[:, k : k + length] for k in range(width)], -1)
+        present = ops.stack([real[:, k : k + length] for k in range(width)], -1)
+        terms = ops.softplus(-self._logits(queries, targets)) * present
+        return ops.sum(terms, -1) / ops.maximum(ops.sum(present, -1), 1.0)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        loss = super().compute_loss(x, y, y_pred, sample_weight, training)
+        if not self.l2:
+            return loss
+        squares = [ops.sum(ops.square(w)) for w in self.trainable_weights]
+        return loss + scale_for_replicas(0.5 * self.l2 * ops.sum(ops.stack(squares)))
+
     def projector_embeddings(self):
         """The item and user embeddings, for TensorBoard."""
         return {
@@ -170,5 +219,7 @@ class Caser(SequentialRetrievalModel):
             num_horizontal=self.num_horizontal,
             num_vertical=self.num_vertical,
             dropout=self.dropout,
+            num_targets=self.num_targets,
+            l2=self.l2,
         )
         return config
