@@ -1081,6 +1081,12 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
         for r in results.get(row.experiment, [])
         if r.get("train_seconds")
     ]
+    peaks = [
+        r["peak_rss_mb"] / 1024
+        for row in table.rows
+        for r in results.get(row.experiment, [])
+        if r.get("peak_rss_mb")
+    ]
     if any(results.get(row.experiment) for row in table.rows):
         timing = (
             f"; training time per trained run {min(seconds):.0f}–{max(seconds):.0f} s "
@@ -1088,6 +1094,11 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
             if seconds
             else ""
         )
+        if peaks:
+            timing += (
+                f"; peak memory (RSS) {min(peaks):.1f}–{max(peaks):.1f} GB over "
+                f"the {len(peaks)} runs that record it"
+            )
         significance = (
             f" † = differs from the {table.reference} row at p < 0.05 (two-sided "
             f"paired bootstrap over test users, {BOOTSTRAP_RESAMPLES} resamples, "

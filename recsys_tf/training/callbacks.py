@@ -7,7 +7,9 @@ import errno
 import json
 import math
 import os
+import resource
 import shutil
+import sys
 import time
 
 import keras
@@ -107,6 +109,13 @@ def read_state(workdir: str) -> dict | None:
         return json.load(f)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (`getrusage`'s
+    ru_maxrss: kilobytes on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
 class ValidateAndCheckpoint(keras.callbacks.Callback):
     """At each epoch end: validation metrics, best-epoch tracking, checkpoints.
 
@@ -191,6 +200,10 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
             self.state["best_epoch"] = epoch + 1
         self.state["epoch"] = epoch + 1
         self.state["train_seconds"] += seconds
+        # The peak over every session of the run (a resumed run starts a process).
+        self.state["peak_rss_mb"] = max(
+            self.state.get("peak_rss_mb", 0.0), peak_rss_mb()
+        )
         self.state["history"].append(
             {
                 "epoch": epoch + 1,
