@@ -1082,10 +1082,10 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
         if r.get("train_seconds")
     ]
     peaks = [
-        r["peak_rss_mb"] / 1024
+        r["peak_rss_gb"]
         for row in table.rows
         for r in results.get(row.experiment, [])
-        if r.get("peak_rss_mb")
+        if r.get("peak_rss_gb")
     ]
     if any(results.get(row.experiment) for row in table.rows):
         timing = (
@@ -1096,7 +1096,7 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
         )
         if peaks:
             timing += (
-                f"; peak memory (RSS) {min(peaks):.1f}–{max(peaks):.1f} GB over "
+                f"; peak memory (RSS) {min(peaks):.1f}–{max(peaks):.1f} GB (10^9 bytes) over "
                 f"the {len(peaks)} runs that record it"
             )
         significance = (

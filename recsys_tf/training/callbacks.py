@@ -109,11 +109,11 @@ def read_state(workdir: str) -> dict | None:
         return json.load(f)
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB (`getrusage`'s
-    ru_maxrss: kilobytes on Linux, bytes on macOS)."""
+def peak_rss_gb() -> float:
+    """This process's peak resident memory so far, in GB = 10^9 bytes (the
+    README's unit; `getrusage`'s ru_maxrss: kilobytes on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return peak * (1 if sys.platform == "darwin" else 1024) / 1e9
 
 
 class ValidateAndCheckpoint(keras.callbacks.Callback):
@@ -201,8 +201,8 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
         self.state["epoch"] = epoch + 1
         self.state["train_seconds"] += seconds
         # The peak over every session of the run (a resumed run starts a process).
-        self.state["peak_rss_mb"] = max(
-            self.state.get("peak_rss_mb", 0.0), peak_rss_mb()
+        self.state["peak_rss_gb"] = max(
+            self.state.get("peak_rss_gb", 0.0), peak_rss_gb()
         )
         self.state["history"].append(
             {

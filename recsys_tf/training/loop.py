@@ -413,7 +413,7 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
         else None,
         "num_parameters": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
         # Peak resident memory of training and evaluation, every session of the run.
-        "peak_rss_mb": max(state.get("peak_rss_mb", 0.0), cb.peak_rss_mb()),
+        "peak_rss_gb": max(state.get("peak_rss_gb", 0.0), cb.peak_rss_gb()),
         "wall_seconds": time.time() - start,
         "strategy": strategy,
         "replicas": distribution.num_replicas_in_sync,

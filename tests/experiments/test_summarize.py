@@ -39,7 +39,7 @@ def test_collect_and_render(tmp_path):
             hr = float(np.mean(outputs["rank"] < 10))
             result = {"test": {"hr@10": hr}, "train_seconds": 3.0, **protocol}
             if experiment == "better":  # runs that record their peak memory
-                result["peak_rss_mb"] = 1024.0 * (1 + seed)
+                result["peak_rss_gb"] = 1.0 + seed
             _write_run(runs, experiment, seed, result, **outputs)
     _write_run(runs, "no_outputs", 0, {"test": {"hr@10": 0.9}, **protocol})
     results_dir = tmp_path / "results"
@@ -68,7 +68,10 @@ def test_collect_and_render(tmp_path):
     assert cells["No outputs"] == "0.9000"  # one seed: no std; no files, no mark
     assert "| Missing | 0.5000 | — | — | — | — |" in lines
     assert "training time per trained run 3–3 s" in lines[-1]
-    assert "peak memory (RSS) 1.0–3.0 GB over the 3 runs that record it" in lines[-1]
+    assert (
+        "peak memory (RSS) 1.0–3.0 GB (10^9 bytes) over the 3 runs that record"
+        in lines[-1]
+    )
     assert "differs from the base row at p < 0.05" in lines[-1]
     assert "paired bootstrap over test users, 1000 resamples" in lines[-1]
     assert "the user's earlier items excluded" in lines[-1]

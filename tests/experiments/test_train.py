@@ -157,17 +157,17 @@ def test_resume_continues_from_last_epoch(data_root, tmp_path):
     straight = loop.run(_config(path, data_root, epochs=2), str(tmp_path / "straight"))
     loop.run(_config(path, data_root, epochs=1), str(tmp_path / "resumed"))
     # The peak memory is the largest of every session's: one earlier session of
-    # 1e6 MB (written into the state) stays the run's peak after the resume.
+    # 1,000 GB (written into the state) stays the run's peak after the resume.
     state_file = tmp_path / "resumed" / "checkpoints" / "state.json"
     earlier = json.loads(state_file.read_text())
-    assert 100 < earlier["peak_rss_mb"] < 1e6  # a TensorFlow process, in MB
-    state_file.write_text(json.dumps({**earlier, "peak_rss_mb": 1e6}))
+    assert 0.1 < earlier["peak_rss_gb"] < 1000  # a TensorFlow process
+    state_file.write_text(json.dumps({**earlier, "peak_rss_gb": 1000.0}))
     resumed = loop.run(_config(path, data_root, epochs=2), str(tmp_path / "resumed"))
     state = json.loads(state_file.read_text())
     assert [h["epoch"] for h in state["history"]] == [1, 2]
     assert resumed["epochs_run"] == 2
-    assert resumed["peak_rss_mb"] == state["peak_rss_mb"] == 1e6
-    assert 100 < straight["peak_rss_mb"] < 1e6
+    assert resumed["peak_rss_gb"] == state["peak_rss_gb"] == 1000.0
+    assert 0.1 < straight["peak_rss_gb"] < 1000
     # Same seed, same per-epoch batch order: the resumed run matches the straight one.
     assert resumed["validation"]["auc"] == pytest.approx(
         straight["validation"]["auc"], abs=2e-3
