@@ -264,7 +264,10 @@ reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
 # SEQ_FLAGS adds flags to every run, e.g. --config.train.bucket_batches=50 (rows of similar
 # lengths batched together: about 3x faster epochs, but other batches and other numbers:
 # GRU4Rec on Beauty lost 0.03 validation HR@10 with it, README "Sequential recommenders").
+# Then Caser trained as its authors' code (caser.py:code; runs caser_code_amazon_beauty,
+# 99 sampled negatives), beside the Caser row: SEQ_DIAGNOSTICS= skips it.
 SEQ_MODELS ?= sasrec gru4rec caser narm shan hpmn binn sdm popularity
+SEQ_DIAGNOSTICS ?= caser:code
 SEQ_FLAGS ?=
 reproduce-sequential: $(STAMP)
 	@for model in $(SEQ_MODELS); do for seed in $(SEEDS); do \
@@ -279,6 +282,12 @@ reproduce-sequential: $(STAMP)
 	    --config.data.name=ml1m --config.name=$${model}_loo \
 	    --config.seed=$$seed --config.train.verbose=2 $(SEQ_FLAGS) \
 	    --workdir=$(RUNS)/$${model}_loo_ml1m/seed$$seed || exit 1; \
+	done; done
+	@for entry in $(SEQ_DIAGNOSTICS); do for seed in $(SEEDS); do \
+	  model=$${entry%%:*}; variant=$${entry#*:}; \
+	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:$$variant+s3rec_beauty \
+	    --config.seed=$$seed --config.train.verbose=2 $(SEQ_FLAGS) \
+	    --workdir=$(RUNS)/$${model}_$${variant}_amazon_beauty/seed$$seed || exit 1; \
 	done; done
 	$(PY) -m experiments.summarize --runs=$(RUNS) --results=experiments/results --readme=README.md
 

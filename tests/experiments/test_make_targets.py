@@ -46,6 +46,17 @@ def test_every_dumn_ablation_is_a_preset_of_its_config():
     assert {int(v) for v in make_variable("DUMN_GRID")} == {16, 32, 64, 128, 256}
 
 
+def test_every_sequential_diagnostic_is_a_variant_named_as_its_run():
+    entries = make_variable("SEQ_DIAGNOSTICS")
+    assert entries == ["caser:code"]
+    for entry in entries:
+        config, variant = entry.split(":")
+        changed = get_config(config, f"{variant}+s3rec_beauty")
+        # The target's workdir <config>_<variant>_amazon_beauty is the run's name.
+        assert changed.name == f"{config}_{variant}"
+        assert changed.data.name == "amazon_beauty"
+
+
 def test_a_missing_variable_is_an_assertion():
     with pytest.raises(AssertionError, match="NO_SUCH"):
         make_variable("NO_SUCH")
