@@ -92,12 +92,14 @@ reproduce-ctr: $(STAMP)
 # DUMN Table 1's protocol as a shell fragment, used by reproduce-dumn and, on real data, by
 # reproduce-ctr-sequence: $(call table1_runs,<dataset>,<configs>,<flags>) trains each config
 # on <dataset> (synthetic = the compact simulator DUMN_SIZE under the preset dumn_table1,
-# whose learning rates each config's TUNED holds, plus the oracle; else a registered
-# dataset name, at the configs' defaults) for $(SEEDS) seeds, seed by seed (an interrupted
+# plus the oracle; kuairand = KuaiRand-Pure under the preset dumn_table1_kuairand; each
+# preset's learning rates, chosen on its validation split, in each config's TUNED; else a
+# registered dataset name, at the configs' defaults) for $(SEEDS) seeds, seed by seed (an interrupted
 # target still gives every row its first seeds), at most DUMN_EPOCHS epochs with the
 # configs' early stopping, runs <config>_table1_<dataset>.
 table1_runs = if [ "$(1)" = synthetic ]; then data=--config.data.path=data/synthetic_$(DUMN_SIZE); \
 	  preset=:dumn_table1; extra=oracle_ctr; \
+	elif [ "$(1)" = kuairand ]; then data=; preset=:dumn_table1_kuairand; extra=; \
 	else data=--config.data.name=$(1); preset=; extra=; fi; \
 	for seed in $(SEEDS); do for config in $(2) $$extra; do \
 	  $(PY) -m experiments.train --config=experiments/configs/$$config.py$$preset $$data \
@@ -237,7 +239,8 @@ DUMN_GRID ?= 16 32 64 128 256
 DUMN_GRID_SEEDS ?= 0
 reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
 	@if [ "$(DATASET)" = synthetic ]; then data=--config.data.path=data/synthetic_$(DUMN_SIZE); \
-	protocol=dumn_table1; else data=--config.data.name=$(DATASET); protocol=; fi; \
+	protocol=dumn_table1; elif [ "$(DATASET)" = kuairand ]; then data=; \
+	protocol=dumn_table1_kuairand; else data=--config.data.name=$(DATASET); protocol=; fi; \
 	common="$$data --config.train.verbose=2 --config.train.epochs=$(DUMN_EPOCHS) $(DUMN_FLAGS)"; \
 	for seed in $(SEEDS); do for entry in $(DUMN_ABLATIONS); do \
 	  config=$${entry%%:*}; preset=$${entry#$$config}; name=$${config}$${preset/:/_}_table1; \

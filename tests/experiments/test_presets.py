@@ -313,6 +313,35 @@ def test_dumn_table1_preset_is_the_compact_simulator_with_the_tuned_rates(name):
     assert changed <= {"data.path", "train.epochs", "train.learning_rate"}
 
 
+# Those whose rate a choice on KuaiRand's validation split set under its preset.
+SWEPT_KUAIRAND = ("dumn",)
+
+
+@pytest.mark.parametrize("name", TABLE1 + ("dumn",))
+def test_dumn_table1_kuairand_preset_is_kuairand_with_its_own_tuned_rates(name):
+    module = importlib.import_module(f"experiments.configs.{name}")
+    default = module.get_config()
+    config = module.get_config("dumn_table1_kuairand")
+    assert config.data.name == "kuairand" and not config.data.path
+    assert config.train.epochs == 20
+    tuned = getattr(module, "TUNED", {}).get("dumn_table1_kuairand", {})
+    assert bool(tuned) == (name in SWEPT_KUAIRAND), name
+    rate = tuned.get("train.learning_rate", default.train.learning_rate)
+    assert config.train.learning_rate == rate
+    changed = {
+        k
+        for k, v in loop.flatten_config(config.to_dict()).items()
+        if loop.flatten_config(default.to_dict())[k] != v
+    }
+    assert changed <= {"data.name", "train.epochs", "train.learning_rate"}
+    # The simulator's choices do not leak into KuaiRand's protocol.
+    if name == "dumn":
+        assert config.train.learning_rate == 0.005
+        assert module.get_config("dumn_table1").train.learning_rate == 1e-3
+        ablation = module.get_config("no_umn+dumn_table1_kuairand")
+        assert ablation.name == "dumn_no_umn" and ablation.train.learning_rate == 0.005
+
+
 def test_table1_ablations_take_their_backbone_s_tuned_rate():
     from experiments.configs import autoint_umn, dfn
 
