@@ -80,6 +80,33 @@ def test_zero_basis_leaves_the_input_unchanged_without_nan():
     assert np.abs(testing.to_numpy(grads[1])[0]).max() > 1e-3
 
 
+def test_gradients_match_numpy_finite_differences():
+    """d sum(out * r) / d(x, basis) against central differences of the NumPy
+    Eq. (6)-(7) in float64 (the layer has no weights of its own)."""
+    x, basis = _data((3, 4), seed=5)
+    r = testing._random_projection(x.shape)
+    xt, bt = tf.constant(x), tf.constant(basis)
+    with tf.GradientTape() as tape:
+        tape.watch([xt, bt])
+        total = keras.ops.sum(OrthogonalProjection()(xt, bt) * r)
+    grads = [testing.to_numpy(g) for g in tape.gradient(total, [xt, bt])]
+
+    def objective(a, b):
+        return float(np.sum(_numpy_orthogonal(a, b) * r))
+
+    step = 1e-5
+    for k, grad in enumerate(grads):
+        expected = np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            args = [x.astype(np.float64), basis.astype(np.float64)]
+            plus, minus = [a.copy() for a in args], [a.copy() for a in args]
+            plus[k][i] += step
+            minus[k][i] -= step
+            expected[i] = (objective(*plus) - objective(*minus)) / (2 * step)
+        assert np.abs(expected).max() > 1e-2  # a gradient worth comparing
+        np.testing.assert_allclose(grad, expected, rtol=1e-3, atol=1e-4)
+
+
 def test_bad_arguments_and_inputs_raise():
     x, basis = _data()
     with pytest.raises(ValueError, match="epsilon"):

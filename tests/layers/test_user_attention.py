@@ -53,22 +53,50 @@ def _numpy_pool(scores, values, allowed):
 @pytest.mark.parametrize("score", ["dot", "general", "concat"])
 def test_layer_contract_and_numpy_reference(score, tmp_path):
     values, user, mask = _inputs(user_dim=D if score == "dot" else U)
-    if score == "dot":  # no weights
-        out = testing.to_numpy(UserAttention(score)(values, user=user, key_mask=mask))
-        layer = UserAttention(score)
-    else:
-        testing.run_layer_test(
-            UserAttention,
-            {"score": score},
-            values,
-            (B, D),
-            call_kwargs={"user": user, "key_mask": mask},
-            save_dir=tmp_path,
-        )
-        layer = UserAttention(score)
-        out = testing.to_numpy(layer(values, user=user, key_mask=mask))
+    testing.run_layer_test(
+        UserAttention,
+        {"score": score},
+        values,
+        (B, D),
+        call_kwargs={"user": user, "key_mask": mask},
+        expect_trainable_weights=score != "dot",  # "dot" has no weights
+        save_dir=tmp_path,
+    )
+    layer = UserAttention(score)
+    out = testing.to_numpy(layer(values, user=user, key_mask=mask))
     expected = _numpy_pool(_numpy_scores(layer, values, user), values, mask[:, None])
     np.testing.assert_allclose(out, expected[:, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_dot_score_gradients_match_numpy_finite_differences():
+    """The weightless "dot" score: d sum(out * r) / d(values, user) against
+    central differences of the NumPy pooling in float64."""
+    import tensorflow as tf
+
+    values, user, mask = _inputs(user_dim=D)
+    layer = UserAttention("dot")
+    r = testing._random_projection((B, D))
+    inputs = [tf.constant(values), tf.constant(user)]
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        total = keras.ops.sum(layer(inputs[0], user=inputs[1], key_mask=mask) * r)
+    grads = [testing.to_numpy(g) for g in tape.gradient(total, inputs)]
+
+    def objective(v, u):
+        pooled = _numpy_pool(_numpy_scores(layer, v, u), v, mask[:, None])
+        return float(np.sum(pooled[:, 0] * r))
+
+    step = 1e-5
+    for k, grad in enumerate(grads):
+        args = [values.astype(np.float64), user.astype(np.float64)]
+        expected = np.zeros(args[k].shape)
+        for i in np.ndindex(args[k].shape):
+            plus, minus = [a.copy() for a in args], [a.copy() for a in args]
+            plus[k][i] += step
+            minus[k][i] -= step
+            expected[i] = (objective(*plus) - objective(*minus)) / (2 * step)
+        assert np.abs(expected).max() > 1e-2
+        np.testing.assert_allclose(grad, expected, rtol=1e-3, atol=1e-4)
 
 
 def test_per_query_masks_pool_each_query_over_its_own_keys(tmp_path):

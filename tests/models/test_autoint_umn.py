@@ -121,6 +121,16 @@ def test_the_padding_width_does_not_change_the_output():
 
 
 @pytest.mark.slow
+def test_overfits_one_batch():
+    x, y = _batch()
+    model = _model()
+    _randomise(model, x)
+    loss = testing.fit_one_batch(model, x, y, steps=150, learning_rate=0.02)
+    assert loss < 0.05
+    assert np.mean((testing.to_numpy(model(x)) > 0) == (y > 0.5)) == 1.0
+
+
+@pytest.mark.slow
 def test_save_reload(tmp_path):
     x, _ = _batch()
     model = _model()

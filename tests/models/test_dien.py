@@ -151,9 +151,10 @@ def test_padding_does_not_change_the_output(training):
 
 
 @pytest.mark.slow
-def test_overfits_one_batch():
+@pytest.mark.parametrize("activation", ["dice", "prelu"])
+def test_overfits_one_batch(activation):
     x, y = _batch()
-    model = _model(activation="prelu")
+    model = _model(activation=activation)
     loss = testing.fit_one_batch(model, x, y, steps=150, learning_rate=0.02)
     assert loss < 0.05
     accuracy = np.mean((testing.to_numpy(model(x)) > 0) == (y > 0.5))

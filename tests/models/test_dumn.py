@@ -229,8 +229,11 @@ def test_overfits_one_batch():
 
 @pytest.mark.parametrize(
     "switches",
-    [{"fusion": "cross", "triplet_sampling": "random"}, {"memory": "one"}],
-    ids=["cross_rs", "umn1"],
+    [
+        pytest.param({}, id="default", marks=pytest.mark.slow),
+        pytest.param({"fusion": "cross", "triplet_sampling": "random"}, id="cross_rs"),
+        pytest.param({"memory": "one"}, id="umn1"),
+    ],
 )
 def test_save_reload_keeps_the_memory_state(switches, tmp_path):
     x, y = _batch()

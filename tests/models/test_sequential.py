@@ -621,6 +621,16 @@ def test_binn_bidirectional_gradients_with_behaviour_vectors():
 
 
 @pytest.mark.slow
+def test_binn_bidirectional_overfits_one_batch():
+    """The default BINN (both directions; one query per row, the last target)."""
+    x, y = _batch()
+    model = _binn(loss="softmax", dropout=0.0)
+    before = float(testing.to_numpy(testing.model_loss(model, x, y[:, -1])))
+    after = testing.fit_one_batch(model, x, y[:, -1], steps=150, learning_rate=0.05)
+    assert after < 0.2 * before, (before, after)
+
+
+@pytest.mark.slow
 def test_binn_bidirectional_save_reload_and_config_round_trip(tmp_path):
     x, y = _batch()
     model = _binn(num_behaviours=2)
