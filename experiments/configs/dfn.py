@@ -44,7 +44,6 @@ trainer's input pipeline: python -m experiments.bench --models= --data_sizes=
 
 from experiments.configs import common
 
-
 TUNED = {"dumn_table1": {"train.learning_rate": 0.001}}
 
 
