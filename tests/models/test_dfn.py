@@ -103,6 +103,62 @@ def test_internal_feature_is_the_transformer_average_with_the_target_first():
     assert empty.any() and np.abs(expected[empty]).min() > 0
 
 
+def _numpy_items(table, x, prefix):
+    """Concat of the item features' rows (item_id, category) for codes
+    `x[prefix + feature]` of any shape: `[..., 2 E]`."""
+    offsets = {"item_id": VOCAB["user_id"], "category": VOCAB["user_id"] + 32}
+    return np.concatenate(
+        [table[np.asarray(x[f"{prefix}{f}"]) + offsets[f]] for f in ITEM_FEATURES],
+        axis=-1,
+    )
+
+
+def _numpy_feedback_features(model, x):
+    """DFN's internal and external feedback interaction from the weights alone:
+    a Transformer over [target; sequence] averaged over the valid tokens, then
+    f_cu = sum_i softmax_i(u_i^T W f_c / sqrt(d)) u_i over the valid unclicks."""
+    from tests.layers.test_transformer_block import _numpy_block
+
+    table = testing.to_numpy(model.embedding.embeddings).astype(np.float64)
+    target = _numpy_items(table, x, "")
+    internal, sequences = {}, {}
+    for t in TYPES:
+        sequence = _numpy_items(table, x, f"{t}_")
+        mask = np.asarray(x[f"{t}_mask"], bool)
+        sequences[t] = sequence, mask
+        tokens = np.concatenate([target[:, None], sequence], axis=1)
+        valid = np.concatenate([np.ones((len(mask), 1), bool), mask], axis=1)
+        out, _ = _numpy_block(model.internal[t], tokens, mask=valid)
+        internal[t] = (out * valid[..., None]).sum(1) / valid.sum(1, keepdims=True)
+    unclick, unclick_mask = sequences["unclick"]
+    external = []
+    for t in ("click", "dislike"):
+        w = testing.to_numpy(model.external[t].kernel).astype(np.float64)
+        pooled = np.zeros_like(internal[t])
+        for b in range(len(pooled)):
+            keys = np.flatnonzero(unclick_mask[b])
+            if keys.size:
+                s = unclick[b, keys] @ w @ internal[t][b] / np.sqrt(w.shape[0])
+                a = np.exp(s - s.max())
+                pooled[b] = (a / a.sum()) @ unclick[b, keys]
+        external.append(pooled)
+    return [internal[t] for t in TYPES] + external
+
+
+def test_feedback_features_match_an_independent_numpy_computation():
+    x, _ = _batch()
+    model = _model()
+    _randomise(model, x)
+    got = [testing.to_numpy(f) for f in model.feedback_features(x)]
+    expected = _numpy_feedback_features(model, x)
+    assert len(got) == len(expected) == 5
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
+    # Rows without unclicks read nothing from them.
+    empty = ~np.asarray(x["unclick_mask"], bool).any(axis=1)
+    assert empty.any() and np.all(expected[3][empty] == 0)
+
+
 def test_external_interaction_needs_unclick():
     x, _ = _batch(("click", "dislike"))
     model = _model(sequence_types=("click", "dislike"))
