@@ -93,6 +93,96 @@ def test_interests_are_session_averages_and_read_by_target_attention():
     )
 
 
+def _numpy_lstm(layer, x, valid):
+    """Keras' LSTM (gates i, f, c, o; sigmoid and tanh) over the valid steps of
+    `x` `[K, d]` in order, a masked step leaving the state as it is: `[K, u]`."""
+    cell = layer.cell
+    kernel = testing.to_numpy(cell.kernel).astype(np.float64)
+    recurrent = testing.to_numpy(cell.recurrent_kernel).astype(np.float64)
+    bias = testing.to_numpy(cell.bias).astype(np.float64)
+    units = recurrent.shape[0]
+    h, c = np.zeros(units), np.zeros(units)
+    out = np.zeros((len(x), units))
+    for k in range(len(x)):
+        if valid[k]:
+            z = x[k] @ kernel + h @ recurrent + bias
+            i, f = 1 / (1 + np.exp(-z[:units])), 1 / (1 + np.exp(-z[units : 2 * units]))
+            o = 1 / (1 + np.exp(-z[3 * units :]))
+            c = f * c + i * np.tanh(z[2 * units : 3 * units])
+            h = o * np.tanh(c)
+        out[k] = h
+    return out
+
+
+def _numpy_target_attention(layer, keys, query, valid):
+    w = testing.to_numpy(layer.kernel).astype(np.float64)
+    if not valid.any():
+        return np.zeros(keys.shape[-1])
+    s = keys[valid] @ w @ query
+    a = np.exp(s - s.max())
+    return (a / a.sum()) @ keys[valid]
+
+
+def test_logit_matches_an_independent_numpy_forward():
+    """DSIN end to end from the weights: bias encoding, the session Transformer
+    and its average (I_k), the Bi-LSTM over the sessions (H_k), the target's
+    attention over both, the MLP over [fields; U^I; U^H]."""
+    from tests.layers.test_transformer_block import _numpy_block
+
+    x, _ = _batch()
+    model = _model(lstm_units=5)
+    _randomise(model, x)
+    table = testing.to_numpy(model.embedding.embeddings).astype(np.float64)
+    offsets = {"user_id": 0, "item_id": 4, "category": 36}
+
+    def items(prefix):
+        return np.concatenate(
+            [table[np.asarray(x[prefix + f]) + offsets[f]] for f in ITEM_FEATURES],
+            axis=-1,
+        )
+
+    k_bias, t_bias, c_bias = (
+        testing.to_numpy(w).astype(np.float64) for w in model.bias.trainable_weights
+    )
+    sessions = items("session_") + (
+        k_bias[:, None, None] + t_bias[None, :, None] + c_bias[None, None, :]
+    )
+    mask = np.asarray(x["session_mask"], bool)
+    flat, _ = _numpy_block(
+        model.extractor, sessions.reshape(-1, 3, 8), mask=mask.reshape(-1, 3)
+    )
+    counts = np.maximum(mask.reshape(-1, 3).sum(1, keepdims=True), 1)
+    interests = (flat.sum(1) / counts).reshape(32, 3, 8)
+    target = items("")
+    forward, backward = (
+        model.interacting.forward_layer,
+        model.interacting.backward_layer,
+    )
+    fields = testing.numpy_field_lookup(table, x, FIELDS, model.vocabulary_sizes)
+    features = []
+    for b in range(32):
+        valid = mask[b].any(axis=1)
+        states = np.concatenate(
+            [
+                _numpy_lstm(forward, interests[b], valid),
+                _numpy_lstm(backward, interests[b][::-1], valid[::-1])[::-1],
+            ],
+            axis=1,
+        )
+        u_i = _numpy_target_attention(
+            model.interest_attention, interests[b], target[b], valid
+        )
+        u_h = _numpy_target_attention(model.state_attention, states, target[b], valid)
+        features.append(np.concatenate([fields[b].reshape(-1), u_i, u_h]))
+    expected = testing.numpy_dense_stack(
+        np.array(features), testing.mlp_params(model.mlp), ["relu", None]
+    )[:, 0]
+    assert (~mask.any(axis=(1, 2))).any()  # users without any session too
+    np.testing.assert_allclose(
+        testing.to_numpy(model(x)), expected, rtol=1e-4, atol=1e-5
+    )
+
+
 def test_session_order_matters_through_the_lstm_and_bias_encoding():
     x, _ = _batch()
     model = _model()
