@@ -77,7 +77,6 @@ def test_matches_numpy(scale):
 def test_without_mask_attends_everywhere():
     x, q, _ = _data()
     layer = TargetAttention()
-    expected, _ = (None, None)
     out = testing.to_numpy(layer(x, query=q))
     expected, _ = _numpy_attention(layer, x, q, np.ones((BATCH, SEQ_LEN), bool))
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)

@@ -430,6 +430,18 @@ def test_config_round_trip():
     }
     restored = SampledSoftmax.from_config(json.loads(json.dumps(config)))
     assert restored.get_config() == config
+    # The restored loss computes the same loss for the same candidates.
+    table, biases, queries, labels = _data(num_true=1, seed=1)
+    original = SampledSoftmax(
+        NUM_ITEMS, 6, "unigram", _counts(), False, False, False, 7
+    )
+    clone = SampledSoftmax.from_config(json.loads(json.dumps(original.get_config())))
+    values = original.sample_candidates(labels)
+    np.testing.assert_allclose(
+        np.asarray(clone(table, biases, queries, labels, sampled_values=values)),
+        np.asarray(original(table, biases, queries, labels, sampled_values=values)),
+        rtol=1e-6,
+    )
 
 
 @pytest.mark.parametrize(
