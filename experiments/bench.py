@@ -10,9 +10,10 @@ says whether the fast configuration still learns. CTR rows: Wide&Deep, DeepFM, D
 and IPNN (`PNN(product="inner")`); retrieval: YouTube DNN. Sequential retrieval
 (issue 20): SASRec and GRU4Rec on generated sequences of issue 20's shape (5,000
 users x 3,000 items, max length 50, embedding 64, the full softmax at every
-position, batch 256); their examples/s are sequences/s (one row per user, a target
-at each of its 50 positions: `positions_per_second`), where RecBole counts a
-(prefix, next item) pair as a training sequence. Behaviour-sequence rows
+position, batch 256; section "sequential", `--only_sequential` for it alone); their
+examples/s are sequences/s (one row per user, a target at each of its 50 positions:
+`positions_per_second`), where RecBole counts a (prefix, next item) pair as a
+training sequence. Behaviour-sequence rows
 (section "sequence", issues 19 and 21): DIN, DIEN and DUMN at T = 50 and 100 beside Wide&Deep,
 each as its experiments/configs file builds it, on the simulator's data through the
 trainer's input pipeline (`--sequence_*` flags). Task build (section
@@ -113,6 +114,12 @@ _EPOCHS_SEQUENTIAL = flags.DEFINE_integer(
     "epochs_sequential",
     3,
     "Epochs of a SASRec / GRU4Rec run, the first included.",
+)
+_ONLY_SEQUENTIAL = flags.DEFINE_bool(
+    "only_sequential",
+    False,
+    "Run only the SASRec / GRU4Rec rows (the SEQUENTIAL models of --models), "
+    "written to the results file's 'sequential' section, the others kept.",
 )
 _LATENCY_CALLS = flags.DEFINE_integer(
     "latency_calls",
@@ -598,6 +605,40 @@ def bench_sequential(name, users, epochs, seed, peak, repeats):
     return record
 
 
+def bench_sequentials(names, peak) -> dict:
+    """The "sequential" section: `bench_sequential` of each of `names` and the
+    shared settings (issue 20's shape), for the table beside RecBole's rates."""
+    runs = [
+        bench_sequential(
+            name,
+            SEQUENTIAL_USERS,
+            _EPOCHS_SEQUENTIAL.value,
+            _SEED.value,
+            peak,
+            _REPEATS.value,
+        )
+        for name in names
+    ]
+    for run in runs:
+        print(f"[bench] sequential {json.dumps(run)}", flush=True)
+    return {
+        "machine": summarize.machine(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "optimizer": _OPTIMIZER.value,
+        "jit_compile": _JIT.value.lower(),
+        "users": SEQUENTIAL_USERS,
+        "items": SEQUENTIAL_ITEMS,
+        "max_length": SEQUENTIAL_LENGTH,
+        "embedding_dim": SEQUENTIAL_EMBEDDING,
+        "batch_size": SEQUENTIAL_BATCH,
+        "epochs": _EPOCHS_SEQUENTIAL.value,
+        "repeats": _REPEATS.value,
+        "matmul_flops_per_second": peak,
+        "runs": runs,
+    }
+
+
 _SEQUENCE_MODELS = flags.DEFINE_list(
     "sequence_models",
     ["wide_deep", "din", "dien", "dumn"],
@@ -1023,6 +1064,14 @@ def main(argv):
         raise app.UsageError(str(error)) from error
     if _ONLY_SEQUENCE.value and not _SEQUENCE_MODELS.value:
         raise app.UsageError("--only_sequence needs --sequence_models")
+    sequential = [name for name in SEQUENTIAL if name in _MODELS.value]
+    if _ONLY_SEQUENTIAL.value:
+        if not sequential:
+            raise app.UsageError(
+                f"--only_sequential needs one of {list(SEQUENTIAL)} in --models"
+            )
+        _write({"sequential": bench_sequentials(sequential, matmul_flops_per_second())})
+        return
     sections = {}
     if _SEQUENCE_MODELS.value:
         sections["sequence"] = bench_sequences(
@@ -1049,18 +1098,8 @@ def main(argv):
                 _ROWS.value, _EPOCHS_RETRIEVAL.value, _SEED.value, peak, _REPEATS.value
             )
         )
-    runs += [
-        bench_sequential(
-            name,
-            SEQUENTIAL_USERS,
-            _EPOCHS_SEQUENTIAL.value,
-            _SEED.value,
-            peak,
-            _REPEATS.value,
-        )
-        for name in SEQUENTIAL
-        if name in _MODELS.value
-    ]
+    if sequential:
+        sections["sequential"] = bench_sequentials(sequential, peak)
     for run in runs:
         print(f"[bench] {json.dumps(run)}", flush=True)
     out = {

@@ -142,6 +142,41 @@ def test_sequential_rows_count_sequences_and_positions(tiny_flags, monkeypatch, 
     assert record["rows"] == users and record["batch_size"] == 16
 
 
+def test_only_sequential_writes_its_section_and_keeps_the_others(
+    tiny_flags, monkeypatch, tmp_path
+):
+    from absl import app
+
+    monkeypatch.setattr(bench, "SEQUENTIAL_USERS", 24)
+    monkeypatch.setattr(bench, "SEQUENTIAL_ITEMS", 30)
+    monkeypatch.setattr(bench, "SEQUENTIAL_LENGTH", 5)
+    monkeypatch.setattr(bench, "SEQUENTIAL_EMBEDDING", 8)
+    monkeypatch.setattr(bench, "SEQUENTIAL_BATCH", 8)
+    monkeypatch.setattr(bench, "matmul_flops_per_second", lambda: 1e9)
+    output = tmp_path / "bench.json"
+    output.write_text(json.dumps({"training": {"runs": []}}))
+    with flagsaver.flagsaver(
+        only_sequential=True, models=["wide_deep"], output=str(output)
+    ):
+        with pytest.raises(app.UsageError, match="--only_sequential needs"):
+            bench.main([])
+    assert json.loads(output.read_text()) == {"training": {"runs": []}}
+    with flagsaver.flagsaver(
+        only_sequential=True,
+        models=["gru4rec"],
+        epochs_sequential=2,
+        repeats=1,
+        output=str(output),
+    ):
+        bench.main([])
+    written = json.loads(output.read_text())
+    assert written["training"] == {"runs": []}  # kept
+    section = written["sequential"]
+    assert [r["model"] for r in section["runs"]] == ["gru4rec"]
+    assert (section["users"], section["max_length"], section["epochs"]) == (24, 5, 2)
+    assert section["runs"][0]["positions_per_second"] > 0
+
+
 def test_sequential_data_shapes_and_targets():
     train, targets, test, test_targets = bench.sequential_data(7, 30, 5, seed=0)
     assert train["history"].shape == targets.shape == test["history"].shape == (7, 5)

@@ -842,3 +842,70 @@ def test_plot_curves_averages_the_seeds_per_epoch(tmp_path, monkeypatch):
     epochs, values = drawn["1 :"]
     assert epochs == [2, 3]
     np.testing.assert_allclose(values, [(0.2 + 0.6) / 2, 0.3])
+
+
+def _sequential_run(model, sequences_per_second, hr10):
+    return {
+        "model": model,
+        "repeats": 3,
+        "epochs": 3,
+        "examples_per_second": sequences_per_second,
+        "examples_per_second_range": [0.9 * sequences_per_second, sequences_per_second],
+        "positions_per_second": 50 * sequences_per_second,
+        "test_hr@10": hr10,
+        "test_hr@50": hr10 + 0.1,
+        "dense_flops_ratio_to_matmul": 0.05,
+    }
+
+
+def test_render_bench_sequential_rows_beside_recbole():
+    without = summarize.render_bench({"training": _bench_training()}).splitlines()
+    section = {
+        "machine": "m",
+        "tensorflow": "t",
+        "keras": "k",
+        "optimizer": "lazy_adam",
+        "jit_compile": "auto",
+        "users": 5000,
+        "items": 3000,
+        "max_length": 50,
+        "embedding_dim": 64,
+        "batch_size": 256,
+        "epochs": 3,
+        "repeats": 3,
+        "matmul_flops_per_second": 1e9,
+        # SASRec at 2,000 sequences/s = 100,000 targets/s: 142.9 x RecBole's 700;
+        # GRU4Rec at 200 = 10,000 targets/s: 9.1 x RecBole's 1,100.
+        "runs": [
+            _sequential_run("sasrec", 2000.0, 0.3),
+            _sequential_run("gru4rec", 200.0, 0.2),
+        ],
+    }
+    lines = summarize.render_bench(
+        {"training": _bench_training(), "sequential": section}
+    ).splitlines()
+    assert lines[: len(without)] == without
+    rows = {
+        line.split(" | ")[0][2:]: line.split(" | ")
+        for line in lines
+        if line.startswith("| sasrec") or line.startswith("| gru4rec")
+    }
+    assert rows["sasrec"][3:9] == [
+        "2,000",
+        "1,800–2,000",
+        "100,000",
+        "700",
+        "142.9",
+        "met",
+    ]
+    assert rows["gru4rec"][3:9] == [
+        "200",
+        "180–200",
+        "10,000",
+        "1,100",
+        "9.1",
+        "not met",
+    ]
+    assert rows["sasrec"][9:11] == ["0.3000", "0.4000"]
+    assert "--only_sequential --repeats=3" in lines[-1]
+    assert "5,000 users x 3,000 items" in lines[-1]
