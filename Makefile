@@ -116,8 +116,9 @@ table1_runs = if [ "$(1)" = synthetic ]; then data=--config.data.path=data/synth
 # <config>_synthetic (Wide&Deep and the oracle are those of reproduce-foundation: a
 # finished run only re-evaluates). On real data the protocol is reproduce-dumn's (the same
 # instances, split and epochs), so the runs are its <config>_table1_<dataset>, trained
-# once for both tables. Learning rates are the configs' defaults (chosen on validation
-# under the compact simulator's preset dumn_table1 only, where reproduce-dumn uses them).
+# once for both tables, at the learning rates chosen on KuaiRand's validation under
+# the preset dumn_table1_kuairand (each config's TUNED; the configs' defaults where
+# no sweep ran there yet). On the simulator (size small) the configs' defaults.
 # CTRSEQ_FLAGS adds flags to every run.
 CTRSEQ_RUNS ?= wide_deep pnn deepfm din dien dsin autoint dfn dmt
 CTRSEQ_DATASETS ?= synthetic kuairand

@@ -1065,6 +1065,9 @@ def main(argv):
     if _ONLY_SEQUENCE.value and not _SEQUENCE_MODELS.value:
         raise app.UsageError("--only_sequence needs --sequence_models")
     sequential = [name for name in SEQUENTIAL if name in _MODELS.value]
+    unknown = sorted(set(_MODELS.value) - set(known))
+    if unknown:
+        raise app.UsageError(f"--models: unknown {unknown}; known: {known}")
     if _ONLY_SEQUENTIAL.value:
         if not sequential:
             raise app.UsageError(
@@ -1085,9 +1088,6 @@ def main(argv):
         _write(sections)
         if _ONLY_SEQUENCE.value:
             return
-    unknown = sorted(set(_MODELS.value) - set(known))
-    if unknown:
-        raise app.UsageError(f"--models: unknown {unknown}; known: {known}")
     peak = matmul_flops_per_second()
     print(f"[bench] dense matmul: {peak / 1e9:.1f} GFLOP/s", flush=True)
     args = (_ROWS.value, _EPOCHS_CTR.value, _SEED.value, peak, _REPEATS.value)

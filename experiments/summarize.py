@@ -1302,7 +1302,8 @@ def _sequence_lines(sequence) -> list[str]:
 # max length 50, embedding 64, full softmax), as issue 20 states them; RecBole counts
 # a (prefix, next item) pair as a training sequence, one target each.
 RECBOLE_SEQUENCES_PER_SECOND = {"sasrec": 700, "gru4rec": 1100}
-# Issue 20's goal: at least this many times RecBole's rate, at equal HR@10.
+# Issue 20's goal: at least this many times RecBole's rate, at equal HR@10 (the
+# table checks the rate; RecBole's HR@10 on this data is not measured here).
 RECBOLE_GOAL = 10
 
 
@@ -1316,13 +1317,14 @@ def _sequential_lines(sequential) -> list[str]:
         "",
         "| sequential model | runs | epochs | steady sequences/s (median) "
         "| steady range | targets/s | RecBole 1.2.1 (targets/s) | × RecBole "
-        f"| goal ×{RECBOLE_GOAL} | test HR@10 | test HR@50 | FLOP/s vs matmul |",
+        f"| ≥ {RECBOLE_GOAL}× RecBole's rate | test HR@10 | test HR@50 "
+        "| FLOP/s vs matmul |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in sequential["runs"]:
         recbole = RECBOLE_SEQUENCES_PER_SECOND.get(run["model"])
         ratio = run["positions_per_second"] / recbole if recbole else None
-        met = "—" if ratio is None else ("met" if ratio >= RECBOLE_GOAL else "not met")
+        met = "—" if ratio is None else ("yes" if ratio >= RECBOLE_GOAL else "no")
         lines.append(
             f"| {run['model']} | {run['repeats']} | {run['epochs']} | "
             f"{run['examples_per_second']:,.0f} | "
@@ -1346,7 +1348,9 @@ def _sequential_lines(sequential) -> list[str]:
         "sequence is one user's row; targets/s = sequences/s x its positions, the "
         "unit of RecBole's rate (a (prefix, next item) pair per training "
         "sequence; issue 20's measurement of RecBole on this machine, not rerun "
-        "here). Test HR@10 / HR@50: full ranking of each user's last item.",
+        "here). Test HR@10 / HR@50: full ranking of each user's last item; the "
+        "goal's other half, HR@10 equal to RecBole's on this data, is not checked "
+        "(RecBole's HR@10 here is not measured).",
     ]
     return lines
 

@@ -5,7 +5,7 @@ row Caser: HR@10 0.3942, NDCG@10 0.2512 (99 sampled negatives).
 Command: python -m experiments.train --config=experiments/configs/caser.py:s3rec_beauty
     --workdir=runs/caser_amazon_beauty
 Hyperparameters: the authors' code's defaults (L = 5, d = 50, 16 horizontal filters
-per height, 4 vertical, dropout 0.5, 3 negatives per target, Adam with learning
+per height, 4 vertical, dropout 0.5, 3 negatives per window, Adam with learning
 rate 1e-3, batch 512); up to 200 epochs with early stopping (patience 20). Unlike
 that code: one target per position (its T = 3 next items), no L2 (its 1e-6 weight
 decay), the negatives' terms summed (its: averaged, as the targets'); README
@@ -34,8 +34,6 @@ def get_config(arg=None):
             num_horizontal=16,
             num_vertical=4,
             dropout=0.5,
-            num_targets=1,
-            l2=0.0,
             loss="bce",
             num_negatives=3,
             seed=0,
@@ -49,6 +47,8 @@ def get_config(arg=None):
     variant, protocol = common.split_arg(arg, ("code",))
     if variant == "code":  # the authors' code's targets, penalty and loss
         config.name = "caser_code"
+        # Keys of the variant only: runs of the default config keep their
+        # config.json (the resume check compares it key by key).
         config.model.num_targets = 3
         config.model.l2 = 1e-6
         config.model.loss = "bce_mean"

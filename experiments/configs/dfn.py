@@ -9,7 +9,8 @@ The Taobao display-ad data has no dislike: there run with
 only click -> unclick). Settings from the authors' code (github.com/qqxiaochongqq/DFN,
 model.py): 4 heads, Deep part 32-16; embedding 16 as DUMN. Learning rate under
 the preset dumn_table1 (DUMN Table 1 on the compact simulator; seed 0, validation
-AUC): 0.001 0.6847 (best epoch 6 of 9, the Table 1 run; test 0.6903) against 0.005
+AUC): 0.001 0.6847 (best epoch 6 of 9, the Table 1 run of `make reproduce-dumn
+SEEDS=0 DUMN_MODELS=dfn`; test 0.6903) against 0.005
 0.6843 (best epoch 2 of 5; test 0.6927; run `python -m experiments.train
 --config=experiments/configs/dfn.py:dumn_table1 --config.train.learning_rate=0.005`)
 -> 0.001, the default (in TUNED). Elsewhere the suite's default, not swept.

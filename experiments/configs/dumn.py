@@ -34,7 +34,9 @@ epochs since). NTM's key strength (`learn_key_strength=True`) at 0.005: 0.6772
 (best epoch 4 of 7), below Eq. (9) as written; at 0.001 not run.
 Command: python -m experiments.train --config=experiments/configs/dumn.py
   --workdir=runs/dumn_synthetic/seed0; DUMN Table 1 with its baselines: `make
-  reproduce-dumn` (the compact simulator, at most 20 epochs).
+  reproduce-dumn` (the compact simulator, at most 20 epochs: preset dumn_table1) and
+  `make reproduce-dumn DATASET=kuairand` (preset dumn_table1_kuairand, whose
+  learning rate 0.005 is in TUNED below).
 Expected time (measured on the 2-core CPU): about 1.0 s per training step of 1024 on the small
 simulator at T = 100 (after cutting each batch's sequences to the columns they use:
 like and dislike windows are short), so an epoch of its 0.96 M training impressions
@@ -76,10 +78,14 @@ ABLATIONS = {
 """DUMN's ablations (Tables 2, 4, 5, 6, Sec. 4.3.1) and the no-dislike switch."""
 
 
-# On KuaiRand-Pure the paper's 0.005 wins on validation (seed 0, DUMN Table 1's
-# protocol, 20 epochs allowed): validation AUC 0.7103 (best epoch 1 of 4; test
-# 0.7093) against 0.001's 0.7067 (best epoch 2 of 5; test 0.7063), the runs of
-# commits bfea398 and ae9327f (experiments/results/dumn_table1_kuairand).
+# On KuaiRand-Pure (preset dumn_table1_kuairand: DUMN Table 1's protocol there) the
+# paper's 0.005 wins on validation, seed 0: validation AUC 0.7103 (best epoch 1 of
+# 4; test 0.7093) against 0.001's 0.7067 (best epoch 2 of 5; test 0.7063). Runs:
+# `python -m experiments.train --config=experiments/configs/dumn.py
+# --config.data.name=kuairand --config.name=dumn_table1 --config.train.epochs=20
+# --config.train.learning_rate=<rate> --workdir=runs/dumn_table1_kuairand/seed0`,
+# their results files in commits bfea398 (0.005) and ae9327f (0.001) under
+# experiments/results/dumn_table1_kuairand; a two-point, one-seed choice.
 TUNED = {"dumn_table1_kuairand": {"train.learning_rate": 0.005}}
 
 

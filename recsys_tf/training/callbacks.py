@@ -110,10 +110,31 @@ def read_state(workdir: str) -> dict | None:
 
 
 def peak_rss_gb() -> float:
-    """This process's peak resident memory so far, in GB = 10^9 bytes (the
-    README's unit; `getrusage`'s ru_maxrss: kilobytes on Linux, bytes on macOS)."""
+    """This process's peak resident memory since its start or the last
+    `reset_peak_rss`, in GB = 10^9 bytes (the README's unit): Linux's VmHWM,
+    else `getrusage`'s ru_maxrss (kilobytes on Linux, bytes on macOS; never
+    reset)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak * (1 if sys.platform == "darwin" else 1024) / 1e9
+
+
+def reset_peak_rss() -> bool:
+    """Restarts `peak_rss_gb` from the current resident memory (Linux: "5" to
+    /proc/self/clear_refs), so that runs sharing a process (a sweep's trials)
+    each record their own peak; False where the system cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 class ValidateAndCheckpoint(keras.callbacks.Callback):

@@ -270,6 +270,7 @@ def run(
     the results have no "test" entry.
     """
     start = time.time()
+    cb.reset_peak_rss()  # this run's peak, not that of earlier runs in the process
     _check_config(config)
     # One spelling in config.json, so that "True" and "true" resume the same run.
     config.train.jit_compile = str(config.train.jit_compile).strip().lower()
@@ -412,8 +413,14 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
         if seconds
         else None,
         "num_parameters": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
-        # Peak resident memory of training and evaluation, every session of the run.
-        "peak_rss_gb": max(state.get("peak_rss_gb", 0.0), cb.peak_rss_gb()),
+        # Peak resident memory of training and evaluation over every session of
+        # the run; absent for a run whose training predates the record (a
+        # re-evaluation alone would understate it).
+        **(
+            {"peak_rss_gb": max(state["peak_rss_gb"], cb.peak_rss_gb())}
+            if "peak_rss_gb" in state
+            else {}
+        ),
         "wall_seconds": time.time() - start,
         "strategy": strategy,
         "replicas": distribution.num_replicas_in_sync,

@@ -168,6 +168,12 @@ def test_resume_continues_from_last_epoch(data_root, tmp_path):
     assert resumed["epochs_run"] == 2
     assert resumed["peak_rss_gb"] == state["peak_rss_gb"] == 1000.0
     assert 0.1 < straight["peak_rss_gb"] < 1000
+    # A finished run trained before the record existed (its state has no peak):
+    # re-evaluating it records none rather than the evaluation's alone.
+    del state["peak_rss_gb"]
+    state_file.write_text(json.dumps(state))
+    again = loop.run(_config(path, data_root, epochs=2), str(tmp_path / "resumed"))
+    assert again["epochs_run"] == 2 and "peak_rss_gb" not in again
     # Same seed, same per-epoch batch order: the resumed run matches the straight one.
     assert resumed["validation"]["auc"] == pytest.approx(
         straight["validation"]["auc"], abs=2e-3

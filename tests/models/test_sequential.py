@@ -89,9 +89,6 @@ MODEL_CLASSES = list(SMALL)
 # variants a constructor switch selects (SASRec with S3-Rec's BERT blocks).
 VARIANTS = {
     "SASRec-bert": (SASRec, {"block": "bert"}),
-    # Caser trained on the next 3 items, as its authors' code (their L2 penalty:
-    # test_caser_code_loss_is_numpy_next_targets_mean_negatives_and_l2).
-    "Caser-T3": (Caser, {"num_targets": 3}),
 }
 CASES = [pytest.param((cls, {}), id=cls.__name__) for cls in MODEL_CLASSES] + [
     pytest.param(case, id=name) for name, case in VARIANTS.items()
@@ -312,7 +309,12 @@ def test_caser_code_loss_is_numpy_next_targets_mean_negatives_and_l2(monkeypatch
     np.testing.assert_allclose(
         testing.to_numpy(loss), np.mean(expected) + penalty, rtol=1e-5
     )
-    testing.assert_model_gradients(model, x, y)
+    # Without the penalty (which alone moves every weight), every variable still
+    # gets a gradient from the next-3-items loss.
+    plain = _model(
+        Caser, num_targets=3, loss="bce_mean", num_negatives=3, per_position=True
+    )
+    testing.assert_model_gradients(plain, x, y)
 
 
 def test_caser_code_config_round_trip_and_bad_arguments():
@@ -330,6 +332,9 @@ def test_caser_code_config_round_trip_and_bad_arguments():
         _model(Caser, num_targets=0)
     with pytest.raises(ValueError, match="`l2`"):
         _model(Caser, l2=-1.0)
+    for loss in ("softmax", "sampled_softmax"):  # T > 1 is a bce loss's
+        with pytest.raises(ValueError, match="num_targets"):
+            _model(Caser, num_targets=3, loss=loss)
 
 
 def test_sasrec_bert_is_s3rec_input_then_bert_layers_without_a_final_norm():

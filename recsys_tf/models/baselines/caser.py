@@ -30,6 +30,8 @@ class Caser(SequentialRetrievalModel):
     with T > 1 a position's positive term is the mean over those of its next T
     items that exist, so the last positions train on fewer targets (the code
     forms only windows with T items after them: our choice keeps every position).
+    It needs per-position rows (the task's `per_position`: a row of one query
+    has one target) and a binary cross-entropy loss ("bce" / "bce_mean").
     `l2` adds `l2 / 2 * sum(w^2)` over every weight to the loss, the authors'
     code's `Adam(weight_decay=1e-6)` (PyTorch adds the decay to the gradient: an
     L2 penalty, every embedding row decayed at every step).
@@ -98,6 +100,12 @@ class Caser(SequentialRetrievalModel):
         )
         if float(l2) < 0:
             raise ValueError(f"`l2` must be >= 0. Received: l2={l2}")
+        if int(num_targets) > 1 and loss not in ("bce", "bce_mean"):
+            raise ValueError(
+                "`num_targets` > 1 trains each position on its next items with the "
+                f"binary cross-entropy: loss must be 'bce' or 'bce_mean'. Received: "
+                f"num_targets={num_targets}, loss={loss!r}"
+            )
         self.num_targets = int(num_targets)
         self.l2 = float(l2)
         self.num_users = int(num_users)
