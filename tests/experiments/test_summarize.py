@@ -896,7 +896,7 @@ def test_render_bench_sequential_rows_beside_recbole():
         "100,000",
         "700",
         "142.9",
-        "met",
+        "yes",
     ]
     assert rows["gru4rec"][3:9] == [
         "200",
@@ -904,7 +904,7 @@ def test_render_bench_sequential_rows_beside_recbole():
         "10,000",
         "1,100",
         "9.1",
-        "not met",
+        "no",
     ]
     assert rows["sasrec"][9:11] == ["0.3000", "0.4000"]
     assert "--only_sequential --repeats=3" in lines[-1]
