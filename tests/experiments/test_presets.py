@@ -289,7 +289,7 @@ def test_split_arg_reads_a_variant_a_protocol_or_both():
 
 TABLE1 = ("wide_deep", "pnn", "deepfm", "autoint", "din", "dien", "dsin", "dfn", "dmt")
 # The baselines whose learning rate a sweep chose under the preset (README "DUMN Table 1").
-SWEPT = ("wide_deep", "pnn", "deepfm", "autoint", "din", "dien", "dsin", "dfn")
+SWEPT = ("wide_deep", "pnn", "deepfm", "autoint", "din", "dien", "dsin", "dfn", "dmt")
 
 
 @pytest.mark.parametrize("name", TABLE1 + ("dumn", "oracle_ctr"))
