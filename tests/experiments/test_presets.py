@@ -292,6 +292,14 @@ TABLE1 = ("wide_deep", "pnn", "deepfm", "autoint", "din", "dien", "dsin", "dfn",
 SWEPT = ("wide_deep", "pnn", "deepfm", "autoint", "din", "dien", "dsin", "dfn", "dmt")
 
 
+def _changed_keys(default, config) -> set[str]:
+    """The dotted keys whose value `config` changes from `default`."""
+    before = loop.flatten_config(default.to_dict())
+    return {
+        k for k, v in loop.flatten_config(config.to_dict()).items() if before[k] != v
+    }
+
+
 @pytest.mark.parametrize("name", TABLE1 + ("dumn", "oracle_ctr"))
 def test_dumn_table1_preset_is_the_compact_simulator_with_the_tuned_rates(name):
     module = importlib.import_module(f"experiments.configs.{name}")
@@ -306,12 +314,11 @@ def test_dumn_table1_preset_is_the_compact_simulator_with_the_tuned_rates(name):
     rate = tuned.get("train.learning_rate", default.train.learning_rate)
     assert config.train.learning_rate == rate
     # Only the preset's keys and the tuned ones differ from the default.
-    changed = {
-        k
-        for k, v in loop.flatten_config(config.to_dict()).items()
-        if loop.flatten_config(default.to_dict())[k] != v
+    assert _changed_keys(default, config) <= {
+        "data.path",
+        "train.epochs",
+        "train.learning_rate",
     }
-    assert changed <= {"data.path", "train.epochs", "train.learning_rate"}
 
 
 # Those whose rate a choice on KuaiRand's validation split set under its preset.
@@ -329,12 +336,11 @@ def test_dumn_table1_kuairand_preset_is_kuairand_with_its_own_tuned_rates(name):
     assert bool(tuned) == (name in SWEPT_KUAIRAND), name
     rate = tuned.get("train.learning_rate", default.train.learning_rate)
     assert config.train.learning_rate == rate
-    changed = {
-        k
-        for k, v in loop.flatten_config(config.to_dict()).items()
-        if loop.flatten_config(default.to_dict())[k] != v
+    assert _changed_keys(default, config) <= {
+        "data.name",
+        "train.epochs",
+        "train.learning_rate",
     }
-    assert changed <= {"data.name", "train.epochs", "train.learning_rate"}
     # The simulator's choices do not leak into KuaiRand's protocol.
     if name == "dumn":
         assert config.train.learning_rate == 0.005
