@@ -128,14 +128,21 @@ CASES = (
 # HPMN and BINN unroll their recurrences over the sequence: XLA compiles for
 # minutes on 2 cores; SDM (LSTM + two attentions) and Caser (a convolution per
 # height) compile for 15-30 s. `make test-slow` runs them; SASRec and GRU4Rec
-# keep the sequential retrieval models' XLA path in `make test`.
-SLOW = ("hpmn", "binn", "sdm", "caser")
+# keep the sequential retrieval models' XLA path in `make test` (NARM, a GRU as
+# GRU4Rec, in `make test-slow`). The candidate samplers are drawn outside the step
+# alike: `make test` compiles with the log-uniform one (XDM's), the others are slow.
+SLOW = ("hpmn", "binn", "sdm", "caser", "narm")
+SLOW_SAMPLERS = ("uniform", "unigram")
+
+
+def _slow(name, hparams) -> bool:
+    return name in SLOW or hparams.get("sampler") in SLOW_SAMPLERS
 
 
 @pytest.mark.parametrize(
     "name, hparams",
     [
-        pytest.param(n, h, marks=[pytest.mark.slow] if n in SLOW else [])
+        pytest.param(n, h, marks=[pytest.mark.slow] if _slow(n, h) else [])
         for n, h in CASES
     ],
     ids=[f"{n}-{'-'.join(map(str, h.values()))}" for n, h in CASES],

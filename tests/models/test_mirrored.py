@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = r"""
 import json
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -216,31 +217,34 @@ def check(build, data, training=False):
     }
 
 
-results = {
-    "replicas": strategy.num_replicas_in_sync,
-    "wide_deep": check(build_wide_deep, ctr_data),
-    "youtube_dnn": check(build_youtube_dnn, retrieval_data),
-    "fm": check(build_fm, ctr_data),
-    "pnn": check(build_pnn, ctr_data),
-    "deepfm": check(build_deepfm, ctr_data),
-    "dcn": check(build_dcn, ctr_data),
-    "dcn_v2": check(lambda: build_dcn("v2"), ctr_data),
-    "autoint": check(build_autoint, ctr_data),
-    "sdm": check(build_sdm, sdm_data),
-    "bool_mask_fit_error": bool_mask_fit_error(),
+CHECKS = {
+    "wide_deep": lambda: check(build_wide_deep, ctr_data),
+    "youtube_dnn": lambda: check(build_youtube_dnn, retrieval_data),
+    "fm": lambda: check(build_fm, ctr_data),
+    "pnn": lambda: check(build_pnn, ctr_data),
+    "deepfm": lambda: check(build_deepfm, ctr_data),
+    "dcn": lambda: check(build_dcn, ctr_data),
+    "dcn_v2": lambda: check(lambda: build_dcn("v2"), ctr_data),
+    "autoint": lambda: check(build_autoint, ctr_data),
+    "sdm": lambda: check(build_sdm, sdm_data),
+    "bool_mask_fit_error": bool_mask_fit_error,
 }
+# The checks named by the first argument (comma-separated).
+results = {"replicas": strategy.num_replicas_in_sync}
+results.update({name: CHECKS[name]() for name in sys.argv[1].split(",")})
 print("RESULTS " + json.dumps(results))
 """
 
 
-def run_results_script(tmp_path_factory, name, script, timeout):
-    """Runs `script` (Python source) in a fresh interpreter (its logical devices
-    set before TensorFlow starts) and returns the JSON of its last `RESULTS ` line."""
+def run_results_script(tmp_path_factory, name, script, timeout, args=()):
+    """Runs `script` (Python source) with the arguments `args` in a fresh
+    interpreter (its logical devices set before TensorFlow starts) and returns the
+    JSON of its last `RESULTS ` line."""
     path = tmp_path_factory.mktemp("mirrored") / "mirrored_check.py"
     path.write_text(script)
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run(
-        [sys.executable, str(path)],
+        [sys.executable, str(path), *args],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -254,40 +258,53 @@ def run_results_script(tmp_path_factory, name, script, timeout):
     return json.loads(lines[-1][len("RESULTS ") :])
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    return run_results_script(tmp_path_factory, "mirrored_check", SCRIPT, 900)
-
-
-CHECKED = [
-    "wide_deep",
-    "youtube_dnn",
-    "fm",
-    "pnn",
-    "deepfm",
-    "dcn",
-    "dcn_v2",
-    "autoint",
-    "sdm",
-]
+# The models checked in `make test`: the mechanisms every model relies on (L2 of
+# looked-up rows, a kernel's L2, attention, sampled softmax, no regularisation at
+# all). The other CTR models share them; `make test-slow` checks those too.
+FAST = ["wide_deep", "youtube_dnn", "pnn", "autoint", "sdm"]
+SLOW = ["fm", "deepfm", "dcn", "dcn_v2"]
+CHECKED = FAST + SLOW
 # Models without a regularisation loss (their papers have none).
 UNREGULARISED = {"sdm"}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    names = ",".join([*FAST, "bool_mask_fit_error"])
+    return run_results_script(tmp_path_factory, "mirrored_check", SCRIPT, 900, [names])
+
+
+@pytest.fixture(scope="module")
+def slow_results(tmp_path_factory):
+    names = ",".join(SLOW)
+    return run_results_script(tmp_path_factory, "mirrored_check", SCRIPT, 900, [names])
+
+
+def _checked():
+    return [
+        pytest.param(m, marks=[pytest.mark.slow] if m in SLOW else []) for m in CHECKED
+    ]
+
+
+def _result(request, model):
+    fixture = "slow_results" if model in SLOW else "results"
+    return request.getfixturevalue(fixture)[model]
 
 
 def test_two_replicas_in_sync(results):
     assert results["replicas"] == 2
 
 
-@pytest.mark.parametrize("model", CHECKED)
-def test_fits_two_epochs_with_finite_loss(results, model):
-    losses = results[model]["fit_losses"]
+@pytest.mark.parametrize("model", _checked())
+def test_fits_two_epochs_with_finite_loss(request, model):
+    losses = _result(request, model)["fit_losses"]
     assert len(losses) == 2
     assert all(math.isfinite(v) and v > 0 for v in losses)
 
 
-@pytest.mark.parametrize("model", CHECKED)
-def test_replica_loss_and_gradients_equal_single_device(results, model):
-    r = results[model]
+@pytest.mark.parametrize("model", _checked())
+def test_replica_loss_and_gradients_equal_single_device(request, model):
+    r = _result(request, model)
     # Regularisation is a sizeable part of the loss, so a replica-dependent
     # penalty (or a missing 1/replicas scaling) would show.
     assert (r["penalty"] is None) == (model in UNREGULARISED)
@@ -298,9 +315,9 @@ def test_replica_loss_and_gradients_equal_single_device(results, model):
     assert r["grad_diff"] <= 1e-5 * max(1.0, r["grad_scale"]), r
 
 
-@pytest.mark.parametrize("model", CHECKED)
-def test_evaluate_reports_the_same_loss(results, model):
-    r = results[model]
+@pytest.mark.parametrize("model", _checked())
+def test_evaluate_reports_the_same_loss(request, model):
+    r = _result(request, model)
     np.testing.assert_allclose(r["eval_dist"], r["eval_single"], rtol=1e-5)
 
 

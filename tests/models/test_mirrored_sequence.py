@@ -19,7 +19,7 @@ from tests.models.test_mirrored import SCRIPT as MIRRORED_SCRIPT
 from tests.models.test_mirrored import run_results_script
 
 # The shared part of test_mirrored's script: strategy, `check`, builders.
-SHARED = MIRRORED_SCRIPT.split("\nresults = {")[0]
+SHARED = MIRRORED_SCRIPT.split("\nCHECKS = {")[0]
 
 SCRIPT = (
     SHARED

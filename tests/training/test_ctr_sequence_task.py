@@ -153,10 +153,14 @@ CUT_MODELS = {
 }
 
 
+# Each cut width retraces the step (15-20 s a model): `make test` runs DUMN, the
+# others are in `make test-slow`.
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(n, marks=[pytest.mark.slow] if n in ("din", "dfn", "dmt") else [])
+        pytest.param(
+            n, marks=[pytest.mark.slow] if n in ("din", "dien", "dfn", "dmt") else []
+        )
         for n in sorted(CUT_MODELS)
     ],
 )
