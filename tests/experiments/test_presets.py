@@ -322,7 +322,7 @@ def test_dumn_table1_preset_is_the_compact_simulator_with_the_tuned_rates(name):
 
 
 # Those whose rate a choice on KuaiRand's validation split set under its preset.
-SWEPT_KUAIRAND = ("dumn", "wide_deep", "pnn", "deepfm", "din", "dsin", "dmt", "dfn")
+SWEPT_KUAIRAND = ("dumn",) + TABLE1
 
 
 @pytest.mark.parametrize("name", TABLE1 + ("dumn",))
