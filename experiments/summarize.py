@@ -1110,10 +1110,14 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
             else ""
         )
         if peaks:
-            timing += (
-                f"; peak memory (RSS) {min(peaks):.1f}–{max(peaks):.1f} GB (10^9 bytes) over "
-                f"the {len(peaks)} runs that record it"
+            low, high = f"{min(peaks):.1f}", f"{max(peaks):.1f}"
+            span = low if low == high else f"{low}–{high}"
+            which = (
+                "the run that records it"
+                if len(peaks) == 1
+                else f"the {len(peaks)} runs that record it"
             )
+            timing += f"; peak memory (RSS) {span} GB (10^9 bytes) over {which}"
         significance = (
             f" † = differs from the {table.reference} row at p < 0.05 (two-sided "
             f"paired bootstrap over test users, {BOOTSTRAP_RESAMPLES} resamples, "

@@ -22,7 +22,8 @@ On KuaiRand-Pure (preset `dumn_table1_kuairand`), seed 0, validation AUC: 0.003 
 (best epoch 2 of 5; the Table 1 run, test 0.7020) against 0.005 0.7054 (best epoch 2
 of 5; test 0.7010; `python -m experiments.train
 --config=experiments/configs/autoint.py:dumn_table1_kuairand --config.name=autoint_table1
---config.train.learning_rate=0.005`, 466 s beside one other job): level, 0.003 (the
+--config.train.learning_rate=0.005`, 466 s beside one other job; its results in
+experiments/results/sweeps/autoint_dumn_table1_kuairand/): level, 0.003 (the
 default) kept (in TUNED).
 Expected time on a 2-core CPU (ML-1M preset, 800k training ratings, batch 1024):
 about 21-28 s per epoch (170 s for the chosen trial's 8 epochs, measured on a shared

@@ -14,10 +14,11 @@ SEEDS=0 DUMN_MODELS=dfn`; test 0.6903) against 0.005
 0.6843 (best epoch 2 of 5; test 0.6927; run `python -m experiments.train
 --config=experiments/configs/dfn.py:dumn_table1 --config.train.learning_rate=0.005`)
 -> 0.001, the default (in TUNED). On KuaiRand-Pure (preset dumn_table1_kuairand),
-seed 0, validation AUC: 0.001 0.7102 (best epoch 2; the Table 1 run, test 0.7100)
+seed 0, validation AUC: 0.001 0.7102 (best epoch 2 of 5; the Table 1 run, test 0.7100)
 against 0.005 0.7060 (best epoch 1 of 4; test 0.7035; `python -m experiments.train
 --config=experiments/configs/dfn.py:dumn_table1_kuairand --config.name=dfn_table1
---config.train.learning_rate=0.005`, 716 s beside one other job) -> 0.001, the default
+--config.train.learning_rate=0.005`, 716 s beside one other job; its results in
+experiments/results/sweeps/dfn_dumn_table1_kuairand/) -> 0.001, the default
 (in TUNED). Elsewhere the suite's default, not swept.
 Preset `dislike` (DUMN Table 7, DFN row: AUC 0.7609 on Alibaba-dislike): the label is
 whether the user marks the shown item as dislike (`data.label="dislike"`).

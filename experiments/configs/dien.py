@@ -19,7 +19,8 @@ TUNED). On KuaiRand-Pure (preset `dumn_table1_kuairand`), seed 0, validation AUC
 0.7027 (best epoch 1 of 4; the Table 1 run, test 0.7017) against 0.001 0.7024 (best
 epoch 2 of 5; test 0.7026; `python -m experiments.train
 --config=experiments/configs/dien.py:dumn_table1_kuairand --config.name=dien_table1
---config.train.learning_rate=0.001`, 440 s beside one other job): level, 0.005 (the
+--config.train.learning_rate=0.001`, 440 s beside one other job; its results in
+experiments/results/sweeps/dien_dumn_table1_kuairand/): level, 0.005 (the
 default, DUMN's) kept (in TUNED).
 Command: python -m experiments.train --config=experiments/configs/dien.py
   --config.data.path=data/synthetic_small --workdir=runs/dien_synthetic/seed0

@@ -14,9 +14,11 @@ validation AUC): 0.001 0.6697 (best epoch 4 of 7, the Table 1 run of `make
 reproduce-dumn SEEDS=0 DUMN_MODELS=dmt`; test 0.6761) against 0.005 0.6802 (best
 epoch 3 of 6; test 0.6843; `python -m experiments.train
 --config=experiments/configs/dmt.py:dumn_table1 --config.train.learning_rate=0.005`,
-3,221 s beside three other jobs) -> 0.005 (in TUNED). On KuaiRand-Pure (preset
-dumn_table1_kuairand), seed 0, validation AUC: 0.001 0.7123 (best epoch 2; the Table 1
-run before the choice, test 0.7157) against 0.005 0.7156 (best epoch 1 of 4; test
+3,221 s beside three other jobs; its config is what TUNED now gives, so it is the Table 1
+seed 0, filed as `dmt_table1`) -> 0.005 (in TUNED). On KuaiRand-Pure (preset
+dumn_table1_kuairand), seed 0, validation AUC: 0.001 0.7123 (best epoch 2 of 5; the Table 1
+run before the choice, test 0.7157; its results kept in
+experiments/results/sweeps/dmt_dumn_table1_kuairand/) against 0.005 0.7156 (best epoch 1 of 4; test
 0.7146; `python -m experiments.train --config=experiments/configs/dmt.py:dumn_table1_kuairand
 --config.name=dmt_table1 --config.train.learning_rate=0.005`, 1,034 s beside one other job,
 the config TUNED now gives, so the run is the table's seed 0) -> 0.005 (in TUNED).

@@ -72,6 +72,19 @@ def test_collect_and_render(tmp_path):
         "peak memory (RSS) 1.0–3.0 GB (10^9 bytes) over the 3 runs that record"
         in lines[-1]
     )
+    # One run with its peak: one value, not a range, and "the run".
+    single = summarize.Table(
+        id="u",
+        metrics=("hr@10",),
+        rows=(summarize.Row("Better", "better"),),
+        command="make x",
+    )
+    footer = summarize.render(single, {"better": results["better"][:1]}).splitlines()[
+        -1
+    ]
+    assert (
+        "peak memory (RSS) 1.0 GB (10^9 bytes) over the run that records it" in footer
+    )
     assert "differs from the base row at p < 0.05" in lines[-1]
     assert "paired bootstrap over test users, 1000 resamples" in lines[-1]
     assert "the user's earlier items excluded" in lines[-1]
