@@ -127,12 +127,14 @@ CASES = (
 
 # HPMN and BINN unroll their recurrences over the sequence: XLA compiles for
 # minutes on 2 cores; SDM (LSTM + two attentions) and Caser (a convolution per
-# height) compile for 15-30 s. `make test-slow` runs them; SASRec and GRU4Rec
-# keep the sequential retrieval models' XLA path in `make test` (NARM, a GRU as
-# GRU4Rec, in `make test-slow`). Every candidate sampler draws outside the compiled
-# step: `make test` compiles YouTube DNN with its config's (unigram), the other two
-# samplers are in `make test-slow`.
-SLOW = ("hpmn", "binn", "sdm", "caser", "narm")
+# height) compile for 15-30 s. `make test-slow` runs them; SASRec keeps the
+# sequential retrieval models' XLA path in `make test` (GRU4Rec and NARM, GRUs, in
+# `make test-slow`; DIEN's unrolled GRU and AUGRU compile in `make test`, in
+# tests/models/test_sequence_ctr_checks.py).
+# NeuMF is MF-MLP with one branch: MF-MLP's compile stays. Every candidate sampler
+# draws outside the compiled step: `make test` compiles YouTube DNN with its
+# config's (unigram), the other two samplers are in `make test-slow`.
+SLOW = ("hpmn", "binn", "sdm", "caser", "narm", "gru4rec", "neumf")
 SLOW_SAMPLERS = ("log_uniform", "uniform")
 
 

@@ -259,10 +259,11 @@ def run_results_script(tmp_path_factory, name, script, timeout, args=()):
 
 
 # The models checked in `make test`: the mechanisms every model relies on (L2 of
-# looked-up rows, a kernel's L2, attention, sampled softmax, no regularisation at
-# all). The other CTR models share them; `make test-slow` checks those too.
-FAST = ["wide_deep", "youtube_dnn", "pnn", "autoint", "sdm"]
-SLOW = ["fm", "deepfm", "dcn", "dcn_v2"]
+# looked-up rows, a kernel's L2, attention, sampled softmax (SDM), no regularisation
+# at all). The other models share them (YouTube DNN: row L2 and sampled softmax);
+# `make test-slow` checks those too.
+FAST = ["wide_deep", "pnn", "autoint", "sdm"]
+SLOW = ["youtube_dnn", "fm", "deepfm", "dcn", "dcn_v2"]
 CHECKED = FAST + SLOW
 # Models without a regularisation loss (their papers have none).
 UNREGULARISED = {"sdm"}
