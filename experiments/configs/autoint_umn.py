@@ -19,6 +19,7 @@ On data without dislike (Taobao display ads):
 """
 
 from experiments.configs import autoint, common
+from experiments.configs.dumn import LIKE_EVENTS
 
 
 def get_config(arg=None):
@@ -41,6 +42,7 @@ def get_config(arg=None):
         ),
     )
     config.data.sequence_types = ("click", "unclick", "like", "dislike")
+    config.data.like_events = LIKE_EVENTS  # DUMN's like: like, fav, cart, buy
     config.data.max_length = 100  # T, as DUMN
     config.train.learning_rate = 3e-3  # AutoInt's (experiments/configs/autoint.py)
     config.train.epochs = 20  # early stopping (patience 3) ends the run

@@ -19,7 +19,11 @@ Feedback types, from the data (a type exists when the log holds its events):
 - unclick: the impressions not clicked, i.e. the CTR instances labelled 0 (data
   with impressions only), at their impression's time;
 - like / dislike: the `like` / `dislike` events (KuaiRand: is_like / is_hate; the
-  simulator: its like and dislike feedback); on rating data without them
+  simulator: its like and dislike feedback); with `like_events` the like type
+  holds the events of every type named there (DUMN Sec. 4.1.1, l.435-437: "the
+  items purchased, added to the shopping cart and labeled with like" are its
+  explicit like: `("like", "fav", "cart", "buy")`, fav being Taobao's "labelled
+  with like", our reading); on rating data without like / dislike events
   (ML-1M), like = a rating >= 4 and dislike = a rating <= 2 (fixed thresholds,
   DUMN's "like / dislike" read on five stars);
 - cart / fav / buy: those events (the simulator, Taobao).
@@ -96,6 +100,9 @@ MERGED = "all"
 SESSION_GAP_SECONDS = 30 * 60
 """DSIN: a gap of more than 30 minutes between two clicks starts a new session."""
 
+LIKE_EVENTS = ("like", "fav", "cart", "buy")
+"""Event types the like sequence can be made of (`like_events`)."""
+
 LIKE_RATING = 4.0
 DISLIKE_RATING = 2.0
 """On rating data without like / dislike events: like = a rating >= 4, dislike =
@@ -125,7 +132,10 @@ def dataset_name(log: EventLog) -> str:
 
 
 def feedback_events(
-    log: EventLog, instances: ctr.CTRTask | None = None, unclicked=None
+    log: EventLog,
+    instances: ctr.CTRTask | None = None,
+    unclicked=None,
+    like_events: tuple[str, ...] = ("like",),
 ) -> dict:
     """The events of every feedback type the data has.
 
@@ -135,6 +145,7 @@ def feedback_events(
             are the unclick events (None: no unclick type, unless `unclicked`).
         unclicked: (user_ids, item_ids, timestamps) of the unclick events, when
             the CTR task's labels are not clicks (DUMN Table 7's dislike label).
+        like_events: the event types of the like type (`LIKE_EVENTS`).
 
     Returns:
         type -> (user_ids, item_ids, timestamps) int64 arrays, in `SEQUENCE_TYPES`
@@ -158,6 +169,9 @@ def feedback_events(
                     np.concatenate([p.features["item_id"][z] for p, z in zero]),
                     np.concatenate([p.timestamps[z] for p, z in zero]),
                 )
+            continue
+        if name == "like" and kind.isin(like_events).any():
+            out[name] = of(kind.isin(like_events).to_numpy())
             continue
         if name in ("like", "dislike") and not kind.isin(("like", "dislike")).any():
             ratings = kind == "rating"
@@ -258,9 +272,19 @@ def sessions(users, timestamps, gap: int = SESSION_GAP_SECONDS, max_length: int 
 
 
 def check_options(
-    sequence_types, max_length, num_sessions, session_length, merged_types=()
+    sequence_types,
+    max_length,
+    num_sessions,
+    session_length,
+    merged_types=(),
+    like_events=("like",),
 ):
     """Refuses unknown feedback types and lengths no task can use (ValueError)."""
+    if not like_events or any(t not in LIKE_EVENTS for t in like_events):
+        raise ValueError(
+            f"like_events must be a non-empty subset of {LIKE_EVENTS}. "
+            f"Received: {tuple(like_events)}"
+        )
     unknown = [t for t in sequence_types if t not in SEQUENCE_TYPES + (MERGED,)]
     if unknown:
         raise ValueError(
@@ -295,6 +319,7 @@ def build_ctr_sequence_task(
     num_sessions: int = 0,
     session_length: int = 10,
     merged_types: tuple[str, ...] = (),
+    like_events: tuple[str, ...] = ("like",),
     **ctr_options,
 ) -> CTRSequenceTask:
     """The CTR task of `log` (`ctr.build_ctr_task(log, **ctr_options)`: label,
@@ -310,6 +335,7 @@ def build_ctr_sequence_task(
         num_sessions=num_sessions,
         session_length=session_length,
         merged_types=merged_types,
+        like_events=like_events,
     )
 
 
@@ -323,6 +349,7 @@ def add_sequences(
     num_sessions: int = 0,
     session_length: int = 10,
     merged_types: tuple[str, ...] = (),
+    like_events: tuple[str, ...] = ("like",),
 ) -> CTRSequenceTask:
     """The CTR task `task` of `log` with per-impression feedback sequences.
 
@@ -340,6 +367,8 @@ def add_sequences(
         session_length: L, the most recent items per session.
         merged_types: the types of the `MERGED` sequence (needed exactly when
             `sequence_types` holds it).
+        like_events: the event types the like type holds (`LIKE_EVENTS`;
+            default: the like events alone).
 
     Returns:
         A `CTRSequenceTask`.
@@ -350,7 +379,12 @@ def add_sequences(
     """
     name = dataset_name(log)
     check_options(
-        sequence_types, max_length, num_sessions, session_length, merged_types
+        sequence_types,
+        max_length,
+        num_sessions,
+        session_length,
+        merged_types,
+        like_events,
     )
     features = ("item_id",) + tuple(f for f in item_features if f != "item_id")
     missing = [f for f in features if f not in task.fields]
@@ -373,9 +407,11 @@ def add_sequences(
         unclicked = tuple(
             zero[c].to_numpy(np.int64) for c in ("user_id", "item_id", "timestamp")
         )
-        events = feedback_events(log, unclicked=unclicked)
+        events = feedback_events(log, unclicked=unclicked, like_events=like_events)
     else:
-        events = feedback_events(log, task if resolved == "click" else None)
+        events = feedback_events(
+            log, task if resolved == "click" else None, like_events=like_events
+        )
     wanted = tuple(sequence_types) or tuple(events)
     sources = tuple(t for t in wanted if t != MERGED) + tuple(merged_types)
     for kind in sources + (("click",) if num_sessions else ()):

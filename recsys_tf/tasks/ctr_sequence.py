@@ -23,7 +23,8 @@ class CTRSequence(CTR):
     Config: `data.sequence_types` (() = every type the data has),
     `data.item_features`, `data.max_length` (T), `data.num_sessions` (S, 0 = no
     session inputs), `data.session_length` (L) and `data.merged_types` (the
-    types of the time-ordered sequence "all", DUMN_AF).
+    types of the time-ordered sequence "all", DUMN_AF); `data.like_events` (the
+    event types of the like sequence, DUMN's "like"; absent = the like events).
 
     For a model whose outputs do not depend on the padding's width (the class
     attribute `padding_invariant`, e.g. DUMN), each batch's sequences are cut
@@ -46,6 +47,7 @@ class CTRSequence(CTR):
             num_sessions=data.num_sessions,
             session_length=data.session_length,
             merged_types=tuple(data.get("merged_types", ())),
+            like_events=tuple(data.get("like_events", ("like",))),
         )
 
     @staticmethod
@@ -79,6 +81,7 @@ class CTRSequence(CTR):
                 data.num_sessions,
                 data.session_length,
                 tuple(data.get("merged_types", ())),
+                tuple(data.get("like_events", ("like",))),
             )
         except ValueError as error:
             raise ConfigError(f"config.data: {error}") from error

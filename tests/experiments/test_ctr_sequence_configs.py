@@ -123,3 +123,19 @@ def test_every_model_of_the_target_reads_the_same_ctr_instances(tmp_path):
             np.testing.assert_array_equal(
                 split.features["item_id"], mine.features["item_id"], err_msg=name
             )
+
+
+@pytest.mark.parametrize("preset", [None, "no_dislike", "af"])
+def test_dumn_like_is_like_fav_cart_buy(preset):
+    """DUMN Sec. 4.1.1 (NOTES): like = purchased / cart / like (fav: Taobao's
+    like label); AutoInt+UMN reads DUMN's memories of the same sequences. A bad
+    value is a ConfigError naming the field."""
+    from experiments.configs import autoint_umn
+
+    for config in (dumn.get_config(preset), autoint_umn.get_config()):
+        assert tuple(config.data.like_events) == ("like", "fav", "cart", "buy")
+        CTRSequence().check_config(config)
+    config = dumn.get_config(preset)
+    config.data.like_events = ("like", "rating")
+    with pytest.raises(loop.ConfigError, match="config.data: like_events"):
+        CTRSequence().check_config(config)
