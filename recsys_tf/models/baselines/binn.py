@@ -31,9 +31,11 @@ class BINN(SequentialRetrievalModel):
 
     Choices where the paper is silent or the data lack something: the paper
     splits sessions by time and aligns behaviours with their types and time
-    intervals; the retrieval inputs here have neither timestamps nor (on Amazon
-    Beauty) more than one behaviour type, so the session is the latest
-    `session_length` behaviours and the context is absent unless
+    intervals; this model reads no timestamps (S3-Rec's Amazon Beauty files have
+    none; on timed data the retrieval task's `data.session_gap` sessions would
+    serve, not wired here) nor (on Amazon Beauty) more than one behaviour type,
+    so the session is the latest `session_length` behaviours and the context is
+    absent unless
     `num_behaviours` > 0 (then `history_behaviour` int `[batch, seq_len]`, codes
     `0 .. num_behaviours - 1`, is an input); the w-item2vec pre-training of the
     item embeddings is not done: they are learned with the model. The Bi-CLSTM

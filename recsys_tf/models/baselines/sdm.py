@@ -54,6 +54,12 @@ class SDM(SequentialRetrievalModel):
     to zeros, so `p = tanh(b)`. The code's run flags use a GRU (`unit_type=gru`);
     here the paper's LSTM. Its training labels are the next 5 items of each
     position (`num_labels=5`); here the next item, as every model of the suite.
+    Ours, not the paper's: the long-term behaviours are those of the history
+    window (`data.max_length`) before the session (the paper's are the 7 days
+    before it, however many), so a long session leaves few or none (on ML-1M 55%
+    of test rows have any; experiments/configs/sdm.py); and each feature's
+    attention reads the behaviours' feature values one per behaviour, repeats
+    included (the authors' data keeps a list per feature).
 
     Inputs: `history` int `[batch, T]`, `history_mask` bool `[batch, T]`,
     `history_session_position` and `history_long_term` int `[batch, T]`
