@@ -29,13 +29,16 @@ class HPMN(SequentialRetrievalModel):
 
     HPMN predicts a user's response to a given target item, which is its query;
     as a next-item recommender (DMAN's and the issue's use) no target is known:
-    here the query is the most recent behaviour's embedding (`v = e_t`, what the
-    authors' code reads as `last`, the sequence's last element), and item i is
+    here the query is the most recent behaviour's embedding (`v = e_t`, in place
+    of the target: the authors' code appends the candidate to the sequence, so
+    its `last` is the target, also written into the memory), and item i is
     scored by `u . w_i + b_i` with an output table of its own instead of HPMN's
     CTR network. The memory at position t is the lifelong memory after the
     user's first t behaviours (periods counted from her first behaviour), so
     per-position training gives every prefix exactly the memory it would have
-    alone. The penalty is averaged over the real positions in training (the
+    alone; "first" is the first of the history window (`data.max_length`, 50
+    under s3rec_beauty): for a longer user the memory starts at the window's
+    first item, not her lifelong first, and the period count shifts with it. The penalty is averaged over the real positions in training (the
     authors' code sums it over the batch: its 1e-5 with batches of 128 is about
     1e-3 here). Trained by default with the binary cross-entropy of the next item
     against 5 sampled negatives per position (HPMN's log loss; DMAN trains every
