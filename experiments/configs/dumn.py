@@ -22,7 +22,8 @@ Feedback (Sec. 4.1.1): click, unclick (shown, not clicked), like = like, fav, ca
 and buy events (`data.like_events`; runs before 2026-12-04 read the like events
 alone, which on KuaiRand-Pure is the same input), dislike.
 Settings: DUMN Sec. 4.1.3 (T = 100, embedding 16, memory FFN 512, m = 256, Z =
-64) but the learning rate: Adam 0.001, chosen on validation over the paper's 0.005
+64) but the learning rate: Adam 0.001 (the suite's lazy Adam: Adam on the rows an
+embedding lookup touches, the other rows' moments kept), chosen on validation over the paper's 0.005
 (sweep below). Not in the paper, not yet chosen on validation: 2 heads, triplet
 margin 0.5, Eq. (15)'s FFN 200-80 (ReLU), batch 1024, up to 20 epochs with early
 stopping (patience 3).

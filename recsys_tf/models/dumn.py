@@ -59,16 +59,23 @@ class DUMN(SequenceCTRModel):
       `<k, k'>` in <c, u>, <u, c>, <l, d>, <d, l>; added with `add_loss` in
       training calls only, so validation losses are L1.
 
+    Deviation from the paper: its samples come "from the data of all user
+    interactions, not only from the constructed sequence" (Sec. 3.5, l.389-392);
+    ours come from the row's own k window (the last T events before the
+    instance), the inputs the model has. On the compact simulator most users'
+    click, like and dislike histories fit in T = 100; unclick histories do not.
+
     Choices where the paper is silent:
     - E vs Z: each memory maps its anchor q (width Z) to the samples' width D
       with a bias-free linear map (`NTMMemory(anchor_dim=D)`).
     - Samples s_k: every row of the batch contributes one item drawn uniformly
-      from its own k window (the last T events, not the user's whole history);
-      the pool of the batch's samples serves every anchor, and the hardest
+      from its own k window (above); the pool of the batch's samples serves every anchor, and the hardest
       positive (farthest from q) and negative (nearest) are chosen in it
       (`triplet_sampling="hardest"`; "random" draws them: DUMN_RS). A row
       without a k event gives no sample; an anchor without a valid positive or
       negative adds 0. Under tf.distribute the pool is the replica's batch.
+      A row without k events still has an anchor (its f_k is 0, its controller
+      reads e_user) and still counts in M_k's batch-mean write.
     - A type without its pair (no dislike data: like has no negative) has no
       triplet term; the purification pair needs both of its types.
     - e_user is every field that is not an item feature of the sequences (user
