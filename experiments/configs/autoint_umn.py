@@ -5,7 +5,10 @@ AutoInt 0.6360) and 0.7802 on DUMN's Industrial data (not public). AutoInt's
 interacting layers over the fields (sizes of experiments/configs/autoint.py: embedding
 16, 3 layers, 2 heads of 32, residual), and DUMN's user memory network over the mean
 of each feedback window (click, unclick, like, dislike; T = 100) with DUMN's memory
-sizes (m = 256, Z = 64, memory FFN 512, PAIR). The learning rate is AutoInt's
+sizes (m = 256, Z = 64, memory FFN 512, PAIR), and DUMN's triplet loss for the
+four memories (margin 0.5, hardest samples: the introduction's UMN, l.76-78;
+`--config.model.triplet_weight=0` is the memory network alone). Like is DUMN's
+like, fav, cart and buy events (`data.like_events`). The learning rate is AutoInt's
 (3e-3, chosen on ML-1M validation), and under the preset dumn_table1 AutoInt's
 choice there (autoint.TUNED; also 3e-3); not swept for AutoInt+UMN itself.
 Command: python -m experiments.train --config=experiments/configs/autoint_umn.py
@@ -38,6 +41,12 @@ def get_config(arg=None):
             slot_dim=64,  # Z
             controller_units=512,
             fusion="gate",  # PAIR
+            # DUMN's triplet loss with the memories (the introduction's UMN, l.76-78;
+            # 0 = the memory network alone, Table 3's other reading)
+            triplet_weight=1.0,
+            triplet_margin=0.5,  # DUMN's (experiments/configs/dumn.py)
+            triplet_sampling="hardest",
+            seed=0,
             l2=0.0,
         ),
     )

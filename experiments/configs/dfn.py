@@ -86,4 +86,10 @@ def get_config(arg=None):
     if variant == "umn":  # DUMN Table 3: DFN+UMN
         config.name = "dfn_umn"
         config.model.user_memory = True
+        # DUMN's triplet loss with the memories (the introduction's UMN,
+        # l.76-78; 0 = the memory network alone, Table 3's other reading).
+        config.model.triplet_weight = 1.0
+        config.model.triplet_margin = 0.5  # DUMN's (experiments/configs/dumn.py)
+        config.model.triplet_sampling = "hardest"
+        config.model.seed = 0
     return common.with_preset(config, protocol, TUNED)

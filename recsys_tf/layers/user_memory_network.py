@@ -5,6 +5,7 @@ from keras import ops
 
 from recsys_tf.layers.ntm_memory import NTMMemory
 from recsys_tf.layers.pair_gate import PAIRGate
+from recsys_tf.losses.triplet import feedback_triplet_term
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -22,9 +23,10 @@ class UserMemoryNetwork(keras.layers.Layer):
     - Eq. (13)-(14): `R_cross = PAIRGate(fusion)(f, r)`, the output.
 
     Choices where the paper is silent: the module is Eq. (8)-(14); the triplet
-    loss of Eq. (16)-(20) needs the raw behaviour samples and stays DUMN's
-    objective, so a model with this module trains on its own loss (Table 3 names
-    only "the user memory network" added). The memories are `NTMMemory`'s (one
+    loss of Eq. (16)-(20) needs the raw behaviour samples, so the model adds it
+    (from the anchors of `return_anchors=True`), or not: Table 3 names only "the
+    user memory network" added, the introduction (l.76-78) makes the triplet
+    loss part of UMN. The memories are `NTMMemory`'s (one
     shared by all users, batch-averaged writes). DUMN composes the same
     `NTMMemory` and `PAIRGate` layers itself (its saved weights predate this
     layer).
@@ -38,6 +40,12 @@ class UserMemoryNetwork(keras.layers.Layer):
         shared: one memory for every type (False: one per type).
         fusion: the PAIR fusion (`PAIRGate`).
         learn_key_strength: `NTMMemory`'s option (not the paper's).
+        anchor_dim: width of the triplet anchor q (Eq. (18), `NTMMemory`'s
+            `anchor_dim`) of the memories of the types `anchored`; None = no
+            anchors. With it, `call(..., return_anchors=True)` also returns a
+            list of K anchors `[batch, anchor_dim]` (None for a type without),
+            for a model that adds DUMN's triplet loss (`read_with_triplet`).
+        anchored: indices of the types whose memory has an anchor (None = all).
 
     Example:
         >>> umn = UserMemoryNetwork(2, num_slots=8, slot_dim=4, controller_units=8)
@@ -57,6 +65,8 @@ class UserMemoryNetwork(keras.layers.Layer):
         shared=False,
         fusion="gate",
         learn_key_strength=False,
+        anchor_dim=None,
+        anchored=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -71,12 +81,21 @@ class UserMemoryNetwork(keras.layers.Layer):
         self.shared = bool(shared)
         self.fusion = fusion
         self.learn_key_strength = bool(learn_key_strength)
+        self.anchor_dim = None if anchor_dim is None else int(anchor_dim)
+        self.anchored = (
+            tuple(range(self.num_types))
+            if anchored is None
+            else tuple(int(k) for k in anchored)
+        )
         self.memories = [
             NTMMemory(
                 num_slots=self.num_slots,
                 slot_dim=self.slot_dim,
                 controller_units=self.controller_units,
                 learn_key_strength=self.learn_key_strength,
+                anchor_dim=(
+                    self.anchor_dim if self.shared or k in self.anchored else None
+                ),
                 name=f"memory_{k}",
             )
             for k in range(1 if self.shared else self.num_types)
@@ -99,14 +118,22 @@ class UserMemoryNetwork(keras.layers.Layer):
             memory.build((batch, dim), tuple(user_embedding_shape))
         self.pair.build(tuple(inputs_shape), (batch, self.num_types, self.slot_dim))
 
-    def call(self, inputs, user_embedding, training=False):
-        reads = [
-            self.memories[0 if self.shared else k](  # Eq. (8)-(12)
-                inputs[:, k], user_embedding, training=training
+    def call(self, inputs, user_embedding, training=False, return_anchors=False):
+        if return_anchors and self.anchor_dim is None:
+            raise ValueError("`return_anchors=True` needs the layer's `anchor_dim`.")
+        reads, anchors = [], []
+        for k in range(self.num_types):
+            anchored = return_anchors and k in self.anchored
+            out = self.memories[0 if self.shared else k](  # Eq. (8)-(12), (18)
+                inputs[:, k], user_embedding, training=training, return_anchor=anchored
             )
-            for k in range(self.num_types)
-        ]
-        return self.pair(inputs, ops.stack(reads, axis=1))  # Eq. (13)-(14)
+            anchor = None
+            if anchored:
+                out, anchor = out
+            anchors.append(anchor)
+            reads.append(out)
+        output = self.pair(inputs, ops.stack(reads, axis=1))  # Eq. (13)-(14)
+        return (output, anchors) if return_anchors else output
 
     def compute_output_shape(self, inputs_shape, user_embedding_shape=None):
         short = tuple(inputs_shape)
@@ -123,5 +150,37 @@ class UserMemoryNetwork(keras.layers.Layer):
             shared=self.shared,
             fusion=self.fusion,
             learn_key_strength=self.learn_key_strength,
+            anchor_dim=self.anchor_dim,
+            anchored=list(self.anchored),
         )
         return config
+
+
+def read_with_triplet(
+    umn: UserMemoryNetwork,
+    short,
+    user,
+    sequences: dict,
+    sequence_types,
+    weight: float,
+    margin: float,
+    mining: str,
+    seed,
+    training: bool,
+):
+    """`umn`'s output for the short-term interests `short` `[batch, K, D]`,
+    and DUMN's triplet term (Eq. (16)-(20): weight * sum_k mean_batch L_k over
+    the anchored types) in training calls with `weight` > 0, else None.
+
+    `sequences`: type -> (e `[batch, T, dim]`, mask bool `[batch, T]`), the
+    windows the samples are drawn from (`feedback_triplet_term`)."""
+    if not (training and weight and umn.anchor_dim):
+        return umn(short, user, training=training), None
+    output, anchors = umn(short, user, training=training, return_anchors=True)
+    chosen = {
+        t: anchors[k] for k, t in enumerate(sequence_types) if anchors[k] is not None
+    }
+    term = feedback_triplet_term(
+        chosen, sequences, sequence_types, margin=margin, mining=mining, seed=seed
+    )
+    return output, weight * term

@@ -151,3 +151,102 @@ def triplet_loss(
     )
     loss = ops.relu(positive - negative + margin)  # Eq. (17)
     return ops.where(ops.logical_and(has_positive, has_negative), loss, 0.0)
+
+
+FEEDBACK_PAIRS = {
+    "click": "unclick",
+    "unclick": "click",
+    "like": "dislike",
+    "dislike": "like",
+}
+"""DUMN Eq. (17)'s <positive, negative> samples of each type's memory (l.392-393)."""
+
+
+def check_triplet(weight, margin, mining) -> float:
+    """`weight` as a float after checking the triplet options (ValueError)."""
+    if mining not in MININGS:
+        raise ValueError(
+            f"`triplet_sampling` must be one of {MININGS}. "
+            f"Received: triplet_sampling={mining!r}"
+        )
+    if not (float(weight) >= 0 and float(margin) >= 0):
+        raise ValueError(
+            "`triplet_weight` and `triplet_margin` must be >= 0. Received: "
+            f"{weight}, {margin}"
+        )
+    return float(weight)
+
+
+def paired_types(types) -> tuple:
+    """The types of `types` whose pair (`FEEDBACK_PAIRS`) is also there: those
+    with a triplet term (no dislike data: like has no negative)."""
+    return tuple(t for t in types if FEEDBACK_PAIRS.get(t) in types)
+
+
+def window_samples(sequences: dict, types, seed: Any) -> dict:
+    """One item drawn uniformly from each row's window, for each of `types` in
+    that order (the order fixes the random stream).
+
+    Args:
+        sequences: type -> (e `[batch, T, dim]`, mask bool `[batch, T]`).
+        types: the types to draw from.
+        seed: a `keras.random.SeedGenerator` (or int).
+
+    Returns:
+        type -> (s `[batch, dim]`, valid bool `[batch]`: the row has an item).
+    """
+    samples = {}
+    for t in types:
+        items, mask = sequences[t]
+        noise = keras.random.uniform(ops.shape(mask), seed=seed)
+        pick = ops.argmax(ops.where(mask, noise, -1.0), axis=1)
+        one_hot = ops.one_hot(pick, ops.shape(mask)[1], dtype=items.dtype)
+        samples[t] = ops.einsum("bt,btd->bd", one_hot, items), ops.any(mask, 1)
+    return samples
+
+
+def feedback_triplet_term(
+    anchors: dict,
+    sequences: dict,
+    order,
+    margin: float = 0.5,
+    mining: str = "hardest",
+    seed: Any = None,
+) -> Any:
+    """DUMN Eq. (20): `sum_k mean_batch L_k` (Eq. (17)-(19)), the anchor q_k of
+    each memory against the batch's pool of k samples (positives) and of its
+    pair's samples (negatives), one sample per row drawn from its own window
+    (`window_samples`).
+
+    Args:
+        anchors: type -> q_k `[batch, dim]` (Eq. (18), `NTMMemory(...,
+            return_anchor=True)` mapped to the items' width).
+        sequences: type -> (e `[batch, T, dim]`, mask `[batch, T]`).
+        order: the model's sequence types (the draws follow this order).
+        margin, mining: of `triplet_loss`.
+        seed: a `keras.random.SeedGenerator`, for the draws and random mining.
+
+    Returns:
+        The scalar sum over the anchors' types.
+    """
+    needed = set(anchors) | {FEEDBACK_PAIRS[t] for t in anchors}
+    samples = window_samples(sequences, [t for t in order if t in needed], seed)
+    total = 0.0
+    for t, anchor in anchors.items():
+        (positives, has_positive), (negatives, has_negative) = (
+            samples[t],
+            samples[FEEDBACK_PAIRS[t]],
+        )
+        total += ops.mean(
+            triplet_loss(
+                anchor,
+                positives,
+                negatives,
+                margin=margin,
+                mining=mining,
+                positive_mask=has_positive,
+                negative_mask=has_negative,
+                seed=seed,
+            )
+        )
+    return total

@@ -13,7 +13,13 @@ from recsys_tf.layers import (
     OrthogonalProjection,
     PAIRGate,
 )
-from recsys_tf.losses.triplet import MININGS, triplet_loss
+from recsys_tf.losses.triplet import (
+    FEEDBACK_PAIRS,
+    check_triplet,
+    feedback_triplet_term,
+    paired_types,
+    window_samples,
+)
 from recsys_tf.models.base import SequenceCTRModel
 
 FEEDBACK_TYPES = {
@@ -26,12 +32,7 @@ FEEDBACK_TYPES = {
 }
 PURIFICATION = (("click", "dislike"), ("unclick", "like"))
 """Eq. (6)-(7)'s pairs <f_c, f_d> and <f_u, f_l>: (purified, basis)."""
-TRIPLETS = {
-    "click": "unclick",
-    "unclick": "click",
-    "like": "dislike",
-    "dislike": "like",
-}
+TRIPLETS = FEEDBACK_PAIRS
 """Eq. (17)'s <positive, negative> samples of each type's memory (l.392-393)."""
 MEMORIES = ("per_type", "one", "none")
 
@@ -179,16 +180,7 @@ class DUMN(SequenceCTRModel):
             raise ValueError(
                 f"`memory` must be one of {MEMORIES}. Received: memory={memory!r}"
             )
-        if triplet_sampling not in MININGS:
-            raise ValueError(
-                f"`triplet_sampling` must be one of {MININGS}. "
-                f"Received: triplet_sampling={triplet_sampling!r}"
-            )
-        if triplet_weight < 0 or triplet_margin < 0:
-            raise ValueError(
-                "`triplet_weight` and `triplet_margin` must be >= 0. Received: "
-                f"{triplet_weight}, {triplet_margin}"
-            )
+        check_triplet(triplet_weight, triplet_margin, triplet_sampling)
         if memory == "none" and fusion != "gate":
             raise ValueError(
                 f"fusion={fusion!r} fuses the memory's long-term interests: it "
@@ -248,9 +240,7 @@ class DUMN(SequenceCTRModel):
             else ()
         )
         self.triplet_types = (
-            tuple(t for t in types if TRIPLETS.get(t) in types)
-            if self.triplet_weight and memory != "none"
-            else ()
+            paired_types(types) if self.triplet_weight and memory != "none" else ()
         )
         self.interaction = {
             t: MultiHeadInteraction(
@@ -360,38 +350,20 @@ class DUMN(SequenceCTRModel):
         """type -> (s_k `[batch, D]`: one uniform valid item of each row's k
         window, valid bool `[batch]`)."""
         needed = set(self.triplet_types) | {TRIPLETS[t] for t in self.triplet_types}
-        samples = {}
-        for t in (t for t in self.sequence_types if t in needed):  # a fixed order
-            items, mask = sequences[t]
-            noise = keras.random.uniform(ops.shape(mask), seed=self.sample_seeds)
-            pick = ops.argmax(ops.where(mask, noise, -1.0), axis=1)
-            one_hot = ops.one_hot(pick, ops.shape(mask)[1], dtype=items.dtype)
-            samples[t] = ops.einsum("bt,btd->bd", one_hot, items), ops.any(mask, 1)
-        return samples
+        order = [t for t in self.sequence_types if t in needed]  # a fixed order
+        return window_samples(sequences, order, self.sample_seeds)
 
     def triplet_term(self, anchors, sequences):
         """Eq. (20): `sum_k mean_batch L_k` (Eq. (17)-(19)) over `anchors`
         (type -> q_k `[batch, D]`)."""
-        samples = self.draw_samples(sequences)
-        total = 0.0
-        for t, anchor in anchors.items():
-            (positives, has_positive), (negatives, has_negative) = (
-                samples[t],
-                samples[TRIPLETS[t]],
-            )
-            total += ops.mean(
-                triplet_loss(
-                    anchor,
-                    positives,
-                    negatives,
-                    margin=self.triplet_margin,
-                    mining=self.triplet_sampling,
-                    positive_mask=has_positive,
-                    negative_mask=has_negative,
-                    seed=self.sample_seeds,
-                )
-            )
-        return total
+        return feedback_triplet_term(
+            anchors,
+            sequences,
+            self.sequence_types,
+            margin=self.triplet_margin,
+            mining=self.triplet_sampling,
+            seed=self.sample_seeds,
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -96,3 +96,18 @@ def test_bad_arguments_and_inputs_raise():
         UserMemoryNetwork(3, num_slots=M, slot_dim=Z)(short, user)
     with pytest.raises(ValueError, match="user_embedding"):
         _layer()(short, user[:, None, :])
+
+
+def test_anchors_of_the_anchored_types_only():
+    """`anchor_dim` + `anchored`: the anchor q (Eq. (18)) of the memories named,
+    None for the others; kept by the config."""
+    short, user = _data()
+    layer = _layer(anchor_dim=3, anchored=[1])
+    output, anchors = layer(short, user, training=True, return_anchors=True)
+    assert anchors[0] is None and tuple(anchors[1].shape) == (B, 3)
+    assert layer.memories[0].anchor_dim is None
+    assert tuple(output.shape) == (B, layer.compute_output_shape(short.shape)[1])
+    again = UserMemoryNetwork.from_config(layer.get_config())
+    assert again.anchored == (1,) and again.anchor_dim == 3
+    with pytest.raises(ValueError, match="needs the layer's `anchor_dim`"):
+        _layer()(short, user, return_anchors=True)

@@ -8,6 +8,7 @@ from tests import testing
 from tests.layers.test_ntm_memory import M, Z, _numpy_memory
 from tests.layers.test_pair_gate import _numpy_pair
 from tests.models.test_autoint import _numpy_interacting
+from tests.models.test_dumn import _numpy_triplet
 
 TYPES = ("click", "unclick", "like", "dislike")
 VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
@@ -20,9 +21,9 @@ def _seed():
     testing.set_seed()
 
 
-def _batch(types=TYPES, n=32, seed=1):
+def _batch(types=TYPES, n=32, seed=1, length=4):
     return testing.sequence_ctr_batch(
-        VOCAB, sequence_types=types, n=n, length=4, seed=seed
+        VOCAB, sequence_types=types, n=n, length=length, seed=seed
     )
 
 
@@ -151,3 +152,70 @@ def test_from_task_and_bad_arguments():
         AutoIntUMN(("item_id",), (32,))
     with pytest.raises(ValueError, match="num_layers"):
         AutoIntUMN(FIELDS, (4, 32, 5), num_layers=0)
+
+
+def test_triplet_term_matches_numpy():
+    """With `triplet_weight` (the reading of UMN with DUMN's triplet loss): Eq.
+    (17)-(20) over the four memories' anchors, hardest samples of the batch.
+    T = 1: each row's sample is its one item, so the draw is deterministic."""
+    x, _ = _batch(length=1)
+    model = _model(triplet_weight=0.7, triplet_margin=0.3)
+    _randomise(model, x)
+    memories = [m.memory for m in model.umn.memories]
+    start = [testing.to_numpy(v).copy() for v in memories]
+    model(x, training=True)
+    (term,) = [float(testing.to_numpy(v)) for v in model.losses]
+    for v, value in zip(memories, start):  # the anchors read the memory before
+        v.assign(value)
+    table = testing.to_numpy(model.embedding.embeddings).astype(np.float64)
+    offsets = dict(zip(FIELDS, np.cumsum((0,) + model.vocabulary_sizes[:-1])))
+    samples = {
+        t: (
+            np.concatenate(
+                [table[x[f"{t}_{f}"][:, 0] + offsets[f]] for f in ITEM_FEATURES], -1
+            ),
+            x[f"{t}_mask"][:, 0] == 1,
+        )
+        for t in TYPES
+    }
+    short, _ = model.short_term(x)
+    user = table[x["user_id"]]
+    pairs = {"click": "unclick", "unclick": "click", "like": "dislike"}
+    pairs["dislike"] = "like"
+    expected = 0.0
+    for k, t in enumerate(TYPES):
+        _, anchor = model.umn.memories[k](short[:, k], user, return_anchor=True)
+        expected += _numpy_triplet(
+            testing.to_numpy(anchor).astype(np.float64),
+            *samples[t],
+            *samples[pairs[t]],
+            0.3,
+        )
+    np.testing.assert_allclose(term, 0.7 * expected, rtol=1e-4)
+    assert term > 0.1
+
+
+def test_triplet_loss_is_a_switch_with_gradients_and_round_trip():
+    x, y = _batch()
+    plain = _model()
+    plain(x, training=True)
+    assert not plain.losses  # the default: the logloss alone
+    assert all(m.anchor_dim is None for m in plain.umn.memories)
+    model = _model(triplet_weight=1.0, triplet_sampling="random", seed=3)
+    _randomise(model, x)
+    model(x)
+    assert not model.losses  # inference: no triplet term
+    testing.assert_model_gradients(model, x, y)  # the anchor maps W_q included
+    testing.assert_config_round_trip(model, x)
+    # No dislike data: like has no negative, so only click and unclick anchor.
+    three = _model(sequence_types=TYPES[:3], triplet_weight=1.0)
+    x3, _ = _batch(types=TYPES[:3])
+    three(x3, training=True)
+    assert [m.anchor_dim is not None for m in three.umn.memories] == [
+        True,
+        True,
+        False,
+    ]
+    assert len(three.losses) == 1
+    with pytest.raises(ValueError, match="triplet_sampling"):
+        _model(triplet_sampling="semi_hard")

@@ -7,6 +7,7 @@ from recsys_tf.models import DFN, MODELS, CTRModel
 from tests import testing
 from tests.layers.test_ntm_memory import M, Z, _numpy_memory
 from tests.layers.test_pair_gate import _numpy_pair
+from tests.models.test_dumn import _numpy_triplet
 
 TYPES = ("click", "unclick", "dislike")
 VOCAB = {"user_id": 4, "item_id": 32, "category": 5}
@@ -19,9 +20,9 @@ def _seed():
     testing.set_seed()
 
 
-def _batch(types=TYPES, n=32, seed=1):
+def _batch(types=TYPES, n=32, seed=1, length=4):
     return testing.sequence_ctr_batch(
-        VOCAB, sequence_types=types, n=n, length=4, seed=seed
+        VOCAB, sequence_types=types, n=n, length=length, seed=seed
     )
 
 
@@ -243,3 +244,44 @@ def test_user_memory_gradients_config_and_writes():
     model(x, training=True)
     assert np.abs(testing.to_numpy(model.umn.memories[0].memory) - before).max() > 0
     assert not hasattr(_model(), "umn")
+
+
+def test_user_memory_triplet_term_matches_numpy():
+    """DFN+UMN with DUMN's triplet loss (`triplet_weight`): <click, unclick> and
+    <unclick, click> (dislike has no like here, so its memory has no anchor).
+    T = 1: each row's sample is its one item, so the draw is deterministic."""
+    x, _ = _batch(length=1)
+    model = _umn_model(triplet_weight=0.5, triplet_margin=0.2)
+    _randomise(model, x)
+    assert [m.anchor_dim for m in model.umn.memories] == [8, 8, None]
+    memories = [m.memory for m in model.umn.memories]
+    start = [testing.to_numpy(v).copy() for v in memories]
+    model(x, training=True)
+    (term,) = [float(testing.to_numpy(v)) for v in model.losses]
+    for v, value in zip(memories, start):
+        v.assign(value)
+    table = testing.to_numpy(model.embedding.embeddings).astype(np.float64)
+    samples = {
+        t: (_numpy_items(table, x, f"{t}_")[:, 0], x[f"{t}_mask"][:, 0] == 1)
+        for t in ("click", "unclick")
+    }
+    features = model.feedback_features(x)
+    user = table[x["user_id"]]
+    expected = 0.0
+    for k, (t, other) in enumerate((("click", "unclick"), ("unclick", "click"))):
+        _, anchor = model.umn.memories[k](features[k], user, return_anchor=True)
+        expected += _numpy_triplet(
+            testing.to_numpy(anchor).astype(np.float64),
+            *samples[t],
+            *samples[other],
+            0.2,
+        )
+    np.testing.assert_allclose(term, 0.5 * expected, rtol=1e-4)
+    assert term > 0.05
+    model(x)
+    assert not model.losses  # inference: none
+    x, y = _batch()  # T = 4: the external attention has positions to weigh
+    model = _umn_model(triplet_weight=0.5)
+    _randomise(model, x)
+    testing.assert_model_gradients(model, x, y)  # the anchor maps W_q included
+    testing.assert_config_round_trip(model, x)

@@ -6,6 +6,8 @@ import keras
 from keras import ops
 
 from recsys_tf.layers import MaskedMeanPooling, UserMemoryNetwork
+from recsys_tf.layers.user_memory_network import read_with_triplet
+from recsys_tf.losses.triplet import check_triplet, paired_types
 from recsys_tf.models.base import SequenceCTRModel
 from recsys_tf.models.baselines.autoint import interacting_features, interacting_stack
 
@@ -28,8 +30,12 @@ class AutoIntUMN(SequenceCTRModel):
     - `logit = w^T Concat(AutoInt's output, R_cross) + b` (AutoInt's Eq. (9)
       with the memory's output beside the attention output).
 
-    DUMN's triplet loss is not added (see `UserMemoryNetwork`); the loss is the
-    logloss. A row with an empty window has `f_k = 0`, and the output does not
+    With `triplet_weight` > 0 DUMN's triplet loss (Eq. (16)-(20)) is added for
+    the memories whose type has its pair (<click, unclick>, <like, dislike>),
+    with DUMN's samples (one per row from its own window) and mining
+    (`triplet_sampling`); 0 (the default) leaves the logloss alone: Table 3 names
+    only "the user memory network", and the paper's introduction makes the
+    triplet loss part of it (l.76-78), so both readings are switches. A row with an empty window has `f_k = 0`, and the output does not
     depend on the padding's width.
 
     Inputs: the CTR fields int `[batch]`; for each type t of `sequence_types`,
@@ -42,6 +48,8 @@ class AutoIntUMN(SequenceCTRModel):
         num_layers, num_heads, head_dim, use_residual: AutoInt's (`AutoInt`).
         num_slots, slot_dim, controller_units, fusion: the memory's m, Z,
             controller width and PAIR fusion (DUMN's defaults).
+        triplet_weight, triplet_margin, triplet_sampling, seed: DUMN's triplet
+            loss (`DUMN`'s arguments); weight 0 = none.
 
     Example:
         >>> model = AutoIntUMN(["user_id", "item_id"], [10, 50], embedding_dim=4,
@@ -69,6 +77,10 @@ class AutoIntUMN(SequenceCTRModel):
         slot_dim=64,
         controller_units=512,
         fusion="gate",
+        triplet_weight=0.0,
+        triplet_margin=0.5,
+        triplet_sampling="hardest",
+        seed=0,
         l2=0.0,
         **kwargs,
     ):
@@ -90,6 +102,17 @@ class AutoIntUMN(SequenceCTRModel):
         self.slot_dim = int(slot_dim)
         self.controller_units = int(controller_units)
         self.fusion = fusion
+        self.triplet_weight = check_triplet(
+            triplet_weight, triplet_margin, triplet_sampling
+        )
+        self.triplet_margin = float(triplet_margin)
+        self.triplet_sampling = triplet_sampling
+        self.seed = seed
+        anchored = [
+            k
+            for k, t in enumerate(self.sequence_types)
+            if t in paired_types(self.sequence_types)
+        ]
         self.interacting_layers = interacting_stack(
             self.num_layers, self.num_heads, self.head_dim, self.use_residual
         )
@@ -100,25 +123,39 @@ class AutoIntUMN(SequenceCTRModel):
             slot_dim=self.slot_dim,
             controller_units=self.controller_units,
             fusion=fusion,
+            anchor_dim=self.item_dim if self.triplet_weight and anchored else None,
+            anchored=anchored,
             name="umn",
         )
         self.logit = keras.layers.Dense(1, name="logit")
+        self.sample_seeds = keras.random.SeedGenerator(seed, name="sample_seeds")
 
     def short_term(self, inputs):
-        """`[batch, K, item_dim]`: each type's mean window embedding."""
-        return ops.stack(
-            [
-                self.pooling(*self.embed_sequence(inputs, t))
-                for t in self.sequence_types
-            ],
-            axis=1,
-        )
+        """`[batch, K, item_dim]`: each type's mean window embedding, and the
+        windows (type -> (e `[batch, T, item_dim]`, mask))."""
+        sequences = {t: self.embed_sequence(inputs, t) for t in self.sequence_types}
+        short = [self.pooling(*sequences[t]) for t in self.sequence_types]
+        return ops.stack(short, axis=1), sequences
 
     def call(self, inputs, training=False):
         _, embedded = self.embed(inputs)
         attention = interacting_features(self.interacting_layers, embedded)
         user = self.embed_user(embedded, self._user_index)
-        memory = self.umn(self.short_term(inputs), user, training=training)
+        short, sequences = self.short_term(inputs)
+        memory, triplet = read_with_triplet(
+            self.umn,
+            short,
+            user,
+            sequences,
+            self.sequence_types,
+            self.triplet_weight,
+            self.triplet_margin,
+            self.triplet_sampling,
+            self.sample_seeds,
+            training,
+        )
+        if triplet is not None:
+            self.add_loss(triplet)
         features = ops.concatenate([attention, memory], axis=-1)
         return ops.squeeze(self.logit(features), -1)
 
@@ -133,5 +170,9 @@ class AutoIntUMN(SequenceCTRModel):
             slot_dim=self.slot_dim,
             controller_units=self.controller_units,
             fusion=self.fusion,
+            triplet_weight=self.triplet_weight,
+            triplet_margin=self.triplet_margin,
+            triplet_sampling=self.triplet_sampling,
+            seed=self.seed,
         )
         return config

@@ -14,6 +14,8 @@ from recsys_tf.layers import (
     TransformerBlock,
     UserMemoryNetwork,
 )
+from recsys_tf.layers.user_memory_network import read_with_triplet
+from recsys_tf.losses.triplet import check_triplet, paired_types
 from recsys_tf.models.base import SequenceCTRModel
 
 UNCLICK = "unclick"
@@ -65,8 +67,10 @@ class DFN(SequenceCTRModel):
     and PAIR (`UserMemoryNetwork`, DUMN Eq. (8)-(14)) read each type's internal
     feature `f_t` with the user embedding (the fields that are not item
     features), and its output joins the Deep part's input (our choice: DUMN
-    does not say where; the Deep part is DFN's nonlinear interaction). The
-    triplet loss stays DUMN's (see `UserMemoryNetwork`).
+    does not say where; the Deep part is DFN's nonlinear interaction). With
+    `triplet_weight` > 0 DUMN's triplet loss is added for the memories whose
+    type has its pair (here <click, unclick>; dislike has no like), as
+    `AutoIntUMN` does; 0 (the default) leaves the logloss alone.
 
     Sequence types: any of click, unclick, dislike (the paper's three); the
     external interaction runs for click and dislike when unclick is read. On data
@@ -91,6 +95,8 @@ class DFN(SequenceCTRModel):
         user_memory: add DUMN's user memory network (DFN+UMN).
         num_slots, slot_dim, controller_units, fusion: its m, Z, memory FFN
             width and PAIR fusion (DUMN's defaults).
+        triplet_weight, triplet_margin, triplet_sampling, seed: DUMN's triplet
+            loss with the memory (`DUMN`'s arguments); weight 0 = none.
         l2: L2 factor on looked-up embedding rows and MLP kernels.
 
     Reference: R. Xie et al., "Deep Feedback Network for Recommendation", IJCAI
@@ -119,6 +125,10 @@ class DFN(SequenceCTRModel):
         slot_dim=64,
         controller_units=512,
         fusion="gate",
+        triplet_weight=0.0,
+        triplet_margin=0.5,
+        triplet_sampling="hardest",
+        seed=0,
         l2=0.0,
         **kwargs,
     ):
@@ -161,16 +171,27 @@ class DFN(SequenceCTRModel):
         self.slot_dim = int(slot_dim)
         self.controller_units = int(controller_units)
         self.fusion = fusion
+        self.triplet_weight = check_triplet(
+            triplet_weight, triplet_margin, triplet_sampling
+        )
+        self.triplet_margin = float(triplet_margin)
+        self.triplet_sampling = triplet_sampling
+        self.seed = seed
         if self.user_memory:
             self._user_index = self.user_field_index()
+            paired = paired_types(self.sequence_types)
+            anchored = [k for k, t in enumerate(self.sequence_types) if t in paired]
             self.umn = UserMemoryNetwork(
                 len(self.sequence_types),
                 num_slots=self.num_slots,
                 slot_dim=self.slot_dim,
                 controller_units=self.controller_units,
                 fusion=fusion,
+                anchor_dim=self.item_dim if self.triplet_weight and paired else None,
+                anchored=anchored,
                 name="umn",
             )
+            self.sample_seeds = keras.random.SeedGenerator(seed, name="sample_seeds")
         self.linear = FieldEmbedding(
             self.vocabulary_sizes, 1, embeddings_initializer="zeros", name="wide"
         )
@@ -183,9 +204,10 @@ class DFN(SequenceCTRModel):
             name="deep",
         )
 
-    def feedback_features(self, inputs, training=False):
+    def feedback_features(self, inputs, training=False, return_sequences=False):
         """`[f_t for t in sequence_types] + [f_tu for t in external_types]`, each
-        `[batch, d_model]`."""
+        `[batch, d_model]`; with `return_sequences` also the embedded windows
+        (type -> (e `[batch, T, d_model]`, mask))."""
         target = self.embed_target(inputs)[:, None, :]
         internal, sequences = {}, {}
         for t in self.sequence_types:
@@ -202,11 +224,14 @@ class DFN(SequenceCTRModel):
             self.external[t](unclick, query=internal[t], mask=unclick_mask)
             for t in self.external_types
         ]
-        return [internal[t] for t in self.sequence_types] + external
+        features = [internal[t] for t in self.sequence_types] + external
+        return (features, sequences) if return_sequences else features
 
     def call(self, inputs, training=False):
         codes, embedded = self.embed(inputs)
-        features = self.feedback_features(inputs, training)
+        features, sequences = self.feedback_features(
+            inputs, training, return_sequences=True
+        )
         vectors = ops.concatenate(
             [embedded]
             + [
@@ -221,7 +246,20 @@ class DFN(SequenceCTRModel):
         if self.user_memory:  # DFN+UMN: f_t of each type, DUMN Eq. (8)-(14)
             user = self.embed_user(embedded, self._user_index)
             short = ops.stack(features[: len(self.sequence_types)], axis=1)
-            memory = self.umn(short, user, training=training)
+            memory, triplet = read_with_triplet(
+                self.umn,
+                short,
+                user,
+                sequences,
+                self.sequence_types,
+                self.triplet_weight,
+                self.triplet_margin,
+                self.triplet_sampling,
+                self.sample_seeds,
+                training,
+            )
+            if triplet is not None:
+                self.add_loss(triplet)
             flat = ops.concatenate([flat, memory], axis=-1)
         deep = ops.squeeze(self.mlp(flat, training=training), -1)
         return wide + fm + deep
@@ -239,5 +277,9 @@ class DFN(SequenceCTRModel):
             slot_dim=self.slot_dim,
             controller_units=self.controller_units,
             fusion=self.fusion,
+            triplet_weight=self.triplet_weight,
+            triplet_margin=self.triplet_margin,
+            triplet_sampling=self.triplet_sampling,
+            seed=self.seed,
         )
         return config
