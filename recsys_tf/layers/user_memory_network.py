@@ -156,31 +156,29 @@ class UserMemoryNetwork(keras.layers.Layer):
         return config
 
 
-def read_with_triplet(
-    umn: UserMemoryNetwork,
-    short,
-    user,
-    sequences: dict,
-    sequence_types,
-    weight: float,
-    margin: float,
-    mining: str,
-    seed,
-    training: bool,
-):
-    """`umn`'s output for the short-term interests `short` `[batch, K, D]`,
-    and DUMN's triplet term (Eq. (16)-(20): weight * sum_k mean_batch L_k over
-    the anchored types) in training calls with `weight` > 0, else None.
+def read_with_triplet(model, short, user, sequences: dict, training: bool):
+    """`model.umn`'s output for the short-term interests `short` `[batch, K,
+    D]`; in training calls with `model.triplet_weight` > 0 it also adds DUMN's
+    triplet term to `model`'s losses (Eq. (16)-(20): weight * sum_k
+    mean_batch L_k over the anchored types, with `model.triplet_margin`,
+    `model.triplet_sampling` and `model.sample_seeds`).
 
-    `sequences`: type -> (e `[batch, T, dim]`, mask bool `[batch, T]`), the
-    windows the samples are drawn from (`feedback_triplet_term`)."""
-    if not (training and weight and umn.anchor_dim):
-        return umn(short, user, training=training), None
+    `sequences`: type -> (e `[batch, T, dim]`, mask bool `[batch, T]`) for
+    `model.sequence_types`, the windows the samples are drawn from
+    (`feedback_triplet_term`)."""
+    umn = model.umn
+    if not (training and model.triplet_weight and umn.anchor_dim):
+        return umn(short, user, training=training)
     output, anchors = umn(short, user, training=training, return_anchors=True)
-    chosen = {
-        t: anchors[k] for k, t in enumerate(sequence_types) if anchors[k] is not None
-    }
+    types = model.sequence_types
+    chosen = {t: anchors[k] for k, t in enumerate(types) if anchors[k] is not None}
     term = feedback_triplet_term(
-        chosen, sequences, sequence_types, margin=margin, mining=mining, seed=seed
+        chosen,
+        sequences,
+        types,
+        margin=model.triplet_margin,
+        mining=model.triplet_sampling,
+        seed=model.sample_seeds,
     )
-    return output, weight * term
+    model.add_loss(model.triplet_weight * term)
+    return output

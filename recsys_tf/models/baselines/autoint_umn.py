@@ -142,20 +142,7 @@ class AutoIntUMN(SequenceCTRModel):
         attention = interacting_features(self.interacting_layers, embedded)
         user = self.embed_user(embedded, self._user_index)
         short, sequences = self.short_term(inputs)
-        memory, triplet = read_with_triplet(
-            self.umn,
-            short,
-            user,
-            sequences,
-            self.sequence_types,
-            self.triplet_weight,
-            self.triplet_margin,
-            self.triplet_sampling,
-            self.sample_seeds,
-            training,
-        )
-        if triplet is not None:
-            self.add_loss(triplet)
+        memory = read_with_triplet(self, short, user, sequences, training)
         features = ops.concatenate([attention, memory], axis=-1)
         return ops.squeeze(self.logit(features), -1)
 

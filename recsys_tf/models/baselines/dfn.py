@@ -246,20 +246,7 @@ class DFN(SequenceCTRModel):
         if self.user_memory:  # DFN+UMN: f_t of each type, DUMN Eq. (8)-(14)
             user = self.embed_user(embedded, self._user_index)
             short = ops.stack(features[: len(self.sequence_types)], axis=1)
-            memory, triplet = read_with_triplet(
-                self.umn,
-                short,
-                user,
-                sequences,
-                self.sequence_types,
-                self.triplet_weight,
-                self.triplet_margin,
-                self.triplet_sampling,
-                self.sample_seeds,
-                training,
-            )
-            if triplet is not None:
-                self.add_loss(triplet)
+            memory = read_with_triplet(self, short, user, sequences, training)
             flat = ops.concatenate([flat, memory], axis=-1)
         deep = ops.squeeze(self.mlp(flat, training=training), -1)
         return wide + fm + deep
