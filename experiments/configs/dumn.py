@@ -20,7 +20,10 @@ Figure 2's grid: `--config.model.num_slots` (m) and `--config.model.slot_dim` (Z
 in {16, 32, 64, 128, 256}.
 Feedback (Sec. 4.1.1): click, unclick (shown, not clicked), like = like, fav, cart
 and buy events (`data.like_events`; runs before 2026-12-04 read the like events
-alone, which on KuaiRand-Pure is the same input), dislike.
+alone, which on KuaiRand-Pure is the same input), dislike. Triplet samples (Sec. 3.5):
+one event drawn from the row's whole earlier history of each type
+(`data.history_samples`, `model.triplet_samples="history"`; runs before 2026-12-04
+drew them from the T window).
 Settings: DUMN Sec. 4.1.3 (T = 100, embedding 16, memory FFN 512, m = 256, Z =
 64) but the learning rate: Adam 0.001 (the suite's lazy Adam: Adam on the rows an
 embedding lookup touches, the other rows' moments kept), chosen on validation over the paper's 0.005
@@ -119,12 +122,16 @@ def get_config(arg=None):
             triplet_weight=1.0,  # 0: DUMN-TL
             triplet_margin=0.5,
             triplet_sampling="hardest",  # or "random" (DUMN_RS)
+            # Sec. 3.5: samples "from the data of all user interactions"
+            # (data.history_samples below); "window": the last T events only.
+            triplet_samples="history",
             seed=0,
             l2=0.0,
         ),
     )
     config.data.sequence_types = FOUR
     config.data.like_events = LIKE_EVENTS
+    config.data.history_samples = True  # one event of each whole history per row
     config.data.max_length = 100  # T, Sec. 4.1.3
     config.train.learning_rate = 1e-3  # validation (the paper: 0.005, Sec. 4.1.3)
     config.train.epochs = 20  # early stopping (patience 3) ends the run

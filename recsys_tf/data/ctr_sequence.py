@@ -320,6 +320,7 @@ def build_ctr_sequence_task(
     session_length: int = 10,
     merged_types: tuple[str, ...] = (),
     like_events: tuple[str, ...] = ("like",),
+    history_samples: bool = False,
     **ctr_options,
 ) -> CTRSequenceTask:
     """The CTR task of `log` (`ctr.build_ctr_task(log, **ctr_options)`: label,
@@ -336,6 +337,7 @@ def build_ctr_sequence_task(
         session_length=session_length,
         merged_types=merged_types,
         like_events=like_events,
+        history_samples=history_samples,
     )
 
 
@@ -350,6 +352,7 @@ def add_sequences(
     session_length: int = 10,
     merged_types: tuple[str, ...] = (),
     like_events: tuple[str, ...] = ("like",),
+    history_samples: bool = False,
 ) -> CTRSequenceTask:
     """The CTR task `task` of `log` with per-impression feedback sequences.
 
@@ -369,6 +372,9 @@ def add_sequences(
             `sequence_types` holds it).
         like_events: the event types the like type holds (`LIKE_EVENTS`;
             default: the like events alone).
+        history_samples: each type's batches also carry one event drawn
+            uniformly from the instance's whole history of that type before
+            its cutoff (`SequenceWindows.sample`; DUMN's triplet samples).
 
     Returns:
         A `CTRSequenceTask`.
@@ -454,7 +460,12 @@ def add_sequences(
         for kind in wanted:
             start, end = sequences[kind].offsets(split.user_ids, queries)
             inputs[kind] = SequenceWindows(
-                sequences[kind].items, start, end, max_length, lookups
+                sequences[kind].items,
+                start,
+                end,
+                max_length,
+                lookups,
+                sample=history_samples,
             )
         if num_sessions:
             start, end = sequences["click"].offsets(split.user_ids, queries)

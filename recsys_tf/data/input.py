@@ -36,6 +36,14 @@ class SequenceWindows:
     A lookup maps the sequence's codes to an output code (`table[values]`, e.g.
     item id -> category); None outputs the codes themselves.
 
+    With `sample` (no segments), a batch also gets one event drawn uniformly
+    from each row's whole slice, not only its last `length`:
+    `f"{prefix}_sample_{name}"` [batch, 1] and `f"{prefix}_sample_mask"` int8
+    [batch, 1] (0 = the slice is empty), e.g. DUMN's triplet samples "from the
+    data of all user interactions" (Sec. 3.5). The draw is seeded by the batch's
+    rows and `make_dataset`'s seed (`cut`'s `seed`): a shuffled epoch draws anew,
+    the same batch draws the same.
+
     Attributes:
         values: int [events] codes (e.g. item ids), each user's events
             contiguous, oldest first.
@@ -58,6 +66,7 @@ class SequenceWindows:
     segment_of: np.ndarray | None = None
     segment_start: np.ndarray | None = None
     num_segments: int = 0
+    sample: bool = False
 
     def __post_init__(self):
         if self.length < 1:
@@ -80,6 +89,8 @@ class SequenceWindows:
             raise ValueError(
                 "`segment_of`, `segment_start` and `num_segments` (> 0) go together"
             )
+        if self.sample and self.segment_of is not None:
+            raise ValueError("`sample` needs windows without segments")
 
     def __len__(self) -> int:
         return len(self.start)
@@ -90,6 +101,10 @@ class SequenceWindows:
 
     def output_names(self, prefix: str) -> list[str]:
         return [f"{prefix}_{name}" for name in self.lookups] + [f"{prefix}_mask"]
+
+    def sample_names(self, prefix: str) -> list[str]:
+        """The outputs of the drawn event (`sample`), [] without it."""
+        return self.output_names(f"{prefix}_sample") if self.sample else []
 
     def _index_dtype(self):
         return tf.int32 if len(self.values) < 2**31 - 1 else tf.int64
@@ -108,8 +123,10 @@ class SequenceWindows:
             out["segment_start"] = tf.constant(self.segment_start.astype(dtype))
         return out
 
-    def cut(self, prefix: str, tensors: dict, start, end) -> dict:
-        """The outputs of one batch from its rows' `start` and `end` [batch]."""
+    def cut(self, prefix: str, tensors: dict, start, end, seed=None) -> dict:
+        """The outputs of one batch from its rows' `start` and `end` [batch];
+        with `sample`, also the drawn event's (`seed`: int64 [2], the
+        stateless seed of the draw; None = (0, 0))."""
         dtype = self._index_dtype()
         start = tf.cast(start, dtype)
         end = tf.cast(end, dtype)
@@ -139,6 +156,24 @@ class SequenceWindows:
             for name in self.lookups
         }
         out[f"{prefix}_mask"] = tf.cast(mask, tf.int8)
+        if self.sample:
+            out.update(self._draw(prefix, tensors, start, end, seed))
+        return out
+
+    def _draw(self, prefix, tensors, start, end, seed):
+        """One event of each row's slice [start, end), uniformly: [batch, 1]."""
+        seed = tf.zeros([2], tf.int64) if seed is None else seed
+        uniform = tf.random.stateless_uniform(tf.shape(start), seed, dtype=tf.float64)
+        size = tf.cast(end - start, tf.float64)
+        pick = start + tf.cast(tf.floor(uniform * size), start.dtype)
+        has = end > start
+        pick = tf.minimum(pick, tf.maximum(end - 1, start))  # uniform < 1 anyway
+        position = tf.where(has, pick + 1, tf.zeros_like(pick))[:, None]
+        out = {
+            f"{prefix}_sample_{name}": tf.gather(tensors[name], position)
+            for name in self.lookups
+        }
+        out[f"{prefix}_sample_mask"] = tf.cast(has, tf.int8)[:, None]
         return out
 
 
@@ -313,7 +348,10 @@ def make_dataset(
                 )
         # Slices of the permutation, one per batch (no per-example tf.data work).
         return tf.data.Dataset.from_tensor_slices(order).map(
-            lambda b: rows[b * batch_size : tf.minimum((b + 1) * batch_size, n)]
+            lambda b: (
+                rows[b * batch_size : tf.minimum((b + 1) * batch_size, n)],
+                tf.stack([epoch, b]),
+            )
         )
 
     if epochs is None:
@@ -322,7 +360,7 @@ def make_dataset(
     else:
         indices = tf.data.Dataset.range(first, end).flat_map(epoch_batches)
 
-    def gather(index):
+    def gather(index, batch_id):
         x = {}
         for names, tensor in tensors.values():
             block = tf.gather(tensor, index)
@@ -330,14 +368,27 @@ def make_dataset(
                 x[names[0]] = block
             else:
                 x.update(zip(names, tf.unstack(block, axis=1)))
-        for name, spec in windows.items():
+        # The draws of `SequenceWindows.sample`: seeded by (epoch, batch), the
+        # dataset's seed and the window, so a resumed epoch draws the same.
+        for k, (name, spec) in enumerate(windows.items()):
+            draw_seed = tf.stack(
+                [
+                    tf.cast(seed, tf.int64) * 1_000_003 + k,
+                    batch_id[0] * (num_batches + 1) + batch_id[1],
+                ]
+            )
             x.update(
                 spec.cut(
-                    name, window_tensors[name], x[f"{name}/start"], x[f"{name}/end"]
+                    name,
+                    window_tensors[name],
+                    x[f"{name}/start"],
+                    x[f"{name}/end"],
+                    seed=draw_seed,
                 )
             )
         names = [k for k in features if k not in windows]
         names += [o for k, spec in windows.items() for o in spec.output_names(k)]
+        names += [o for k, spec in windows.items() for o in spec.sample_names(k)]
         x = {k: x[k] for k in names}
         if label_tensor is None:
             return x

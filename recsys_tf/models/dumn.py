@@ -32,6 +32,9 @@ FEEDBACK_TYPES = {
 }
 PURIFICATION = (("click", "dislike"), ("unclick", "like"))
 """Eq. (6)-(7)'s pairs <f_c, f_d> and <f_u, f_l>: (purified, basis)."""
+TRIPLET_SAMPLES = ("window", "history")
+"""Where a row's triplet sample comes from (`DUMN(triplet_samples=...)`)."""
+
 TRIPLETS = FEEDBACK_PAIRS
 """Eq. (17)'s <positive, negative> samples of each type's memory (l.392-393)."""
 MEMORIES = ("per_type", "one", "none")
@@ -60,17 +63,18 @@ class DUMN(SequenceCTRModel):
       `<k, k'>` in <c, u>, <u, c>, <l, d>, <d, l>; added with `add_loss` in
       training calls only, so validation losses are L1.
 
-    Deviation from the paper: its samples come "from the data of all user
-    interactions, not only from the constructed sequence" (Sec. 3.5, l.389-392);
-    ours come from the row's own k window (the last T events before the
-    instance), the inputs the model has. On the compact simulator most users'
-    click, like and dislike histories fit in T = 100; unclick histories do not.
+    Samples s_k (Sec. 3.5, l.389-392: "from the data of all user interactions,
+    not only from the constructed sequence"): with `triplet_samples="history"`
+    each row's k sample is one event drawn uniformly from its user's whole k
+    history before the instance (the task's `data.history_samples` inputs
+    `k_sample_<feature>`, `k_sample_mask` `[batch, 1]`); "window" draws it
+    from the row's own k window (the last T events), the default of the class
+    and what runs before 2026-12-04 did.
 
     Choices where the paper is silent:
     - E vs Z: each memory maps its anchor q (width Z) to the samples' width D
       with a bias-free linear map (`NTMMemory(anchor_dim=D)`).
-    - Samples s_k: every row of the batch contributes one item drawn uniformly
-      from its own k window (above); the pool of the batch's samples serves every anchor, and the hardest
+    - Samples s_k: every row of the batch contributes one item (above); the pool of the batch's samples serves every anchor, and the hardest
       positive (farthest from q) and negative (nearest) are chosen in it
       (`triplet_sampling="hardest"`; "random" draws them: DUMN_RS). A row
       without a k event gives no sample; an anchor without a valid positive or
@@ -129,6 +133,9 @@ class DUMN(SequenceCTRModel):
         triplet_weight: the weight of L2 (1 in the paper; 0 = DUMN-TL).
         triplet_margin: the margin of Eq. (17).
         triplet_sampling: "hardest" or "random".
+        triplet_samples: where each row's sample comes from: "window" (its k
+            window) or "history" (its whole earlier k history; needs the
+            `k_sample_*` inputs).
         seed: seed of the sample draws.
 
     Example:
@@ -166,6 +173,7 @@ class DUMN(SequenceCTRModel):
         triplet_weight=1.0,
         triplet_margin=0.5,
         triplet_sampling="hardest",
+        triplet_samples="window",
         seed=None,
         l2=0.0,
         **kwargs,
@@ -181,6 +189,11 @@ class DUMN(SequenceCTRModel):
                 f"`memory` must be one of {MEMORIES}. Received: memory={memory!r}"
             )
         check_triplet(triplet_weight, triplet_margin, triplet_sampling)
+        if triplet_samples not in TRIPLET_SAMPLES:
+            raise ValueError(
+                f"`triplet_samples` must be one of {TRIPLET_SAMPLES}. "
+                f"Received: triplet_samples={triplet_samples!r}"
+            )
         if memory == "none" and fusion != "gate":
             raise ValueError(
                 f"fusion={fusion!r} fuses the memory's long-term interests: it "
@@ -232,6 +245,7 @@ class DUMN(SequenceCTRModel):
         self.triplet_weight = float(triplet_weight)
         self.triplet_margin = float(triplet_margin)
         self.triplet_sampling = triplet_sampling
+        self.triplet_samples = triplet_samples
         self.seed = seed
 
         self.purified_pairs = (
@@ -341,10 +355,29 @@ class DUMN(SequenceCTRModel):
             deep = self.pair(short, ops.stack(reads, axis=1))  # Eq. (13)-(14)
             if anchors:
                 self.add_loss(
-                    self.triplet_weight * self.triplet_term(anchors, parts["sequences"])
+                    self.triplet_weight
+                    * self.triplet_term(anchors, self.sample_sources(inputs, parts))
                 )
         features = ops.concatenate([user, parts["item"], deep], axis=-1)
         return ops.squeeze(self.mlp(features, training=training), -1)  # Eq. (15)
+
+    def sample_sources(self, inputs, parts):
+        """type -> (items `[batch, n, D]`, mask `[batch, n]`) the triplet
+        samples are drawn from: the windows, or the drawn history events
+        `[batch, 1]` (`triplet_samples="history"`)."""
+        if self.triplet_samples == "window":
+            return parts["sequences"]
+        needed = set(self.triplet_types) | {TRIPLETS[t] for t in self.triplet_types}
+        sources = {}
+        for t in (t for t in self.sequence_types if t in needed):
+            if f"{t}_sample_mask" not in inputs:
+                raise ValueError(
+                    f"DUMN(triplet_samples='history') needs the input "
+                    f"{t}_sample_mask: build the task with data.history_samples=True"
+                )
+            items = self._embed_items(inputs, f"{t}_sample_")
+            sources[t] = items, ops.cast(inputs[f"{t}_sample_mask"], "bool")
+        return sources
 
     def draw_samples(self, sequences):
         """type -> (s_k `[batch, D]`: one uniform valid item of each row's k
@@ -383,6 +416,7 @@ class DUMN(SequenceCTRModel):
             triplet_weight=self.triplet_weight,
             triplet_margin=self.triplet_margin,
             triplet_sampling=self.triplet_sampling,
+            triplet_samples=self.triplet_samples,
             seed=self.seed,
         )
         return config

@@ -24,7 +24,9 @@ class CTRSequence(CTR):
     `data.item_features`, `data.max_length` (T), `data.num_sessions` (S, 0 = no
     session inputs), `data.session_length` (L) and `data.merged_types` (the
     types of the time-ordered sequence "all", DUMN_AF); `data.like_events` (the
-    event types of the like sequence, DUMN's "like"; absent = the like events).
+    event types of the like sequence, DUMN's "like"; absent = the like events);
+    `data.history_samples` (each type's batches also carry one event drawn from
+    the instance's whole earlier history of it; absent = False).
 
     For a model whose outputs do not depend on the padding's width (the class
     attribute `padding_invariant`, e.g. DUMN), each batch's sequences are cut
@@ -48,6 +50,7 @@ class CTRSequence(CTR):
             session_length=data.session_length,
             merged_types=tuple(data.get("merged_types", ())),
             like_events=tuple(data.get("like_events", ("like",))),
+            history_samples=bool(data.get("history_samples", False)),
         )
 
     @staticmethod

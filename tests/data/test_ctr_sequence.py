@@ -573,3 +573,69 @@ def test_like_events_are_checked():
     for bad in [("rating",), ("click", "like"), ()]:
         with pytest.raises(ValueError, match="like_events must be a non-empty subset"):
             build_ctr_sequence_task(log, like_events=bad)
+
+
+def test_history_samples_come_from_the_whole_earlier_history():
+    """DUMN's triplet samples (Sec. 3.5: "from the data of all user
+    interactions"): each row's drawn event is one of its type's events before
+    the cutoff, also beyond the last T; none when that history is empty; the
+    same batch draws the same, a shuffled epoch anew; the trimmer leaves it."""
+    log = random_log(4, num_requests=20)
+    T = 1
+    task = build_ctr_sequence_task(
+        log,
+        sequence_types=("click", "unclick"),
+        max_length=T,
+        history_samples=True,
+        fractions=(0.5, 0.25, 0.25),
+    )
+    part = task.test
+    x = cut(part, batch_size=5)
+    assert x["click_sample_item_id"].shape == (len(part), 1)
+    beyond = 0
+    for row in range(len(part)):
+        args = (part.user_ids[row], part.timestamps[row], part.request_ids[row])
+        for kind in ("click", "unclick"):
+            history = reference_history(log, kind, *args)
+            assert x[f"{kind}_sample_mask"][row, 0] == (len(history) > 0)
+            if history:
+                item = x[f"{kind}_sample_item_id"][row, 0]
+                assert item in history, (kind, row)
+                beyond += item not in history[-T:]
+            else:
+                assert x[f"{kind}_sample_item_id"][row, 0] == 0
+    assert beyond > 0  # not only the window
+    again = cut(part, batch_size=5)
+    np.testing.assert_array_equal(
+        again["click_sample_item_id"], x["click_sample_item_id"]
+    )
+    trim = window_trimmer(part.features)
+    batch = next(iter(make_dataset(part.features, batch_size=len(part)).map(trim)))
+    assert tuple(batch["click_sample_item_id"].shape) == (len(part), 1)
+    assert "click_sample_item_id" not in build_ctr_sequence_task(
+        log, sequence_types=("click",), fractions=(0.5, 0.25, 0.25)
+    ).test.features["click"].output_names("click")
+
+
+def test_history_samples_are_uniform_and_redrawn_each_shuffled_epoch():
+    """One row whose history holds 4 events: over 800 shuffled epochs each is
+    drawn about a quarter of the time."""
+    values = np.arange(1, 9, dtype=np.int32)
+    windows = SequenceWindows(
+        values,
+        start=np.array([2, 0], np.int32),
+        end=np.array([6, 0], np.int32),
+        length=2,
+        lookups={"item_id": None},
+        sample=True,
+    )
+    data = make_dataset(
+        {"click": windows}, batch_size=2, shuffle=True, seed=3, epochs=(0, 800)
+    )
+    drawn = np.array([b["click_sample_item_id"].numpy() for b in data])
+    masks = np.array([b["click_sample_mask"].numpy() for b in data])
+    first = drawn[:, :, 0][masks[:, :, 0] == 1]
+    assert len(first) == 800 and set(first) == {3, 4, 5, 6}
+    counts = np.bincount(first, minlength=7)[3:7]
+    assert counts.min() > 150 and counts.max() < 250, counts
+    assert (drawn[masks == 0] == 0).all() and masks.sum() == 800

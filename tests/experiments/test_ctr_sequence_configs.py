@@ -136,6 +136,8 @@ def test_dumn_like_is_like_fav_cart_buy(preset):
         assert tuple(config.data.like_events) == ("like", "fav", "cart", "buy")
         CTRSequence().check_config(config)
     config = dumn.get_config(preset)
+    # Sec. 3.5: triplet samples from the whole earlier history of each type.
+    assert config.data.history_samples and config.model.triplet_samples == "history"
     config.data.like_events = ("like", "rating")
     with pytest.raises(loop.ConfigError, match="config.data: like_events"):
         CTRSequence().check_config(config)

@@ -205,6 +205,61 @@ def test_triplet_term_matches_numpy():
     assert term > 0.1
 
 
+def test_history_samples_feed_the_triplet_term():
+    """`triplet_samples="history"` (Sec. 3.5: samples "from the data of all user
+    interactions"): each row's sample is its drawn history event
+    (`k_sample_*` inputs, `data.history_samples`), not an item of its window."""
+    x, _ = _batch(length=4)
+    rng = np.random.default_rng(5)
+    for t in FOUR:
+        items = rng.integers(1, VOCAB["item_id"], (len(x["user_id"]), 1))
+        has = rng.random((len(items), 1)) < 0.8
+        x[f"{t}_sample_item_id"] = np.where(has, items, 0)
+        x[f"{t}_sample_category"] = np.where(has, items % VOCAB["category"], 0)
+        x[f"{t}_sample_mask"] = has.astype(np.int8)
+    model = _model(triplet_weight=0.7, triplet_margin=0.3, triplet_samples="history")
+    model(x)
+    _randomise_embeddings(model)
+    memories = _memories(model)
+    start = [testing.to_numpy(v).copy() for v in memories]
+    model(x, training=True)
+    (term,) = [float(testing.to_numpy(v)) for v in model.losses]
+    for v, value in zip(memories, start):
+        v.assign(value)
+    parts = model.representations(x)
+    table = testing.to_numpy(model.embedding.embeddings).astype(np.float64)
+    samples = {
+        t: (
+            np.concatenate(
+                [table[x[f"{t}_sample_{f}"][:, 0] + OFFSETS[f]] for f in ITEM_FEATURES],
+                -1,
+            ),
+            x[f"{t}_sample_mask"][:, 0] == 1,
+        )
+        for t in FOUR
+    }
+    pairs = {"click": "unclick", "unclick": "click", "like": "dislike"}
+    pairs["dislike"] = "like"
+    expected = 0.0
+    for t, other in pairs.items():
+        _, anchor = model.memories[t](
+            parts["purified"][t], parts["user"], return_anchor=True
+        )
+        expected += _numpy_triplet(
+            testing.to_numpy(anchor).astype(np.float64),
+            *samples[t],
+            *samples[other],
+            0.3,
+        )
+    np.testing.assert_allclose(term, 0.7 * expected, rtol=1e-4)
+    testing.assert_config_round_trip(model, x)
+    del x["like_sample_mask"]
+    with pytest.raises(ValueError, match="like_sample_mask.*data.history_samples"):
+        model(x, training=True)
+    with pytest.raises(ValueError, match="triplet_samples"):
+        _model(triplet_samples="all")
+
+
 def test_random_sampling_gives_a_smaller_term_than_the_hardest():
     # DUMN_RS: random samples are never farther (positive) / nearer (negative)
     # than the hardest ones, so the term is smaller on the same weights.
