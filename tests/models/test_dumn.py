@@ -165,10 +165,13 @@ def _numpy_triplet(anchor, positives, has_positive, negatives, has_negative, mar
     return np.mean(losses)
 
 
-def test_triplet_term_matches_numpy():
-    # T = 1: each row's sample is its one item, so the draw is deterministic.
-    x, _ = _batch(length=1)
-    model = _model(triplet_weight=0.7, triplet_margin=0.3)
+PAIRS = {"click": "unclick", "unclick": "click", "like": "dislike", "dislike": "like"}
+
+
+def _term_and_numpy(model, x, prefix):
+    """The triplet term of one training call, and Eq. (17)-(20) in NumPy with
+    the hardest samples among each row's one item `x[f"{t}_{prefix}<f>"][:, 0]`
+    (unweighted, margin `model.triplet_margin`)."""
     model(x)
     _randomise_embeddings(model)
     memories = _memories(model)
@@ -182,16 +185,18 @@ def test_triplet_term_matches_numpy():
     samples = {
         t: (
             np.concatenate(
-                [table[x[f"{t}_{f}"][:, 0] + OFFSETS[f]] for f in ITEM_FEATURES], -1
+                [
+                    table[x[f"{t}_{prefix}{f}"][:, 0] + OFFSETS[f]]
+                    for f in ITEM_FEATURES
+                ],
+                -1,
             ),
-            x[f"{t}_mask"][:, 0] == 1,
+            x[f"{t}_{prefix}mask"][:, 0] == 1,
         )
         for t in FOUR
     }
-    pairs = {"click": "unclick", "unclick": "click", "like": "dislike"}
-    pairs["dislike"] = "like"
     expected = 0.0
-    for t, other in pairs.items():
+    for t, other in PAIRS.items():
         _, anchor = model.memories[t](
             parts["purified"][t], parts["user"], return_anchor=True
         )
@@ -199,8 +204,16 @@ def test_triplet_term_matches_numpy():
             testing.to_numpy(anchor).astype(np.float64),
             *samples[t],
             *samples[other],
-            0.3,
+            model.triplet_margin,
         )
+    return term, expected
+
+
+def test_triplet_term_matches_numpy():
+    # T = 1: each row's sample is its one item, so the draw is deterministic.
+    x, _ = _batch(length=1)
+    model = _model(triplet_weight=0.7, triplet_margin=0.3)
+    term, expected = _term_and_numpy(model, x, "")
     np.testing.assert_allclose(term, 0.7 * expected, rtol=1e-4)
     assert term > 0.1
 
@@ -218,39 +231,7 @@ def test_history_samples_feed_the_triplet_term():
         x[f"{t}_sample_category"] = np.where(has, items % VOCAB["category"], 0)
         x[f"{t}_sample_mask"] = has.astype(np.int8)
     model = _model(triplet_weight=0.7, triplet_margin=0.3, triplet_samples="history")
-    model(x)
-    _randomise_embeddings(model)
-    memories = _memories(model)
-    start = [testing.to_numpy(v).copy() for v in memories]
-    model(x, training=True)
-    (term,) = [float(testing.to_numpy(v)) for v in model.losses]
-    for v, value in zip(memories, start):
-        v.assign(value)
-    parts = model.representations(x)
-    table = testing.to_numpy(model.embedding.embeddings).astype(np.float64)
-    samples = {
-        t: (
-            np.concatenate(
-                [table[x[f"{t}_sample_{f}"][:, 0] + OFFSETS[f]] for f in ITEM_FEATURES],
-                -1,
-            ),
-            x[f"{t}_sample_mask"][:, 0] == 1,
-        )
-        for t in FOUR
-    }
-    pairs = {"click": "unclick", "unclick": "click", "like": "dislike"}
-    pairs["dislike"] = "like"
-    expected = 0.0
-    for t, other in pairs.items():
-        _, anchor = model.memories[t](
-            parts["purified"][t], parts["user"], return_anchor=True
-        )
-        expected += _numpy_triplet(
-            testing.to_numpy(anchor).astype(np.float64),
-            *samples[t],
-            *samples[other],
-            0.3,
-        )
+    term, expected = _term_and_numpy(model, x, "sample_")
     np.testing.assert_allclose(term, 0.7 * expected, rtol=1e-4)
     testing.assert_config_round_trip(model, x)
     del x["like_sample_mask"]
