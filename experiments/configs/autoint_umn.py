@@ -46,12 +46,14 @@ def get_config(arg=None):
             triplet_weight=1.0,
             triplet_margin=0.5,  # DUMN's (experiments/configs/dumn.py)
             triplet_sampling="hardest",
+            triplet_samples="history",  # DUMN Sec. 3.5 (data.history_samples)
             seed=0,
             l2=0.0,
         ),
     )
     config.data.sequence_types = ("click", "unclick", "like", "dislike")
     config.data.like_events = LIKE_EVENTS  # DUMN's like: like, fav, cart, buy
+    config.data.history_samples = True  # the triplet samples' whole histories
     config.data.max_length = 100  # T, as DUMN
     config.train.learning_rate = 3e-3  # AutoInt's (experiments/configs/autoint.py)
     config.train.epochs = 20  # early stopping (patience 3) ends the run

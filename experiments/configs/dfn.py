@@ -91,5 +91,7 @@ def get_config(arg=None):
         config.model.triplet_weight = 1.0
         config.model.triplet_margin = 0.5  # DUMN's (experiments/configs/dumn.py)
         config.model.triplet_sampling = "hardest"
+        config.model.triplet_samples = "history"  # DUMN Sec. 3.5
         config.model.seed = 0
+        config.data.history_samples = True
     return common.with_preset(config, protocol, TUNED)

@@ -40,9 +40,10 @@ class SequenceWindows:
     from each row's whole slice, not only its last `length`:
     `f"{prefix}_sample_{name}"` [batch, 1] and `f"{prefix}_sample_mask"` int8
     [batch, 1] (0 = the slice is empty), e.g. DUMN's triplet samples "from the
-    data of all user interactions" (Sec. 3.5). The draw is seeded by the batch's
-    rows and `make_dataset`'s seed (`cut`'s `seed`): a shuffled epoch draws anew,
-    the same batch draws the same.
+    data of all user interactions" (Sec. 3.5). `make_dataset` seeds the draw
+    (`cut`'s `seed`) by the epoch, the batch's position in it, its own seed and
+    the window: every epoch draws anew, and a resumed epoch draws as the
+    uninterrupted one did.
 
     Attributes:
         values: int [events] codes (e.g. item ids), each user's events

@@ -5,7 +5,7 @@ from keras import ops
 
 from recsys_tf.layers.ntm_memory import NTMMemory
 from recsys_tf.layers.pair_gate import PAIRGate
-from recsys_tf.losses.triplet import feedback_triplet_term
+from recsys_tf.losses.triplet import feedback_triplet_term, paired_types
 
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
@@ -156,7 +156,7 @@ class UserMemoryNetwork(keras.layers.Layer):
         return config
 
 
-def read_with_triplet(model, short, user, sequences: dict, training: bool):
+def read_with_triplet(model, short, user, sequences: dict, training: bool, inputs=None):
     """`model.umn`'s output for the short-term interests `short` `[batch, K,
     D]`; in training calls with `model.triplet_weight` > 0 it also adds DUMN's
     triplet term to `model`'s losses (Eq. (16)-(20): weight * sum_k
@@ -165,13 +165,16 @@ def read_with_triplet(model, short, user, sequences: dict, training: bool):
 
     `sequences`: type -> (e `[batch, T, dim]`, mask bool `[batch, T]`) for
     `model.sequence_types`, the windows the samples are drawn from
-    (`feedback_triplet_term`)."""
+    (`feedback_triplet_term`), unless `model.triplet_samples` is "history":
+    then the drawn history events of `inputs` (`embed_history_samples`)."""
     umn = model.umn
     if not (training and model.triplet_weight and umn.anchor_dim):
         return umn(short, user, training=training)
     output, anchors = umn(short, user, training=training, return_anchors=True)
     types = model.sequence_types
     chosen = {t: anchors[k] for k, t in enumerate(types) if anchors[k] is not None}
+    if model.triplet_samples == "history":
+        sequences = model.embed_history_samples(inputs, paired_types(types))
     term = feedback_triplet_term(
         chosen,
         sequences,

@@ -162,8 +162,18 @@ FEEDBACK_PAIRS = {
 """DUMN Eq. (17)'s <positive, negative> samples of each type's memory (l.392-393)."""
 
 
-def check_triplet(weight, margin, mining) -> float:
+TRIPLET_SAMPLES = ("window", "history")
+"""Where a row's triplet sample comes from: its window, or one event of its whole
+earlier history (`data.history_samples`; DUMN Sec. 3.5)."""
+
+
+def check_triplet(weight, margin, mining, samples="window") -> float:
     """`weight` as a float after checking the triplet options (ValueError)."""
+    if samples not in TRIPLET_SAMPLES:
+        raise ValueError(
+            f"`triplet_samples` must be one of {TRIPLET_SAMPLES}. "
+            f"Received: triplet_samples={samples!r}"
+        )
     if mining not in MININGS:
         raise ValueError(
             f"`triplet_sampling` must be one of {MININGS}. "

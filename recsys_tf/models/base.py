@@ -319,6 +319,24 @@ class SequenceCTRModel(FieldCTRModel):
         items = self._embed_items(inputs, f"{sequence_type}_")
         return items, ops.cast(inputs[f"{sequence_type}_mask"], "bool")
 
+    def embed_history_samples(self, inputs, types):
+        """type -> (the event drawn from the row's whole earlier history of that
+        type `[batch, 1, item_dim]`, its mask bool `[batch, 1]`) for each of
+        `types`: the task's `data.history_samples` inputs `<type>_sample_*`
+        (DUMN's triplet samples, Sec. 3.5). A missing input is a ValueError
+        naming it and the config key."""
+        out = {}
+        for t in types:
+            if f"{t}_sample_mask" not in inputs:
+                raise ValueError(
+                    f"{type(self).__name__}(triplet_samples='history') needs the "
+                    f"input {t}_sample_mask: build the task with "
+                    "data.history_samples=True"
+                )
+            items = self._embed_items(inputs, f"{t}_sample_")
+            out[t] = items, ops.cast(inputs[f"{t}_sample_mask"], "bool")
+        return out
+
     def embed_sessions(self, inputs):
         """The click sessions `[batch, S, L, item_dim]` and their mask (bool
         `[batch, S, L]`)."""

@@ -32,9 +32,6 @@ FEEDBACK_TYPES = {
 }
 PURIFICATION = (("click", "dislike"), ("unclick", "like"))
 """Eq. (6)-(7)'s pairs <f_c, f_d> and <f_u, f_l>: (purified, basis)."""
-TRIPLET_SAMPLES = ("window", "history")
-"""Where a row's triplet sample comes from (`DUMN(triplet_samples=...)`)."""
-
 TRIPLETS = FEEDBACK_PAIRS
 """Eq. (17)'s <positive, negative> samples of each type's memory (l.392-393)."""
 MEMORIES = ("per_type", "one", "none")
@@ -188,12 +185,7 @@ class DUMN(SequenceCTRModel):
             raise ValueError(
                 f"`memory` must be one of {MEMORIES}. Received: memory={memory!r}"
             )
-        check_triplet(triplet_weight, triplet_margin, triplet_sampling)
-        if triplet_samples not in TRIPLET_SAMPLES:
-            raise ValueError(
-                f"`triplet_samples` must be one of {TRIPLET_SAMPLES}. "
-                f"Received: triplet_samples={triplet_samples!r}"
-            )
+        check_triplet(triplet_weight, triplet_margin, triplet_sampling, triplet_samples)
         if memory == "none" and fusion != "gate":
             raise ValueError(
                 f"fusion={fusion!r} fuses the memory's long-term interests: it "
@@ -368,16 +360,9 @@ class DUMN(SequenceCTRModel):
         if self.triplet_samples == "window":
             return parts["sequences"]
         needed = set(self.triplet_types) | {TRIPLETS[t] for t in self.triplet_types}
-        sources = {}
-        for t in (t for t in self.sequence_types if t in needed):
-            if f"{t}_sample_mask" not in inputs:
-                raise ValueError(
-                    f"DUMN(triplet_samples='history') needs the input "
-                    f"{t}_sample_mask: build the task with data.history_samples=True"
-                )
-            items = self._embed_items(inputs, f"{t}_sample_")
-            sources[t] = items, ops.cast(inputs[f"{t}_sample_mask"], "bool")
-        return sources
+        return self.embed_history_samples(
+            inputs, [t for t in self.sequence_types if t in needed]
+        )
 
     def draw_samples(self, sequences):
         """type -> (s_k `[batch, D]`: one uniform valid item of each row's k

@@ -88,3 +88,10 @@ class CTRSequence(CTR):
             )
         except ValueError as error:
             raise ConfigError(f"config.data: {error}") from error
+        if config.model.get("triplet_samples") == "history" and not data.get(
+            "history_samples", False
+        ):
+            raise ConfigError(
+                "config.model.triplet_samples='history' needs "
+                "config.data.history_samples=True (the drawn history events)"
+            )

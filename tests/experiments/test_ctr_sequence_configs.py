@@ -141,3 +141,10 @@ def test_dumn_like_is_like_fav_cart_buy(preset):
     config.data.like_events = ("like", "rating")
     with pytest.raises(loop.ConfigError, match="config.data: like_events"):
         CTRSequence().check_config(config)
+    # History samples: the model's switch needs the task's inputs.
+    for config in (dumn.get_config(preset), dfn.get_config("umn")):
+        assert config.model.triplet_samples == "history"
+        CTRSequence().check_config(config)
+        config.data.history_samples = False
+        with pytest.raises(loop.ConfigError, match="data.history_samples=True"):
+            CTRSequence().check_config(config)

@@ -154,12 +154,22 @@ def test_from_task_and_bad_arguments():
         AutoIntUMN(FIELDS, (4, 32, 5), num_layers=0)
 
 
-def test_triplet_term_matches_numpy():
+@pytest.mark.parametrize("samples", ["window", "history"])
+def test_triplet_term_matches_numpy(samples):
     """With `triplet_weight` (the reading of UMN with DUMN's triplet loss): Eq.
-    (17)-(20) over the four memories' anchors, hardest samples of the batch.
-    T = 1: each row's sample is its one item, so the draw is deterministic."""
+    (17)-(20) over the four memories' anchors, hardest samples of the batch,
+    drawn from each row's window (T = 1: its one item, a deterministic draw) or
+    given as its drawn history event (`k_sample_*`, `data.history_samples`)."""
     x, _ = _batch(length=1)
-    model = _model(triplet_weight=0.7, triplet_margin=0.3)
+    prefix = ""
+    if samples == "history":
+        prefix = "sample_"
+        for t in TYPES:  # other items than the windows'
+            x[f"{t}_sample_item_id"] = (x[f"{t}_item_id"] * 7 + 3) % VOCAB["item_id"]
+            x[f"{t}_sample_category"] = x[f"{t}_sample_item_id"] % VOCAB["category"]
+            x[f"{t}_sample_mask"] = x[f"{t}_mask"][:, ::-1].copy()
+            x[f"{t}_sample_mask"][:5] = 1
+    model = _model(triplet_weight=0.7, triplet_margin=0.3, triplet_samples=samples)
     _randomise(model, x)
     memories = [m.memory for m in model.umn.memories]
     start = [testing.to_numpy(v).copy() for v in memories]
@@ -172,9 +182,13 @@ def test_triplet_term_matches_numpy():
     samples = {
         t: (
             np.concatenate(
-                [table[x[f"{t}_{f}"][:, 0] + offsets[f]] for f in ITEM_FEATURES], -1
+                [
+                    table[x[f"{t}_{prefix}{f}"][:, 0] + offsets[f]]
+                    for f in ITEM_FEATURES
+                ],
+                -1,
             ),
-            x[f"{t}_mask"][:, 0] == 1,
+            x[f"{t}_{prefix}mask"][:, 0] == 1,
         )
         for t in TYPES
     }

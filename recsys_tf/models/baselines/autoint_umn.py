@@ -33,7 +33,10 @@ class AutoIntUMN(SequenceCTRModel):
     With `triplet_weight` > 0 DUMN's triplet loss (Eq. (16)-(20)) is added for
     the memories whose type has its pair (<click, unclick>, <like, dislike>),
     with DUMN's samples (one per row from its own window) and mining
-    (`triplet_sampling`); 0 (the default) leaves the logloss alone: Table 3 names
+    (`triplet_sampling`), drawn from the windows or, with
+    `triplet_samples="history"` (its config), from the whole earlier histories
+    (the task's `data.history_samples`); 0 (the class default; its config sets
+    1) leaves the logloss alone: Table 3 names
     only "the user memory network", and the paper's introduction makes the
     triplet loss part of it (l.76-78), so both readings are switches. A row with an empty window has `f_k = 0`, and the output does not
     depend on the padding's width.
@@ -48,7 +51,8 @@ class AutoIntUMN(SequenceCTRModel):
         num_layers, num_heads, head_dim, use_residual: AutoInt's (`AutoInt`).
         num_slots, slot_dim, controller_units, fusion: the memory's m, Z,
             controller width and PAIR fusion (DUMN's defaults).
-        triplet_weight, triplet_margin, triplet_sampling, seed: DUMN's triplet
+        triplet_weight, triplet_margin, triplet_sampling, triplet_samples,
+            seed: DUMN's triplet
             loss (`DUMN`'s arguments); weight 0 = none.
 
     Example:
@@ -80,6 +84,7 @@ class AutoIntUMN(SequenceCTRModel):
         triplet_weight=0.0,
         triplet_margin=0.5,
         triplet_sampling="hardest",
+        triplet_samples="window",
         seed=0,
         l2=0.0,
         **kwargs,
@@ -103,8 +108,9 @@ class AutoIntUMN(SequenceCTRModel):
         self.controller_units = int(controller_units)
         self.fusion = fusion
         self.triplet_weight = check_triplet(
-            triplet_weight, triplet_margin, triplet_sampling
+            triplet_weight, triplet_margin, triplet_sampling, triplet_samples
         )
+        self.triplet_samples = triplet_samples
         self.triplet_margin = float(triplet_margin)
         self.triplet_sampling = triplet_sampling
         self.seed = seed
@@ -142,7 +148,7 @@ class AutoIntUMN(SequenceCTRModel):
         attention = interacting_features(self.interacting_layers, embedded)
         user = self.embed_user(embedded, self._user_index)
         short, sequences = self.short_term(inputs)
-        memory = read_with_triplet(self, short, user, sequences, training)
+        memory = read_with_triplet(self, short, user, sequences, training, inputs)
         features = ops.concatenate([attention, memory], axis=-1)
         return ops.squeeze(self.logit(features), -1)
 
@@ -160,6 +166,7 @@ class AutoIntUMN(SequenceCTRModel):
             triplet_weight=self.triplet_weight,
             triplet_margin=self.triplet_margin,
             triplet_sampling=self.triplet_sampling,
+            triplet_samples=self.triplet_samples,
             seed=self.seed,
         )
         return config

@@ -70,7 +70,8 @@ class DFN(SequenceCTRModel):
     does not say where; the Deep part is DFN's nonlinear interaction). With
     `triplet_weight` > 0 DUMN's triplet loss is added for the memories whose
     type has its pair (here <click, unclick>; dislike has no like), as
-    `AutoIntUMN` does; 0 (the default) leaves the logloss alone.
+    `AutoIntUMN` does (its preset `umn`: weight 1, history samples); 0 (the
+    class default) leaves the logloss alone.
 
     Sequence types: any of click, unclick, dislike (the paper's three); the
     external interaction runs for click and dislike when unclick is read. On data
@@ -95,7 +96,8 @@ class DFN(SequenceCTRModel):
         user_memory: add DUMN's user memory network (DFN+UMN).
         num_slots, slot_dim, controller_units, fusion: its m, Z, memory FFN
             width and PAIR fusion (DUMN's defaults).
-        triplet_weight, triplet_margin, triplet_sampling, seed: DUMN's triplet
+        triplet_weight, triplet_margin, triplet_sampling, triplet_samples,
+            seed: DUMN's triplet
             loss with the memory (`DUMN`'s arguments); weight 0 = none.
         l2: L2 factor on looked-up embedding rows and MLP kernels.
 
@@ -128,6 +130,7 @@ class DFN(SequenceCTRModel):
         triplet_weight=0.0,
         triplet_margin=0.5,
         triplet_sampling="hardest",
+        triplet_samples="window",
         seed=0,
         l2=0.0,
         **kwargs,
@@ -172,8 +175,9 @@ class DFN(SequenceCTRModel):
         self.controller_units = int(controller_units)
         self.fusion = fusion
         self.triplet_weight = check_triplet(
-            triplet_weight, triplet_margin, triplet_sampling
+            triplet_weight, triplet_margin, triplet_sampling, triplet_samples
         )
+        self.triplet_samples = triplet_samples
         self.triplet_margin = float(triplet_margin)
         self.triplet_sampling = triplet_sampling
         self.seed = seed
@@ -246,7 +250,7 @@ class DFN(SequenceCTRModel):
         if self.user_memory:  # DFN+UMN: f_t of each type, DUMN Eq. (8)-(14)
             user = self.embed_user(embedded, self._user_index)
             short = ops.stack(features[: len(self.sequence_types)], axis=1)
-            memory = read_with_triplet(self, short, user, sequences, training)
+            memory = read_with_triplet(self, short, user, sequences, training, inputs)
             flat = ops.concatenate([flat, memory], axis=-1)
         deep = ops.squeeze(self.mlp(flat, training=training), -1)
         return wide + fm + deep
@@ -267,6 +271,7 @@ class DFN(SequenceCTRModel):
             triplet_weight=self.triplet_weight,
             triplet_margin=self.triplet_margin,
             triplet_sampling=self.triplet_sampling,
+            triplet_samples=self.triplet_samples,
             seed=self.seed,
         )
         return config
