@@ -167,8 +167,21 @@ TRIPLET_SAMPLES = ("window", "history")
 earlier history (`data.history_samples`; DUMN Sec. 3.5)."""
 
 
-def check_triplet(weight, margin, mining, samples="window") -> float:
-    """`weight` as a float after checking the triplet options (ValueError)."""
+TRIPLET_ARGS = (
+    "triplet_weight",
+    "triplet_margin",
+    "triplet_sampling",
+    "triplet_samples",
+    "seed",
+)
+"""The constructor arguments (and attributes, config keys) of a model's triplet
+loss: DUMN, AutoInt+UMN, DFN+UMN (`triplet_options`)."""
+
+
+def triplet_options(weight, margin, mining, samples, seed) -> dict:
+    """The `TRIPLET_ARGS` of a model, checked (ValueError) and typed: weight and
+    margin >= 0 as floats, `mining` in `MININGS`, `samples` in
+    `TRIPLET_SAMPLES`."""
     if samples not in TRIPLET_SAMPLES:
         raise ValueError(
             f"`triplet_samples` must be one of {TRIPLET_SAMPLES}. "
@@ -184,7 +197,8 @@ def check_triplet(weight, margin, mining, samples="window") -> float:
             "`triplet_weight` and `triplet_margin` must be >= 0. Received: "
             f"{weight}, {margin}"
         )
-    return float(weight)
+    values = (float(weight), float(margin), mining, samples, seed)
+    return dict(zip(TRIPLET_ARGS, values))
 
 
 def paired_types(types) -> tuple:

@@ -14,11 +14,10 @@ from recsys_tf.layers import (
     PAIRGate,
 )
 from recsys_tf.losses.triplet import (
-    FEEDBACK_PAIRS,
-    check_triplet,
+    TRIPLET_ARGS,
     feedback_triplet_term,
     paired_types,
-    window_samples,
+    triplet_options,
 )
 from recsys_tf.models.base import SequenceCTRModel
 
@@ -32,8 +31,6 @@ FEEDBACK_TYPES = {
 }
 PURIFICATION = (("click", "dislike"), ("unclick", "like"))
 """Eq. (6)-(7)'s pairs <f_c, f_d> and <f_u, f_l>: (purified, basis)."""
-TRIPLETS = FEEDBACK_PAIRS
-"""Eq. (17)'s <positive, negative> samples of each type's memory (l.392-393)."""
 MEMORIES = ("per_type", "one", "none")
 
 
@@ -185,7 +182,9 @@ class DUMN(SequenceCTRModel):
             raise ValueError(
                 f"`memory` must be one of {MEMORIES}. Received: memory={memory!r}"
             )
-        check_triplet(triplet_weight, triplet_margin, triplet_sampling, triplet_samples)
+        triplet = triplet_options(
+            triplet_weight, triplet_margin, triplet_sampling, triplet_samples, seed
+        )
         if memory == "none" and fusion != "gate":
             raise ValueError(
                 f"fusion={fusion!r} fuses the memory's long-term interests: it "
@@ -234,11 +233,8 @@ class DUMN(SequenceCTRModel):
         self.learn_key_strength = bool(learn_key_strength)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.dropout = dropout
-        self.triplet_weight = float(triplet_weight)
-        self.triplet_margin = float(triplet_margin)
-        self.triplet_sampling = triplet_sampling
-        self.triplet_samples = triplet_samples
-        self.seed = seed
+        for key, value in triplet.items():
+            setattr(self, key, value)
 
         self.purified_pairs = (
             tuple(p for p in PURIFICATION if set(p) <= set(types))
@@ -359,17 +355,8 @@ class DUMN(SequenceCTRModel):
         `[batch, 1]` (`triplet_samples="history"`)."""
         if self.triplet_samples == "window":
             return parts["sequences"]
-        needed = set(self.triplet_types) | {TRIPLETS[t] for t in self.triplet_types}
-        return self.embed_history_samples(
-            inputs, [t for t in self.sequence_types if t in needed]
-        )
-
-    def draw_samples(self, sequences):
-        """type -> (s_k `[batch, D]`: one uniform valid item of each row's k
-        window, valid bool `[batch]`)."""
-        needed = set(self.triplet_types) | {TRIPLETS[t] for t in self.triplet_types}
-        order = [t for t in self.sequence_types if t in needed]  # a fixed order
-        return window_samples(sequences, order, self.sample_seeds)
+        # A paired type's pair is paired too: the triplet types are all needed.
+        return self.embed_history_samples(inputs, self.triplet_types)
 
     def triplet_term(self, anchors, sequences):
         """Eq. (20): `sum_k mean_batch L_k` (Eq. (17)-(19)) over `anchors`
@@ -398,10 +385,6 @@ class DUMN(SequenceCTRModel):
             learn_key_strength=self.learn_key_strength,
             hidden_units=self.hidden_units,
             dropout=self.dropout,
-            triplet_weight=self.triplet_weight,
-            triplet_margin=self.triplet_margin,
-            triplet_sampling=self.triplet_sampling,
-            triplet_samples=self.triplet_samples,
-            seed=self.seed,
+            **{key: getattr(self, key) for key in TRIPLET_ARGS},
         )
         return config

@@ -7,7 +7,7 @@ from keras import ops
 
 from recsys_tf.layers import MaskedMeanPooling, UserMemoryNetwork
 from recsys_tf.layers.user_memory_network import read_with_triplet
-from recsys_tf.losses.triplet import check_triplet, paired_types
+from recsys_tf.losses.triplet import TRIPLET_ARGS, paired_types, triplet_options
 from recsys_tf.models.base import SequenceCTRModel
 from recsys_tf.models.baselines.autoint import interacting_features, interacting_stack
 
@@ -32,13 +32,13 @@ class AutoIntUMN(SequenceCTRModel):
 
     With `triplet_weight` > 0 DUMN's triplet loss (Eq. (16)-(20)) is added for
     the memories whose type has its pair (<click, unclick>, <like, dislike>),
-    with DUMN's samples (one per row from its own window) and mining
-    (`triplet_sampling`), drawn from the windows or, with
-    `triplet_samples="history"` (its config), from the whole earlier histories
-    (the task's `data.history_samples`); 0 (the class default; its config sets
-    1) leaves the logloss alone: Table 3 names
-    only "the user memory network", and the paper's introduction makes the
-    triplet loss part of it (l.76-78), so both readings are switches. A row with an empty window has `f_k = 0`, and the output does not
+    with DUMN's mining (`triplet_sampling`) over one sample per row, drawn from
+    its window or, with `triplet_samples="history"` (its config), from its whole
+    earlier history (the task's `data.history_samples`). Weight 0 (the class
+    default; its config sets 1) leaves the logloss alone: Table 3 names only
+    "the user memory network", and the paper's introduction makes the triplet
+    loss part of it (l.76-78), so both readings are switches. A row with an
+    empty window has `f_k = 0`, and the output does not
     depend on the padding's width.
 
     Inputs: the CTR fields int `[batch]`; for each type t of `sequence_types`,
@@ -52,8 +52,7 @@ class AutoIntUMN(SequenceCTRModel):
         num_slots, slot_dim, controller_units, fusion: the memory's m, Z,
             controller width and PAIR fusion (DUMN's defaults).
         triplet_weight, triplet_margin, triplet_sampling, triplet_samples,
-            seed: DUMN's triplet
-            loss (`DUMN`'s arguments); weight 0 = none.
+            seed: DUMN's triplet loss (`DUMN`'s arguments); weight 0 = none.
 
     Example:
         >>> model = AutoIntUMN(["user_id", "item_id"], [10, 50], embedding_dim=4,
@@ -107,13 +106,11 @@ class AutoIntUMN(SequenceCTRModel):
         self.slot_dim = int(slot_dim)
         self.controller_units = int(controller_units)
         self.fusion = fusion
-        self.triplet_weight = check_triplet(
-            triplet_weight, triplet_margin, triplet_sampling, triplet_samples
+        triplet = triplet_options(
+            triplet_weight, triplet_margin, triplet_sampling, triplet_samples, seed
         )
-        self.triplet_samples = triplet_samples
-        self.triplet_margin = float(triplet_margin)
-        self.triplet_sampling = triplet_sampling
-        self.seed = seed
+        for key, value in triplet.items():
+            setattr(self, key, value)
         anchored = [
             k
             for k, t in enumerate(self.sequence_types)
@@ -163,10 +160,6 @@ class AutoIntUMN(SequenceCTRModel):
             slot_dim=self.slot_dim,
             controller_units=self.controller_units,
             fusion=self.fusion,
-            triplet_weight=self.triplet_weight,
-            triplet_margin=self.triplet_margin,
-            triplet_sampling=self.triplet_sampling,
-            triplet_samples=self.triplet_samples,
-            seed=self.seed,
+            **{key: getattr(self, key) for key in TRIPLET_ARGS},
         )
         return config

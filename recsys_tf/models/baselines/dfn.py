@@ -15,7 +15,7 @@ from recsys_tf.layers import (
     UserMemoryNetwork,
 )
 from recsys_tf.layers.user_memory_network import read_with_triplet
-from recsys_tf.losses.triplet import check_triplet, paired_types
+from recsys_tf.losses.triplet import TRIPLET_ARGS, paired_types, triplet_options
 from recsys_tf.models.base import SequenceCTRModel
 
 UNCLICK = "unclick"
@@ -97,8 +97,8 @@ class DFN(SequenceCTRModel):
         num_slots, slot_dim, controller_units, fusion: its m, Z, memory FFN
             width and PAIR fusion (DUMN's defaults).
         triplet_weight, triplet_margin, triplet_sampling, triplet_samples,
-            seed: DUMN's triplet
-            loss with the memory (`DUMN`'s arguments); weight 0 = none.
+            seed: DUMN's triplet loss with the memory (`DUMN`'s arguments);
+            weight 0 = none.
         l2: L2 factor on looked-up embedding rows and MLP kernels.
 
     Reference: R. Xie et al., "Deep Feedback Network for Recommendation", IJCAI
@@ -174,13 +174,11 @@ class DFN(SequenceCTRModel):
         self.slot_dim = int(slot_dim)
         self.controller_units = int(controller_units)
         self.fusion = fusion
-        self.triplet_weight = check_triplet(
-            triplet_weight, triplet_margin, triplet_sampling, triplet_samples
+        triplet = triplet_options(
+            triplet_weight, triplet_margin, triplet_sampling, triplet_samples, seed
         )
-        self.triplet_samples = triplet_samples
-        self.triplet_margin = float(triplet_margin)
-        self.triplet_sampling = triplet_sampling
-        self.seed = seed
+        for key, value in triplet.items():
+            setattr(self, key, value)
         if self.user_memory:
             self._user_index = self.user_field_index()
             paired = paired_types(self.sequence_types)
@@ -268,10 +266,6 @@ class DFN(SequenceCTRModel):
             slot_dim=self.slot_dim,
             controller_units=self.controller_units,
             fusion=self.fusion,
-            triplet_weight=self.triplet_weight,
-            triplet_margin=self.triplet_margin,
-            triplet_sampling=self.triplet_sampling,
-            triplet_samples=self.triplet_samples,
-            seed=self.seed,
+            **{key: getattr(self, key) for key in TRIPLET_ARGS},
         )
         return config
