@@ -6,11 +6,12 @@ and KuaiRand-Pure (`--config.data.name=kuairand`), runs `dumn_<dataset>` (the da
 differ from Alibaba's: the numbers are not comparable, the ordering is).
 Ablations, as named presets (`--config=experiments/configs/dumn.py:<preset>`,
 runs `dumn_<preset>_<dataset>`), with the paper's Alibaba AUC:
-  Table 2: no_umn (DUMN-UMN, 0.6434), umn1 (DUMN+UMN1, 0.6446);
+  Table 2: no_umn (DUMN-UMN, 0.6434; also no PAIR gate and no triplet term:
+  both need the memories), umn1 (DUMN+UMN1, 0.6446);
   Table 4: concat, cross, ffn, atte (DUMN_CONCAT / CROSS / FFN / ATTE);
   Table 5: no_tl (DUMN-TL), rs (DUMN_RS);
   Table 6: if (DUMN_IF, implicit feedback only), af (DUMN_AF, one time-ordered
-  sequence of the four types);
+  sequence of the four types; also no triplet term: its pairs need two types);
   Sec. 4.3.1: no_fp (DUMN-FP, 0.6417);
   Table 7: dislike (DUMN_dislike, 0.8062 on Alibaba-dislike: the label is
   whether the user marks the shown item as dislike; DFN's is dfn.py:dislike);
