@@ -64,7 +64,8 @@ def resolve_label(log: EventLog, label: str) -> str:
 def labelled_impressions(log: EventLog, label: str = "click") -> pd.DataFrame:
     """The impression events of `log`, each with `label` 1.0 when the same user
     gave the same item `label` feedback ("click" or "dislike") in the same
-    request, else 0.0."""
+    request (request_id >= 0; outside any request, request_id < 0, at the same
+    timestamp), else 0.0."""
     if label not in ("click", "dislike"):
         raise ValueError(
             f"`label` must be 'click' or 'dislike'. Received: label={label!r}"
@@ -82,10 +83,19 @@ def _instances(log: EventLog, label: str, rating_threshold: float) -> pd.DataFra
                 "(each shown item); this dataset has none. Use label='rating' for "
                 "rating data."
             )
-        keys = ["user_id", "item_id"] + (
-            ["request_id"] if "request_id" in events.columns else ["timestamp"]
-        )
-        clicks = log.events_of(label)[keys].drop_duplicates()
+        feedback = log.events_of(label)
+        if "request_id" in events.columns:
+            # request_id < 0 is "no request": such a row labels, and is labelled
+            # by, only a row outside any request at the same second, never one of
+            # another time (matching -1 with -1 would).
+            keys = ["user_id", "item_id", "request_id", "_time"]
+            impressions, feedback = (
+                f.assign(_time=np.where(f["request_id"] >= 0, -1, f["timestamp"]))
+                for f in (impressions, feedback)
+            )
+        else:
+            keys = ["user_id", "item_id", "timestamp"]
+        clicks = feedback[keys].drop_duplicates()
         if clicks.empty:
             raise ValueError(
                 f"{log.path or 'event log'}: label={label!r} needs {label} events; "
@@ -95,7 +105,7 @@ def _instances(log: EventLog, label: str, rating_threshold: float) -> pd.DataFra
         clicks = clicks.assign(label=np.float32(1.0))
         frame = impressions.merge(clicks, on=keys, how="left")
         frame["label"] = frame["label"].fillna(0.0).astype(np.float32)
-        return frame
+        return frame.drop(columns="_time", errors="ignore")
     ratings = log.events_of("rating")
     if ratings.empty:
         raise ValueError(

@@ -107,6 +107,33 @@ def test_ctr_task_labels_match_clicks():
     assert task.vocabulary_sizes["user_id_x_category"] == 20 * 4
 
 
+@pytest.mark.parametrize("label", ["click", "dislike"])
+def test_feedback_labels_only_its_own_display(label):
+    # (user, item, time, event, request): feedback outside any request
+    # (request_id -1) labels only an impression outside any request at the same
+    # second; -1 never matches -1 of another time.
+    rows = [
+        (0, 1, 100, "impression", 5),
+        (0, 1, 101, label, 5),  # same request: label 1
+        (0, 1, 200, "impression", 9),  # its feedback was in request 5: 0
+        (0, 2, 300, "impression", -1),
+        (0, 2, 900, label, -1),  # no request, another time: 0
+        (0, 3, 400, "impression", -1),
+        (0, 3, 400, label, -1),  # no request, same second: 1
+        (1, 3, 400, "impression", -1),  # another user: 0
+    ]
+    events = pd.DataFrame(
+        rows, columns=["user_id", "item_id", "timestamp", "event", "request_id"]
+    ).assign(value=1.0)
+    events["timestamp"] += 1_577_836_800
+    users = pd.DataFrame({"user_id": [0, 1]})
+    items = pd.DataFrame({"item_id": range(4), "category": 0, "brand": 0})
+    frame = ctr.labelled_impressions(validate(EventLog(users, items, events)), label)
+    assert list(frame.columns) == list(events.columns) + ["label"]
+    np.testing.assert_array_equal(frame["label"], [1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(frame["item_id"], [1, 1, 2, 3, 3])
+
+
 def test_ctr_rating_label_and_random_split():
     log = _log()
     task = ctr.build_ctr_task(
