@@ -259,3 +259,38 @@ def batch_write(memory, weights, erase, add):
     erase_matrix = ops.einsum("bm,bz->mz", weights, erase) / batch
     add_matrix = ops.einsum("bm,bz->mz", weights, add) / batch
     return (1.0 - erase_matrix) * memory + add_matrix
+
+
+def read_memories(memories, inputs, user_embedding, training=False, anchored=()):
+    """Eq. (8)-(12) and (18) for K feedback types, each read with its memory.
+
+    `memories`: K `NTMMemory` layers, type k's at k; the same layer at several
+    positions is one memory shared by those types (DUMN+UMN1): their rows go
+    through it as one batch of (number of types) x batch rows, so each type
+    reads the memory as it was before the batch, and the batch writes it once,
+    with the mean over all those rows (no type reads what another type of the
+    same batch wrote, and the order of the types does not matter). `inputs`: K
+    tensors `[batch, dim]`; `user_embedding` `[batch, U]`; `anchored`: the
+    indices k whose anchor q_k (Eq. (18)) is wanted.
+
+    Returns: (the K reads `[batch, Z]`, the K anchors, None where not wanted).
+    """
+    reads, anchors = [None] * len(inputs), [None] * len(inputs)
+    groups = {}
+    for k, memory in enumerate(memories):
+        groups.setdefault(id(memory), []).append(k)
+    for ks in groups.values():
+        memory, want = memories[ks[0]], any(k in anchored for k in ks)
+        out = memory(
+            ops.concatenate([inputs[k] for k in ks], axis=0),
+            ops.concatenate([user_embedding] * len(ks), axis=0),
+            training=training,
+            return_anchor=want,
+        )
+        read, anchor = out if want else (out, None)
+        for k, r in zip(ks, ops.split(read, len(ks), axis=0)):
+            reads[k] = r
+        if want:
+            for k, q in zip(ks, ops.split(anchor, len(ks), axis=0)):
+                anchors[k] = q if k in anchored else None
+    return reads, anchors

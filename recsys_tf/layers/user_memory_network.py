@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from recsys_tf.layers.ntm_memory import NTMMemory
+from recsys_tf.layers.ntm_memory import NTMMemory, read_memories
 from recsys_tf.layers.pair_gate import PAIRGate
 from recsys_tf.losses.triplet import feedback_triplet_term, paired_types
 
@@ -18,8 +18,10 @@ class UserMemoryNetwork(keras.layers.Layer):
     the user embedding `e_user`:
 
     - Eq. (8)-(12): `r_k = NTMMemory_k(f_k, e_user)`, m slots of size Z, one
-      memory per type (`shared=True`: one memory read and written by every type
-      in turn, DUMN+UMN1's reading), written in training calls only;
+      memory per type (`shared=True`: one memory for every type, DUMN+UMN1's
+      reading: every type reads it before the batch's one write, the mean of
+      the K x batch rows' writes; `read_memories`), written in training calls
+      only;
     - Eq. (13)-(14): `R_cross = PAIRGate(fusion)(f, r)`, the output.
 
     Choices where the paper is silent: the module is Eq. (8)-(14); the triplet
@@ -121,17 +123,13 @@ class UserMemoryNetwork(keras.layers.Layer):
     def call(self, inputs, user_embedding, training=False, return_anchors=False):
         if return_anchors and self.anchor_dim is None:
             raise ValueError("`return_anchors=True` needs the layer's `anchor_dim`.")
-        reads, anchors = [], []
-        for k in range(self.num_types):
-            anchored = return_anchors and k in self.anchored
-            out = self.memories[0 if self.shared else k](  # Eq. (8)-(12), (18)
-                inputs[:, k], user_embedding, training=training, return_anchor=anchored
-            )
-            anchor = None
-            if anchored:
-                out, anchor = out
-            anchors.append(anchor)
-            reads.append(out)
+        reads, anchors = read_memories(  # Eq. (8)-(12), (18)
+            [self.memories[0 if self.shared else k] for k in range(self.num_types)],
+            [inputs[:, k] for k in range(self.num_types)],
+            user_embedding,
+            training=training,
+            anchored=self.anchored if return_anchors else (),
+        )
         output = self.pair(inputs, ops.stack(reads, axis=1))  # Eq. (13)-(14)
         return (output, anchors) if return_anchors else output
 

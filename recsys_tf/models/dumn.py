@@ -13,6 +13,7 @@ from recsys_tf.layers import (
     OrthogonalProjection,
     PAIRGate,
 )
+from recsys_tf.layers.ntm_memory import read_memories
 from recsys_tf.losses.triplet import (
     TRIPLET_ARGS,
     feedback_triplet_term,
@@ -89,8 +90,10 @@ class DUMN(SequenceCTRModel):
     Ablations (switches of this one model; the paper's names):
     - `memory="none"` (DUMN-UMN, Table 2): no memory, no PAIR, no triplet term;
       Eq. (15) reads Concat(e_user, e_item, f^o_1 .. f^o_K). `memory="one"`
-      (DUMN+UMN1): one memory read and written by every type in turn (K writes
-      per training batch). `memory=False` / `True` mean "none" / "per_type".
+      (DUMN+UMN1): one memory for every type, read by all K types before the
+      batch's one write, the mean of their K x batch writes (our choice: the
+      paper does not say how the types share it). `memory=False` / `True` mean
+      "none" / "per_type".
     - `fusion` (Table 4): "gate" (PAIR) or "concat", "cross", "ffn", "attention"
       (`PAIRGate`).
     - `triplet_weight=0` (DUMN-TL) and `triplet_sampling="random"` (DUMN_RS,
@@ -331,15 +334,7 @@ class DUMN(SequenceCTRModel):
         if not self.memories:
             deep = ops.reshape(short, (-1, short.shape[1] * short.shape[2]))
         else:
-            reads, anchors = [], {}
-            for t in self.sequence_types:
-                anchor = training and t in self.triplet_types
-                out = self.memories[t](  # Eq. (8)-(12), (18)
-                    purified[t], user, training=training, return_anchor=anchor
-                )
-                if anchor:
-                    out, anchors[t] = out
-                reads.append(out)
+            reads, anchors = self.read_memories(purified, user, training)
             deep = self.pair(short, ops.stack(reads, axis=1))  # Eq. (13)-(14)
             if anchors:
                 self.add_loss(
@@ -348,6 +343,26 @@ class DUMN(SequenceCTRModel):
                 )
         features = ops.concatenate([user, parts["item"], deep], axis=-1)
         return ops.squeeze(self.mlp(features, training=training), -1)  # Eq. (15)
+
+    def read_memories(self, purified, user, training):
+        """Eq. (8)-(12), (18): the reads r_k (a list in `sequence_types` order)
+        and the anchors q_k of the triplet types (a dict; training calls only).
+        With `memory="one"` every type reads the one memory before the batch's
+        single write (`read_memories` of `ntm_memory`)."""
+        types = self.sequence_types
+        anchored = (
+            [k for k, t in enumerate(types) if t in self.triplet_types]
+            if training
+            else []
+        )
+        reads, anchors = read_memories(
+            [self.memories[t] for t in types],
+            [purified[t] for t in types],
+            user,
+            training=training,
+            anchored=anchored,
+        )
+        return reads, {types[k]: anchors[k] for k in anchored}
 
     def sample_sources(self, inputs, parts):
         """type -> (items `[batch, n, D]`, mask `[batch, n]`) the triplet

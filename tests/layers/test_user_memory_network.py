@@ -52,8 +52,8 @@ def test_shapes_config_gradients_and_saving(fusion, tmp_path):
 
 @pytest.mark.parametrize("shared", [False, True])
 def test_matches_numpy_memories_then_pair(shared):
-    """Eq. (8)-(12) per type (one memory per type, or one memory written by the
-    types in turn), then Eq. (13)-(14), all in NumPy."""
+    """Eq. (8)-(12) per type (one memory per type, or one memory all types read
+    before its one write), then Eq. (13)-(14), all in NumPy."""
     short, user = _data()
     layer = _layer(shared=shared)
     layer(short, user)
@@ -61,14 +61,23 @@ def test_matches_numpy_memories_then_pair(shared):
     assert len(states) == (1 if shared else K)
     got = testing.to_numpy(layer(short, user, training=True))
 
-    reads = []
-    for k in range(K):
-        index = 0 if shared else k
-        read, _, _, _, written = _numpy_memory(
-            layer.memories[index], short[:, k], user, states[index]
+    if shared:
+        # Every type reads the state before the batch; one write of the K x B
+        # rows stacked.
+        read, _, _, _, states[0] = _numpy_memory(
+            layer.memories[0],
+            np.concatenate([short[:, k] for k in range(K)]),
+            np.concatenate([user] * K),
+            states[0],
         )
-        reads.append(read)
-        states[index] = written  # the next type reads the written shared memory
+        reads = np.split(read, K)
+    else:
+        reads = []
+        for k in range(K):
+            read, _, _, _, states[k] = _numpy_memory(
+                layer.memories[k], short[:, k], user, states[k]
+            )
+            reads.append(read)
     want = _numpy_pair(layer.pair, short, np.stack(reads, axis=1))
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     for memory, state in zip(layer.memories, states):

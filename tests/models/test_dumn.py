@@ -286,6 +286,38 @@ def test_save_reload_keeps_the_memory_state(switches, tmp_path):
         assert getattr(reloaded, key) == value
 
 
+def test_one_memory_reads_every_type_before_the_batch_write():
+    """DUMN+UMN1: in a training call every type reads the memory as it was
+    before the batch (no type sees another's write), and the memory is written
+    once, with the mean of the K x batch rows' writes."""
+    x, _ = _batch()
+    model = _model(memory="one")
+    model(x)
+    memory = model.memories["click"]
+    assert all(model.memories[t] is memory for t in FOUR)
+    before = testing.to_numpy(memory.memory).copy()
+    parts = model.representations(x)
+    args = parts["purified"], parts["user"]
+    reads, _ = model.read_memories(*args, training=False)
+    np.testing.assert_array_equal(testing.to_numpy(memory.memory), before)
+    trained, anchors = model.read_memories(*args, training=True)
+    assert sorted(anchors) == sorted(FOUR)
+    for t, a, b in zip(FOUR, reads, trained):
+        np.testing.assert_allclose(
+            testing.to_numpy(b), testing.to_numpy(a), rtol=1e-5, atol=1e-6, err_msg=t
+        )
+    after = testing.to_numpy(memory.memory).copy()
+    assert not np.allclose(after, before)
+    # The same as one write of the four types' rows stacked as one batch.
+    memory.memory.assign(before)
+    stacked = np.concatenate([testing.to_numpy(parts["purified"][t]) for t in FOUR])
+    user = np.concatenate([testing.to_numpy(parts["user"])] * len(FOUR))
+    memory(stacked, user, training=True)
+    np.testing.assert_allclose(
+        testing.to_numpy(memory.memory), after, rtol=1e-5, atol=1e-6
+    )
+
+
 @pytest.mark.slow
 def test_checkpoint_resume_keeps_the_memory_state(tmp_path):
     """The trainer's checkpoints (`save_weights_atomic` / `load_weights`) carry
