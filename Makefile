@@ -225,16 +225,16 @@ reproduce-dumn: data/synthetic_$(DUMN_SIZE)/events.parquet
 # DUMN's ablations (issue 21; README "DUMN ablations"), on reproduce-dumn's data and epochs
 # (DATASET, DUMN_SIZE, DUMN_EPOCHS, DUMN_FLAGS), each entry config:preset, run
 # <config>_<preset>_table1_<dataset> (an entry without a preset is a config of its own, run
-# <config>_table1_<dataset>): Table 2 (no_umn, umn1), Table 3 (AutoInt+UMN: autoint_umn;
-# DFN+UMN: dfn:umn), Table 4 (PAIR replaced by concat,
-# cross, ffn, atte), Table 5 (no_tl, rs), Table 6 (if, af), DUMN-FP (no_fp) and Table 7
+# <config>_table1_<dataset>): Table 2 (no_umn, umn1), Table 3 (AutoInt+UMN: autoint_umn,
+# and its control without the memory, ours: autoint_umn:no_memory; DFN+UMN: dfn:umn),
+# Table 4 (PAIR replaced by concat, cross, ffn, atte), Table 5 (no_tl, rs), Table 6 (if, af), DUMN-FP (no_fp) and Table 7
 # (dislike prediction: the presets dislike of dfn.py and dumn.py; a dataset without
 # dislike cannot run them), $(SEEDS) seeds, seed by seed. Then Figure 2's grid of
 # m x Z (DUMN_GRID each, DUMN_GRID_SEEDS; the cell m = 256, Z = 64 is reproduce-dumn's DUMN
 # run), runs dumn_m<m>_z<Z>_table1_<dataset>, drawn as a heat map
 # (experiments/results/figures/dumn_figure2_<dataset>.png). The full-model rows are
 # reproduce-dumn's runs: run it first.
-DUMN_ABLATIONS ?= dumn:no_umn dumn:umn1 autoint_umn dfn:umn dumn:concat dumn:cross dumn:ffn \
+DUMN_ABLATIONS ?= dumn:no_umn dumn:umn1 autoint_umn autoint_umn:no_memory dfn:umn dumn:concat dumn:cross dumn:ffn \
 	dumn:atte dumn:no_tl dumn:rs dumn:if dumn:af dumn:no_fp dfn:dislike dumn:dislike
 DUMN_GRID ?= 16 32 64 128 256
 DUMN_GRID_SEEDS ?= 0

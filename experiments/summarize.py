@@ -553,6 +553,11 @@ _DUMN_ABLATIONS = (
     ("DUMN+UMN1 (Table 2)", "dumn_umn1", 0.6446),
     ("AutoInt (Table 3)", "autoint", 0.6360),
     ("AutoInt+UMN (Table 3)", "autoint_umn", 0.6396),
+    (
+        "AutoInt + window means, no memory (control, ours)",
+        "autoint_umn_no_memory",
+        None,
+    ),
     ("DFN (Table 3)", "dfn", 0.6368),
     ("DFN+UMN (Table 3)", "dfn_umn", 0.6437),
     ("DUMN_CONCAT (Table 4)", "dumn_concat", 0.6438),
@@ -585,7 +590,7 @@ for _dataset in ("synthetic", "kuairand"):
             id=f"dumn_ablations_{_dataset}",
             metrics=("auc",),
             rows=tuple(
-                Row(label, f"{run}_table1_{_dataset}", {"auc": auc})
+                Row(label, f"{run}_table1_{_dataset}", auc and {"auc": auc})
                 for label, run, auc in _DUMN_ABLATIONS
             ),
             command=_command,

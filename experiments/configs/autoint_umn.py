@@ -16,6 +16,11 @@ Command: python -m experiments.train --config=experiments/configs/autoint_umn.py
   reproduce-dumn-ablations` (run autoint_umn_table1_<dataset>).
 Expected time on a 2-core CPU: not measured yet (its first runs are those of `make
 reproduce-dumn-ablations`); its cost is AutoInt's plus four memory reads and writes.
+Variant no_memory (ours, not the paper's): the control of AutoInt+UMN's gain, AutoInt
+beside the same four window means with no memory network and no triplet term
+(`autoint_umn.py:no_memory+dumn_table1`, run autoint_umn_no_memory_table1_<dataset>):
+AutoInt reads no sequence, so AutoInt+UMN's gap over AutoInt mixes the windows and
+the memory; this run splits them.
 On data without dislike (Taobao display ads):
   --config.model.sequence_types="('click','unclick','like')" with the same
   data.sequence_types.
@@ -41,6 +46,7 @@ def get_config(arg=None):
             slot_dim=64,  # Z
             controller_units=512,
             fusion="gate",  # PAIR
+            memory=True,  # False: the control (variant no_memory)
             # DUMN's triplet loss with the memories (the introduction's UMN, l.76-78;
             # 0 = the memory network alone, Table 3's other reading)
             triplet_weight=1.0,
@@ -57,5 +63,11 @@ def get_config(arg=None):
     config.data.max_length = 100  # T, as DUMN
     config.train.learning_rate = 3e-3  # AutoInt's (experiments/configs/autoint.py)
     config.train.epochs = 20  # early stopping (patience 3) ends the run
+    variant, protocol = common.split_arg(arg, ("no_memory",))
+    if variant == "no_memory":  # the control: window means, no memory, no triplet
+        config.name = "autoint_umn_no_memory"
+        config.model.memory = False
+        config.model.triplet_weight = 0.0
+        config.data.history_samples = False  # only the triplet term reads them
     # AutoInt's rates, by preset: the ablation runs on its backbone's.
-    return common.with_preset(config, arg, autoint.TUNED)
+    return common.with_preset(config, protocol, autoint.TUNED)

@@ -354,6 +354,10 @@ def test_table1_ablations_take_their_backbone_s_tuned_rate():
 
     rate = autoint.TUNED["dumn_table1"]["train.learning_rate"]
     assert autoint_umn.get_config("dumn_table1").train.learning_rate == rate
+    control = autoint_umn.get_config("no_memory+dumn_table1")
+    assert control.name == "autoint_umn_no_memory" and not control.model.memory
+    assert control.model.triplet_weight == 0 and control.train.learning_rate == rate
+    assert autoint_umn.get_config().model.memory
     both = dfn.get_config("umn+dumn_table1")
     assert both.name == "dfn_umn" and both.model.user_memory
     assert both.data.path == "data/synthetic_compact" and both.train.epochs == 20

@@ -295,7 +295,8 @@ def test_sequence_tables_name_every_run_of_their_make_targets():
     assert dumn[-2:] == ["dumn_table1_synthetic", "oracle_ctr_table1_synthetic"]
     assert tables["dumn_table1_kuairand"].reference == "dumn_table1_kuairand"
     ablations = [r.experiment for r in tables["dumn_ablations_synthetic"].rows]
-    assert len(ablations) == 16 and "autoint_umn_table1_synthetic" in ablations
+    assert len(ablations) == 17 and "autoint_umn_table1_synthetic" in ablations
+    assert "autoint_umn_no_memory_table1_synthetic" in ablations
     assert [r.paper["auc"] for r in tables["dumn_table7_kuairand"].rows] == [
         0.7609,
         0.8062,

@@ -70,6 +70,10 @@ def _numpy_logits(model, x):
         short.append(total / np.maximum(mask.sum(1), 1)[:, None])
     short = np.stack(short, axis=1)
     user = e[:, 0]
+    if not model.memory:  # the control: the window means beside AutoInt
+        features = np.concatenate([h.reshape(len(h), -1), short.reshape(len(h), -1)], 1)
+        kernel, bias = (testing.to_numpy(w) for w in model.logit.weights)
+        return (features @ kernel + bias)[:, 0]
     reads = [
         _numpy_memory(
             model.umn.memories[k],
@@ -233,3 +237,19 @@ def test_triplet_loss_is_a_switch_with_gradients_and_round_trip():
     assert len(three.losses) == 1
     with pytest.raises(ValueError, match="triplet_sampling"):
         _model(triplet_sampling="semi_hard")
+
+
+def test_memory_off_is_the_control_with_the_same_windows():
+    x, y = _batch()
+    model = _model(memory=False)
+    _randomise(model, x)
+    assert model.umn is None and not model.non_trainable_weights
+    np.testing.assert_allclose(
+        testing.to_numpy(model(x)), _numpy_logits(model, x), rtol=1e-4, atol=1e-5
+    )
+    model(x, training=True)
+    assert not model.losses
+    testing.assert_model_gradients(model, x, y)
+    testing.assert_config_round_trip(model, x)
+    with pytest.raises(ValueError, match="memory=False set triplet_weight=0"):
+        _model(memory=False, triplet_weight=1.0)

@@ -41,6 +41,11 @@ class AutoIntUMN(SequenceCTRModel):
     empty window has `f_k = 0`, and the output does not
     depend on the padding's width.
 
+    `memory=False` is the control run (ours, not the paper's): AutoInt beside
+    the same window means `f_1 .. f_K`, concatenated into the logit's input, no
+    memory, no PAIR, no triplet term. It separates what the memory adds from
+    what the feedback windows add (AutoInt reads none).
+
     Inputs: the CTR fields int `[batch]`; for each type t of `sequence_types`,
     `t_<feature>` int `[batch, T]` and `t_mask` `[batch, T]`. Output: logits
     `[batch]`.
@@ -51,6 +56,7 @@ class AutoIntUMN(SequenceCTRModel):
         num_layers, num_heads, head_dim, use_residual: AutoInt's (`AutoInt`).
         num_slots, slot_dim, controller_units, fusion: the memory's m, Z,
             controller width and PAIR fusion (DUMN's defaults).
+        memory: False = the control without the memory network (above).
         triplet_weight, triplet_margin, triplet_sampling, triplet_samples,
             seed: DUMN's triplet loss (`DUMN`'s arguments); weight 0 = none.
 
@@ -80,6 +86,7 @@ class AutoIntUMN(SequenceCTRModel):
         slot_dim=64,
         controller_units=512,
         fusion="gate",
+        memory=True,
         triplet_weight=0.0,
         triplet_margin=0.5,
         triplet_sampling="hardest",
@@ -106,6 +113,12 @@ class AutoIntUMN(SequenceCTRModel):
         self.slot_dim = int(slot_dim)
         self.controller_units = int(controller_units)
         self.fusion = fusion
+        self.memory = bool(memory)
+        if not self.memory and triplet_weight:
+            raise ValueError(
+                "AutoIntUMN's triplet loss needs the memories' anchors: with "
+                f"memory=False set triplet_weight=0. Received: {triplet_weight}"
+            )
         triplet = triplet_options(
             triplet_weight, triplet_margin, triplet_sampling, triplet_samples, seed
         )
@@ -120,15 +133,19 @@ class AutoIntUMN(SequenceCTRModel):
             self.num_layers, self.num_heads, self.head_dim, self.use_residual
         )
         self.pooling = MaskedMeanPooling(name="short_term")
-        self.umn = UserMemoryNetwork(
-            len(self.sequence_types),
-            num_slots=self.num_slots,
-            slot_dim=self.slot_dim,
-            controller_units=self.controller_units,
-            fusion=fusion,
-            anchor_dim=self.item_dim if self.triplet_weight and anchored else None,
-            anchored=anchored,
-            name="umn",
+        self.umn = (
+            UserMemoryNetwork(
+                len(self.sequence_types),
+                num_slots=self.num_slots,
+                slot_dim=self.slot_dim,
+                controller_units=self.controller_units,
+                fusion=fusion,
+                anchor_dim=self.item_dim if self.triplet_weight and anchored else None,
+                anchored=anchored,
+                name="umn",
+            )
+            if self.memory
+            else None
         )
         self.logit = keras.layers.Dense(1, name="logit")
         self.sample_seeds = keras.random.SeedGenerator(seed, name="sample_seeds")
@@ -145,7 +162,10 @@ class AutoIntUMN(SequenceCTRModel):
         attention = interacting_features(self.interacting_layers, embedded)
         user = self.embed_user(embedded, self._user_index)
         short, sequences = self.short_term(inputs)
-        memory = read_with_triplet(self, short, user, sequences, training, inputs)
+        if self.umn is None:  # the control: the windows' means, no memory
+            memory = ops.reshape(short, (-1, short.shape[1] * short.shape[2]))
+        else:
+            memory = read_with_triplet(self, short, user, sequences, training, inputs)
         features = ops.concatenate([attention, memory], axis=-1)
         return ops.squeeze(self.logit(features), -1)
 
@@ -160,6 +180,7 @@ class AutoIntUMN(SequenceCTRModel):
             slot_dim=self.slot_dim,
             controller_units=self.controller_units,
             fusion=self.fusion,
+            memory=self.memory,
             **{key: getattr(self, key) for key in TRIPLET_ARGS},
         )
         return config
