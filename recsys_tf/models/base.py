@@ -543,7 +543,7 @@ class PairwiseModel(SuiteModel):
         return config
 
 
-SEQUENTIAL_LOSSES = ("bce", "bce_mean", "softmax", "sampled_softmax")
+SEQUENTIAL_LOSSES = ("bce", "bce_mean", "bpr", "softmax", "sampled_softmax")
 
 
 def require_positive(**sizes) -> None:
@@ -582,6 +582,9 @@ class SequentialRetrievalModel(RetrievalModel):
       `-log sigmoid(r_target) - mean_j log(1 - sigmoid(r_j))` over the kept
       negatives (Caser's code: the mean of the targets' terms plus the mean of
       the negatives'; the two losses agree for `num_negatives=1`);
+    - "bpr": `mean_j -log sigmoid(r_target - r_j)` over the same drawn and
+      kept negatives (BPR, Rendle et al. 2009; SHAN Eq. (8) with one negative);
+      a position whose negatives are all left out contributes 0;
     - "softmax": cross-entropy of the softmax over the whole catalogue;
     - "sampled_softmax": the foundation's `SampledSoftmax` with `num_negatives`
       uniform candidates shared by the batch, log-Q corrected.
@@ -589,7 +592,7 @@ class SequentialRetrievalModel(RetrievalModel):
     Args:
         num_items: catalogue size.
         loss: one of `SEQUENTIAL_LOSSES`.
-        num_negatives: negatives per position ("bce") or per batch
+        num_negatives: negatives per position ("bce", "bce_mean", "bpr") or per batch
             ("sampled_softmax").
         per_position: return every position's query in training (set by
             `from_task` from the task).
@@ -680,7 +683,7 @@ class SequentialRetrievalModel(RetrievalModel):
         weights = ops.cast(mask, "float32")
         if sample_weight is not None:
             weights = weights * ops.cast(ops.reshape(sample_weight, (-1, 1)), "float32")
-        if self.training_loss in ("bce", "bce_mean"):
+        if self.training_loss in ("bce", "bce_mean", "bpr"):
             per_position = self._bce(x, queries, labels, mask)
         else:
             per_position = self._softmax(queries, labels, mask, training)
@@ -697,7 +700,8 @@ class SequentialRetrievalModel(RetrievalModel):
         return logits
 
     def _bce(self, x, queries, labels, mask):
-        """Per-position binary cross-entropy, `[batch, seq_len]` ("bce", "bce_mean")."""
+        """Per-position loss against drawn negatives, `[batch, seq_len]` ("bce",
+        "bce_mean", "bpr")."""
         shape = ops.shape(labels)
         negatives = keras.random.randint(
             (shape[0], shape[1], self.num_negatives),
@@ -713,6 +717,10 @@ class SequentialRetrievalModel(RetrievalModel):
         )
         clash = ops.any(negatives[..., None] == items[:, None, None, :], axis=-1)
         keep = 1.0 - ops.cast(clash, "float32")
+        if self.training_loss == "bpr":  # softplus(r_j - r_target) = -log sigma(.)
+            target = self._logits(queries, labels[..., None])
+            pairs = ops.softplus(self._logits(queries, negatives) - target) * keep
+            return ops.sum(pairs, -1) / ops.maximum(ops.sum(keep, -1), 1.0)
         negative = ops.sum(ops.softplus(self._logits(queries, negatives)) * keep, -1)
         if self.training_loss == "bce_mean":
             negative = negative / ops.maximum(ops.sum(keep, -1), 1.0)

@@ -182,6 +182,13 @@ def test_padding_codes_and_width_do_not_change_the_queries(case):
     np.testing.assert_allclose(
         testing.to_numpy(model(wider)), queries, rtol=1e-5, atol=1e-6
     )
+    if model.padding_invariant:  # the pipeline cuts training batches' columns
+        np.testing.assert_allclose(
+            testing.to_numpy(model.encode(wider))[:, 3:][real],
+            testing.to_numpy(model.encode(x))[real],
+            rtol=1e-5,
+            atol=1e-6,
+        )
     # int8 masks (as tf.data feeds them) give the same queries as bool ones.
     int8 = dict(x, history_mask=x["history_mask"].astype(np.int8))
     np.testing.assert_allclose(testing.to_numpy(model(int8)), queries, rtol=1e-6)
@@ -249,6 +256,38 @@ def test_bce_loss_is_numpy_binary_cross_entropy_with_the_drawn_negatives(
     if loss == "bce_mean":  # the kept negatives' mean
         negative_terms = negative_terms / np.maximum(keep.sum(-1), 1)
     per_position = -np.log(1 / (1 + np.exp(-positive))) + negative_terms
+    loss = model.compute_loss(x, y, model.encode(x), training=True)
+    np.testing.assert_allclose(
+        testing.to_numpy(loss), per_position[mask].mean(), rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("num_negatives", [1, 3])
+def test_bpr_loss_is_numpy_bpr_with_the_drawn_negatives(num_negatives, monkeypatch):
+    import keras
+
+    x, y = _batch()
+    model = _model(SHAN, loss="bpr", num_negatives=num_negatives, per_position=True)
+    drawn = np.random.default_rng(6).integers(
+        0, NUM_ITEMS, (BATCH, LENGTH, num_negatives)
+    )
+    drawn[0, -1, :] = x["history"][0, -1]  # every negative of a position left out
+    monkeypatch.setattr(keras.random, "randint", lambda *a, **k: drawn.astype(np.int32))
+    queries = testing.to_numpy(model.encode(x))
+    positive = _numpy_scores(model, queries, y[..., None])
+    negative = _numpy_scores(model, queries, drawn)
+    mask = x["history_mask"]
+    own = [set(x["history"][b][mask[b]]) | set(y[b][mask[b]]) for b in range(BATCH)]
+    keep = np.array(
+        [
+            [[d not in own[b] for d in drawn[b, t]] for t in range(LENGTH)]
+            for b in range(BATCH)
+        ]
+    )
+    # -ln sigma(r_target - r_negative), the kept negatives' mean; 0 without any.
+    pairs = -np.log(1 / (1 + np.exp(-(positive - negative)))) * keep
+    per_position = pairs.sum(-1) / np.maximum(keep.sum(-1), 1)
+    assert per_position[0, -1] == 0 and per_position[mask].min() < per_position.max()
     loss = model.compute_loss(x, y, model.encode(x), training=True)
     np.testing.assert_allclose(
         testing.to_numpy(loss), per_position[mask].mean(), rtol=1e-5
@@ -465,7 +504,7 @@ def test_save_reload_and_config_round_trip(case, tmp_path):
 
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="`loss`"):
-        _model(SASRec, loss="bpr")
+        _model(SASRec, loss="hinge")
     with pytest.raises(ValueError, match="num_negatives"):
         _model(GRU4Rec, num_negatives=0)
     with pytest.raises(ValueError, match="num_items"):
@@ -518,7 +557,7 @@ def test_training_batches_are_cut_to_their_columns_for_padding_invariant_models(
     config = (caser if cls is Caser else sasrec).get_config()
     config.model.name = cls.__name__.lower()
     # Declared by the models whose queries ignore the padding's width.
-    assert cls.padding_invariant == (cls in (SASRec, GRU4Rec))
+    assert cls.padding_invariant == (cls in (SASRec, GRU4Rec, SHAN))
     ((batch, targets),) = get_task(config).dataset(config, _split(x, y), batch_size=4)
     cut = 2 if cls.padding_invariant else 0
     np.testing.assert_array_equal(batch["history"], x["history"][:, cut:])

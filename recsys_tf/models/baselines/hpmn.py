@@ -38,11 +38,17 @@ class HPMN(SequentialRetrievalModel):
     per-position training gives every prefix exactly the memory it would have
     alone; "first" is the first of the history window (`data.max_length`, 50
     under s3rec_beauty): for a longer user the memory starts at the window's
-    first item, not her lifelong first, and the period count shifts with it. The penalty is averaged over the real positions in training (the
-    authors' code sums it over the batch: its 1e-5 with batches of 128 is about
-    1e-3 here). Trained by default with the binary cross-entropy of the next item
-    against 5 sampled negatives per position (HPMN's log loss; DMAN trains every
-    baseline with 5 samples). Dropout `dropout` on `u`.
+    first item, not her lifelong first, and the period count shifts with it.
+    The penalty is averaged over the real positions in training. The authors'
+    code adds 1e-5 times its sum over a batch of 128 samples to their mean log
+    loss: 1.28e-3 per log-loss term; a position here sums 1 + `num_negatives`
+    such terms, so the config's `memory_l2` is 1.28e-3 x 6 = 7.68e-3 (our
+    calibration). Trained by default with the binary cross-entropy of the next
+    item against 5 sampled negatives per position (HPMN's log loss; DMAN trains
+    every baseline with 5 samples). Dropout `dropout` on `u` (ours: the code's
+    dropout sits in its CTR network, which the output table replaces). A
+    behaviour is its item embedding alone (ours: the code concatenates user,
+    item and category fields; the S3-Rec Beauty files hold item ids only).
 
     Inputs: `history` int `[batch, seq_len]`, `history_mask` bool
     `[batch, seq_len]`.
@@ -73,6 +79,10 @@ class HPMN(SequentialRetrievalModel):
     Personalized Memorization for User Response Prediction", SIGIR 2019; code
     github.com/alimamarankgroup/HPMN.
     """
+
+    # Not declared padding invariant (its queries are): the memory unrolls a
+    # Python loop over a static width, which cut batches of varying widths lack.
+    padding_invariant = False
 
     def __init__(
         self,

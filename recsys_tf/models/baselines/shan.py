@@ -21,17 +21,20 @@ class SHAN(SequentialRetrievalModel):
     `S` together with `u^long`, `u^hybrid = b_0 u^long + sum_{j in S} b_j v_j`
     with `b = softmax(u^T ReLU(W_2 x + b_2))` (Eq. (4)-(6)), both
     `UserAttentionPooling`. Item j scores `R_uj = u^hybrid . v_j` (Eq. (7)) with
-    the input item embeddings, without biases. Regularisation as Eq. (8): L2
-    factor `embeddings_l2` (lambda_uv) on the looked-up user and item rows,
-    `attention_l2` (lambda_a) on `W_1`, `W_2`.
+    the input item embeddings, without biases. Trained as Eq. (8): BPR,
+    `-ln sigma(R_uj - R_uk)` with one negative k drawn per position ("bpr", the
+    default; "softmax" and "sampled_softmax" are switches). Regularisation as
+    Eq. (8): L2 factor `embeddings_l2` (lambda_uv) on the looked-up user and
+    history rows, summed per sequence and averaged over the batch (our scale:
+    the target and negative rows are not in it, so lambda_uv is not the paper's
+    number), `attention_l2` (lambda_a) on `W_1`, `W_2`. The paper's sets are
+    item sets; here a repeated item counts once per occurrence (our choice).
     The paper's `S` is the current session (transactions of one day) with the
     target held out of it; a next-item history has no target inside and Amazon
     Beauty's S3-Rec files have no times, so `S` here is the last
     `short_term_length` items (RecBole's choice, 2 by default). An empty `L`
     (the first positions) leaves `u^long` out of the second layer (the paper is
-    silent). The paper trains with a BPR loss against sampled negatives, which the
-    sequential models of this suite do not have: the loss defaults to the
-    cross-entropy of the softmax over all items ("softmax").
+    silent).
 
     Inputs: `user_id` int `[batch]`, `history` int `[batch, seq_len]`,
     `history_mask` bool `[batch, seq_len]`.
@@ -59,6 +62,8 @@ class SHAN(SequentialRetrievalModel):
     Network", IJCAI 2018.
     """
 
+    padding_invariant = True
+
     def __init__(
         self,
         num_items,
@@ -67,7 +72,7 @@ class SHAN(SequentialRetrievalModel):
         short_term_length=2,
         embeddings_l2=0.0,
         attention_l2=0.0,
-        loss="softmax",
+        loss="bpr",
         num_negatives=1,
         per_position=False,
         seed=None,
