@@ -211,3 +211,121 @@ def test_runs_on_exactly_its_input_fields():
     for field in fields:
         with pytest.raises(KeyError, match=field):
             model({k: v for k, v in x.items() if k != field})
+
+
+def _w(layer):
+    return [testing.to_numpy(v).astype(np.float64) for v in layer.weights]
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _numpy_encode(model, x):
+    """Eq. (4)-(16) of every position in NumPy, row by row (dropout off): the
+    LSTM over the session so far (restarting at its start), self-attention over
+    it, the user attention with the residual, the long-term attention per
+    feature over the behaviours before the session, the gate."""
+    tables = [testing.to_numpy(t).astype(np.float64) for t in model.item_tables]
+    users = [testing.to_numpy(t).astype(np.float64) for t in model.user_tables]
+    kernel, recurrent, bias = _w(model.lstm.rnn.cell.cell)
+    (wq, bq), (wk,), (wv, bv), (wo, bo) = (
+        _w(model.query),
+        _w(model.key),
+        _w(model.value),
+        _w(model.attention_output),
+    )
+    gamma, beta = _w(model.attention_norm)
+    wu, bu = _w(model.user_attention.query)
+    scorers = [_w(a.scorer) for a in model.long_term_attention]
+    wp, bp = _w(model.long_term_dense)
+    wg, bg = _w(model.fusion.gate)
+    n, h = model.units, model.num_heads
+    d = n // h
+    out = np.zeros(x["history"].shape + (n,))
+    for b in range(len(x["history"])):
+        e_u = np.concatenate([users[0][x["user_id"][b]], users[1][x["age"][b]]])
+        real = np.flatnonzero(x["history_mask"][b])
+        items = x["history"][b]
+        feats = [tables[0][items], tables[1][CATEGORIES[items]]]  # Eq. (4)
+        e = np.concatenate(feats, axis=-1)
+        hidden = np.zeros((len(items), n))
+        hc = (np.zeros(n), np.zeros(n))
+        for t in real:  # Eq. (6)
+            if x[POSITION][b, t] == 0:
+                hc = (np.zeros(n), np.zeros(n))
+            i, f, g, o = np.split(e[t] @ kernel + hc[0] @ recurrent + bias, 4)
+            c = _sigmoid(f) * hc[1] + _sigmoid(i) * np.tanh(g)
+            hc = (_sigmoid(o) * np.tanh(c), c)
+            hidden[t] = hc[0]
+        for t in real:
+            session = np.arange(t - x[POSITION][b, t], t + 1)
+            before = session[0] - np.arange(1, x[LONG][b, t] + 1)
+            # Eq. (7)-(8): heads over the session so far, then LayerNorm(X + X^).
+            q = (hidden[t] @ wq + bq).reshape(h, d)
+            k = (hidden[session] @ wk).reshape(len(session), h, d)
+            v = (hidden[session] @ wv + bv).reshape(len(session), h, d)
+            heads = []
+            for j in range(h):
+                s = k[:, j] @ q[j] / np.sqrt(d)
+                a = np.exp(s - s.max())
+                heads.append((a / a.sum()) @ v[:, j])
+
+            def norm(z):
+                mean, var = z.mean(-1, keepdims=True), z.var(-1, keepdims=True)
+                return (z - mean) / np.sqrt(var + 1e-8) * gamma + beta
+
+            attended = {}
+            for k_ in session:  # every session key's X^ row (its own prefix)
+                if k_ == t:
+                    row = np.concatenate(heads) @ wo + bo
+                else:
+                    qk = (hidden[k_] @ wq + bq).reshape(h, d)
+                    keys = np.arange(session[0], k_ + 1)
+                    kk = (hidden[keys] @ wk).reshape(len(keys), h, d)
+                    vk = (hidden[keys] @ wv + bv).reshape(len(keys), h, d)
+                    hs = []
+                    for j in range(h):
+                        s = kk[:, j] @ qk[j] / np.sqrt(d)
+                        a = np.exp(s - s.max())
+                        hs.append((a / a.sum()) @ vk[:, j])
+                    row = np.concatenate(hs) @ wo + bo
+                attended[k_] = norm(hidden[k_] + row)
+            values = np.stack([attended[k_] for k_ in session])
+            # Eq. (9)-(10), "general", plus the residual h^_t.
+            s = values @ np.tanh(e_u @ wu + bu) / np.sqrt(n)
+            a = np.exp(s - s.max())
+            s_t = attended[t] + (a / a.sum()) @ values
+            # Eq. (11)-(14): per feature, "concat" scores over the long term.
+            pooled = []
+            for (ws, bs), table_values in zip(scorers, feats):
+                dim = table_values.shape[-1]
+                if len(before) == 0:
+                    pooled.append(np.zeros(dim))
+                    continue
+                g_k = table_values[before]
+                pairs = np.concatenate([np.repeat(e_u[None], len(before), 0), g_k], 1)
+                s = np.tanh(pairs @ ws + bs)[:, 0] / np.sqrt(dim)
+                a = np.exp(s - s.max())
+                pooled.append((a / a.sum()) @ g_k)
+            p = np.tanh(np.concatenate(pooled) @ wp + bp)
+            gate = _sigmoid(np.concatenate([e_u, s_t, p]) @ wg + bg)  # Eq. (16)
+            out[b, t] = gate * s_t + (1 - gate) * p  # Eq. (15)
+    return out
+
+
+def test_encode_matches_numpy_eq_4_to_16():
+    x, _ = _batch()
+    model = _model(dropout=0.0)
+    model(x)
+    for table in model.item_tables + model.user_tables:
+        shape = table.shape
+        table.assign(np.random.default_rng(4).normal(size=shape).astype("float32"))
+    want = _numpy_encode(model, x)
+    real = x["history_mask"]
+    assert (x[LONG][real] == 0).any() and (x[LONG][real] > 0).any()
+    got = testing.to_numpy(model.encode(x))
+    np.testing.assert_allclose(got[real], want[real], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        testing.to_numpy(model(x)), want[:, -1], rtol=1e-4, atol=1e-5
+    )
