@@ -295,7 +295,7 @@ def _numpy_encode(model, x):
             # Eq. (9)-(10), "general", plus the residual h^_t.
             s = values @ np.tanh(e_u @ wu + bu) / np.sqrt(n)
             a = np.exp(s - s.max())
-            s_t = attended[t] + (a / a.sum()) @ values
+            s_t = (a / a.sum()) @ values + (attended[t] if model.user_residual else 0)
             # Eq. (11)-(14): per feature, "concat" scores over the long term.
             pooled = []
             for (ws, bs), table_values in zip(scorers, feats):
@@ -314,9 +314,10 @@ def _numpy_encode(model, x):
     return out
 
 
-def test_encode_matches_numpy_eq_4_to_16():
+@pytest.mark.parametrize("user_residual", [True, False])
+def test_encode_matches_numpy_eq_4_to_16(user_residual):
     x, _ = _batch()
-    model = _model(dropout=0.0)
+    model = _model(dropout=0.0, user_residual=user_residual)
     model(x)
     for table in model.item_tables + model.user_tables:
         shape = table.shape

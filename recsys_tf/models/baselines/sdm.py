@@ -35,7 +35,7 @@ class SDM(SequentialRetrievalModel):
       `1 / sqrt(units / num_heads)`, and `X^ = LayerNorm(X + Dropout(X^))`;
     - Eq. (9)-(10): user attention over `X^`, `s_t = sum_k alpha_k h^_k`
       (`UserAttention(user_score)`, "general" in the code), plus the residual
-      `h^_t` (the code's `user_residual`, on in its run flags);
+      `h^_t` (the code's `user_residual`, on in its run flags; a switch);
     - Eq. (11)-(14): for each feature f of the items (the id and each side
       feature), attention with the user as query over the long-term behaviours'
       embeddings `g_k^f`, `z^f` (`UserAttention(long_term_score)`, "concat" in the
@@ -87,6 +87,8 @@ class SDM(SequentialRetrievalModel):
         dropout: dropout rate (the code: 0.2).
         user_score: score of the session's user attention (`UserAttention`).
         long_term_score: score of the long-term attention (`UserAttention`).
+        user_residual: add `h^_t` to Eq. (10)'s `s_t` (the code's run flag);
+            False = Eq. (10) as written.
         loss, num_negatives, per_position, seed: see `SequentialRetrievalModel`.
 
     Example:
@@ -123,6 +125,7 @@ class SDM(SequentialRetrievalModel):
         dropout=0.2,
         user_score="general",
         long_term_score="concat",
+        user_residual=True,
         loss="sampled_softmax",
         num_negatives=2000,
         per_position=False,
@@ -188,6 +191,7 @@ class SDM(SequentialRetrievalModel):
         self.dropout = float(dropout)
         self.user_score = user_score
         self.long_term_score = long_term_score
+        self.user_residual = bool(user_residual)
 
         def table(name, rows, dim):
             return self.add_weight(
@@ -334,9 +338,11 @@ class SDM(SequentialRetrievalModel):
         attended = self.attention_norm(
             hidden + self.attention_dropout(attended, training=training)
         )
-        short_term = attended + self.user_attention(
+        short_term = self.user_attention(  # Eq. (9)-(10)
             attended, user=user, key_mask=short, training=training
         )
+        if self.user_residual:  # the code's run flag
+            short_term = attended + short_term
         pooled = [
             attention(values, user=user, key_mask=long, training=training)
             for attention, values in zip(self.long_term_attention, features)
@@ -370,5 +376,6 @@ class SDM(SequentialRetrievalModel):
             dropout=self.dropout,
             user_score=self.user_score,
             long_term_score=self.long_term_score,
+            user_residual=self.user_residual,
         )
         return config
