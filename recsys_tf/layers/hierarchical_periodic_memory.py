@@ -1,6 +1,7 @@
 """The hierarchical periodic memory of HPMN (Ren et al., 2019)."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -55,8 +56,8 @@ class HierarchicalPeriodicMemory(keras.layers.Layer):
     after i behaviours is the same whatever comes later or how the row is
     padded: `return_sequences=True` gives the memory after every prefix (every
     position a next-item example), causally. Padded steps (`mask` False) do not
-    count and leave the slots unchanged. The steps are unrolled (seq_len must be
-    known when traced), as in `AUGRU`.
+    count and leave the slots unchanged. The steps run in a symbolic loop
+    (`tf.scan`), so the width may vary from batch to batch.
 
     Inputs: `inputs` `[batch, seq_len, in_dim]`, `mask` bool `[batch, seq_len]`
     or None (every step real). Output: the slots after the last step `[batch,
@@ -114,10 +115,10 @@ class HierarchicalPeriodicMemory(keras.layers.Layer):
         return len(self.periods)
 
     def build(self, inputs_shape):
-        if len(inputs_shape) != 3 or None in tuple(inputs_shape)[1:]:
+        if len(inputs_shape) != 3 or inputs_shape[-1] is None:
             raise ValueError(
-                "`inputs` must be [batch, seq_len, in_dim] with a known seq_len (the "
-                f"steps are unrolled) and in_dim. Received: {inputs_shape}"
+                "`inputs` must be [batch, seq_len, in_dim] with a known in_dim. "
+                f"Received: {inputs_shape}"
             )
         self.kernels, self.recurrent_kernels, self.biases = [], [], []
         for j in range(self.num_slots):
@@ -155,27 +156,43 @@ class HierarchicalPeriodicMemory(keras.layers.Layer):
         return (1.0 - update) * h + update * candidate
 
     def call(self, inputs, mask=None):
-        batch, steps = ops.shape(inputs)[0], inputs.shape[1]
+        batch, steps = ops.shape(inputs)[0], ops.shape(inputs)[1]
         real = (
             ops.ones((batch, steps), "int32")
             if mask is None
             else ops.cast(ops.cast(mask, "bool"), "int32")
         )
         count = ops.cumsum(real, axis=1)  # i: the real behaviours up to each step
-        slots = [ops.zeros((batch, self.units), inputs.dtype)] * self.num_slots
-        collected = []
-        for t in range(steps):
-            below = inputs[:, t]
+
+        def step(slots, step_inputs):
+            below, is_real, i = step_inputs
+            written = []
             for j, period in enumerate(self.periods):
-                write = (real[:, t] > 0) & (count[:, t] % period == 0)
-                new = self._gru(j, below, slots[j])
-                slots[j] = ops.where(write[:, None], new, slots[j])
-                below = slots[j]
-            if self.return_sequences:
-                collected.append(ops.stack(slots, axis=1))
-        if self.return_sequences:
-            return ops.stack(collected, axis=1)
-        return ops.stack(slots, axis=1)
+                write = (is_real > 0) & (i % period == 0)
+                slot = ops.where(
+                    write[:, None], self._gru(j, below, slots[j]), slots[j]
+                )
+                written.append(slot)
+                below = slot
+            return tuple(written)
+
+        initial = tuple(
+            ops.zeros((batch, self.units), inputs.dtype) for _ in self.periods
+        )
+        # A symbolic loop over the steps: the width may be unknown when traced
+        # (batches cut to the columns their rows use).
+        every = tf.scan(
+            step,
+            (
+                ops.transpose(inputs, (1, 0, 2)),
+                ops.transpose(real),
+                ops.transpose(count),
+            ),
+            initializer=initial,
+        )
+        if not self.return_sequences:
+            return ops.stack([slots[-1] for slots in every], axis=1)
+        return ops.transpose(ops.stack(every, axis=2), (1, 0, 2, 3))
 
     def compute_output_shape(self, inputs_shape):
         if self.return_sequences:

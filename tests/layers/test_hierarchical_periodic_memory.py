@@ -152,5 +152,32 @@ def test_bad_arguments_raise():
     for periods in [(), (2, 4), (1, 3, 4), (1, 0)]:
         with pytest.raises(ValueError, match="periods"):
             HierarchicalPeriodicMemory(3, periods)
-    with pytest.raises(ValueError, match="known seq_len"):
-        HierarchicalPeriodicMemory(3).build((None, None, 4))
+    with pytest.raises(ValueError, match="known in_dim"):
+        HierarchicalPeriodicMemory(3).build((None, 5, None))
+    HierarchicalPeriodicMemory(3).build((None, None, 4))  # any width
+
+
+def test_a_traced_call_takes_every_width():
+    """One trace with an unknown width serves batches of any width (the input
+    pipeline cuts batches to their columns), each as its own NumPy reference."""
+    import tensorflow as tf
+
+    layer = HierarchicalPeriodicMemory(4, (1, 2), return_sequences=True)
+    x = _inputs()
+    mask = np.ones(x.shape[:2], bool)
+    layer(x, mask=mask)
+    traced = tf.function(
+        lambda a, m: layer(a, mask=m),
+        input_signature=[
+            tf.TensorSpec((None, None, x.shape[-1])),
+            tf.TensorSpec((None, None), tf.bool),
+        ],
+    )
+    for width in (x.shape[1], 3, 1):
+        a, m = x[:, -width:], mask[:, -width:]
+        np.testing.assert_allclose(
+            testing.to_numpy(traced(a, m)),
+            _numpy_memory(layer, a, m),
+            rtol=1e-5,
+            atol=1e-6,
+        )

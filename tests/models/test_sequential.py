@@ -557,7 +557,7 @@ def test_training_batches_are_cut_to_their_columns_for_padding_invariant_models(
     config = (caser if cls is Caser else sasrec).get_config()
     config.model.name = cls.__name__.lower()
     # Declared by the models whose queries ignore the padding's width.
-    assert cls.padding_invariant == (cls in (SASRec, GRU4Rec, SHAN))
+    assert cls.padding_invariant == (cls in (SASRec, GRU4Rec, SHAN, HPMN))
     ((batch, targets),) = get_task(config).dataset(config, _split(x, y), batch_size=4)
     cut = 2 if cls.padding_invariant else 0
     np.testing.assert_array_equal(batch["history"], x["history"][:, cut:])

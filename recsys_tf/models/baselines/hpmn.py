@@ -80,9 +80,7 @@ class HPMN(SequentialRetrievalModel):
     github.com/alimamarankgroup/HPMN.
     """
 
-    # Not declared padding invariant (its queries are): the memory unrolls a
-    # Python loop over a static width, which cut batches of varying widths lack.
-    padding_invariant = False
+    padding_invariant = True
 
     def __init__(
         self,
