@@ -11,7 +11,8 @@ size 64, session of the latest 5 behaviours, Bi-CLSTM preference encoder (so eve
 prefix is an example of its own: data.per_position=False), no behaviour vector
 (Amazon Beauty has one behaviour type and no timestamps), dropout 0.2 on the user
 vector, cross-entropy over the target and 1,000 uniformly sampled candidates shared
-by the batch (`--config.model.loss=softmax` takes the paper's full softmax), Adam
+by the batch (`--config.model.loss=softmax`: the full softmax; the paper's own loss, a squared
+error against pre-trained item vectors per a reading note, is not implemented), Adam
 with learning rate 1e-3, batch 256; up to 200 epochs with early stopping on
 validation (patience 20).
 Expected time on a 2-core CPU: not measured on Beauty yet.

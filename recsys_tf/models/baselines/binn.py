@@ -26,8 +26,11 @@ class BINN(SequentialRetrievalModel):
     Behaviors Learning (PBL, the historical preference): a Bi-CLSTM over the
     whole history, `h^p = [h^fwd_last; h^bwd_first]` (the final states of both
     directions). The user `u = [h^s; h^p]`, after dropout `dropout`, scores item
-    i by `u . w_i + b_i`, the paper's softmax layer over the items, trained with
-    the cross-entropy of the full softmax by default ("softmax").
+    i by `u . w_i + b_i`, trained with the cross-entropy of the full softmax by
+    default ("softmax"). The pooling of `h^p`, this output layer and this loss
+    are our reading: a reading note of the paper (not checked against its text)
+    has PBL average its states over the steps, and a dense layer to a vector
+    regressed on the next item's pre-trained embedding (squared error).
 
     Choices where the paper is silent or the data lack something: the paper
     splits sessions by time and aligns behaviours with their types and time
