@@ -12,7 +12,7 @@ Hyperparameters: the authors' code (github.com/alicogintel/SDM, run flags): item
 embedding 64 beside 16 per side feature (category), user embedding 64 (id) beside 4
 per profile feature, LSTM / attention / output size 64, 4 heads, one
 self-attention layer, dropout 0.2, sampled softmax over 2,000 candidates, batch
-256. Sessions as the paper's Sec. 3.1: a gap of more than 10 minutes or 50 items
+256. Sessions as the paper's Sec. 3.1: a gap of 10 minutes or more, or 50 items,
 starts a new one; long-term behaviours within the 7 days before the session, in
 the history window of the last 50 items. The code trains with Adagrad (learning
 rate 1e-3) and clips gradients at norm 5; here Adam with learning rate 1e-3, as
@@ -74,7 +74,9 @@ def get_config(arg=None):
         ),
     )
     config.data.per_position = True
-    config.data.session_gap = 600
+    # Sec. 3.1 merges behaviours less than 10 minutes apart: a gap of 600 s or more
+    # starts a session (the rule is "a gap of more than session_gap").
+    config.data.session_gap = 599
     config.data.max_session_length = 50
     config.data.long_term_seconds = 7 * 86400
     config.train.optimizer = "adam"
