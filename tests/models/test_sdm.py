@@ -261,36 +261,22 @@ def _numpy_encode(model, x):
         for t in real:
             session = np.arange(t - x[POSITION][b, t], t + 1)
             before = session[0] - np.arange(1, x[LONG][b, t] + 1)
-            # Eq. (7)-(8): heads over the session so far, then LayerNorm(X + X^).
-            q = (hidden[t] @ wq + bq).reshape(h, d)
-            k = (hidden[session] @ wk).reshape(len(session), h, d)
-            v = (hidden[session] @ wv + bv).reshape(len(session), h, d)
-            heads = []
-            for j in range(h):
-                s = k[:, j] @ q[j] / np.sqrt(d)
-                a = np.exp(s - s.max())
-                heads.append((a / a.sum()) @ v[:, j])
-
-            def norm(z):
-                mean, var = z.mean(-1, keepdims=True), z.var(-1, keepdims=True)
-                return (z - mean) / np.sqrt(var + 1e-8) * gamma + beta
-
+            # Eq. (7)-(8): each session position's heads over the session up to
+            # itself, then LayerNorm(X + X^).
             attended = {}
-            for k_ in session:  # every session key's X^ row (its own prefix)
-                if k_ == t:
-                    row = np.concatenate(heads) @ wo + bo
-                else:
-                    qk = (hidden[k_] @ wq + bq).reshape(h, d)
-                    keys = np.arange(session[0], k_ + 1)
-                    kk = (hidden[keys] @ wk).reshape(len(keys), h, d)
-                    vk = (hidden[keys] @ wv + bv).reshape(len(keys), h, d)
-                    hs = []
-                    for j in range(h):
-                        s = kk[:, j] @ qk[j] / np.sqrt(d)
-                        a = np.exp(s - s.max())
-                        hs.append((a / a.sum()) @ vk[:, j])
-                    row = np.concatenate(hs) @ wo + bo
-                attended[k_] = norm(hidden[k_] + row)
+            for query in session:
+                keys = np.arange(session[0], query + 1)
+                q = (hidden[query] @ wq + bq).reshape(h, d)
+                k = (hidden[keys] @ wk).reshape(len(keys), h, d)
+                v = (hidden[keys] @ wv + bv).reshape(len(keys), h, d)
+                heads = []
+                for j in range(h):
+                    s = k[:, j] @ q[j] / np.sqrt(d)
+                    a = np.exp(s - s.max())
+                    heads.append((a / a.sum()) @ v[:, j])
+                z = hidden[query] + np.concatenate(heads) @ wo + bo
+                z = (z - z.mean()) / np.sqrt(z.var() + 1e-8)
+                attended[query] = z * gamma + beta
             values = np.stack([attended[k_] for k_ in session])
             # Eq. (9)-(10), "general", plus the residual h^_t.
             s = values @ np.tanh(e_u @ wu + bu) / np.sqrt(n)

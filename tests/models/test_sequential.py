@@ -273,17 +273,10 @@ def test_bpr_loss_is_numpy_bpr_with_the_drawn_negatives(num_negatives, monkeypat
     )
     drawn[0, -1, :] = x["history"][0, -1]  # every negative of a position left out
     monkeypatch.setattr(keras.random, "randint", lambda *a, **k: drawn.astype(np.int32))
-    queries = testing.to_numpy(model.encode(x))
+    queries, _, keep = _numpy_bce_terms(model, x, y, drawn)
     positive = _numpy_scores(model, queries, y[..., None])
     negative = _numpy_scores(model, queries, drawn)
     mask = x["history_mask"]
-    own = [set(x["history"][b][mask[b]]) | set(y[b][mask[b]]) for b in range(BATCH)]
-    keep = np.array(
-        [
-            [[d not in own[b] for d in drawn[b, t]] for t in range(LENGTH)]
-            for b in range(BATCH)
-        ]
-    )
     # -ln sigma(r_target - r_negative), the kept negatives' mean; 0 without any.
     pairs = -np.log(1 / (1 + np.exp(-(positive - negative)))) * keep
     per_position = pairs.sum(-1) / np.maximum(keep.sum(-1), 1)
