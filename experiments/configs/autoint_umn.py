@@ -68,6 +68,7 @@ def get_config(arg=None):
         config.name = "autoint_umn_no_memory"
         config.model.memory = False
         config.model.triplet_weight = 0.0
+        config.model.triplet_samples = "window"  # no triplet term: nothing drawn
         config.data.history_samples = False  # only the triplet term reads them
     # AutoInt's rates, by preset: the ablation runs on its backbone's.
     return common.with_preset(config, protocol, autoint.TUNED)

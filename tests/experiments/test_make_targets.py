@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from recsys_tf.training import loop
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -36,6 +38,7 @@ def test_every_dumn_ablation_is_a_preset_of_its_config():
     for entry in entries:
         if ":" not in entry:  # a model of its own (AutoInt+UMN)
             assert get_config(entry).model.name == entry
+            loop._check_config(get_config(entry, "dumn_table1"))
             continue
         config, preset = entry.split(":")
         default, changed = get_config(config), get_config(config, preset)
@@ -43,6 +46,9 @@ def test_every_dumn_ablation_is_a_preset_of_its_config():
         # On the simulator the target adds the protocol: the variant survives it.
         both = get_config(config, f"{preset}+dumn_table1")
         assert both.name == changed.name and both.data.path == "data/synthetic_compact"
+        # The run's config passes the trainer's checks (not only its name).
+        loop._check_config(both)
+        loop._check_config(get_config(config, f"{preset}+dumn_table1_kuairand"))
     assert {int(v) for v in make_variable("DUMN_GRID")} == {16, 32, 64, 128, 256}
 
 
