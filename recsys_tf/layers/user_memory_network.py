@@ -154,6 +154,28 @@ class UserMemoryNetwork(keras.layers.Layer):
         return config
 
 
+def memory_for_model(model, fusion, name="umn"):
+    """The `UserMemoryNetwork` a CTR model adds (DUMN Table 3: AutoInt+UMN,
+    DFN+UMN): one memory per type of `model.sequence_types`, m =
+    `model.num_slots`, Z = `model.slot_dim`, `model.controller_units`, PAIR's
+    `fusion`; with `model.triplet_weight` > 0 the memories of the paired types
+    (`paired_types`) carry anchors of width `model.item_dim` (Eq. (18)), for
+    `read_with_triplet`."""
+    types = model.sequence_types
+    paired = paired_types(types)
+    anchored = [k for k, t in enumerate(types) if t in paired]
+    return UserMemoryNetwork(
+        len(types),
+        num_slots=model.num_slots,
+        slot_dim=model.slot_dim,
+        controller_units=model.controller_units,
+        fusion=fusion,
+        anchor_dim=model.item_dim if model.triplet_weight and anchored else None,
+        anchored=anchored,
+        name=name,
+    )
+
+
 def read_with_triplet(model, short, user, sequences: dict, training: bool, inputs=None):
     """`model.umn`'s output for the short-term interests `short` `[batch, K,
     D]`; in training calls with `model.triplet_weight` > 0 it also adds DUMN's

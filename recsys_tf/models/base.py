@@ -684,7 +684,7 @@ class SequentialRetrievalModel(RetrievalModel):
         if sample_weight is not None:
             weights = weights * ops.cast(ops.reshape(sample_weight, (-1, 1)), "float32")
         if self.training_loss in ("bce", "bce_mean", "bpr"):
-            per_position = self._bce(x, queries, labels, mask)
+            per_position = self._drawn_negatives_loss(x, queries, labels, mask)
         else:
             per_position = self._softmax(queries, labels, mask, training)
             weights = tf.boolean_mask(weights, mask)
@@ -699,7 +699,7 @@ class SequentialRetrievalModel(RetrievalModel):
             logits = logits + ops.take(biases, items, 0)
         return logits
 
-    def _bce(self, x, queries, labels, mask):
+    def _drawn_negatives_loss(self, x, queries, labels, mask):
         """Per-position loss against drawn negatives, `[batch, seq_len]` ("bce",
         "bce_mean", "bpr")."""
         shape = ops.shape(labels)

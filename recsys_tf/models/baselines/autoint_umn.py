@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from recsys_tf.layers import MaskedMeanPooling, UserMemoryNetwork
-from recsys_tf.layers.user_memory_network import read_with_triplet
-from recsys_tf.losses.triplet import TRIPLET_ARGS, paired_types, triplet_options
+from recsys_tf.layers import MaskedMeanPooling
+from recsys_tf.layers.user_memory_network import memory_for_model, read_with_triplet
+from recsys_tf.losses.triplet import TRIPLET_ARGS, triplet_options
 from recsys_tf.models.base import SequenceCTRModel
 from recsys_tf.models.baselines.autoint import interacting_features, interacting_stack
 
@@ -124,29 +124,11 @@ class AutoIntUMN(SequenceCTRModel):
         )
         for key, value in triplet.items():
             setattr(self, key, value)
-        anchored = [
-            k
-            for k, t in enumerate(self.sequence_types)
-            if t in paired_types(self.sequence_types)
-        ]
         self.interacting_layers = interacting_stack(
             self.num_layers, self.num_heads, self.head_dim, self.use_residual
         )
         self.pooling = MaskedMeanPooling(name="short_term")
-        self.umn = (
-            UserMemoryNetwork(
-                len(self.sequence_types),
-                num_slots=self.num_slots,
-                slot_dim=self.slot_dim,
-                controller_units=self.controller_units,
-                fusion=fusion,
-                anchor_dim=self.item_dim if self.triplet_weight and anchored else None,
-                anchored=anchored,
-                name="umn",
-            )
-            if self.memory
-            else None
-        )
+        self.umn = memory_for_model(self, fusion) if self.memory else None
         self.logit = keras.layers.Dense(1, name="logit")
         self.sample_seeds = keras.random.SeedGenerator(seed, name="sample_seeds")
 

@@ -12,10 +12,9 @@ from recsys_tf.layers import (
     MaskedMeanPooling,
     TargetAttention,
     TransformerBlock,
-    UserMemoryNetwork,
 )
-from recsys_tf.layers.user_memory_network import read_with_triplet
-from recsys_tf.losses.triplet import TRIPLET_ARGS, paired_types, triplet_options
+from recsys_tf.layers.user_memory_network import memory_for_model, read_with_triplet
+from recsys_tf.losses.triplet import TRIPLET_ARGS, triplet_options
 from recsys_tf.models.base import SequenceCTRModel
 
 UNCLICK = "unclick"
@@ -181,18 +180,7 @@ class DFN(SequenceCTRModel):
             setattr(self, key, value)
         if self.user_memory:
             self._user_index = self.user_field_index()
-            paired = paired_types(self.sequence_types)
-            anchored = [k for k, t in enumerate(self.sequence_types) if t in paired]
-            self.umn = UserMemoryNetwork(
-                len(self.sequence_types),
-                num_slots=self.num_slots,
-                slot_dim=self.slot_dim,
-                controller_units=self.controller_units,
-                fusion=fusion,
-                anchor_dim=self.item_dim if self.triplet_weight and paired else None,
-                anchored=anchored,
-                name="umn",
-            )
+            self.umn = memory_for_model(self, fusion)
             self.sample_seeds = keras.random.SeedGenerator(seed, name="sample_seeds")
         self.linear = FieldEmbedding(
             self.vocabulary_sizes, 1, embeddings_initializer="zeros", name="wide"
