@@ -263,8 +263,9 @@ reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
 # protocol (preset s3rec_beauty: leave-one-out, history 50) with 99 sampled negatives (runs
 # <model>_amazon_beauty) and its full-ranking protocol (preset s3rec_beauty_full: the user's
 # earlier items excluded, selection on NDCG@20; runs <model>_full_amazon_beauty), then ML-1M
-# users 1-2999 under the full-ranking protocol (runs <model>_loo_ml1m: leave-one-out, not
-# the foundation's time split of <model>_ml1m). README tables sequential_beauty_sampled / _full / _ml1m.
+# users 1-2999 under the same full-ranking protocol (preset loo_full, which leaves out the
+# models' Beauty-specific values, e.g. SDM's id-only items and 50-item sessions; runs
+# <model>_loo_ml1m: leave-one-out, not the foundation's time split of <model>_ml1m). README tables sequential_beauty_sampled / _full / _ml1m.
 # SEQ_FLAGS adds flags to every run, e.g. --config.train.bucket_batches=50 (rows of similar
 # lengths batched together: about 3x faster epochs, but other batches and other numbers:
 # GRU4Rec on Beauty lost 0.03 validation HR@10 with it, README "Sequential recommenders").
@@ -282,7 +283,7 @@ reproduce-sequential: $(STAMP)
 	    --config.name=$${model}_full \
 	    --config.seed=$$seed --config.train.verbose=2 $(SEQ_FLAGS) \
 	    --workdir=$(RUNS)/$${model}_full_amazon_beauty/seed$$seed || exit 1; \
-	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:s3rec_beauty_full \
+	  $(PY) -m experiments.train --config=experiments/configs/$$model.py:loo_full \
 	    --config.data.name=ml1m --config.name=$${model}_loo \
 	    --config.seed=$$seed --config.train.verbose=2 $(SEQ_FLAGS) \
 	    --workdir=$(RUNS)/$${model}_loo_ml1m/seed$$seed || exit 1; \

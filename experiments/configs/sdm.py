@@ -23,9 +23,9 @@ long-term behaviours are every earlier item, and items are their id only. With a
 50-item window that leaves the long-term branch (Eq. (11)-(16)'s p) empty for all
 but the 144 of 22,363 users with more than 51 items: on Beauty the SDM row is the
 short-term half (LSTM, self-attention, user attention) gated with a constant; a
-shorter `data.max_session_length`, chosen on validation, is not run yet. The same
-preset serves make reproduce-sequential's ML-1M runs (TUNED is keyed by preset), so
-those also read 50-item sessions of ids only, without the 10-minute and 7-day rules.
+shorter `data.max_session_length`, chosen on validation, is not run yet. make
+reproduce-sequential's ML-1M runs take preset loo_full, the same protocol without
+these Beauty values: 10-minute sessions, the 7-day horizon and the genre feature.
 Sizes: the run flags' (64 units, 2,000 candidates); the code's task_config.json and
 XDM Sec. 4.3 use 128 units and 20,000 negatives (more than Beauty's 12,101 items),
 and the flags' one GRU layer against the JSON's two LSTM layers with a residual:
@@ -45,7 +45,7 @@ from experiments.configs import common
 
 # S3-Rec's Beauty files have an event order instead of times and no side
 # features (data_prep/sasrec.py): no gap rule, no 7-day horizon, the id only, under
-# both Beauty presets (see the docstring for ML-1M).
+# both Beauty presets (not under loo_full, the same protocol on other data).
 _BEAUTY = {
     "data.session_gap": 0,
     "data.long_term_seconds": 0,

@@ -20,6 +20,7 @@ from experiments.configs import (
     hpmn,
     narm,
     sasrec,
+    sdm,
     shan,
     wide_deep,
     youtube_dnn,
@@ -220,6 +221,28 @@ def test_s3rec_beauty_full_preset_is_s3rec_full_ranking_protocol(module):
     else:
         assert config.model == plain.model
         assert config.train.batch_size == plain.train.batch_size
+
+
+def test_loo_full_is_the_full_ranking_protocol_without_beauty_or_its_tuned_values():
+    beauty = common.PRESETS["s3rec_beauty_full"]
+    assert {k: v for k, v in beauty.items() if k != "data.name"} == common.PRESETS[
+        "loo_full"
+    ]
+    assert "data.name" not in common.PRESETS["loo_full"]
+    # make reproduce-sequential's ML-1M runs: SDM keeps its session rules and
+    # side feature there; only Beauty (order, no features) turns them off.
+    on_ml1m = sdm.get_config("loo_full")
+    on_ml1m.data.name = "ml1m"
+    assert on_ml1m.data.session_gap == 599 and on_ml1m.model.item_features == (
+        "category",
+    )
+    assert on_ml1m.data.long_term_seconds == 7 * 86400
+    on_beauty = sdm.get_config("s3rec_beauty_full")
+    assert on_beauty.data.session_gap == 0 and on_beauty.model.item_features == ()
+    assert on_ml1m.eval.to_dict() == on_beauty.eval.to_dict()
+    loop._check_config(on_ml1m)
+    # SASRec's S3-Rec sizes belong to the Beauty table, not to loo_full.
+    assert sasrec.get_config("loo_full").model.block == "sasrec"
 
 
 def test_caser_code_variant_trains_as_the_authors_code_on_any_protocol():
