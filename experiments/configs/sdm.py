@@ -29,8 +29,9 @@ these Beauty values: 10-minute sessions, the 7-day horizon and the genre feature
 Sizes: the run flags' (64 units, 2,000 candidates); the code's task_config.json and
 XDM Sec. 4.3 use 128 units and 20,000 negatives (more than Beauty's 12,101 items),
 and the flags' one GRU layer against the JSON's two LSTM layers with a residual:
-here one LSTM layer (the paper's cell, the flags' depth). Tables glorot-uniform
-(the code: uniform(-0.1, 0.1)).
+here one LSTM layer (the paper's cell, the flags' depth). Tables initialised as
+the code's (input tables truncated normal, standard deviation 1 / sqrt(dim); the
+output table uniform in [-0.1, 0.1]).
 Expected time on a 2-core CPU shared with other jobs: on ML-1M users 1-2999 (time
 split, 2,999 training sequences) 25-50 s of training per epoch plus about 90 s of
 validation (48,550 full-ranking examples) at load average 30 (measured, seed 0,

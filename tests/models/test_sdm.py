@@ -316,3 +316,26 @@ def test_encode_matches_numpy_eq_4_to_16(user_residual):
     np.testing.assert_allclose(
         testing.to_numpy(model(x)), want[:, -1], rtol=1e-4, atol=1e-5
     )
+
+
+def test_tables_start_as_the_authors_code_initialises_them():
+    # Input tables: the feature columns' truncated normal, std 1 / sqrt(dim), cut
+    # at 2 std (std of the cut normal: 0.880 of it); output table: U(-0.1, 0.1).
+    model = SDM(
+        4000,
+        NUM_USERS,
+        item_features=("category",),
+        item_feature_codes=((np.arange(4000) % 500).tolist(),),
+        embedding_dim=16,
+        feature_dim=4,
+        user_embedding_dim=4,
+        units=8,
+        num_heads=2,
+    )
+    for table, dim in zip(model.item_tables, (16, 4)):
+        values = testing.to_numpy(table)
+        assert np.abs(values).max() <= 2.0 / np.sqrt(dim) + 1e-6
+        np.testing.assert_allclose(values.std(), 0.8796 / np.sqrt(dim), rtol=0.03)
+    output = testing.to_numpy(model.output_embeddings)
+    assert np.abs(output).max() <= 0.1
+    np.testing.assert_allclose(output.std(), 0.1 / np.sqrt(3.0), rtol=0.03)

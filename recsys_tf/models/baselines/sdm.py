@@ -50,7 +50,11 @@ class SDM(SequentialRetrievalModel):
 
     Where the paper is silent the authors' code (github.com/alicogintel/SDM)
     decides: dropout `dropout` on the LSTM inputs, attention weights and the
-    self-attention output; an empty long-term set (a user's first session) pools
+    self-attention output; the input tables (item, side-feature and user
+    embeddings) start truncated normal with standard deviation 1 / sqrt(dim)
+    (its feature columns' default), the output table uniform in [-0.1, 0.1]
+    (its `init_op`, `init_weight`); its dense and LSTM kernels start orthogonal
+    (`nn_init_op`), here Keras' defaults (glorot, orthogonal recurrent); an empty long-term set (a user's first session) pools
     to zeros, so `p = tanh(b)`. The code's run flags use a GRU (`unit_type=gru`);
     here the paper's LSTM. Its training labels are the next 5 items of each
     position (`num_labels=5`); here the next item, as every model of the suite.
@@ -193,9 +197,14 @@ class SDM(SequentialRetrievalModel):
         self.long_term_score = long_term_score
         self.user_residual = bool(user_residual)
 
-        def table(name, rows, dim):
+        def table(name, rows, dim, initializer=None):
+            # The authors' code: its feature columns' default, truncated normal
+            # with standard deviation 1 / sqrt(dim), for the input tables.
+            initializer = initializer or keras.initializers.TruncatedNormal(
+                stddev=1.0 / np.sqrt(dim)
+            )
             return self.add_weight(
-                name=name, shape=(rows, dim), initializer="glorot_uniform"
+                name=name, shape=(rows, dim), initializer=initializer
             )
 
         # One table per item feature, shared by the short and the long term.
@@ -237,7 +246,13 @@ class SDM(SequentialRetrievalModel):
             self.units, activation="tanh", name="long_term_dense"
         )
         self.fusion = GatedFusion(name="gated_fusion")
-        self.output_embeddings = table("output_embeddings", self.num_items, self.units)
+        # The code's softmax weights: its init_op "uniform", init_weight 0.1.
+        self.output_embeddings = table(
+            "output_embeddings",
+            self.num_items,
+            self.units,
+            keras.initializers.RandomUniform(-0.1, 0.1),
+        )
 
     @classmethod
     def from_task(cls, task, item_features=("category",), **kwargs):
