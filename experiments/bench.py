@@ -8,11 +8,12 @@ over the fields (CTR) or a planted user-item affinity (retrieval), so the test m
 says whether the fast configuration still learns. CTR rows: Wide&Deep, DeepFM, DCN
 (3 cross layers), AutoInt (the paper's 3 interacting layers of 2 heads x 32, no MLP)
 and IPNN (`PNN(product="inner")`); retrieval: YouTube DNN. Sequential retrieval
-(issue 20): SASRec and GRU4Rec on generated sequences of issue 20's shape (5,000
+(issue 20): SASRec, GRU4Rec, Caser, NARM, SHAN, HPMN, BINN and SDM (each with its
+defaults but these sizes) on generated sequences of issue 20's shape (5,000
 users x 3,000 items, max length 50, embedding 64, the full softmax at every
 position, batch 256; section "sequential", `--only_sequential` for it alone); their
-examples/s are sequences/s (one row per user, a target at each of its 50 positions:
-`positions_per_second`), where RecBole counts a (prefix, next item) pair as a
+examples/s are sequences/s (one row per user, a target at each of its 50 positions,
+BINN's at its last only: `positions_per_second`), where RecBole counts a (prefix, next item) pair as a
 training sequence. Behaviour-sequence rows
 (section "sequence", issues 19 and 21): DIN, DIEN and DUMN at T = 50 and 100 beside Wide&Deep,
 each as its experiments/configs file builds it, on the simulator's data through the
@@ -60,10 +61,17 @@ from experiments import export, summarize
 from recsys_tf import metrics
 from recsys_tf.data.datasets import load_event_log
 from recsys_tf.data.input import make_dataset
+from recsys_tf.data.retrieval import SESSION_INPUTS
 from recsys_tf.models import (
+    BINN,
     DCN,
+    HPMN,
+    NARM,
     PNN,
+    SDM,
+    SHAN,
     AutoInt,
+    Caser,
     DeepFM,
     GRU4Rec,
     SASRec,
@@ -107,18 +115,24 @@ _MODELS = flags.DEFINE_list(
         "youtube_dnn",
         "sasrec",
         "gru4rec",
+        "caser",
+        "narm",
+        "shan",
+        "hpmn",
+        "binn",
+        "sdm",
     ],
     "Models to measure (the CTR_MODELS keys, youtube_dnn and the SEQUENTIAL ones).",
 )
 _EPOCHS_SEQUENTIAL = flags.DEFINE_integer(
     "epochs_sequential",
     3,
-    "Epochs of a SASRec / GRU4Rec run, the first included.",
+    "Epochs of a sequential model's run (SEQUENTIAL), the first included.",
 )
 _ONLY_SEQUENTIAL = flags.DEFINE_bool(
     "only_sequential",
     False,
-    "Run only the SASRec / GRU4Rec rows (the SEQUENTIAL models of --models), "
+    "Run only the sequential rows (the SEQUENTIAL models of --models), "
     "written to the results file's 'sequential' section, the others kept.",
 )
 _LATENCY_CALLS = flags.DEFINE_integer(
@@ -502,23 +516,64 @@ SEQUENTIAL_ITEMS = 3_000
 SEQUENTIAL_LENGTH = 50
 SEQUENTIAL_EMBEDDING = 64
 SEQUENTIAL_BATCH = 256
-# The sequential rows: name -> the model (full softmax at every position).
+SEQUENTIAL_SESSION = 10  # SDM's sessions in the generated rows: runs of 10 items
+# The sequential rows: name -> the model of `items` items and `users` users, each
+# with its defaults but the shared shape: item embedding SEQUENTIAL_EMBEDDING (and
+# recurrent / output width where the model has one), the full softmax at every
+# position.
+_SHAPE = dict(loss="softmax", per_position=True)
 SEQUENTIAL = {
-    "sasrec": lambda n, seed: SASRec(
-        n,
+    "sasrec": lambda items, users, seed: SASRec(
+        items,
         max_length=SEQUENTIAL_LENGTH,
         embedding_dim=SEQUENTIAL_EMBEDDING,
-        loss="softmax",
-        per_position=True,
         seed=seed,
+        **_SHAPE,
     ),
-    "gru4rec": lambda n, seed: GRU4Rec(
-        n,
+    "gru4rec": lambda items, users, seed: GRU4Rec(
+        items,
         embedding_dim=SEQUENTIAL_EMBEDDING,
         units=SEQUENTIAL_EMBEDDING,
-        loss="softmax",
-        per_position=True,
         seed=seed,
+        **_SHAPE,
+    ),
+    "caser": lambda items, users, seed: Caser(
+        items, users, embedding_dim=SEQUENTIAL_EMBEDDING, seed=seed, **_SHAPE
+    ),
+    "narm": lambda items, users, seed: NARM(
+        items,
+        embedding_dim=SEQUENTIAL_EMBEDDING,
+        units=SEQUENTIAL_EMBEDDING,
+        seed=seed,
+        **_SHAPE,
+    ),
+    "shan": lambda items, users, seed: SHAN(
+        items, users, embedding_dim=SEQUENTIAL_EMBEDDING, seed=seed, **_SHAPE
+    ),
+    "hpmn": lambda items, users, seed: HPMN(
+        items,
+        embedding_dim=SEQUENTIAL_EMBEDDING,
+        units=SEQUENTIAL_EMBEDDING,
+        seed=seed,
+        **_SHAPE,
+    ),
+    # Its Bi-CLSTM reads each prefix backwards from its own end: one target per
+    # row (the last), not one per position.
+    "binn": lambda items, users, seed: BINN(
+        items,
+        embedding_dim=SEQUENTIAL_EMBEDDING,
+        units=SEQUENTIAL_EMBEDDING,
+        seed=seed,
+        **{**_SHAPE, "per_position": False},
+    ),
+    "sdm": lambda items, users, seed: SDM(
+        items,
+        users,
+        embedding_dim=SEQUENTIAL_EMBEDDING,
+        user_embedding_dim=SEQUENTIAL_EMBEDDING,
+        units=SEQUENTIAL_EMBEDDING,
+        seed=seed,
+        **_SHAPE,
     ),
 }
 
@@ -529,7 +584,10 @@ def sequential_data(users, items, length, seed):
     Each user draws `length + 2` items: from its taste cluster (one of 50, item i
     in cluster i mod 50) 80% of the time, else uniformly. Training: the first
     `length` items, each followed by its target (every position real); test: the
-    last `length` items before the final one, which is the target."""
+    last `length` items before the final one, which is the target. Every row also
+    has the user's id (`user_id`, 0 .. users - 1) and SDM's session inputs
+    (`SESSION_INPUTS`: the user's items cut into runs of SEQUENTIAL_SESSION from
+    its first one, every earlier item of the window long-term)."""
     rng = np.random.default_rng(seed)
     clusters = min(50, items)
     sizes = -(-(items - np.arange(clusters)) // clusters)  # items of each cluster
@@ -540,15 +598,28 @@ def sequential_data(users, items, length, seed):
     uniform = rng.integers(0, items, (users, length + 2))
     sequence = np.where(rng.random((users, length + 2)) < 0.8, members, uniform)
     mask = np.ones((users, length), bool)
-    train = {"history": sequence[:, :length], "history_mask": mask}
-    test = {"history": sequence[:, 1 : length + 1], "history_mask": mask}
-    return train, sequence[:, 1 : length + 1], test, sequence[:, -1]
+
+    def row(first):
+        column = np.arange(length)
+        position = (first + column) % SEQUENTIAL_SESSION
+        return {
+            "history": sequence[:, first : first + length],
+            "history_mask": mask,
+            "user_id": np.arange(users),
+            SESSION_INPUTS[0]: np.tile(position.astype(np.int32), (users, 1)),
+            SESSION_INPUTS[1]: np.tile((column - position).clip(0), (users, 1)),
+        }
+
+    return row(0), sequence[:, 1 : length + 1], row(1), sequence[:, -1]
 
 
-def sequential_flops_per_sequence(name, length, items, dim) -> int:
+def sequential_flops_per_sequence(name, length, items, dim) -> int | None:
     """Forward + backward (3x forward) float operations of one training row: the
     matrix products (SASRec: 2 blocks of 5 dense layers and the attention; GRU4Rec:
-    the 3 gates) and the full softmax at every position."""
+    the 3 gates) and the full softmax at every position; None for the other
+    models (not counted)."""
+    if name not in ("sasrec", "gru4rec"):
+        return None
     if name == "sasrec":
         model = 2 * (5 * 2 * length * dim * dim + 2 * 2 * length * length * dim)
     else:
@@ -563,6 +634,15 @@ def bench_sequential(name, users, epochs, seed, peak, repeats):
         users, SEQUENTIAL_ITEMS, SEQUENTIAL_LENGTH, seed
     )
 
+    def build():
+        return SEQUENTIAL[name](SEQUENTIAL_ITEMS, users, seed)
+
+    model = build()
+    fields = model.input_fields()  # each model's own inputs of the rows
+    targets_per_row = SEQUENTIAL_LENGTH if model.per_position else 1
+    train = {k: v for k, v in train.items() if k in fields}
+    test = {k: v for k, v in test.items() if k in fields}
+
     class _Split:
         targets = test_targets
 
@@ -576,7 +656,7 @@ def bench_sequential(name, users, epochs, seed, peak, repeats):
 
     _, record = _repeat(
         name,
-        lambda: SEQUENTIAL[name](SEQUENTIAL_ITEMS, seed),
+        build,
         measure,
         _datasets(train, targets, seed, batch=SEQUENTIAL_BATCH),
         users,
@@ -585,12 +665,11 @@ def bench_sequential(name, users, epochs, seed, peak, repeats):
         repeats,
         batch=SEQUENTIAL_BATCH,
     )
-    flops = (
-        sequential_flops_per_sequence(
-            name, SEQUENTIAL_LENGTH, SEQUENTIAL_ITEMS, SEQUENTIAL_EMBEDDING
-        )
-        * record["examples_per_second"]
+    flops = sequential_flops_per_sequence(
+        name, SEQUENTIAL_LENGTH, SEQUENTIAL_ITEMS, SEQUENTIAL_EMBEDDING
     )
+    if flops is not None:
+        flops = flops * record["examples_per_second"]
     record.update(
         rows=users,
         num_items=SEQUENTIAL_ITEMS,
@@ -598,9 +677,10 @@ def bench_sequential(name, users, epochs, seed, peak, repeats):
         embedding_dim=SEQUENTIAL_EMBEDDING,
         batch_size=SEQUENTIAL_BATCH,
         loss="softmax",
-        positions_per_second=record["examples_per_second"] * SEQUENTIAL_LENGTH,
+        targets_per_row=targets_per_row,
+        positions_per_second=record["examples_per_second"] * targets_per_row,
         dense_flops_per_second=flops,
-        dense_flops_ratio_to_matmul=flops / peak,
+        dense_flops_ratio_to_matmul=None if flops is None else flops / peak,
     )
     return record
 

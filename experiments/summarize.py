@@ -1233,7 +1233,7 @@ def render_bench(bench: dict) -> str:
             f"{_range(run.get('all_epochs_examples_per_second_range'))} | "
             f"{_value(run.get('overhead_seconds'), '{:.1f}')} | {metric} | "
             f"{run['input_pipeline_share']:.0%} | "
-            f"{run['dense_flops_ratio_to_matmul']:.1%} |"
+            f"{_value(run.get('dense_flops_ratio_to_matmul'), '{:.1%}')} |"
         )
     lines.append("")
     repeats = training.get("repeats")
@@ -1317,8 +1317,8 @@ RECBOLE_GOAL = 10
 
 
 def _sequential_lines(sequential) -> list[str]:
-    """The SASRec / GRU4Rec rows (`experiments.bench.bench_sequentials`) beside
-    RecBole's rate: ours counted as RecBole counts (targets trained per second:
+    """The sequential rows (`experiments.bench.bench_sequentials`) beside
+    RecBole's rate where it is known (SASRec, GRU4Rec): ours counted as RecBole counts (targets trained per second:
     our per-position rows train one target at each of their positions)."""
     if not sequential or not sequential.get("runs"):
         return []
@@ -1341,7 +1341,7 @@ def _sequential_lines(sequential) -> list[str]:
             f"{run['positions_per_second']:,.0f} | "
             f"{_value(recbole, '{:,}')} | {_value(ratio, '{:.1f}')} | {met} | "
             f"{run['test_hr@10']:.4f} | {run['test_hr@50']:.4f} | "
-            f"{run['dense_flops_ratio_to_matmul']:.1%} |"
+            f"{_value(run.get('dense_flops_ratio_to_matmul'), '{:.1%}')} |"
         )
     lines += [
         "",
@@ -1354,10 +1354,14 @@ def _sequential_lines(sequential) -> list[str]:
         f"{sequential['max_length']}, embedding {sequential['embedding_dim']}, the "
         f"full softmax at every position, batch {sequential['batch_size']}, "
         f"{sequential['epochs']} epochs, {_runs(sequential['repeats'])} per row. A "
-        "sequence is one user's row; targets/s = sequences/s x its positions, the "
+        "sequence is one user's row; targets/s = sequences/s x its positions "
+        "(BINN, whose bidirectional encoder cannot train per position: x 1), the "
         "unit of RecBole's rate (a (prefix, next item) pair per training "
         "sequence; issue 20's measurement of RecBole on this machine, not rerun "
-        "here). Test HR@10 / HR@50: full ranking of each user's last item; the "
+        "here). Every model keeps its own defaults but these sizes (SDM reads "
+        "sessions of 10 items, every earlier item of the window long-term); "
+        "FLOP/s are counted for SASRec and GRU4Rec only. "
+        "Test HR@10 / HR@50: full ranking of each user's last item; the "
         "goal's other half, HR@10 equal to RecBole's on this data, is not checked "
         "(RecBole's HR@10 here is not measured).",
     ]

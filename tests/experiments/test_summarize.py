@@ -893,6 +893,12 @@ def test_render_bench_sequential_rows_beside_recbole():
         "runs": [
             _sequential_run("sasrec", 2000.0, 0.3),
             _sequential_run("gru4rec", 200.0, 0.2),
+            # No RecBole rate and no FLOP count: dashes, not numbers.
+            {
+                **_sequential_run("binn", 300.0, 0.1),
+                "positions_per_second": 300.0,
+                "dense_flops_ratio_to_matmul": None,
+            },
         ],
     }
     lines = summarize.render_bench(
@@ -902,7 +908,7 @@ def test_render_bench_sequential_rows_beside_recbole():
     rows = {
         line.split(" | ")[0][2:]: line.split(" | ")
         for line in lines
-        if line.startswith("| sasrec") or line.startswith("| gru4rec")
+        if line.startswith(("| sasrec", "| gru4rec", "| binn"))
     }
     assert rows["sasrec"][3:9] == [
         "2,000",
@@ -921,5 +927,7 @@ def test_render_bench_sequential_rows_beside_recbole():
         "no",
     ]
     assert rows["sasrec"][9:11] == ["0.3000", "0.4000"]
+    assert rows["binn"][3:9] == ["300", "270–300", "300", "—", "—", "—"]
+    assert rows["binn"][11] == "— |" and rows["sasrec"][11] == "5.0% |"
     assert "--only_sequential --repeats=3" in lines[-1]
     assert "5,000 users x 3,000 items" in lines[-1]
