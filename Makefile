@@ -270,9 +270,11 @@ reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
 # lengths batched together: about 3x faster epochs, but other batches and other numbers:
 # GRU4Rec on Beauty lost 0.03 validation HR@10 with it, README "Sequential recommenders").
 # Then Caser trained as its authors' code (caser.py:code; runs caser_code_amazon_beauty,
-# 99 sampled negatives), beside the Caser row: SEQ_DIAGNOSTICS= skips it.
+# 99 sampled negatives), beside the Caser row, and SASRec with S3-Rec's own settings
+# (sasrec.py:s3rec: hidden 64, 2 heads, BERT blocks, selection on MRR; runs
+# sasrec_s3rec_amazon_beauty), beside the SASRec row: SEQ_DIAGNOSTICS= skips them.
 SEQ_MODELS ?= sasrec gru4rec caser narm shan hpmn binn sdm popularity
-SEQ_DIAGNOSTICS ?= caser:code
+SEQ_DIAGNOSTICS ?= caser:code sasrec:s3rec
 SEQ_FLAGS ?=
 reproduce-sequential: $(STAMP)
 	@for model in $(SEQ_MODELS); do for seed in $(SEEDS); do \

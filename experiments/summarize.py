@@ -244,6 +244,13 @@ SEQUENTIAL_MODELS = (
 )
 
 
+# config -> its diagnostic rows in the 99-negative table: (label, run name).
+SEQUENTIAL_DIAGNOSTICS = {
+    "sasrec": (("SASRec, S3-Rec's settings", "sasrec_s3rec"),),
+    "caser": (("Caser, its code's training", "caser_code"),),
+}
+
+
 def _paper(hr, ndcg):
     return None if hr is None else {"hr@10": hr, "ndcg@10": ndcg}
 
@@ -258,17 +265,11 @@ TABLES += (
             for row in (Row(label, f"{config}_amazon_beauty", _paper(hr, ndcg)),)
             # Caser as its authors' code trains it (variant caser.py:code): the
             # candidate causes of the Caser row's gap (README "Sequential
-            # recommenders"), beside S3-Rec's Caser.
-            + (
-                (
-                    Row(
-                        "Caser, its code's training",
-                        "caser_code_amazon_beauty",
-                        _paper(hr, ndcg),
-                    ),
-                )
-                if config == "caser"
-                else ()
+            # recommenders"), beside S3-Rec's Caser; SASRec with S3-Rec's own
+            # settings (variant sasrec.py:s3rec), the run behind its number.
+            + tuple(
+                Row(diagnostic, f"{run}_amazon_beauty", _paper(hr, ndcg))
+                for diagnostic, run in SEQUENTIAL_DIAGNOSTICS.get(config, ())
             )
         ),
         command="make reproduce-sequential",

@@ -7,6 +7,13 @@ Command: python -m experiments.train --config=experiments/configs/sasrec.py:s3re
     --workdir=runs/sasrec_amazon_beauty  (full ranking: the preset
     s3rec_beauty_full, which also takes S3-Rec's SASRec sizes and BERT blocks, see
     PROTOCOL)
+Variant `s3rec` (`sasrec.py:s3rec+s3rec_beauty`, run sasrec_s3rec): S3-Rec's SASRec
+as its sampled-protocol log (reproduce/Finetune_sample-Beauty-0.txt in
+github.com/RUCAIBox/CIKM2020-S3Rec) records it, the run behind its Table 2 row:
+hidden 64, 2 heads, BERT blocks, batch 256 (S3REC_SIZES), early stopping after 10
+epochs without a gain in validation MRR (here MRR@50 of the 100 candidates; under
+full ranking the preset's NDCG@20). That log: best validation HR@10 0.5108, NDCG@10
+0.3544 at epoch 92 of 103, test 0.4651 / 0.3142.
 Hyperparameters: the SASRec paper's for Amazon data (d = 50, 2 blocks, 1 head,
 dropout 0.5, Adam with learning rate 1e-3, batch 128, n = 50, one negative per
 position); up to 200 epochs with early stopping on validation NDCG@10 (patience 20).
@@ -79,14 +86,13 @@ from experiments.configs import common
 # full-ranking table: hidden size 64, 2 heads, batch 256 (dropout 0.5 and Adam
 # 1e-3 as here), and its BERT layers with their N(0, 0.02) initialisation
 # (model.block="bert"; the SASRec block is the authors' of the SASRec paper).
-PROTOCOL = {
-    "s3rec_beauty_full": {
-        "model.embedding_dim": 64,
-        "model.num_heads": 2,
-        "model.block": "bert",
-        "train.batch_size": 256,
-    },
+S3REC_SIZES = {
+    "model.embedding_dim": 64,
+    "model.num_heads": 2,
+    "model.block": "bert",
+    "train.batch_size": 256,
 }
+PROTOCOL = {"s3rec_beauty_full": S3REC_SIZES}
 
 
 def get_config(arg=None):
@@ -110,4 +116,13 @@ def get_config(arg=None):
     config.train.batch_size = 128
     config.train.epochs = 200
     config.train.patience = 20
-    return common.with_preset(config, arg, PROTOCOL)
+    variant, protocol = common.split_arg(arg, ("s3rec",))
+    config = common.with_preset(config, protocol, PROTOCOL)
+    if variant == "s3rec":  # S3-Rec's SASRec and its selection, on any protocol
+        config.name = "sasrec_s3rec"
+        for key, value in S3REC_SIZES.items():
+            common.override(config, key, value)
+        config.train.patience = 10
+        if config.eval.protocol == "sampled":  # run_finetune_sample.py: on MRR
+            config.eval.monitor = "mrr@50"
+    return config

@@ -54,7 +54,7 @@ def test_every_dumn_ablation_is_a_preset_of_its_config():
 
 def test_every_sequential_diagnostic_is_a_variant_named_as_its_run():
     entries = make_variable("SEQ_DIAGNOSTICS")
-    assert entries == ["caser:code"]
+    assert entries == ["caser:code", "sasrec:s3rec"]
     for entry in entries:
         config, variant = entry.split(":")
         changed = get_config(config, f"{variant}+s3rec_beauty")

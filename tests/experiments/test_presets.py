@@ -245,6 +245,24 @@ def test_loo_full_is_the_full_ranking_protocol_without_beauty_or_its_tuned_value
     assert sasrec.get_config("loo_full").model.block == "sasrec"
 
 
+def test_sasrec_s3rec_variant_is_s3rec_sizes_and_selection_on_both_protocols():
+    plain = sasrec.get_config("s3rec_beauty")
+    config = sasrec.get_config("s3rec+s3rec_beauty")
+    assert config.name == "sasrec_s3rec" and plain.name == "sasrec"
+    assert (config.model.embedding_dim, config.model.num_heads) == (64, 2)
+    assert config.model.block == "bert" and config.train.batch_size == 256
+    assert plain.model.block == "sasrec" and plain.model.embedding_dim == 50
+    # run_finetune_sample.py stops on validation MRR after 10 epochs without a gain.
+    assert config.train.patience == 10 and config.eval.monitor == "mrr@50"
+    assert loop.monitor_metric(config) == "mrr@50"
+    assert config.eval.to_dict() | {"monitor": "auto"} == plain.eval.to_dict()
+    loop._check_config(config)
+    # Under full ranking the preset's selection (NDCG@20) stays.
+    full = sasrec.get_config("s3rec+s3rec_beauty_full")
+    assert full.eval.monitor == "ndcg@20" and full.model.block == "bert"
+    assert full.model == sasrec.get_config("s3rec_beauty_full").model
+
+
 def test_caser_code_variant_trains_as_the_authors_code_on_any_protocol():
     plain = caser.get_config("s3rec_beauty")
     config = caser.get_config("code+s3rec_beauty")
