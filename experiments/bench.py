@@ -517,64 +517,42 @@ SEQUENTIAL_LENGTH = 50
 SEQUENTIAL_EMBEDDING = 64
 SEQUENTIAL_BATCH = 256
 SEQUENTIAL_SESSION = 10  # SDM's sessions in the generated rows: runs of 10 items
-# The sequential rows: name -> the model of `items` items and `users` users, each
-# with its defaults but the shared shape: item embedding SEQUENTIAL_EMBEDDING (and
-# recurrent / output width where the model has one), the full softmax at every
-# position.
-_SHAPE = dict(loss="softmax", per_position=True)
+
+
+def _sequential(cls, users=False, units=False, length=False, **extra):
+    """The builder `(items, users, seed) -> model` of a SEQUENTIAL row: `cls` at
+    its defaults but the shared shape, read at build time: the item (and, with
+    `users`, the user) count, embedding SEQUENTIAL_EMBEDDING (and as many `units`;
+    with `users` a user embedding as wide where the model has one; with `length`
+    max_length SEQUENTIAL_LENGTH), the full softmax at every position; then
+    `extra` arguments."""
+
+    def build(items, num_users, seed):
+        sizes = {"embedding_dim": SEQUENTIAL_EMBEDDING}
+        if units:
+            sizes["units"] = SEQUENTIAL_EMBEDDING
+        if length:
+            sizes["max_length"] = SEQUENTIAL_LENGTH
+        if users and units:  # SDM's user embedding beside its units
+            sizes["user_embedding_dim"] = SEQUENTIAL_EMBEDDING
+        counts = (items, num_users) if users else (items,)
+        options = {"loss": "softmax", "per_position": True, **sizes, **extra}
+        return cls(*counts, seed=seed, **options)
+
+    return build
+
+
 SEQUENTIAL = {
-    "sasrec": lambda items, users, seed: SASRec(
-        items,
-        max_length=SEQUENTIAL_LENGTH,
-        embedding_dim=SEQUENTIAL_EMBEDDING,
-        seed=seed,
-        **_SHAPE,
-    ),
-    "gru4rec": lambda items, users, seed: GRU4Rec(
-        items,
-        embedding_dim=SEQUENTIAL_EMBEDDING,
-        units=SEQUENTIAL_EMBEDDING,
-        seed=seed,
-        **_SHAPE,
-    ),
-    "caser": lambda items, users, seed: Caser(
-        items, users, embedding_dim=SEQUENTIAL_EMBEDDING, seed=seed, **_SHAPE
-    ),
-    "narm": lambda items, users, seed: NARM(
-        items,
-        embedding_dim=SEQUENTIAL_EMBEDDING,
-        units=SEQUENTIAL_EMBEDDING,
-        seed=seed,
-        **_SHAPE,
-    ),
-    "shan": lambda items, users, seed: SHAN(
-        items, users, embedding_dim=SEQUENTIAL_EMBEDDING, seed=seed, **_SHAPE
-    ),
-    "hpmn": lambda items, users, seed: HPMN(
-        items,
-        embedding_dim=SEQUENTIAL_EMBEDDING,
-        units=SEQUENTIAL_EMBEDDING,
-        seed=seed,
-        **_SHAPE,
-    ),
+    "sasrec": _sequential(SASRec, length=True),
+    "gru4rec": _sequential(GRU4Rec, units=True),
+    "caser": _sequential(Caser, users=True),
+    "narm": _sequential(NARM, units=True),
+    "shan": _sequential(SHAN, users=True),
+    "hpmn": _sequential(HPMN, units=True),
     # Its Bi-CLSTM reads each prefix backwards from its own end: one target per
     # row (the last), not one per position.
-    "binn": lambda items, users, seed: BINN(
-        items,
-        embedding_dim=SEQUENTIAL_EMBEDDING,
-        units=SEQUENTIAL_EMBEDDING,
-        seed=seed,
-        **{**_SHAPE, "per_position": False},
-    ),
-    "sdm": lambda items, users, seed: SDM(
-        items,
-        users,
-        embedding_dim=SEQUENTIAL_EMBEDDING,
-        user_embedding_dim=SEQUENTIAL_EMBEDDING,
-        units=SEQUENTIAL_EMBEDDING,
-        seed=seed,
-        **_SHAPE,
-    ),
+    "binn": _sequential(BINN, units=True, per_position=False),
+    "sdm": _sequential(SDM, users=True, units=True),
 }
 
 
