@@ -272,7 +272,8 @@ reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
 # Then Caser trained as its authors' code (caser.py:code; runs caser_code_amazon_beauty,
 # 99 sampled negatives), beside the Caser row, and SASRec with S3-Rec's own settings
 # (sasrec.py:s3rec: hidden 64, 2 heads, BERT blocks, selection on MRR; runs
-# sasrec_s3rec_amazon_beauty), beside the SASRec row: SEQ_DIAGNOSTICS= skips them.
+# sasrec_s3rec_amazon_beauty, measured with random batches: no bucket_batches in
+# SEQ_FLAGS), beside the SASRec row: SEQ_DIAGNOSTICS= skips them.
 SEQ_MODELS ?= sasrec gru4rec caser narm shan hpmn binn sdm popularity
 SEQ_DIAGNOSTICS ?= caser:code sasrec:s3rec
 SEQ_FLAGS ?=
