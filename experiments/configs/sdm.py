@@ -32,8 +32,10 @@ reproduce-sequential's ML-1M runs take preset loo_full, the same protocol withou
 these Beauty values: 10-minute sessions, the 7-day horizon and the genre feature.
 Sizes: the run flags' (64 units, 2,000 candidates); the code's task_config.json and
 XDM Sec. 4.3 use 128 units and 20,000 negatives (more than Beauty's 12,101 items),
-and the flags' one GRU layer against the JSON's two LSTM layers with a residual:
-here one LSTM layer (the paper's cell, the flags' depth). Tables initialised as
+and the flags' GRU cell: here the paper's LSTM, at the code's depth (two layers,
+the top one residual: the JSON's and hyperparams' `num_layers=2`,
+`num_residual_layers=1`, which no run flag overrides; `model.lstm_layers=1` for
+one). Tables initialised as
 the code's (input tables truncated normal, standard deviation 1 / sqrt(dim); the
 output table uniform in [-0.1, 0.1]).
 Expected time on a 2-core CPU shared with other jobs: on ML-1M users 1-2999 (time
@@ -73,6 +75,8 @@ def get_config(arg=None):
             units=64,
             num_heads=4,
             dropout=0.2,
+            lstm_layers=2,
+            lstm_residual_layers=1,
             loss="sampled_softmax",
             num_negatives=2000,
             seed=0,

@@ -40,6 +40,13 @@ class SessionLSTM(keras.layers.Layer):
     inputs, drawn anew at every step (the code's
     `DropoutWrapper(input_keep_prob=1 - dropout)`).
 
+    `num_layers` stacks such LSTMs (each restarting at the same session starts,
+    each with its own input dropout), and the top `num_residual_layers` of them
+    add their input to their output, as the authors' code stacks its cells
+    (`create_rnn_cell`: `num_layers=2`, `num_residual_layers=1`, the residual
+    around the dropout-wrapped cell, so the undropped input is added). A residual
+    layer's input must have `units` channels.
+
     Inputs: `inputs` `[batch, seq_len, dim]`; `mask` bool `[batch, seq_len]` (None
     = all real); `resets` bool `[batch, seq_len]` (None = one session).
     Output: `[batch, seq_len, units]`, the hidden states `h_t`.
@@ -47,6 +54,8 @@ class SessionLSTM(keras.layers.Layer):
     Args:
         units: size of the hidden state.
         dropout: dropout rate on the inputs of each step.
+        num_layers: stacked LSTMs.
+        num_residual_layers: how many of the top layers add their input.
 
     Example:
         >>> lstm = SessionLSTM(8)
@@ -59,7 +68,9 @@ class SessionLSTM(keras.layers.Layer):
     Large-scale Recommender System", CIKM 2019.
     """
 
-    def __init__(self, units, dropout=0.0, **kwargs):
+    def __init__(
+        self, units, dropout=0.0, num_layers=1, num_residual_layers=0, **kwargs
+    ):
         super().__init__(**kwargs)
         if int(units) < 1:
             raise ValueError(f"`units` must be > 0. Received: units={units}")
@@ -67,9 +78,23 @@ class SessionLSTM(keras.layers.Layer):
             raise ValueError(
                 f"`dropout` must be in [0, 1). Received: dropout={dropout}"
             )
+        if int(num_layers) < 1:
+            raise ValueError(
+                f"`num_layers` must be > 0. Received: num_layers={num_layers}"
+            )
+        if not 0 <= int(num_residual_layers) <= int(num_layers):
+            raise ValueError(
+                "`num_residual_layers` must be in [0, num_layers]. Received: "
+                f"num_residual_layers={num_residual_layers}, num_layers={num_layers}"
+            )
         self.units = int(units)
         self.dropout = float(dropout)
+        self.num_layers = int(num_layers)
+        self.num_residual_layers = int(num_residual_layers)
         self.supports_masking = True
+
+    def _residual(self, index):
+        return index >= self.num_layers - self.num_residual_layers
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[-1] is None:
@@ -77,10 +102,29 @@ class SessionLSTM(keras.layers.Layer):
                 "SessionLSTM takes `[batch, seq_len, dim]` inputs with known dim. "
                 f"Received: input_shape={input_shape}"
             )
-        cell = _RestartingCell(self.units, name="cell")
+        if self._residual(0) and input_shape[-1] != self.units:
+            raise ValueError(
+                "A residual SessionLSTM layer adds its input to its output: the "
+                f"inputs must have `units` = {self.units} channels. Received: "
+                f"input_shape={input_shape}, num_residual_layers="
+                f"{self.num_residual_layers} of num_layers={self.num_layers}"
+            )
         self.input_dropout = keras.layers.Dropout(self.dropout)
-        self.rnn = keras.layers.RNN(cell, return_sequences=True, name="rnn")
-        self.rnn.build((input_shape[0], input_shape[1], input_shape[2] + 1))
+        self.rnns = []
+        width = input_shape[-1]
+        for index in range(self.num_layers):
+            # The first keeps the name of the one-layer LSTM's RNN.
+            name = "rnn" if index == 0 else f"rnn_{index + 1}"
+            cell = _RestartingCell(self.units, name="cell")
+            rnn = keras.layers.RNN(cell, return_sequences=True, name=name)
+            rnn.build((input_shape[0], input_shape[1], width + 1))
+            self.rnns.append(rnn)
+            width = self.units
+
+    @property
+    def rnn(self):
+        """The first (bottom) LSTM."""
+        return self.rnns[0]
 
     def call(self, inputs, mask=None, resets=None, training=False):
         shape = ops.shape(inputs)[:2]
@@ -88,11 +132,17 @@ class SessionLSTM(keras.layers.Layer):
         if resets is None:
             resets = ops.zeros(shape, "bool")
         flags = ops.cast(ops.cast(resets, "bool"), inputs.dtype)[..., None]
-        inputs = self.input_dropout(inputs, training=training)
-        outputs = self.rnn(
-            ops.concatenate([inputs, flags], axis=-1), mask=mask, training=training
-        )
-        return outputs * ops.cast(mask, outputs.dtype)[..., None]
+        keep = ops.cast(mask, inputs.dtype)[..., None]
+        outputs = inputs
+        for index, rnn in enumerate(self.rnns):
+            dropped = self.input_dropout(outputs, training=training)
+            step = rnn(
+                ops.concatenate([dropped, flags], axis=-1), mask=mask, training=training
+            )
+            if self._residual(index):
+                step = step + outputs
+            outputs = step * keep
+        return outputs
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:2]) + (self.units,)
@@ -102,5 +152,10 @@ class SessionLSTM(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, dropout=self.dropout)
+        config.update(
+            units=self.units,
+            dropout=self.dropout,
+            num_layers=self.num_layers,
+            num_residual_layers=self.num_residual_layers,
+        )
         return config

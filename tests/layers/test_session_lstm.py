@@ -29,10 +29,11 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _numpy_lstm(layer, x, mask, resets):
+def _numpy_lstm(layer, x, mask, resets, index=0):
     """Eq. (6), Keras' gate order (in, forget, cell, out); the state restarts at
-    zero at a session start and stays put over padding."""
-    cell = layer.rnn.cell.cell
+    zero at a session start and stays put over padding (layer `index` of the
+    stack)."""
+    cell = layer.rnns[index].cell.cell
     kernel = testing.to_numpy(cell.kernel).astype(np.float64)
     recurrent = testing.to_numpy(cell.recurrent_kernel).astype(np.float64)
     bias = testing.to_numpy(cell.bias).astype(np.float64)
@@ -70,6 +71,43 @@ def test_layer_contract_and_numpy_reference(tmp_path):
     assert not out[~mask].any()
 
 
+def test_stacked_layers_with_a_residual_top_against_numpy(tmp_path):
+    # The authors' stack: two LSTMs, the top one adding its input.
+    x, mask, resets = _inputs()
+    testing.run_layer_test(
+        SessionLSTM,
+        {"units": UNITS, "dropout": 0.1, "num_layers": 2, "num_residual_layers": 1},
+        x,
+        (B, T, UNITS),
+        call_kwargs={"mask": mask, "resets": resets},
+        save_dir=tmp_path,
+    )
+    layer = SessionLSTM(UNITS, num_layers=2, num_residual_layers=1)
+    out = testing.to_numpy(layer(x, mask=mask, resets=resets))
+    bottom = _numpy_lstm(layer, x, mask, resets, index=0)
+    expected = _numpy_lstm(layer, bottom, mask, resets, index=1) + bottom
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    assert not out[~mask].any()
+    # Without the residual the top layer's output alone.
+    plain = SessionLSTM(UNITS, num_layers=2)
+    out = testing.to_numpy(plain(x, mask=mask, resets=resets))
+    bottom = _numpy_lstm(plain, x, mask, resets, index=0)
+    np.testing.assert_allclose(
+        out, _numpy_lstm(plain, bottom, mask, resets, index=1), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_a_residual_bottom_layer_needs_inputs_of_units_channels():
+    x, mask, resets = _inputs()  # D = 4 channels, UNITS = 5
+    with pytest.raises(ValueError, match="residual SessionLSTM"):
+        SessionLSTM(UNITS, num_layers=1, num_residual_layers=1)(x, mask=mask)
+    wide = np.concatenate([x, x[..., :1]], axis=-1)  # 5 channels
+    layer = SessionLSTM(UNITS, num_layers=1, num_residual_layers=1)
+    out = testing.to_numpy(layer(wide, mask=mask, resets=resets))
+    expected = _numpy_lstm(layer, wide, mask, resets) + wide * mask[..., None]
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_a_session_is_encoded_as_if_it_were_alone():
     x, mask, resets = _inputs()
     layer = SessionLSTM(UNITS)
@@ -85,9 +123,12 @@ def test_a_session_is_encoded_as_if_it_were_alone():
     assert not np.allclose(joined[0, 3:], out[0, 3:])
 
 
-def test_padding_codes_never_matter():
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_padding_codes_never_matter(num_layers):
     x, mask, resets = _inputs()
-    layer = SessionLSTM(UNITS)
+    layer = SessionLSTM(
+        UNITS, num_layers=num_layers, num_residual_layers=num_layers - 1
+    )
     out = testing.to_numpy(layer(x, mask=mask, resets=resets))
     noisy = np.where(mask[..., None], x, 5.0).astype(np.float32)
     np.testing.assert_allclose(
@@ -102,5 +143,9 @@ def test_bad_arguments_raise():
         SessionLSTM(0)
     with pytest.raises(ValueError, match="`dropout`"):
         SessionLSTM(4, dropout=1.0)
+    with pytest.raises(ValueError, match="`num_layers`"):
+        SessionLSTM(4, num_layers=0)
+    with pytest.raises(ValueError, match="`num_residual_layers`"):
+        SessionLSTM(4, num_layers=2, num_residual_layers=3)
     with pytest.raises(ValueError, match="SessionLSTM takes"):
         SessionLSTM(4)(np.ones((2, 3), "float32"))

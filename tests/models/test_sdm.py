@@ -228,7 +228,6 @@ def _numpy_encode(model, x):
     feature over the behaviours before the session, the gate."""
     tables = [testing.to_numpy(t).astype(np.float64) for t in model.item_tables]
     users = [testing.to_numpy(t).astype(np.float64) for t in model.user_tables]
-    kernel, recurrent, bias = _w(model.lstm.rnn.cell.cell)
     (wq, bq), (wk,), (wv, bv), (wo, bo) = (
         _w(model.query),
         _w(model.key),
@@ -249,15 +248,21 @@ def _numpy_encode(model, x):
         items = x["history"][b]
         feats = [tables[0][items], tables[1][CATEGORIES[items]]]  # Eq. (4)
         e = np.concatenate(feats, axis=-1)
-        hidden = np.zeros((len(items), n))
-        hc = (np.zeros(n), np.zeros(n))
-        for t in real:  # Eq. (6)
-            if x[POSITION][b, t] == 0:
-                hc = (np.zeros(n), np.zeros(n))
-            i, f, g, o = np.split(e[t] @ kernel + hc[0] @ recurrent + bias, 4)
-            c = _sigmoid(f) * hc[1] + _sigmoid(i) * np.tanh(g)
-            hc = (_sigmoid(o) * np.tanh(c), c)
-            hidden[t] = hc[0]
+        hidden = e
+        for index, rnn in enumerate(model.lstm.rnns):  # Eq. (6), stacked
+            kernel, recurrent, bias = _w(rnn.cell.cell)
+            below, hidden = hidden, np.zeros((len(items), n))
+            hc = (np.zeros(n), np.zeros(n))
+            for t in real:
+                if x[POSITION][b, t] == 0:
+                    hc = (np.zeros(n), np.zeros(n))
+                z = below[t] @ kernel + hc[0] @ recurrent + bias
+                i, f, g, o = np.split(z, 4)
+                c = _sigmoid(f) * hc[1] + _sigmoid(i) * np.tanh(g)
+                hc = (_sigmoid(o) * np.tanh(c), c)
+                hidden[t] = hc[0]
+            if index >= model.lstm_layers - model.lstm_residual_layers:
+                hidden[real] += below[real]
         for t in real:
             session = np.arange(t - x[POSITION][b, t], t + 1)
             before = session[0] - np.arange(1, x[LONG][b, t] + 1)
@@ -300,10 +305,17 @@ def _numpy_encode(model, x):
     return out
 
 
-@pytest.mark.parametrize("user_residual", [True, False])
-def test_encode_matches_numpy_eq_4_to_16(user_residual):
+@pytest.mark.parametrize(
+    "user_residual, lstm_layers", [(True, 2), (False, 2), (True, 1)]
+)
+def test_encode_matches_numpy_eq_4_to_16(user_residual, lstm_layers):
     x, _ = _batch()
-    model = _model(dropout=0.0, user_residual=user_residual)
+    model = _model(
+        dropout=0.0,
+        user_residual=user_residual,
+        lstm_layers=lstm_layers,
+        lstm_residual_layers=lstm_layers - 1,
+    )
     model(x)
     for table in model.item_tables + model.user_tables:
         shape = table.shape

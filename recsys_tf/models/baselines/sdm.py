@@ -27,6 +27,10 @@ class SDM(SequentialRetrievalModel):
       default; the paper lists the profile only) and the profile features;
     - Eq. (6): an LSTM over the session's items (`SessionLSTM`, restarting at
       every session start), hidden states `X = [h_1 .. h_t]` of size `units`;
+      `lstm_layers` of them stacked, the top `lstm_residual_layers` adding
+      their input (the paper gives one equation and no depth; the authors'
+      code runs two with a residual top, its `num_layers=2`,
+      `num_residual_layers=1`, which its run flags leave as they are);
     - Eq. (7)-(8): multi-head self-attention over the session, each position
       attending to its session's positions up to itself,
       `X^ = MultiHead(X) = W^O concat(head_1 .. head_h)`; as in the authors'
@@ -93,6 +97,9 @@ class SDM(SequentialRetrievalModel):
         long_term_score: score of the long-term attention (`UserAttention`).
         user_residual: add `h^_t` to Eq. (10)'s `s_t` (the code's run flag);
             False = Eq. (10) as written.
+        lstm_layers: stacked LSTMs of Eq. (6) (the code: 2).
+        lstm_residual_layers: how many of the top ones add their input (the
+            code: 1).
         loss, num_negatives, per_position, seed: see `SequentialRetrievalModel`.
 
     Example:
@@ -130,6 +137,8 @@ class SDM(SequentialRetrievalModel):
         user_score="general",
         long_term_score="concat",
         user_residual=True,
+        lstm_layers=2,
+        lstm_residual_layers=1,
         loss="sampled_softmax",
         num_negatives=2000,
         per_position=False,
@@ -196,6 +205,8 @@ class SDM(SequentialRetrievalModel):
         self.user_score = user_score
         self.long_term_score = long_term_score
         self.user_residual = bool(user_residual)
+        self.lstm_layers = int(lstm_layers)
+        self.lstm_residual_layers = int(lstm_residual_layers)
 
         def table(name, rows, dim, initializer=None):
             # The authors' code: its feature columns' default, truncated normal
@@ -223,7 +234,13 @@ class SDM(SequentialRetrievalModel):
             self.user_tables.insert(
                 0, table("user_embeddings", self.num_users, user_embedding_dim)
             )
-        self.lstm = SessionLSTM(self.units, dropout=self.dropout, name="session_lstm")
+        self.lstm = SessionLSTM(
+            self.units,
+            dropout=self.dropout,
+            num_layers=self.lstm_layers,
+            num_residual_layers=self.lstm_residual_layers,
+            name="session_lstm",
+        )
         self.query = keras.layers.Dense(self.units, name="query")
         self.key = keras.layers.Dense(self.units, use_bias=False, name="key")
         self.value = keras.layers.Dense(self.units, name="value")
@@ -392,5 +409,7 @@ class SDM(SequentialRetrievalModel):
             user_score=self.user_score,
             long_term_score=self.long_term_score,
             user_residual=self.user_residual,
+            lstm_layers=self.lstm_layers,
+            lstm_residual_layers=self.lstm_residual_layers,
         )
         return config
