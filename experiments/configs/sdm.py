@@ -23,7 +23,7 @@ long-term behaviours are every earlier item, and items are their id only. With a
 50-item window that leaves the long-term branch (Eq. (11)-(16)'s p) empty for all
 but the 144 of 22,363 users with more than 51 items: on Beauty the SDM row is the
 short-term half (LSTM, self-attention, user attention) gated with a constant; a
-shorter `data.max_session_length`, chosen on validation, is not run yet. Test rows
+shorter `data.max_session_length`, chosen on validation, is not settled yet (below). Test rows
 with any long-term behaviour at session length 50 / 20 / 10 / 5: 0.6% / 4.6% /
 15.9% / 49.1% (validation 0.6% / 4.2% / 13.4% / 37.1%; counted from the task this
 config builds on Beauty, 2026-12-05): Beauty's users have 8.9 items on average, so
