@@ -268,7 +268,9 @@ reproduce-dumn-ablations: data/synthetic_$(DUMN_SIZE)/events.parquet
 # <model>_loo_ml1m: leave-one-out, not the foundation's time split of <model>_ml1m). README tables sequential_beauty_sampled / _full / _ml1m.
 # SEQ_FLAGS adds flags to every run, e.g. --config.train.bucket_batches=50 (rows of similar
 # lengths batched together: about 3x faster epochs, but other batches and other numbers:
-# GRU4Rec on Beauty lost 0.03 validation HR@10 with it, README "Sequential recommenders").
+# GRU4Rec on Beauty lost 0.03 validation HR@10 with it, README "Sequential recommenders"; the
+# models that are not cut per batch, e.g. Caser, NARM, SDM, get the bucketed batches too, and
+# no speed-up).
 # Then Caser trained as its authors' code (caser.py:code; runs caser_code_amazon_beauty,
 # 99 sampled negatives), beside the Caser row, and SASRec with S3-Rec's own settings
 # (sasrec.py:s3rec: hidden 64, 2 heads, BERT blocks, selection on MRR; runs

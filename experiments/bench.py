@@ -723,6 +723,13 @@ _SEQUENCE_DATA_PATH = flags.DEFINE_string(
     "config.data.path of the sequence rows ('' = the configs' default: the small "
     "simulator under data/, generated on first use).",
 )
+_SEQUENCE_BUCKET_BATCHES = flags.DEFINE_integer(
+    "sequence_bucket_batches",
+    0,
+    "config.train.bucket_batches of the sequence rows: 0 = random batches (the "
+    "configs' default), k > 0 = rows of similar lengths batched together (other "
+    "batches; for DUMN, narrower cut batches).",
+)
 
 
 def bench_sequence(name, length, rows, epochs, seed, repeats):
@@ -734,6 +741,8 @@ def bench_sequence(name, length, rows, epochs, seed, repeats):
     config.data.path = _SEQUENCE_DATA_PATH.value or config.data.path
     config.seed = seed
     config.train.jit_compile = _JIT.value  # the batches follow it (`loop.uses_xla`)
+    if config.task != "ctr":  # a task without sequences refuses bucketing
+        config.train.bucket_batches = _SEQUENCE_BUCKET_BATCHES.value
     if length is not None:
         config.data.max_length = length
     task = loop.build_task(config, load_event_log(config.data))
@@ -774,6 +783,7 @@ def bench_sequences(names, lengths, rows, epochs, seed, repeats) -> dict:
         "data_path": _SEQUENCE_DATA_PATH.value or "synthetic (small)",
         "jit_compile": _JIT.value.lower(),
         "optimizer": _OPTIMIZER.value,
+        "bucket_batches": _SEQUENCE_BUCKET_BATCHES.value,
         "repeats": repeats,
         "epochs": epochs,
         "rows": rows,

@@ -1290,12 +1290,14 @@ def _sequence_lines(sequence) -> list[str]:
             f"{run['overhead_seconds']:.1f} | {1000 * run['step_seconds']:.0f} | "
             f"{run['input_pipeline_share']:.0%} |"
         )
+    bucket = sequence.get("bucket_batches", 0)
+    bucketed = f" --sequence_bucket_batches={bucket}" if bucket else ""
     lines += [
         "",
         "Behaviour-sequence rows (issues 19 and 21), measured by `python -m "
         "experiments.bench --only_sequence --sequence_rows="
         f"{sequence['rows']} --sequence_epochs={sequence['epochs']} --repeats="
-        f"{sequence['repeats']}` on {sequence['machine']}: each "
+        f"{sequence['repeats']}{bucketed}` on {sequence['machine']}: each "
         "model as its experiments/configs file builds it (Wide&Deep on the plain CTR "
         f"task), on {sequence['data_path']} through the trainer's input pipeline, "
         f"{sequence['rows']:,} training rows per epoch in the config's batch size, "

@@ -214,10 +214,13 @@ def base(name: str, task: str, model: dict) -> ml_collections.ConfigDict:
     # (`loop.jit_compile_setting`; a string, so that the command line can set it).
     config.train.jit_compile = "auto"
     config.train.steps_per_execution = 1
-    # Retrieval with a model whose queries ignore the padding's width (SASRec,
-    # GRU4Rec): 0 = random batches, each cut to the columns its rows use; k > 0 =
-    # each epoch's shuffled rows sorted by history length within chunks of k
-    # batches, the batches then shuffled (less padding, other batches).
+    # Training batches of the sequence tasks (retrieval: history length;
+    # ctr_sequence: the rows' events summed over their sequences): 0 = random
+    # batches; k > 0 = each epoch's shuffled rows sorted by length within chunks
+    # of k batches, the batches then shuffled (other batches; a model whose
+    # outputs ignore the padding's width, e.g. SASRec, GRU4Rec, DUMN, has each
+    # batch cut to the columns its rows use, so less padding). A task without
+    # sequences (ctr, pairwise) refuses k > 0.
     config.train.bucket_batches = 0
     config.train.log_every_steps = 100
     config.train.histogram_freq = 1

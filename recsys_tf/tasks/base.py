@@ -21,6 +21,8 @@ class Task:
     """
 
     name = ""
+    # Whether `bucket_lengths` gives the rows a length (`train.bucket_batches`).
+    buckets = False
 
     def build(self, config, log):
         """The task's examples from a validated event log (a builder's ValueError
@@ -33,8 +35,12 @@ class Task:
 
     def dataset(self, config, part, batch_size, shuffle=False, seed=0, epochs=None):
         """The batched `tf.data.Dataset` of a part (see `make_dataset` for the
-        arguments); kinds whose inputs are cut at batch time override it."""
+        arguments); shuffled (training) batches are bucketed by `bucket_lengths`
+        when `config.train.bucket_batches` k > 0 (chunks of k batches sorted by
+        length), unshuffled ones keep the part's row order; kinds whose inputs
+        are cut at batch time override it."""
         features, labels = self.inputs(config, part)
+        bucket = int(config.train.get("bucket_batches", 0)) if shuffle else 0
         return make_dataset(
             features,
             labels,
@@ -42,7 +48,15 @@ class Task:
             shuffle=shuffle,
             seed=seed,
             epochs=epochs,
+            bucket_lengths=self.bucket_lengths(config, part) if bucket else None,
+            bucket_batches=bucket,
         )
+
+    def bucket_lengths(self, config, part):
+        """A length per row of `part` (int [n]) by which `train.bucket_batches`
+        batches similar rows together, or None: this kind's rows have no
+        sequence, and `check_bucketing` refuses the setting for it."""
+        return None
 
     def check_config(self, config) -> None:
         """Refuses config values this kind cannot use, before anything is read."""
@@ -72,3 +86,21 @@ class Task:
     def metric_names(self, config) -> list[str]:
         """The validation metrics a run of `config` computes."""
         raise NotImplementedError
+
+
+def check_bucketing(kind, config) -> str | None:
+    """Why `config.train.bucket_batches` cannot be used with task kind `kind`
+    (a negative value, or a positive one for a kind whose rows have no
+    sequence), or None when it can."""
+    bucket = config.train.get("bucket_batches", 0)
+    if not isinstance(bucket, int) or bucket < 0:
+        return (
+            "config.train.bucket_batches must be an int >= 0 (0 = random batches). "
+            f"Received: {bucket!r}"
+        )
+    if bucket and not kind.buckets:
+        return (
+            f"config.train.bucket_batches={bucket}: the {kind.name!r} task's rows "
+            "have no sequence to bucket by; set it to 0"
+        )
+    return None

@@ -4,10 +4,11 @@ and, for DSIN, its click sessions."""
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from recsys_tf.data import ctr_sequence
-from recsys_tf.data.input import window_trimmer
+from recsys_tf.data.input import SequenceWindows, window_trimmer
 from recsys_tf.tasks.ctr import CTR, part_metrics
 from recsys_tf.training import evaluation
 from recsys_tf.training.errors import ConfigError
@@ -61,6 +62,20 @@ class CTRSequence(CTR):
         from recsys_tf.training.loop import cuts_batches
 
         return window_trimmer(part.features) if cuts_batches(config) else None
+
+    buckets = True
+
+    def bucket_lengths(self, config, part):
+        """Each row's real events summed over its sequences (`SequenceWindows`
+        without segments, each capped at its window length T): with
+        `train.bucket_batches`, rows of similar total history are batched
+        together (our choice of one length for several sequences: their
+        lengths are correlated, and every one is cut per batch)."""
+        total = np.zeros(len(part), np.int64)
+        for window in part.features.values():
+            if isinstance(window, SequenceWindows) and window.segment_of is None:
+                total += np.minimum(window.end - window.start, window.length)
+        return total
 
     def dataset(self, config, part, batch_size, shuffle=False, seed=0, epochs=None):
         dataset = super().dataset(config, part, batch_size, shuffle, seed, epochs)

@@ -20,6 +20,7 @@ class Pairwise(Retrieval):
     (`models.base.PairwiseModel`)."""
 
     name = "pairwise"
+    buckets = False  # (user, item, negatives) rows: no sequence
 
     def build(self, config, log):
         try:

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsys_tf.data import retrieval
-from recsys_tf.data.input import make_dataset, trim_left_padding
+from recsys_tf.data.input import trim_left_padding
 from recsys_tf.tasks.base import Task
 from recsys_tf.training import evaluation
 from recsys_tf.training.errors import ConfigError
@@ -44,31 +44,26 @@ class Retrieval(Task):
     def inputs(self, config, part):
         return part.features(), part.targets
 
+    buckets = True
+
     def dataset(self, config, part, batch_size, shuffle=False, seed=0, epochs=None):
-        """`make_dataset` of the part; for a model whose queries do not depend on
-        the padding's width (`padding_invariant`), each batch is cut to the columns
-        its rows use (`trim_left_padding`) and, with `train.bucket_batches` k > 0,
-        rows of similar history lengths are batched together (chunks of k
-        batches sorted by length, see `make_dataset`); neither under XLA, which
-        needs one shape (the rule: `loop.cuts_batches`)."""
+        """`Task.dataset` of the part (with `train.bucket_batches` k > 0, rows of
+        similar history lengths batched together: chunks of k batches sorted by
+        length, see `make_dataset`); for a model whose queries do not depend on
+        the padding's width (`padding_invariant`), each batch is then cut to the
+        columns its rows use (`trim_left_padding`), not under XLA, which needs
+        one shape (the rule: `loop.cuts_batches`). Without the cut, bucketing
+        still changes the batches but saves no work."""
         from recsys_tf.training.loop import cuts_batches
 
-        features, targets = self.inputs(config, part)
-        trim = cuts_batches(config)
-        bucket = config.train.bucket_batches if trim else 0
-        dataset = make_dataset(
-            features,
-            targets,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=seed,
-            epochs=epochs,
-            bucket_lengths=part.history_mask.sum(axis=1) if bucket else None,
-            bucket_batches=bucket,
-        )
-        if not trim:
+        dataset = super().dataset(config, part, batch_size, shuffle, seed, epochs)
+        if not cuts_batches(config):
             return dataset
         return dataset.map(trim_left_padding, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def bucket_lengths(self, config, part):
+        """The real positions of each row's history."""
+        return part.history_mask.sum(axis=1)
 
     def check_config(self, config) -> None:
         if config.data.per_position:

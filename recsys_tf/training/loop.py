@@ -22,6 +22,7 @@ from recsys_tf.data.datasets import REAL, load_event_log
 from recsys_tf.data.schema import SchemaError
 from recsys_tf.models import MODELS, RetrievalModel
 from recsys_tf.tasks import get_task
+from recsys_tf.tasks.base import check_bucketing
 from recsys_tf.training import callbacks as cb
 from recsys_tf.training import evaluation, projector
 from recsys_tf.training.errors import ConfigError, RunError
@@ -525,6 +526,9 @@ def _check_config(config) -> None:
     jit_compile_setting(config.train.jit_compile)
     kind = get_task(config)
     kind.check_config(config)
+    refusal = check_bucketing(kind, config)
+    if refusal:
+        raise ConfigError(refusal)
     names = kind.metric_names(config)
     if monitor_metric(config) not in names:
         raise ConfigError(

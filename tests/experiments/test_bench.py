@@ -73,8 +73,10 @@ def test_sequence_rows_through_the_task_pipeline(tiny_flags, tmp_path):
     config = din.get_config()
     config.data.size, config.data.root = "tiny", str(tmp_path)
     path = load_event_log(config.data).path
-    with flagsaver.flagsaver(sequence_data_path=path):
+    # Bucketed: DIN's rows by length; Wide&Deep's plain CTR rows keep random batches.
+    with flagsaver.flagsaver(sequence_data_path=path, sequence_bucket_batches=2):
         out = bench.bench_sequences(["wide_deep", "din"], [5], 200, 2, 0, 1)
+    assert out["bucket_batches"] == 2
     runs = out["runs"]
     assert [r["model"] for r in runs] == ["wide_deep", "din_T5"]
     assert [(r["task"], r["max_length"]) for r in runs] == [

@@ -701,6 +701,17 @@ def test_render_bench_sequence_rows_of_one_run():
     assert "3 epochs, 1 run per row (a fresh model each)" in text
 
 
+def test_render_bench_sequence_rows_names_their_bucketing():
+    section = _sequence_section(
+        1, 51_200, [_sequence_run("dumn", "ctr_sequence", 100, 900.0, 0.01)]
+    )
+    text = summarize.render_bench({"training": _bench_training(), "sequence": section})
+    assert "--repeats=1` on" in text  # random batches: no flag
+    section["bucket_batches"] = 50
+    text = summarize.render_bench({"training": _bench_training(), "sequence": section})
+    assert "--repeats=1 --sequence_bucket_batches=50` on" in text
+
+
 def _task_build_run(source, simulator, events, parts, seconds, peaks, load):
     return {
         "source": source,
