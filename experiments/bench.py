@@ -741,12 +741,12 @@ def bench_sequence(name, length, rows, epochs, seed, repeats):
     config.data.path = _SEQUENCE_DATA_PATH.value or config.data.path
     config.seed = seed
     config.train.jit_compile = _JIT.value  # the batches follow it (`loop.uses_xla`)
-    if config.task != "ctr":  # a task without sequences refuses bucketing
+    kind = get_task(config)
+    if kind.buckets:  # a task without sequences refuses bucketing
         config.train.bucket_batches = _SEQUENCE_BUCKET_BATCHES.value
     if length is not None:
         config.data.max_length = length
     task = loop.build_task(config, load_event_log(config.data))
-    kind = get_task(config)
     batch = config.train.batch_size
     dataset = kind.dataset(
         config, task.train, batch_size=batch, shuffle=True, seed=seed, epochs=(0, None)

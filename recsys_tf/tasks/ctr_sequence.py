@@ -37,6 +37,7 @@ class CTRSequence(CTR):
     """
 
     name = "ctr_sequence"
+    buckets = True  # `bucket_lengths` below
 
     def build(self, config, log):
         data = config.data
@@ -62,8 +63,6 @@ class CTRSequence(CTR):
         from recsys_tf.training.loop import cuts_batches
 
         return window_trimmer(part.features) if cuts_batches(config) else None
-
-    buckets = True
 
     def bucket_lengths(self, config, part):
         """Each row's real events summed over its sequences (`SequenceWindows`

@@ -23,6 +23,7 @@ class Retrieval(Task):
     with pessimistic ties; the oracle is the simulator's next-click probability."""
 
     name = "retrieval"
+    buckets = True  # `bucket_lengths` below
 
     def build(self, config, log):
         data = config.data
@@ -43,8 +44,6 @@ class Retrieval(Task):
 
     def inputs(self, config, part):
         return part.features(), part.targets
-
-    buckets = True
 
     def dataset(self, config, part, batch_size, shuffle=False, seed=0, epochs=None):
         """`Task.dataset` of the part (with `train.bucket_batches` k > 0, rows of
