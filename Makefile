@@ -23,8 +23,12 @@ $(STAMP): setup.cfg
 
 install: $(STAMP)
 
+# The suite runs as TEST_SHARDS pytest processes side by side (tests/run_shards.py; the
+# split is in tests/conftest.py): on this 2-core machine two processes overlap one's
+# Python and tracing with the other's kernels. TEST_SHARDS=1 is one plain pytest run.
+TEST_SHARDS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m tests.run_shards --shards=$(TEST_SHARDS) -- -q --durations=15
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow || [ $$? -eq 5 ]  # 5: no test is marked slow yet
