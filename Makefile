@@ -14,7 +14,7 @@ TB_PORT ?= 6006
 RUFF_FLAGS := --line-length 88 --select E,F,W,I,B,UP --ignore E501,B905,B028 --exclude .venv,runs,data
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install test test-slow lint reproduce-foundation reproduce-real-data reproduce-ctr reproduce-headroom reproduce-ctr-sequence reproduce-dumn reproduce-dumn-ablations reproduce-mfmlp reproduce-mfmlp-analyses reproduce-sequential describe-data data bench tensorboard summarize clean
+.PHONY: install test test-record test-slow lint reproduce-foundation reproduce-real-data reproduce-ctr reproduce-headroom reproduce-ctr-sequence reproduce-dumn reproduce-dumn-ablations reproduce-mfmlp reproduce-mfmlp-analyses reproduce-sequential describe-data data bench tensorboard summarize clean
 
 $(STAMP): setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,16 @@ $(STAMP): setup.cfg
 install: $(STAMP)
 
 # The suite runs as TEST_SHARDS pytest processes side by side (tests/run_shards.py; the
-# split is in tests/conftest.py): on this 2-core machine two processes overlap one's
-# Python and tracing with the other's kernels. TEST_SHARDS=1 is one plain pytest run.
+# split, balanced on the seconds per file recorded in tests/durations.json, is in
+# tests/conftest.py): on this 2-core machine two processes overlap one's Python and
+# tracing with the other's kernels. TEST_SHARDS=1 is one plain pytest run.
+# `make test-record` runs the suite the same way and rewrites tests/durations.json.
 TEST_SHARDS ?= 2
 test: $(STAMP)
 	$(PY) -m tests.run_shards --shards=$(TEST_SHARDS) -- -q --durations=15
+
+test-record: $(STAMP)
+	$(PY) -m tests.run_shards --shards=$(TEST_SHARDS) --record -- -q --durations=15
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow || [ $$? -eq 5 ]  # 5: no test is marked slow yet

@@ -25,22 +25,55 @@ def test_parse_shard_refuses_with_the_variable_and_the_form(text):
         conftest.parse_shard(text)
 
 
-def test_assign_shards_keeps_groups_together_and_balances_counts():
-    keys = ["a.py"] * 5 + [f"b.py::t{i}" for i in range(7)] + ["c.py"] * 3
-    shards = conftest.assign_shards(keys, 2)
-    # a.py (5 tests) goes first to shard 0; each single test then to the lighter.
-    assert shards[:5] == [0] * 5
-    assert shards[5:10] == [1, 1, 1, 1, 1]
-    assert shards[10] == 0 and shards[11] == 1
-    # c.py as one group, on the lighter shard (0: 6 tests, 1: 6 -> lowest index).
-    assert shards[12:] == [0, 0, 0]
-    assert [shards.count(s) for s in (0, 1)] == [9, 6]
-    for key in set(keys):
-        assert len({s for k, s in zip(keys, shards) if k == key}) == 1
+def test_assign_shards_deals_groups_longest_first_to_the_lightest_shard():
+    keys = ["a.py"] * 3 + ["b.py::t0", "b.py::t1", "c.py", "c.py"]
+    weights = [1.0, 1.0, 1.0, 5.0, 0.5, 1.0, 1.5]
+    # Groups: a.py 3.0, b.py::t0 5.0, b.py::t1 0.5, c.py 2.5. Longest first:
+    # t0 -> 0 (5.0), a.py -> 1 (3.0), c.py -> 1 (5.5), t1 -> 0 (5.5).
+    assert conftest.assign_shards(keys, weights, 2) == [1, 1, 1, 0, 0, 1, 1]
 
 
-def test_assign_shards_one_shard_keeps_everything():
-    assert conftest.assign_shards(["x", "y", "x"], 1) == [0, 0, 0]
+def test_assign_shards_ties_go_to_the_first_seen_group_and_lowest_shard():
+    assert conftest.assign_shards(["x", "y", "z"], [1.0, 1.0, 1.0], 2) == [0, 1, 0]
+    assert conftest.assign_shards(["x", "y", "x"], [1.0, 4.0, 2.0], 1) == [0, 0, 0]
+
+
+def test_per_test_seconds_from_the_record_and_its_mean_for_new_files():
+    record = {"a.py": (10.0, 4), "b.py": (2.0, 1)}
+    # a.py: 2.5 s a test; b.py: 2.0; new.py: the mean 12 / 5.
+    assert conftest.per_test_seconds(["a.py", "b.py", "new.py"], record) == [
+        2.5,
+        2.0,
+        2.4,
+    ]
+    assert conftest.per_test_seconds(["x.py"], {}) == [1.0]
+
+
+def test_read_durations_names_the_file_and_the_form(tmp_path):
+    assert conftest.read_durations(tmp_path / "absent.json") == {}
+    path = tmp_path / "durations.json"
+    path.write_text('{"a.py": [1.5, 2]}')
+    assert conftest.read_durations(path) == {"a.py": (1.5, 2)}
+    path.write_text('{"a.py": 3}')
+    with pytest.raises(
+        ValueError, match="durations.json.*file -> \\[seconds, tests\\]"
+    ):
+        conftest.read_durations(path)
+
+
+def test_merge_records_sums_files_split_across_shards():
+    merged = run_shards.merge_records(
+        [{"a.py": (1.0, 2), "b.py": (3.0, 1)}, {"a.py": (0.5, 1)}]
+    )
+    assert merged == {"a.py": [1.5, 3], "b.py": [3.0, 1]}
+
+
+def test_the_committed_record_covers_the_suite():
+    record = conftest.read_durations(conftest.DURATIONS)
+    files = {str(p.relative_to(REPO)) for p in (REPO / "tests").rglob("test_*.py")}
+    # Every recorded file exists; a few new files may be missing (they count the mean).
+    assert set(record) <= files
+    assert len(record) >= 0.9 * len(files)
 
 
 def _collected(shard):
@@ -90,18 +123,23 @@ def test_shards_partition_the_collection_and_keep_module_fixtures_in_one():
     assert any(t.endswith(singles) for t in parts[1 - holder])
 
 
-def test_runner_reports_the_first_failing_shard(tmp_path, capsys):
+def test_runner_splits_reports_the_first_failing_shard_and_records(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(conftest, "DURATIONS", tmp_path / "durations.json")
     (tmp_path / "test_x.py").write_text(
         "import os\n"
         "def test_a():\n    assert os.environ['RECSYS_TF_TEST_SHARD'] != '1/2'\n"
         "def test_b():\n    assert os.environ['RECSYS_TF_TEST_SHARD'] != '1/2'\n"
     )
-    # The temporary folder has no conftest: both processes run both tests, so only
-    # the environment tells them apart; shard 1 fails.
+    # The split is loaded as a plugin: one test to each process; shard 1's fails.
     code = run_shards.main(
-        ["--shards=2", "--", "-q", "-p", "no:cacheprovider", str(tmp_path)]
+        ["--shards=2", "--record", "--", "-q", "-p", "no:cacheprovider"]
+        + ["-p", "tests.conftest", "--rootdir", str(tmp_path), str(tmp_path)]
     )
     out = capsys.readouterr().out
     assert code == 1
-    assert "[0/2]" in out and "[1/2]" in out
+    assert "[0/2] 1 passed" in out and "[1/2] 1 failed" in out
     assert "0/2: exit 0, 1/2: exit 1" in out
+    (seconds, tests) = conftest.read_durations(conftest.DURATIONS)["test_x.py"]
+    assert tests == 2 and seconds >= 0
