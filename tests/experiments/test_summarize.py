@@ -274,10 +274,27 @@ def test_dumn_figure2_grid_table_and_heat_map(tmp_path):
     assert lines[2] == "| 16 | 0.6100 | — | — | — | — |"
     assert lines[3] == "| 32 | — | — | — | 0.6400 | — |"
     assert lines[6] == "| 256 | — | — | **0.6600** | — | — |"
-    assert "mean over seeds 0,1" in lines[-1]
+    assert "mean over seeds 0,1, the seeds every cell has" in lines[-1]
     written = summarize.dumn_figures(results, str(results_dir))
     assert written == [str(results_dir / "figures" / "dumn_figure2_synthetic.png")]
     assert (results_dir / "figures" / "dumn_figure2_synthetic.png").stat().st_size > 0
+    # A third seed of the default cell alone does not enter the comparison.
+    _write_run(runs, "dumn_table1_synthetic", 2, {"test": {"auc": 0.70}})
+    summarize.collect(str(runs), str(results_dir))
+    results = summarize.load(str(results_dir))
+    lines = summarize.render_grid(results, "synthetic").splitlines()
+    assert lines[6] == "| 256 | — | — | **0.6600** | — | — |"
+    assert "mean over seeds 0,1," in lines[-1]
+    # Cells with no seed in common: each its own mean, and the caption says so.
+    disjoint = {
+        "dumn_table1_synthetic": [
+            r for r in results["dumn_table1_synthetic"] if r["seed"] == 2
+        ],
+        "dumn_m16_z16_table1_synthetic": results["dumn_m16_z16_table1_synthetic"],
+    }
+    lines = summarize.render_grid(disjoint, "synthetic").splitlines()
+    assert lines[6] == "| 256 | — | — | **0.7000** | — | — |"
+    assert "each cell's mean over its own seeds (seeds 0,1,2, none shared)" in lines[-1]
     # The default cell alone (reproduce-dumn's run) draws nothing.
     only = {"dumn_table1_kuairand": results["dumn_table1_synthetic"]}
     assert summarize.dumn_figures(only, str(tmp_path / "other")) == []
