@@ -129,6 +129,8 @@ def get_config(arg=None):
             num_slots=256,  # m
             slot_dim=64,  # Z
             controller_units=512,  # the memory's FFN
+            key_strength=1.0,  # beta of the addressing (1: Eq. (9))
+            write_content="add",  # or "key" (add = tanh(write key))
             learn_key_strength=False,
             hidden_units=(200, 80),  # Eq. (15)'s FFN
             dropout=0.0,

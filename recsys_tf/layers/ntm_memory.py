@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+WRITE_CONTENTS = ("add", "key")
+
 
 @keras.saving.register_keras_serializable(package="recsys_tf")
 class NTMMemory(keras.layers.Layer):
@@ -45,9 +47,32 @@ class NTMMemory(keras.layers.Layer):
     - The anchor reads the example's post-write memory so that the triplet loss of
       Eq. (17) reaches the erase and add vectors (it regularises "the content
       written"); the read of Eq. (11) uses the memory before the batch's write.
-    - Eq. (9) has no key strength: a softmax over cosines in [-1, 1] spreads the
-      weights over the slots (with m = 256 the top slot gets at most e^2 times
-      the weight of any other); `learn_key_strength=True` adds NTM's.
+    - Key strength (a departure from Eq. (9), chosen on validation): Eq. (9)
+      as written is a softmax over cosines in [-1, 1], so with m = 256 the top
+      slot gets at most e^2 times the weight of any other. Every example then
+      writes nearly the same share to every slot, the batch-mean writes of
+      Eq. (12) pull all slots to one fixed point, and the memory collapses to
+      one vector (mean pairwise slot cosine 0.9999 after a few epochs on
+      KuaiRand-Pure): r_k no longer depends on the user. `key_strength` beta
+      scales the cosines as NTM's key strength does, `w(j) = softmax_j(beta
+      K(k, M(j)))`; beta = 1 is Eq. (9) as written. `slot_cosine()` measures
+      the collapse (the trainer logs it each epoch).
+    - Sharper addressing alone does not stop it: the content a slot receives
+      (add / erase, Eq. (12)) is unrelated to the keys that address it, so a
+      slot drifts away from the keys that wrote it, other keys take it over,
+      and every slot ends as the same mixture of all writes.
+      `write_content="key"` writes `add = tanh(k^w)`, the write key itself, so
+      that a slot moves toward the keys that address it and keeps them (as the
+      lifelong memory of Kaiser et al. 2017 writes the query into its nearest
+      key): slots become prototypes of users' short-term interests, "the user
+      feature representation in the same slot can reflect the similar interests
+      between users" (Sec. 3.4). "add" is Eq. (12) as written (an add head of
+      its own).
+    - What trains what: the read of Eq. (11) reaches the controller and the read
+      key; the memory is a state, not a weight, so the erase and add vectors
+      (and the write key) learn only through the anchor q of Eq. (18), i.e.
+      only when a triplet loss reads it (not under DUMN-TL, where they keep
+      their initial mapping of the trained controller's hidden layer).
     - The cosine of Eq. (10) floors squared norms at `epsilon` (no NaN for a zero
       slot or key). The memory starts from `memory_initializer`.
 
@@ -62,10 +87,13 @@ class NTMMemory(keras.layers.Layer):
         controller_units: width of the controller's hidden layer.
         anchor_dim: width of the anchor q (the embedding size E of the triplet
             loss's samples); None keeps Z.
-        learn_key_strength: False = Eq. (9) as written; True = NTM's key
-            strength, `w(j) = softmax_j(beta K(k, M(j)))` with `beta = 1 +
-            softplus(.)` from the controller, one per key (an option to try on
-            validation, not the paper's).
+        key_strength: beta, the fixed scale of the cosines (1 = Eq. (9) as
+            written); with `learn_key_strength` the floor of the learned one.
+        write_content: "add" (Eq. (12): `add = tanh(W_a h)`, a head of its own)
+            or "key" (`add = tanh(k^w)`, the write key).
+        learn_key_strength: True = NTM's learned key strength, `beta =
+            key_strength + softplus(.)` from the controller, one per key (an
+            option to try on validation, not the paper's).
         memory_initializer: initializer of the memory state.
         kernel_initializer: initializer of the controller and anchor kernels.
         epsilon: floor of the squared norms in Eq. (10).
@@ -86,6 +114,8 @@ class NTMMemory(keras.layers.Layer):
         slot_dim=64,
         controller_units=512,
         anchor_dim=None,
+        key_strength=1.0,
+        write_content="add",
         learn_key_strength=False,
         memory_initializer="random_normal",
         kernel_initializer="glorot_uniform",
@@ -104,12 +134,23 @@ class NTMMemory(keras.layers.Layer):
             raise ValueError(
                 f"`anchor_dim` must be > 0 or None. Received: anchor_dim={anchor_dim}"
             )
+        if not float(key_strength) > 0:
+            raise ValueError(
+                f"`key_strength` must be > 0. Received: key_strength={key_strength}"
+            )
+        if write_content not in WRITE_CONTENTS:
+            raise ValueError(
+                f"`write_content` must be one of {WRITE_CONTENTS}. "
+                f"Received: write_content={write_content!r}"
+            )
         if not float(epsilon) > 0:
             raise ValueError(f"`epsilon` must be > 0. Received: epsilon={epsilon}")
         self.num_slots = int(num_slots)
         self.slot_dim = int(slot_dim)
         self.controller_units = int(controller_units)
         self.anchor_dim = None if anchor_dim is None else int(anchor_dim)
+        self.key_strength = float(key_strength)
+        self.write_content = write_content
         self.learn_key_strength = bool(learn_key_strength)
         self.memory_initializer = memory_initializer
         self.kernel_initializer = kernel_initializer
@@ -160,8 +201,10 @@ class NTMMemory(keras.layers.Layer):
         )
 
     def _head_width(self):
-        # Read key, write key, erase, add (Z each), then two key strengths.
-        return 4 * self.slot_dim + (2 if self.learn_key_strength else 0)
+        # Read key, write key, erase, add (Z each; no add head when the write
+        # key is the content), then two key strengths.
+        heads = 4 if self.write_content == "add" else 3
+        return heads * self.slot_dim + (2 if self.learn_key_strength else 0)
 
     def _address(self, key, memory, strength=None):
         """Eq. (9)-(10): softmax over the slots of the (scaled) cosine similarity."""
@@ -192,13 +235,16 @@ class NTMMemory(keras.layers.Layer):
         heads = ops.matmul(hidden, self.head_kernel) + self.head_bias
         z = self.slot_dim
         read_key, write_key = heads[:, :z], heads[:, z : 2 * z]
-        erase, add = (
-            ops.sigmoid(heads[:, 2 * z : 3 * z]),
-            ops.tanh(heads[:, 3 * z : 4 * z]),
+        erase = ops.sigmoid(heads[:, 2 * z : 3 * z])
+        if self.write_content == "add":
+            add, rest = ops.tanh(heads[:, 3 * z : 4 * z]), heads[:, 4 * z :]
+        else:
+            add, rest = ops.tanh(write_key), heads[:, 3 * z :]
+        read_strength = write_strength = (
+            None if self.key_strength == 1.0 else self.key_strength
         )
-        read_strength = write_strength = None
         if self.learn_key_strength:
-            strengths = 1.0 + ops.softplus(heads[:, 4 * z :])
+            strengths = self.key_strength + ops.softplus(rest)
             read_strength, write_strength = strengths[:, :1], strengths[:, 1:]
 
         read_weights = self._address(read_key, memory, read_strength)  # Eq. (9)-(10)
@@ -231,6 +277,18 @@ class NTMMemory(keras.layers.Layer):
             outputs += (read_weights, write_weights)
         return outputs[0] if len(outputs) == 1 else outputs
 
+    def slot_cosine(self):
+        """The mean cosine between two different slots of the memory state
+        (1 = every slot points the same way: the memory has collapsed)."""
+        memory = ops.cast(ops.convert_to_tensor(self.memory), "float32")
+        norms = ops.sqrt(ops.maximum(ops.sum(memory * memory, axis=-1), self.epsilon))
+        unit = memory / norms[:, None]
+        total = ops.sum(ops.matmul(unit, ops.transpose(unit)))
+        m = self.num_slots
+        # The diagonal of a floored-norm zero slot is 0, not 1: subtract it as is.
+        diagonal = ops.sum(unit * unit)
+        return float((total - diagonal) / max(m * (m - 1), 1))
+
     def compute_output_shape(self, inputs_shape, *args, **kwargs):
         return (inputs_shape[0], self.slot_dim)
 
@@ -241,6 +299,8 @@ class NTMMemory(keras.layers.Layer):
             slot_dim=self.slot_dim,
             controller_units=self.controller_units,
             anchor_dim=self.anchor_dim,
+            key_strength=self.key_strength,
+            write_content=self.write_content,
             learn_key_strength=self.learn_key_strength,
             memory_initializer=self.memory_initializer,
             kernel_initializer=self.kernel_initializer,

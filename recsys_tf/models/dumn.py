@@ -124,7 +124,10 @@ class DUMN(SequenceCTRModel):
         fusion: the PAIR fusion (`PAIRGate`).
         num_heads: H of Eq. (1); must divide D.
         num_slots: m. slot_dim: Z. controller_units: the memory FFN's width.
-        learn_key_strength: `NTMMemory`'s option (not the paper's).
+        key_strength, write_content, learn_key_strength: `NTMMemory`'s
+            addressing sharpness and write content (defaults: Eq. (9) and (12)
+            as written, whose memories collapse: see `NTMMemory`; the configs
+            set the values chosen on validation).
         hidden_units: Eq. (15)'s hidden layers.
         dropout: dropout of those layers.
         triplet_weight: the weight of L2 (1 in the paper; 0 = DUMN-TL).
@@ -164,6 +167,8 @@ class DUMN(SequenceCTRModel):
         num_slots=256,
         slot_dim=64,
         controller_units=512,
+        key_strength=1.0,
+        write_content="add",
         learn_key_strength=False,
         hidden_units=(200, 80),
         dropout=0.0,
@@ -233,6 +238,8 @@ class DUMN(SequenceCTRModel):
         self.num_slots = int(num_slots)
         self.slot_dim = int(slot_dim)
         self.controller_units = int(controller_units)
+        self.key_strength = float(key_strength)
+        self.write_content = write_content
         self.learn_key_strength = bool(learn_key_strength)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.dropout = dropout
@@ -263,6 +270,8 @@ class DUMN(SequenceCTRModel):
                 slot_dim=self.slot_dim,
                 controller_units=self.controller_units,
                 anchor_dim=self.item_dim if anchor else None,
+                key_strength=self.key_strength,
+                write_content=self.write_content,
                 learn_key_strength=self.learn_key_strength,
                 name=name,
             )
@@ -364,6 +373,12 @@ class DUMN(SequenceCTRModel):
         )
         return reads, {types[k]: anchors[k] for k in anchored}
 
+    def diagnostics(self):
+        """Scalars the trainer logs each epoch: `<memory>_slot_cosine`, the
+        mean cosine between two slots of each memory (1 = collapsed)."""
+        unique = {id(m): m for m in self.memories.values()}.values()
+        return {f"{m.name}_slot_cosine": m.slot_cosine() for m in unique}
+
     def sample_sources(self, inputs, parts):
         """type -> (items `[batch, n, D]`, mask `[batch, n]`) the triplet
         samples are drawn from: the windows, or the drawn history events
@@ -397,6 +412,8 @@ class DUMN(SequenceCTRModel):
             num_slots=self.num_slots,
             slot_dim=self.slot_dim,
             controller_units=self.controller_units,
+            key_strength=self.key_strength,
+            write_content=self.write_content,
             learn_key_strength=self.learn_key_strength,
             hidden_units=self.hidden_units,
             dropout=self.dropout,

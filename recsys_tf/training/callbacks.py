@@ -207,6 +207,10 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
             )
         for name, value in results.items():
             logs[f"val_{name}"] = value
+        # Model state worth watching over training (e.g. DUMN's memory collapse).
+        diagnostics = getattr(self.model, "diagnostics", None)
+        if callable(diagnostics):
+            logs.update({k: float(v) for k, v in diagnostics().items()})
         value = results[self.monitor]
         if math.isnan(value):
             raise FloatingPointError(
