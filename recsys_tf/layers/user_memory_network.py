@@ -41,7 +41,9 @@ class UserMemoryNetwork(keras.layers.Layer):
         num_slots: m. slot_dim: Z. controller_units: the memory FFN's width.
         shared: one memory for every type (False: one per type).
         fusion: the PAIR fusion (`PAIRGate`).
-        learn_key_strength: `NTMMemory`'s option (not the paper's).
+        key_strength, write_content, learn_key_strength: `NTMMemory`'s
+            addressing sharpness and write content (defaults: Eq. (9) and (12)
+            as written).
         anchor_dim: width of the triplet anchor q (Eq. (18), `NTMMemory`'s
             `anchor_dim`) of the memories of the types `anchored`; None = no
             anchors. With it, `call(..., return_anchors=True)` also returns a
@@ -66,6 +68,8 @@ class UserMemoryNetwork(keras.layers.Layer):
         controller_units=512,
         shared=False,
         fusion="gate",
+        key_strength=1.0,
+        write_content="add",
         learn_key_strength=False,
         anchor_dim=None,
         anchored=None,
@@ -82,6 +86,8 @@ class UserMemoryNetwork(keras.layers.Layer):
         self.controller_units = int(controller_units)
         self.shared = bool(shared)
         self.fusion = fusion
+        self.key_strength = float(key_strength)
+        self.write_content = write_content
         self.learn_key_strength = bool(learn_key_strength)
         self.anchor_dim = None if anchor_dim is None else int(anchor_dim)
         self.anchored = (
@@ -94,6 +100,8 @@ class UserMemoryNetwork(keras.layers.Layer):
                 num_slots=self.num_slots,
                 slot_dim=self.slot_dim,
                 controller_units=self.controller_units,
+                key_strength=self.key_strength,
+                write_content=self.write_content,
                 learn_key_strength=self.learn_key_strength,
                 anchor_dim=(
                     self.anchor_dim if self.shared or k in self.anchored else None
@@ -147,6 +155,8 @@ class UserMemoryNetwork(keras.layers.Layer):
             controller_units=self.controller_units,
             shared=self.shared,
             fusion=self.fusion,
+            key_strength=self.key_strength,
+            write_content=self.write_content,
             learn_key_strength=self.learn_key_strength,
             anchor_dim=self.anchor_dim,
             anchored=list(self.anchored),
@@ -157,8 +167,8 @@ class UserMemoryNetwork(keras.layers.Layer):
 def memory_for_model(model, fusion, name="umn"):
     """The `UserMemoryNetwork` a CTR model adds (DUMN Table 3: AutoInt+UMN,
     DFN+UMN): one memory per type of `model.sequence_types`, m =
-    `model.num_slots`, Z = `model.slot_dim`, `model.controller_units`, PAIR's
-    `fusion`; with `model.triplet_weight` > 0 the memories of the paired types
+    `model.num_slots`, Z = `model.slot_dim`, `model.controller_units`,
+    `model.key_strength`, `model.write_content`, PAIR's `fusion`; with `model.triplet_weight` > 0 the memories of the paired types
     (`paired_types`) carry anchors of width `model.item_dim` (Eq. (18)), for
     `read_with_triplet`."""
     types = model.sequence_types
@@ -169,6 +179,8 @@ def memory_for_model(model, fusion, name="umn"):
         num_slots=model.num_slots,
         slot_dim=model.slot_dim,
         controller_units=model.controller_units,
+        key_strength=model.key_strength,
+        write_content=model.write_content,
         fusion=fusion,
         anchor_dim=model.item_dim if model.triplet_weight and anchored else None,
         anchored=anchored,

@@ -373,12 +373,6 @@ class DUMN(SequenceCTRModel):
         )
         return reads, {types[k]: anchors[k] for k in anchored}
 
-    def diagnostics(self):
-        """Scalars the trainer logs each epoch: `<memory>_slot_cosine`, the
-        mean cosine between two slots of each memory (1 = collapsed)."""
-        unique = {id(m): m for m in self.memories.values()}.values()
-        return {f"{m.name}_slot_cosine": m.slot_cosine() for m in unique}
-
     def sample_sources(self, inputs, parts):
         """type -> (items `[batch, n, D]`, mask `[batch, n]`) the triplet
         samples are drawn from: the windows, or the drawn history events

@@ -207,10 +207,7 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
             )
         for name, value in results.items():
             logs[f"val_{name}"] = value
-        # Model state worth watching over training (e.g. DUMN's memory collapse).
-        diagnostics = getattr(self.model, "diagnostics", None)
-        if callable(diagnostics):
-            logs.update({k: float(v) for k, v in diagnostics().items()})
+        logs.update(state_diagnostics(self.model))
         value = results[self.monitor]
         if math.isnan(value):
             raise FloatingPointError(
@@ -251,6 +248,18 @@ class ValidateAndCheckpoint(keras.callbacks.Callback):
                 os.remove(os.path.join(folder, name))
         if self.state["stopped"]:
             self.model.stop_training = True
+
+
+def state_diagnostics(model) -> dict:
+    """Scalars of a model's non-trainable state worth watching over training,
+    logged each epoch (TensorBoard and the run state's history):
+    `<layer>_slot_cosine` for every layer with a `slot_cosine()` (each
+    `NTMMemory`: 1 = its slots have collapsed to one vector)."""
+    found = {}
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if callable(getattr(layer, "slot_cosine", None)) and layer.built:
+            found.setdefault(f"{layer.name}_slot_cosine", layer.slot_cosine())
+    return found
 
 
 class TensorBoard(keras.callbacks.TensorBoard):

@@ -69,10 +69,14 @@ def _numpy_memory(layer, f, user, memory):
         hidden = np.maximum(np.concatenate([f[b], user[b]]) @ wh + bh, 0.0)  # Eq. (8)
         heads = hidden @ wo + bo
         read_key, write_key = heads[:Z], heads[Z : 2 * Z]
-        erase, add = _sigmoid(heads[2 * Z : 3 * Z]), np.tanh(heads[3 * Z : 4 * Z])
-        beta_r = beta_w = 1.0
+        erase = _sigmoid(heads[2 * Z : 3 * Z])
+        if layer.write_content == "add":
+            add, rest = np.tanh(heads[3 * Z : 4 * Z]), heads[4 * Z :]
+        else:  # the write key is the content
+            add, rest = np.tanh(write_key), heads[3 * Z :]
+        beta_r = beta_w = layer.key_strength
         if layer.learn_key_strength:
-            beta_r, beta_w = 1.0 + np.log1p(np.exp(heads[4 * Z :]))
+            beta_r, beta_w = layer.key_strength + np.log1p(np.exp(rest))
         w_r, w_w = address(read_key, beta_r), address(write_key, beta_w)
         reads.append(sum(w_r[j] * memory[j] for j in range(M)))  # Eq. (11)
         own = memory * (1.0 - np.outer(w_w, erase)) + np.outer(w_w, add)  # Eq. (12)
@@ -88,8 +92,13 @@ def _numpy_memory(layer, f, user, memory):
     return [np.array(v) for v in (reads, anchors, w_reads, w_writes)] + [written]
 
 
-@pytest.mark.parametrize("learn_key_strength", [False, True])
-def test_shapes_config_gradients_and_saving(learn_key_strength, tmp_path):
+@pytest.mark.parametrize(
+    "learn_key_strength, key_strength, write_content",
+    [(False, 1.0, "add"), (True, 1.0, "add"), (True, 10.0, "key")],
+)
+def test_shapes_config_gradients_and_saving(
+    learn_key_strength, key_strength, write_content, tmp_path
+):
     f, user = _data()
     testing.run_layer_test(
         NTMMemory,
@@ -98,6 +107,8 @@ def test_shapes_config_gradients_and_saving(learn_key_strength, tmp_path):
             slot_dim=Z,
             controller_units=UNITS,
             learn_key_strength=learn_key_strength,
+            key_strength=key_strength,
+            write_content=write_content,
         ),
         f,
         (B, Z),
@@ -107,11 +118,25 @@ def test_shapes_config_gradients_and_saving(learn_key_strength, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "anchor_dim, learn_key_strength", [(None, False), (2, False), (None, True)]
+    "anchor_dim, learn_key_strength, key_strength, write_content",
+    [
+        (None, False, 1.0, "add"),
+        (2, False, 1.0, "add"),
+        (None, True, 1.0, "add"),
+        (2, False, 7.0, "key"),
+        (None, True, 3.0, "key"),
+    ],
 )
-def test_matches_numpy_equations(anchor_dim, learn_key_strength):
+def test_matches_numpy_equations(
+    anchor_dim, learn_key_strength, key_strength, write_content
+):
     f, user = _data()
-    layer = _layer(anchor_dim=anchor_dim, learn_key_strength=learn_key_strength)
+    layer = _layer(
+        anchor_dim=anchor_dim,
+        learn_key_strength=learn_key_strength,
+        key_strength=key_strength,
+        write_content=write_content,
+    )
     layer(f, user)
     memory = testing.to_numpy(layer.memory).copy()
     read, anchor, w_r, w_w = layer(
@@ -265,10 +290,65 @@ def test_bad_arguments_and_inputs_raise():
             NTMMemory(**{name: 0})
     with pytest.raises(ValueError, match="epsilon"):
         NTMMemory(epsilon=0)
+    with pytest.raises(ValueError, match="key_strength"):
+        NTMMemory(key_strength=0)
+    with pytest.raises(ValueError, match="write_content"):
+        NTMMemory(write_content="value")
     with pytest.raises(ValueError, match="user_embedding"):
         _layer()(f, user[:, :, None])
     with pytest.raises(ValueError, match="inputs"):
         _layer()(f[:, :, None], user)
+
+
+def test_slot_cosine_matches_numpy():
+    layer = _layer()
+    layer(*_data())
+    memory = np.random.default_rng(3).normal(size=(M, Z))
+    memory[0] = 10.0 * memory[1]  # cosine 1 with slot 1
+    layer.memory.assign(memory.astype(np.float32))
+    unit = memory / np.linalg.norm(memory, axis=1, keepdims=True)
+    cosines = unit @ unit.T
+    want = cosines[~np.eye(M, dtype=bool)].mean()
+    assert layer.slot_cosine() == pytest.approx(want, rel=1e-5)
+    layer.memory.assign(np.tile(memory[:1], (M, 1)).astype(np.float32))
+    assert layer.slot_cosine() == pytest.approx(1.0, rel=1e-5)
+
+
+def _written_memory(key_strength, write_content, steps=300):
+    """An untrained memory written `steps` times by batches drawn from 8 clusters
+    of inputs; returns (mean slot cosine, mean cosine between the 8 clusters'
+    reads)."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(8, DF)).astype(np.float32)
+    none = np.zeros((64, DU), np.float32)
+    layer = NTMMemory(
+        num_slots=32,
+        slot_dim=8,
+        controller_units=16,
+        key_strength=key_strength,
+        write_content=write_content,
+    )
+    for _ in range(steps):
+        x = centers[rng.integers(0, 8, size=64)]
+        noise = 0.1 * rng.normal(size=x.shape).astype(np.float32)
+        layer(x + noise, none, training=True)
+    reads = testing.to_numpy(layer(centers, none[:8]))
+    unit = reads / np.linalg.norm(reads, axis=1, keepdims=True)
+    return layer.slot_cosine(), (unit @ unit.T)[~np.eye(8, dtype=bool)].mean()
+
+
+def test_eq9_and_eq12_as_written_collapse_the_memory_and_key_writes_do_not():
+    # The defect the options address: with Eq. (9)'s unscaled cosines and
+    # Eq. (12)'s own add head, the batch-mean writes pull every slot to one
+    # vector, and every input reads the same r. Sharper addressing alone still
+    # collapses; writing the key with a key strength keeps the slots apart.
+    slots, reads = _written_memory(1.0, "add")
+    assert slots > 0.95 and reads > 0.95
+    slots, _ = _written_memory(30.0, "add")
+    assert slots > 0.8  # 0.88 after 300 writes, rising
+    slots, reads = _written_memory(30.0, "key")
+    assert slots < 0.2 and reads < 0.8
 
 
 MIRRORED_SCRIPT = r"""

@@ -30,8 +30,15 @@ def _layer(**kwargs):
     )
 
 
-@pytest.mark.parametrize("fusion", ["gate", "cross"])
-def test_shapes_config_gradients_and_saving(fusion, tmp_path):
+@pytest.mark.parametrize(
+    "fusion, memory_options",
+    [
+        ("gate", {}),
+        ("cross", {}),
+        ("gate", {"key_strength": 10.0, "write_content": "key"}),
+    ],
+)
+def test_shapes_config_gradients_and_saving(fusion, memory_options, tmp_path):
     short, user = _data()
     width = D + Z if fusion == "gate" else 3 * D
     testing.run_layer_test(
@@ -42,6 +49,7 @@ def test_shapes_config_gradients_and_saving(fusion, tmp_path):
             slot_dim=Z,
             controller_units=UNITS,
             fusion=fusion,
+            **memory_options,
         ),
         short,
         (B, K * width),

@@ -269,6 +269,7 @@ def test_overfits_one_batch():
         pytest.param({}, id="default", marks=pytest.mark.slow),
         pytest.param({"fusion": "cross", "triplet_sampling": "random"}, id="cross_rs"),
         pytest.param({"memory": "one"}, id="umn1"),
+        pytest.param({"write_content": "key", "key_strength": 10.0}, id="key_writes"),
     ],
 )
 def test_save_reload_keeps_the_memory_state(switches, tmp_path):
@@ -284,6 +285,27 @@ def test_save_reload_keeps_the_memory_state(switches, tmp_path):
         np.testing.assert_array_equal(testing.to_numpy(a), testing.to_numpy(b))
     for key, value in switches.items():
         assert getattr(reloaded, key) == value
+
+
+@pytest.mark.parametrize(
+    "memory, names",
+    [
+        ("per_type", [f"{t}_memory_slot_cosine" for t in FOUR]),
+        ("one", ["memory_slot_cosine"]),
+        ("none", []),
+    ],
+)
+def test_state_diagnostics_log_each_memory_slot_cosine(memory, names):
+    x, _ = _batch()
+    model = _model(memory=memory)
+    model(x)
+    found = callbacks.state_diagnostics(model)
+    assert sorted(found) == sorted(names)
+    layers = {m.name: m for m in model.memories.values()}
+    for name, value in found.items():
+        layer = layers[name.removesuffix("_slot_cosine")]
+        assert value == layer.slot_cosine()
+        assert -1.0 <= value <= 1.0
 
 
 def test_one_memory_reads_every_type_before_the_batch_write():

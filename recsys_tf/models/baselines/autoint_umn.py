@@ -56,6 +56,8 @@ class AutoIntUMN(SequenceCTRModel):
         num_layers, num_heads, head_dim, use_residual: AutoInt's (`AutoInt`).
         num_slots, slot_dim, controller_units, fusion: the memory's m, Z,
             controller width and PAIR fusion (DUMN's defaults).
+        key_strength, write_content: the memory's addressing sharpness and
+            write content (`NTMMemory`; defaults: DUMN's Eq. (9), (12)).
         memory: False = the control without the memory network (above).
         triplet_weight, triplet_margin, triplet_sampling, triplet_samples,
             seed: DUMN's triplet loss (`DUMN`'s arguments); weight 0 = none.
@@ -85,6 +87,8 @@ class AutoIntUMN(SequenceCTRModel):
         num_slots=256,
         slot_dim=64,
         controller_units=512,
+        key_strength=1.0,
+        write_content="add",
         fusion="gate",
         memory=True,
         triplet_weight=0.0,
@@ -112,6 +116,8 @@ class AutoIntUMN(SequenceCTRModel):
         self.num_slots = int(num_slots)
         self.slot_dim = int(slot_dim)
         self.controller_units = int(controller_units)
+        self.key_strength = float(key_strength)
+        self.write_content = write_content
         self.fusion = fusion
         self.memory = bool(memory)
         if not self.memory and triplet_weight:
@@ -161,6 +167,8 @@ class AutoIntUMN(SequenceCTRModel):
             num_slots=self.num_slots,
             slot_dim=self.slot_dim,
             controller_units=self.controller_units,
+            key_strength=self.key_strength,
+            write_content=self.write_content,
             fusion=self.fusion,
             memory=self.memory,
             **{key: getattr(self, key) for key in TRIPLET_ARGS},

@@ -95,6 +95,8 @@ class DFN(SequenceCTRModel):
         user_memory: add DUMN's user memory network (DFN+UMN).
         num_slots, slot_dim, controller_units, fusion: its m, Z, memory FFN
             width and PAIR fusion (DUMN's defaults).
+        key_strength, write_content: the memory's addressing sharpness and
+            write content (`NTMMemory`; defaults: DUMN's Eq. (9), (12)).
         triplet_weight, triplet_margin, triplet_sampling, triplet_samples,
             seed: DUMN's triplet loss with the memory (`DUMN`'s arguments);
             weight 0 = none.
@@ -125,6 +127,8 @@ class DFN(SequenceCTRModel):
         num_slots=256,
         slot_dim=64,
         controller_units=512,
+        key_strength=1.0,
+        write_content="add",
         fusion="gate",
         triplet_weight=0.0,
         triplet_margin=0.5,
@@ -172,6 +176,8 @@ class DFN(SequenceCTRModel):
         self.num_slots = int(num_slots)
         self.slot_dim = int(slot_dim)
         self.controller_units = int(controller_units)
+        self.key_strength = float(key_strength)
+        self.write_content = write_content
         self.fusion = fusion
         triplet = triplet_options(
             triplet_weight, triplet_margin, triplet_sampling, triplet_samples, seed
@@ -253,6 +259,8 @@ class DFN(SequenceCTRModel):
             num_slots=self.num_slots,
             slot_dim=self.slot_dim,
             controller_units=self.controller_units,
+            key_strength=self.key_strength,
+            write_content=self.write_content,
             fusion=self.fusion,
             **{key: getattr(self, key) for key in TRIPLET_ARGS},
         )
