@@ -243,7 +243,7 @@ reproduce-dumn: data/synthetic_$(DUMN_SIZE)/events.parquet
 # run), runs dumn_m<m>_z<Z>_table1_<dataset>, drawn as a heat map
 # (experiments/results/figures/dumn_figure2_<dataset>.png). The full-model rows are
 # reproduce-dumn's runs: run it first.
-DUMN_ABLATIONS ?= dumn:no_umn dumn:umn1 autoint_umn autoint_umn:no_memory dfn:umn dumn:concat dumn:cross dumn:ffn \
+DUMN_ABLATIONS ?= dumn:eq9 dumn:no_umn dumn:umn1 autoint_umn autoint_umn:no_memory dfn:umn dumn:concat dumn:cross dumn:ffn \
 	dumn:atte dumn:no_tl dumn:rs dumn:if dumn:af dumn:no_fp dfn:dislike dumn:dislike
 DUMN_GRID ?= 16 32 64 128 256
 DUMN_GRID_SEEDS ?= 0

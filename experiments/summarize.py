@@ -550,6 +550,7 @@ for _dataset in ("synthetic", "kuairand"):
 # paper's Alibaba AUC (Tables 2-6, DUMN-FP in the text), † and gaps against DUMN.
 _DUMN_ABLATIONS = (
     ("DUMN", "dumn", 0.6496),
+    ("DUMN, memory of Eq. (9), (12) as written (collapses; ours)", "dumn_eq9", None),
     ("DUMN-UMN (Table 2)", "dumn_no_umn", 0.6434),
     ("DUMN+UMN1 (Table 2)", "dumn_umn1", 0.6446),
     ("AutoInt (Table 3)", "autoint", 0.6360),
@@ -616,6 +617,29 @@ for _dataset in ("synthetic", "kuairand"):
     )
 
 
+def memory_as_written(run: dict) -> bool:
+    """Whether a collected run's model has DUMN's user memory with Eq. (9) and
+    (12) as written (key strength 1, an add head of its own): the setting whose
+    slots collapse to one vector (`NTMMemory`), every memory run before
+    2026-12-05. False for runs without a recorded model config."""
+    model = run.get("model_config") or {}
+    if "slot_dim" not in model or model.get("memory") in ("none", False):
+        return False
+    if model.get("user_memory") is False:  # DFN without UMN
+        return False
+    return (
+        float(model.get("key_strength", 1.0)) == 1.0
+        and model.get("write_content", "add") == "add"
+    )
+
+
+AS_WRITTEN_NOTE = (
+    "§ = the memory of Eq. (9) and (12) as written (no key strength, an add head "
+    "of its own), whose slots collapse to one vector, so that every user reads "
+    "the same long-term interest (`NTMMemory`); run before the fix of 2026-12-05."
+)
+
+
 def grid_cells(results, dataset: str, metric: str = "auc"):
     """Figure 2's cells: ({(m, Z): test `metric` or None}, seeds, common).
 
@@ -629,6 +653,11 @@ def grid_cells(results, dataset: str, metric: str = "auc"):
         for m in DUMN_GRID
         for z in DUMN_GRID
     }
+    # Cells run with the memory as written compare with DUMN as written.
+    others = [r for c, rs in runs.items() if c != (256, 64) for r in rs]
+    as_written = results.get(f"dumn_eq9_table1_{dataset}")
+    if as_written and others and all(memory_as_written(r) for r in others):
+        runs[(256, 64)] = as_written
     seed_sets = [{r["seed"] for r in rs} for rs in runs.values() if rs]
     shared = set.intersection(*seed_sets) if seed_sets else set()
     if shared:
@@ -637,14 +666,19 @@ def grid_cells(results, dataset: str, metric: str = "auc"):
     else:
         seeds = sorted(set().union(*seed_sets))
     cells = {c: _test_mean(rs, metric) for c, rs in runs.items()}
-    return cells, seeds, bool(shared)
+    return (
+        cells,
+        seeds,
+        bool(shared),
+        any(memory_as_written(r) for rs in runs.values() for r in rs),
+    )
 
 
 def render_grid(results, dataset: str, metric: str = "auc") -> str:
     """Figure 2 as a table: test `metric` of DUMN for each m (rows) and Z
     (columns) on the seeds the cells share (`grid_cells`), the best cell in
     bold, "—" where no run is."""
-    cells, seeds, common = grid_cells(results, dataset, metric)
+    cells, seeds, common, as_written = grid_cells(results, dataset, metric)
     best = max((v for v in cells.values() if v is not None), default=None)
     lines = [
         "| m \\ Z | " + " | ".join(map(str, DUMN_GRID)) + " |",
@@ -665,7 +699,14 @@ def render_grid(results, dataset: str, metric: str = "auc") -> str:
     )
     lines += [
         "",
-        f"Test {metric}, {scope}; the paper finds m = 256, Z = 64 best on Alibaba.",
+        f"Test {metric}, {scope}; the paper finds m = 256, Z = 64 best on Alibaba."
+        + (
+            " Every cell ran with the memory of Eq. (9) and (12) as written, whose"
+            " slots collapse to one vector (`NTMMemory`; before the fix of"
+            " 2026-12-05; the default cell is `dumn_eq9`'s)."
+            if as_written
+            else ""
+        ),
     ]
     return "\n".join(lines)
 
@@ -675,7 +716,7 @@ def dumn_figures(results: dict[str, list[dict]], folder: str) -> list[str]:
     grid runs: the PNG files written."""
     written = []
     for dataset in ("synthetic", "kuairand"):
-        cells, seeds, _ = grid_cells(results, dataset)
+        cells, seeds, _, _ = grid_cells(results, dataset)
         grid = np.array(
             [[cells[(m, z)] for z in DUMN_GRID] for m in DUMN_GRID], dtype=float
         )
@@ -807,6 +848,12 @@ def load(results: str) -> dict[str, list[dict]]:
         outputs = path[: -len(".results.json")] + ".test.npz"
         if os.path.exists(outputs):
             result["test_outputs"] = outputs
+        config = path[: -len(".results.json")] + ".config.json"
+        if os.path.exists(config):
+            with open(config) as f:
+                model = json.load(f).get("model")
+            if isinstance(model, dict):
+                result["model_config"] = model
         out.setdefault(os.path.basename(os.path.dirname(path)), []).append(result)
     return out
 
@@ -1065,7 +1112,7 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
             header += [f"vs {name} {table.paper_name}", f"vs {name} ours"]
     header += ["seeds", "command"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    subsampled = []
+    subsampled, as_written = [], False
     reference_outputs = any("test_outputs" in r for r in reference)
     for row in table.rows:
         runs = results.get(row.experiment, [])
@@ -1078,6 +1125,9 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
         if cut:
             cells = [f"{row.label} ‡"]
             subsampled.append(f"{row.label}: {cut[0][0]:,} of {cut[0][1]:,}")
+        if any(memory_as_written(r) for r in runs):
+            cells[0] += " §"
+            as_written = True
         for metric in table.metrics:
             paper = (row.paper or {}).get(metric)
             values = [r["test"][metric] for r in runs if metric in r.get("test", {})]
@@ -1155,6 +1205,8 @@ def render(table: Table, results: dict[str, list[dict]]) -> str:
             "‡ = evaluated on a seeded subsample of the test examples "
             f"(config data.max_eval_examples): {'; '.join(subsampled)}."
         )
+    if as_written:
+        lines += ["", AS_WRITTEN_NOTE]
     return "\n".join(lines)
 
 

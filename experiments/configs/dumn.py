@@ -78,6 +78,9 @@ FOUR = ("click", "unclick", "like", "dislike")
 LIKE_EVENTS = ("like", "fav", "cart", "buy")
 
 ABLATIONS = {
+    # The memory of Eq. (9) and (12) as written, whose slots collapse (NTMMemory):
+    # DUMN's runs before 2026-12-05.
+    "eq9": {"model.key_strength": 1.0, "model.write_content": "add"},
     "no_umn": {"model.memory": "none"},
     "umn1": {"model.memory": "one"},
     "concat": {"model.fusion": "concat"},

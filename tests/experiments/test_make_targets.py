@@ -34,7 +34,7 @@ def test_every_model_of_a_target_has_a_config(variable):
 
 def test_every_dumn_ablation_is_a_preset_of_its_config():
     entries = make_variable("DUMN_ABLATIONS")
-    assert len(entries) == 16
+    assert len(entries) == 17
     for entry in entries:
         if ":" not in entry:  # a model of its own (AutoInt+UMN)
             assert get_config(entry).model.name == entry

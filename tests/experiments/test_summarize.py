@@ -300,6 +300,49 @@ def test_dumn_figure2_grid_table_and_heat_map(tmp_path):
     assert summarize.dumn_figures(only, str(tmp_path / "other")) == []
 
 
+def _write_memory_run(runs, experiment, seed, auc, **model):
+    _write_run(runs, experiment, seed, {"test": {"auc": auc}})
+    config = {"model": {"name": "dumn", "slot_dim": 4, "memory": "per_type", **model}}
+    (runs / experiment / f"seed{seed}" / "config.json").write_text(json.dumps(config))
+
+
+def test_memory_as_written_rows_and_grid_cells_are_marked(tmp_path):
+    runs, results_dir = tmp_path / "runs", tmp_path / "results"
+    fixed = dict(key_strength=10.0, write_content="key")
+    _write_memory_run(runs, "dumn_table1_synthetic", 0, 0.70, **fixed)
+    _write_memory_run(runs, "dumn_eq9_table1_synthetic", 0, 0.68)  # old config
+    _write_memory_run(runs, "dumn_m16_z16_table1_synthetic", 0, 0.66)
+    _write_memory_run(runs, "dumn_no_umn_table1_synthetic", 0, 0.67, memory="none")
+    _write_run(runs, "dfn_table1_synthetic", 0, {"test": {"auc": 0.65}})
+    summarize.collect(str(runs), str(results_dir))
+    results = summarize.load(str(results_dir))
+    marked = {name: summarize.memory_as_written(rs[0]) for name, rs in results.items()}
+    assert marked == {
+        "dumn_table1_synthetic": False,
+        "dumn_eq9_table1_synthetic": True,
+        "dumn_m16_z16_table1_synthetic": True,
+        "dumn_no_umn_table1_synthetic": False,  # no memory
+        "dfn_table1_synthetic": False,  # no recorded model
+    }
+    assert not summarize.memory_as_written(
+        {"model_config": {"slot_dim": 4, "user_memory": False}}
+    )
+    table = {t.id: t for t in summarize.TABLES}["dumn_ablations_synthetic"]
+    text = summarize.render(table, results)
+    assert "| DUMN | 0.6496 | 0.7000 |" in text
+    assert "| DUMN, memory of Eq. (9), (12) as written (collapses; ours) §" in text
+    assert "| DUMN-UMN (Table 2) | 0.6434 | 0.6700 |" in text
+    assert text.rstrip().endswith(summarize.AS_WRITTEN_NOTE)
+    # Grid cells run as written compare with DUMN as written at (256, 64).
+    lines = summarize.render_grid(results, "synthetic").splitlines()
+    assert lines[6] == "| 256 | — | — | **0.6800** | — | — |"
+    assert "Every cell ran with the memory of Eq. (9) and (12) as written" in lines[-1]
+    cells, _, _, as_written = summarize.grid_cells(
+        {"dumn_table1_synthetic": results["dumn_table1_synthetic"]}, "synthetic"
+    )
+    assert cells[(256, 64)] == pytest.approx(0.70) and not as_written
+
+
 def test_sequence_tables_name_every_run_of_their_make_targets():
     tables = {t.id: t for t in summarize.TABLES}
     rows = [r.experiment for r in tables["ctr_sequence_synthetic"].rows]
@@ -312,7 +355,8 @@ def test_sequence_tables_name_every_run_of_their_make_targets():
     assert dumn[-2:] == ["dumn_table1_synthetic", "oracle_ctr_table1_synthetic"]
     assert tables["dumn_table1_kuairand"].reference == "dumn_table1_kuairand"
     ablations = [r.experiment for r in tables["dumn_ablations_synthetic"].rows]
-    assert len(ablations) == 17 and "autoint_umn_table1_synthetic" in ablations
+    assert len(ablations) == 18 and "autoint_umn_table1_synthetic" in ablations
+    assert ablations[1] == "dumn_eq9_table1_synthetic"
     assert "autoint_umn_no_memory_table1_synthetic" in ablations
     assert [r.paper["auc"] for r in tables["dumn_table7_kuairand"].rows] == [
         0.7609,
