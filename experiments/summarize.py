@@ -630,6 +630,7 @@ def memory_as_written(run: dict) -> bool:
     return (
         float(model.get("key_strength", 1.0)) == 1.0
         and model.get("write_content", "add") == "add"
+        and not model.get("learn_key_strength")
     )
 
 

@@ -14,9 +14,11 @@ class NTMMemory(keras.layers.Layer):
 
     - Eq. (8): `k = FFN(Concat(f^o, e_user))` (here one ReLU layer of
       `controller_units` units, then a linear map to the read key, the write key,
-      erase and add, each of width Z);
-    - Eq. (9)-(10): `w^r(j) = softmax_j(K(k, M(j)))`, `K(k, M(j)) = k^T M(j) /
-      (|k| |M(j)|)` (cosine similarity, no sharpening: as written);
+      erase and add, each of width Z; no add head with `write_content="key"`;
+      two key strengths more with `learn_key_strength`);
+    - Eq. (9)-(10): `w^r(j) = softmax_j(beta K(k, M(j)))`, `K(k, M(j)) = k^T M(j)
+      / (|k| |M(j)|)` (cosine similarity; beta = `key_strength` = 1 is Eq. (9) as
+      written);
     - Eq. (11): `r = sum_j w^r(j) M(j)`, the output, `[batch, Z]`;
     - write weights `w^w` as Eq. (9)-(10) with the write key; `erase = sigmoid(.)`,
       `add = tanh(.)`;
@@ -61,13 +63,15 @@ class NTMMemory(keras.layers.Layer):
       (add / erase, Eq. (12)) is unrelated to the keys that address it, so a
       slot drifts away from the keys that wrote it, other keys take it over,
       and every slot ends as the same mixture of all writes.
-      `write_content="key"` writes `add = tanh(k^w)`, the write key itself, so
-      that a slot moves toward the keys that address it and keeps them (as the
+      `write_content="key"` writes `add = tanh(k^w)`, the write key squashed as
+      the add vector is, so that a slot moves toward the keys that address it
+      and keeps them (as the
       lifelong memory of Kaiser et al. 2017 writes the query into its nearest
       key): slots become prototypes of users' short-term interests, "the user
       feature representation in the same slot can reflect the similar interests
       between users" (Sec. 3.4). "add" is Eq. (12) as written (an add head of
-      its own).
+      its own). Key writes need the key strength too: with beta = 1 the
+      near-uniform weights still write every slot alike (tested).
     - What trains what: the read of Eq. (11) reaches the controller and the read
       key; the memory is a state, not a weight, so the erase and add vectors
       (and the write key) learn only through the anchor q of Eq. (18), i.e.
@@ -285,9 +289,11 @@ class NTMMemory(keras.layers.Layer):
         unit = memory / norms[:, None]
         total = ops.sum(ops.matmul(unit, ops.transpose(unit)))
         m = self.num_slots
+        if m < 2:
+            return float("nan")  # no pair of slots
         # The diagonal of a floored-norm zero slot is 0, not 1: subtract it as is.
         diagonal = ops.sum(unit * unit)
-        return float((total - diagonal) / max(m * (m - 1), 1))
+        return float((total - diagonal) / (m * (m - 1)))
 
     def compute_output_shape(self, inputs_shape, *args, **kwargs):
         return (inputs_shape[0], self.slot_dim)

@@ -327,6 +327,9 @@ def test_memory_as_written_rows_and_grid_cells_are_marked(tmp_path):
     assert not summarize.memory_as_written(
         {"model_config": {"slot_dim": 4, "user_memory": False}}
     )
+    assert not summarize.memory_as_written(
+        {"model_config": {"slot_dim": 4, "learn_key_strength": True}}
+    )
     table = {t.id: t for t in summarize.TABLES}["dumn_ablations_synthetic"]
     text = summarize.render(table, results)
     assert "| DUMN | 0.6496 | 0.7000 |" in text

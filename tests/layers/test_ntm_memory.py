@@ -157,9 +157,12 @@ def test_matches_numpy_equations(
     assert np.abs(testing.to_numpy(layer.memory) - memory).max() > 1e-3
 
 
-def test_every_trainable_weight_gets_a_gradient_through_read_and_anchor():
+@pytest.mark.parametrize("write_content", ["add", "key"])
+def test_every_trainable_weight_gets_a_gradient_through_read_and_anchor(
+    write_content,
+):
     f, user = _data()
-    layer = _layer(anchor_dim=2, learn_key_strength=True)
+    layer = _layer(anchor_dim=2, learn_key_strength=True, write_content=write_content)
     layer(f, user)
     p_read = testing._random_projection((B, Z), seed=1)
     p_anchor = testing._random_projection((B, 2), seed=2)
@@ -174,10 +177,11 @@ def test_every_trainable_weight_gets_a_gradient_through_read_and_anchor():
     with tf.GradientTape() as tape:
         value = loss()
     grad = testing.to_numpy(tape.gradient(value, layer.head_kernel))
-    assert grad.shape[1] == 4 * Z + 2
-    for start, stop in ((0, Z), (Z, 2 * Z), (2 * Z, 3 * Z), (3 * Z, 4 * Z)):
-        assert np.abs(grad[:, start:stop]).max() > 1e-6, (start, stop)
-    for column in (4 * Z, 4 * Z + 1):  # the read and write key strengths
+    heads = 4 if write_content == "add" else 3  # "key": the write key is the add
+    assert grad.shape[1] == heads * Z + 2
+    for start in range(0, heads * Z, Z):
+        assert np.abs(grad[:, start : start + Z]).max() > 1e-6, start
+    for column in (heads * Z, heads * Z + 1):  # the read and write key strengths
         assert np.abs(grad[:, column]).max() > 1e-6, column
     assert [v.name for v in layer.non_trainable_variables] == ["memory"]
 
@@ -317,7 +321,7 @@ def test_slot_cosine_matches_numpy():
 def _written_memory(key_strength, write_content, steps=300):
     """An untrained memory written `steps` times by batches drawn from 8 clusters
     of inputs; returns (mean slot cosine, mean cosine between the 8 clusters'
-    reads)."""
+    reads, the layer, the cluster centres, the initial memory)."""
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     centers = rng.normal(size=(8, DF)).astype(np.float32)
@@ -329,13 +333,16 @@ def _written_memory(key_strength, write_content, steps=300):
         key_strength=key_strength,
         write_content=write_content,
     )
+    layer(centers, none[:8])
+    start = testing.to_numpy(layer.memory).copy()
     for _ in range(steps):
         x = centers[rng.integers(0, 8, size=64)]
         noise = 0.1 * rng.normal(size=x.shape).astype(np.float32)
         layer(x + noise, none, training=True)
     reads = testing.to_numpy(layer(centers, none[:8]))
     unit = reads / np.linalg.norm(reads, axis=1, keepdims=True)
-    return layer.slot_cosine(), (unit @ unit.T)[~np.eye(8, dtype=bool)].mean()
+    spread = (unit @ unit.T)[~np.eye(8, dtype=bool)].mean()
+    return layer.slot_cosine(), spread, layer, centers, start
 
 
 def test_eq9_and_eq12_as_written_collapse_the_memory_and_key_writes_do_not():
@@ -343,12 +350,31 @@ def test_eq9_and_eq12_as_written_collapse_the_memory_and_key_writes_do_not():
     # Eq. (12)'s own add head, the batch-mean writes pull every slot to one
     # vector, and every input reads the same r. Sharper addressing alone still
     # collapses; writing the key with a key strength keeps the slots apart.
-    slots, reads = _written_memory(1.0, "add")
+    slots, reads, *_ = _written_memory(1.0, "add")
     assert slots > 0.95 and reads > 0.95
-    slots, _ = _written_memory(30.0, "add")
+    slots, *_ = _written_memory(30.0, "add")
     assert slots > 0.8  # 0.88 after 300 writes, rising
-    slots, reads = _written_memory(30.0, "key")
+    slots, *_ = _written_memory(1.0, "key")
+    assert slots > 0.95  # key writes need the key strength too
+    slots, reads, layer, centers, start = _written_memory(30.0, "key")
     assert slots < 0.2 and reads < 0.8
+    # The writes did happen, and each cluster now has a slot that holds its
+    # (squashed) write key: the slots are prototypes of the keys.
+    memory = testing.to_numpy(layer.memory)
+    assert np.abs(memory - start).max() > 0.1
+    hidden = np.maximum(
+        np.concatenate([centers, np.zeros((8, DU), np.float32)], 1)
+        @ testing.to_numpy(layer.controller_kernel)
+        + testing.to_numpy(layer.controller_bias),
+        0.0,
+    )
+    heads = hidden @ testing.to_numpy(layer.head_kernel) + testing.to_numpy(
+        layer.head_bias
+    )
+    keys = np.tanh(heads[:, 8:16])
+    keys /= np.linalg.norm(keys, axis=1, keepdims=True)
+    slots_unit = memory / np.linalg.norm(memory, axis=1, keepdims=True)
+    assert (keys @ slots_unit.T).max(axis=1).min() > 0.9
 
 
 MIRRORED_SCRIPT = r"""
