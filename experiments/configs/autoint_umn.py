@@ -45,8 +45,10 @@ def get_config(arg=None):
             num_slots=256,  # m
             slot_dim=64,  # Z
             controller_units=512,
-            key_strength=1.0,  # the memory's addressing (NTMMemory; 1: Eq. (9))
-            write_content="add",  # or "key" (NTMMemory)
+            # DUMN's memory as chosen for DUMN (configs/dumn.py, stage 3; 1 and
+            # "add" are Eq. (9) and (12) as written, whose slots collapse).
+            key_strength=10.0,
+            write_content="key",
             fusion="gate",  # PAIR
             memory=True,  # False: the control (variant no_memory)
             # DUMN's triplet loss with the memories (the introduction's UMN, l.76-78;

@@ -74,8 +74,10 @@ def get_config(arg=None):
             num_slots=256,  # DFN+UMN's m, Z and memory FFN (DUMN Sec. 4.1.3)
             slot_dim=64,
             controller_units=512,
-            key_strength=1.0,  # the memory's addressing (NTMMemory; 1: Eq. (9))
-            write_content="add",  # or "key" (NTMMemory)
+            # DUMN's memory as chosen for DUMN (configs/dumn.py, stage 3; 1 and
+            # "add" are Eq. (9) and (12) as written, whose slots collapse).
+            key_strength=10.0,
+            write_content="key",
             fusion="gate",  # PAIR
             l2=0.0,
         ),

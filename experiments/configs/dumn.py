@@ -52,6 +52,17 @@ gain above the seed-to-seed std of DUMN's validation AUC (0.0013 over seeds 0-2)
 0.0009 is not, so 2 heads stay. Margin (0.1, 1.0) and batch (512, 2048): the same
 command with `--grid=model.triplet_margin=0.1,1.0` and `--grid=train.batch_size=512,2048`
 (workdirs ..._stage2_margin, ..._stage2_batch), not finished.
+Stage 3 (2026-12-05, the memory; experiments/results/sweeps/dumn_compact/stage3_*.json):
+with Eq. (9) and (12) as written every memory's 256 slots collapse to one vector (mean
+slot cosine 0.9999 on KuaiRand-Pure; see NTMMemory), so every user reads the same r_k.
+`python -m experiments.sweep --config=experiments/configs/dumn.py:dumn_table1
+--config.data.path=data/synthetic_compact --config.name=dumn_table1
+--config.train.epochs=20 --grid=model.write_content=key --grid=model.key_strength=<beta>
+--workdir=runs/sweeps/dumn_compact_stage3_key<beta>`: validation AUC (seed 0) beta 10
+0.6878 (best epoch 5 of 8; slot cosine 0.001-0.004 at epoch 5), beta 30 0.6775 (7 of 10),
+against 0.6831 as written (beta 1, "add": DUMN's seed 0 run before, now preset eq9).
+Key writes with beta 10 are the default of DUMN and of the memories of AutoInt+UMN
+and DFN+UMN; every memory run before 2026-12-05 is as written (marked in the tables).
 Command: python -m experiments.train --config=experiments/configs/dumn.py
   --workdir=runs/dumn_synthetic/seed0; DUMN Table 1 with its baselines: `make
   reproduce-dumn` (the compact simulator, at most 20 epochs: preset dumn_table1) and
@@ -132,8 +143,10 @@ def get_config(arg=None):
             num_slots=256,  # m
             slot_dim=64,  # Z
             controller_units=512,  # the memory's FFN
-            key_strength=1.0,  # beta of the addressing (1: Eq. (9))
-            write_content="add",  # or "key" (add = tanh(write key))
+            # Not the paper's: Eq. (9)/(12) as written collapse the memory
+            # (NTMMemory); chosen on validation (stage 3 above; preset eq9 = 1, "add").
+            key_strength=10.0,  # beta of the addressing (1: Eq. (9))
+            write_content="key",  # add = tanh(write key); "add": Eq. (12)'s head
             learn_key_strength=False,
             hidden_units=(200, 80),  # Eq. (15)'s FFN
             dropout=0.0,
