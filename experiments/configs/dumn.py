@@ -59,8 +59,10 @@ slot cosine 0.9999 on KuaiRand-Pure; see NTMMemory), so every user reads the sam
 --config.data.path=data/synthetic_compact --config.name=dumn_table1
 --config.train.epochs=20 --grid=model.write_content=key --grid=model.key_strength=<beta>
 --workdir=runs/sweeps/dumn_compact_stage3_key<beta>`: validation AUC (seed 0) beta 10
-0.6878 (best epoch 5 of 8; slot cosine 0.001-0.004 at epoch 5), beta 30 0.6775 (7 of 10),
-against 0.6831 as written (beta 1, "add": DUMN's seed 0 run before, now preset eq9).
+0.6878 (best epoch 5 of 8; click slot cosine at most 0.002), beta 30 0.6775 (7 of 10),
+beta 3 0.6818 (6 of 9; its slots drift together: click slot cosine 0.14 at epoch 1, 0.92 at
+epoch 9), against 0.6831 as written (beta 1, "add": DUMN's seed 0 run before, now preset
+eq9). KuaiRand-Pure takes the simulator's choice (not swept there).
 Key writes with beta 10 are the default of DUMN and of the memories of AutoInt+UMN
 and DFN+UMN; every memory run before 2026-12-05 is as written (marked in the tables).
 Command: python -m experiments.train --config=experiments/configs/dumn.py
