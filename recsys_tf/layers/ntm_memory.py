@@ -65,9 +65,8 @@ class NTMMemory(keras.layers.Layer):
       and every slot ends as the same mixture of all writes.
       `write_content="key"` writes `add = tanh(k^w)`, the write key squashed as
       the add vector is, so that a slot moves toward the keys that address it
-      and keeps them (as the
-      lifelong memory of Kaiser et al. 2017 writes the query into its nearest
-      key): slots become prototypes of users' short-term interests, "the user
+      and keeps them (as the lifelong memory of Kaiser et al. 2017 writes the
+      query into its nearest key): slots become prototypes of users' short-term interests, "the user
       feature representation in the same slot can reflect the similar interests
       between users" (Sec. 3.4). "add" is Eq. (12) as written (an add head of
       its own). Key writes need the key strength too: with beta = 1 the
@@ -210,8 +209,9 @@ class NTMMemory(keras.layers.Layer):
         heads = 4 if self.write_content == "add" else 3
         return heads * self.slot_dim + (2 if self.learn_key_strength else 0)
 
-    def _address(self, key, memory, strength=None):
-        """Eq. (9)-(10): softmax over the slots of the (scaled) cosine similarity."""
+    def _address(self, key, memory, strength):
+        """Eq. (9)-(10): softmax over the slots of the cosine similarity scaled by
+        the key strength (1 = as written)."""
         key_norm = ops.sqrt(
             ops.maximum(ops.sum(key * key, axis=-1, keepdims=True), self.epsilon)
         )
@@ -219,9 +219,7 @@ class NTMMemory(keras.layers.Layer):
             ops.maximum(ops.sum(memory * memory, axis=-1), self.epsilon)
         )
         cosine = ops.matmul(key, ops.transpose(memory)) / (key_norm * slot_norm)
-        if strength is not None:
-            cosine = strength * cosine
-        return ops.softmax(cosine, axis=-1)
+        return ops.softmax(strength * cosine, axis=-1)
 
     def call(
         self,
@@ -244,9 +242,7 @@ class NTMMemory(keras.layers.Layer):
             add, rest = ops.tanh(heads[:, 3 * z : 4 * z]), heads[:, 4 * z :]
         else:
             add, rest = ops.tanh(write_key), heads[:, 3 * z :]
-        read_strength = write_strength = (
-            None if self.key_strength == 1.0 else self.key_strength
-        )
+        read_strength = write_strength = self.key_strength
         if self.learn_key_strength:
             strengths = self.key_strength + ops.softplus(rest)
             read_strength, write_strength = strengths[:, :1], strengths[:, 1:]
@@ -284,13 +280,13 @@ class NTMMemory(keras.layers.Layer):
     def slot_cosine(self):
         """The mean cosine between two different slots of the memory state
         (1 = every slot points the same way: the memory has collapsed)."""
+        m = self.num_slots
+        if m < 2:
+            return float("nan")  # no pair of slots
         memory = ops.cast(ops.convert_to_tensor(self.memory), "float32")
         norms = ops.sqrt(ops.maximum(ops.sum(memory * memory, axis=-1), self.epsilon))
         unit = memory / norms[:, None]
         total = ops.sum(ops.matmul(unit, ops.transpose(unit)))
-        m = self.num_slots
-        if m < 2:
-            return float("nan")  # no pair of slots
         # The diagonal of a floored-norm zero slot is 0, not 1: subtract it as is.
         diagonal = ops.sum(unit * unit)
         return float((total - diagonal) / (m * (m - 1)))

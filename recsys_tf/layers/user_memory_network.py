@@ -168,8 +168,9 @@ def memory_for_model(model, fusion, name="umn"):
     """The `UserMemoryNetwork` a CTR model adds (DUMN Table 3: AutoInt+UMN,
     DFN+UMN): one memory per type of `model.sequence_types`, m =
     `model.num_slots`, Z = `model.slot_dim`, `model.controller_units`,
-    `model.key_strength`, `model.write_content`, PAIR's `fusion`; with `model.triplet_weight` > 0 the memories of the paired types
-    (`paired_types`) carry anchors of width `model.item_dim` (Eq. (18)), for
+    `model.key_strength`, `model.write_content`, PAIR's `fusion`; with
+    `model.triplet_weight` > 0 the memories of the paired types (`paired_types`)
+    carry anchors of width `model.item_dim` (Eq. (18)), for
     `read_with_triplet`."""
     types = model.sequence_types
     paired = paired_types(types)
