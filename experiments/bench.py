@@ -82,6 +82,7 @@ from recsys_tf.tasks import get_task
 from recsys_tf.training import evaluation, loop
 from recsys_tf.training.errors import ConfigError
 from recsys_tf.training.optimizers import get_optimizer
+from recsys_tf.training.strategy import onednn_opts
 
 _OUTPUT = flags.DEFINE_string(
     "output", "experiments/results/bench.json", "Results file."
@@ -681,6 +682,7 @@ def bench_sequentials(names, peak) -> dict:
         print(f"[bench] sequential {json.dumps(run)}", flush=True)
     return {
         "machine": summarize.machine(),
+        "onednn_opts": onednn_opts(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "optimizer": _OPTIMIZER.value,
@@ -780,6 +782,7 @@ def bench_sequences(names, lengths, rows, epochs, seed, repeats) -> dict:
             print(f"[bench] {json.dumps(runs[-1])}", flush=True)
     return {
         "machine": summarize.machine(),
+        "onednn_opts": onednn_opts(),
         "data_path": _SEQUENCE_DATA_PATH.value or "synthetic (small)",
         "jit_compile": _JIT.value.lower(),
         "optimizer": _OPTIMIZER.value,
@@ -1100,6 +1103,7 @@ def bench_task_build(names, config_name=TASK_BUILD_CONFIG) -> dict:
         print(f"[bench] task_build {json.dumps(record)}", flush=True)
     return {
         "machine": summarize.machine(),
+        "onednn_opts": onednn_opts(),
         "config": config_name,
         "runs": runs,
         "skipped": skipped,
@@ -1172,6 +1176,7 @@ def main(argv):
         print(f"[bench] {json.dumps(run)}", flush=True)
     out = {
         "machine": summarize.machine(),
+        "onednn_opts": onednn_opts(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "jit_compile": _JIT.value.lower(),

@@ -1223,6 +1223,19 @@ def _gap(value, reference) -> str:
     return f"{value - reference:+.4f}"
 
 
+def kernels(record: dict) -> str:
+    """The CPU kernels a bench section ran with, from its `"onednn_opts"`
+    (`strategy.onednn_opts`): a section recorded before the entry points turned
+    oneDNN on has none and ran Eigen's on this project's AVX2 machines."""
+    value = record.get("onednn_opts")
+    if value is None:
+        return "Eigen kernels (recorded before oneDNN was turned on)"
+    if value == "unset":
+        return "TensorFlow's default kernels (TF_ENABLE_ONEDNN_OPTS unset)"
+    name = "oneDNN" if value.strip().lower() in ("1", "true") else "Eigen"
+    return f"{name} kernels (TF_ENABLE_ONEDNN_OPTS={value})"
+
+
 def machine() -> str:
     """This machine, for the bench's footers (`strategy.machine_description`)."""
     from recsys_tf.training.strategy import machine_description
@@ -1319,7 +1332,7 @@ def render_bench(bench: dict) -> str:
         f"{training['tensorflow']}, Keras {training['keras']}, optimizer "
         f"{training.get('optimizer', 'adam')}, steps_per_execution "
         f"{training.get('steps_per_execution', 1)}, jit_compile="
-        f"{training['jit_compile']}, {training['rows']:,} rows, batch "
+        f"{training['jit_compile']}, {kernels(training)}, {training['rows']:,} rows, batch "
         f"{training['batch_size']}; dense matmul reference "
         f"{training['matmul_flops_per_second'] / 1e9:.0f} GFLOP/s. {how}."
     )
@@ -1369,7 +1382,8 @@ def _sequence_lines(sequence) -> list[str]:
         f"{sequence['rows']:,} training rows per epoch in the config's batch size, "
         f"{sequence['epochs']} epochs, {_runs(sequence['repeats'])} per row (a fresh "
         f"model each), optimizer {sequence['optimizer']}, jit_compile="
-        f"{sequence['jit_compile']}; examples/s and overhead as above; input "
+        f"{sequence['jit_compile']}, {kernels(sequence)}; examples/s and overhead "
+        "as above; input "
         "pipeline share: the same batches drawn from the dataset alone, over the "
         "step time.",
     ]
@@ -1418,7 +1432,7 @@ def _sequential_lines(sequential) -> list[str]:
         f"--only_sequential --repeats={sequential['repeats']}` on "
         f"{sequential['machine']}, TensorFlow {sequential['tensorflow']}, Keras "
         f"{sequential['keras']}, optimizer {sequential['optimizer']}, jit_compile="
-        f"{sequential['jit_compile']}: generated sequences of "
+        f"{sequential['jit_compile']}, {kernels(sequential)}: generated sequences of "
         f"{sequential['users']:,} users x {sequential['items']:,} items, length "
         f"{sequential['max_length']}, embedding {sequential['embedding_dim']}, the "
         f"full softmax at every position, batch {sequential['batch_size']}, "

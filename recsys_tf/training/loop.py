@@ -27,7 +27,7 @@ from recsys_tf.training import callbacks as cb
 from recsys_tf.training import evaluation, projector
 from recsys_tf.training.errors import ConfigError, RunError
 from recsys_tf.training.optimizers import get_optimizer
-from recsys_tf.training.strategy import get_strategy, machine_description
+from recsys_tf.training.strategy import get_strategy, machine_description, onednn_opts
 
 ORACLE = "oracle"
 CONFIG_FILE = "config.json"
@@ -310,6 +310,7 @@ def _run(config, workdir, strategy, distribution, start, evaluate_test) -> dict:
         "data_path": log.path,
         "seed": config.seed,
         "machine": machine_description(),
+        "onednn_opts": onednn_opts(),
         "num_train": len(task.train),
         "num_validation": len(task.validation),
         "num_test": len(task.test),

@@ -30,6 +30,15 @@ def machine_description() -> str:
     return f"{model}, {os.cpu_count()} cores, {accelerator}"
 
 
+def onednn_opts() -> str:
+    """TensorFlow's `TF_ENABLE_ONEDNN_OPTS` as this process started with it
+    ("unset": TensorFlow's own choice by CPU), as results.json and the bench
+    record it (`"onednn_opts"`): oneDNN's and Eigen's kernels differ in speed
+    and in the last bits of a float sum. The experiments package sets it to "1"
+    unless the environment has it (`experiments/__init__.py`)."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
+
+
 def get_strategy(name: str = "default") -> tf.distribute.Strategy:
     """Returns the tf.distribute strategy called `name`.
 

@@ -747,9 +747,10 @@ def test_render_bench_sequence_rows():
         "experiments/configs file builds it (Wide&Deep on the plain CTR task), on "
         "synthetic (small) through the trainer's input pipeline, 102,400 training "
         "rows per epoch in the config's batch size, 3 epochs, 3 runs per row (a "
-        "fresh model each), optimizer adam, jit_compile=auto; examples/s and "
-        "overhead as above; input pipeline share: the same batches drawn from the "
-        "dataset alone, over the step time.",
+        "fresh model each), optimizer adam, jit_compile=auto, Eigen kernels "
+        "(recorded before oneDNN was turned on); examples/s and overhead as above; "
+        "input pipeline share: the same batches drawn from the dataset alone, over "
+        "the step time.",
     ]
 
 
@@ -1006,3 +1007,13 @@ def test_render_bench_sequential_rows_beside_recbole():
     assert rows["binn"][11] == "— |" and rows["sasrec"][11] == "5.0% |"
     assert "--only_sequential --repeats=3" in lines[-1]
     assert "5,000 users x 3,000 items" in lines[-1]
+
+
+def test_bench_footers_name_the_kernels_each_section_ran_with():
+    assert summarize.kernels({"onednn_opts": "1"}) == (
+        "oneDNN kernels (TF_ENABLE_ONEDNN_OPTS=1)"
+    )
+    assert summarize.kernels({"onednn_opts": "0"}).startswith("Eigen kernels")
+    assert "unset" in summarize.kernels({"onednn_opts": "unset"})
+    # A section recorded before the setting existed ran Eigen's kernels.
+    assert summarize.kernels({}).startswith("Eigen kernels (recorded before")

@@ -5,7 +5,12 @@ import os
 import pytest
 import tensorflow as tf
 
-from recsys_tf.training.strategy import STRATEGIES, get_strategy, machine_description
+from recsys_tf.training.strategy import (
+    STRATEGIES,
+    get_strategy,
+    machine_description,
+    onednn_opts,
+)
 
 
 def test_default_and_one_device():
@@ -41,3 +46,10 @@ def test_machine_description_names_cpu_cores_and_gpus(monkeypatch):
     assert accelerator == "no GPU"  # this CPU machine
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: [0, 1])
     assert machine_description().endswith(", 2 GPU(s)")
+
+
+def test_onednn_opts_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert onednn_opts() == "0"
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
+    assert onednn_opts() == "unset"  # TensorFlow's own choice by CPU
