@@ -24,10 +24,6 @@ from pathlib import Path
 
 import pytest
 
-# The suite runs TensorFlow's kernels as the entry points do (`experiments/__init__.py`
-# turns oneDNN's on); set before any test module imports TensorFlow.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-
 SHARD_VARIABLE = "RECSYS_TF_TEST_SHARD"
 RECORD_VARIABLE = "RECSYS_TF_TEST_DURATIONS"
 DURATIONS = Path(__file__).with_name("durations.json")

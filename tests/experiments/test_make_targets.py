@@ -66,3 +66,23 @@ def test_every_sequential_diagnostic_is_a_variant_named_as_its_run():
 def test_a_missing_variable_is_an_assertion():
     with pytest.raises(AssertionError, match="NO_SUCH"):
         make_variable("NO_SUCH")
+
+
+def test_the_sequence_targets_turn_onednn_on_unless_the_environment_says():
+    """`TF_ENABLE_ONEDNN_OPTS ?= 1` for the targets that train sequence models (an
+    environment value wins), and for no plain CTR target (oneDNN is slower there)."""
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        text = f.read()
+    targets = re.search(r"^ONEDNN_TARGETS := (.*)$", text, re.MULTILINE)
+    assert targets, "Makefile has no ONEDNN_TARGETS := line"
+    assert set(targets.group(1).split()) == {
+        "reproduce-ctr-sequence",
+        "reproduce-dumn",
+        "reproduce-dumn-ablations",
+        "reproduce-sequential",
+    }
+    assert re.search(
+        r"^\$\(ONEDNN_TARGETS\): export TF_ENABLE_ONEDNN_OPTS \?= 1$",
+        text,
+        re.MULTILINE,
+    )
