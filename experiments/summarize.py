@@ -1225,8 +1225,8 @@ def _gap(value, reference) -> str:
 
 def kernels(record: dict) -> str:
     """The CPU kernels a bench section ran with, from its `"onednn_opts"`
-    (`strategy.onednn_opts`): a section recorded before the entry points turned
-    oneDNN on has none and ran Eigen's on this project's AVX2 machines."""
+    (`strategy.onednn_opts`): a section recorded before the bench recorded the
+    setting has none and ran Eigen's on this project's AVX2 machines."""
     value = record.get("onednn_opts")
     if value is None:
         return "Eigen kernels (recorded before oneDNN was turned on)"

@@ -34,8 +34,8 @@ def onednn_opts() -> str:
     """TensorFlow's `TF_ENABLE_ONEDNN_OPTS` as this process started with it
     ("unset": TensorFlow's own choice by CPU), as results.json and the bench
     record it (`"onednn_opts"`): oneDNN's and Eigen's kernels differ in speed
-    and in the last bits of a float sum. The experiments package sets it to "1"
-    unless the environment has it (`experiments/__init__.py`)."""
+    and in the last bits of a float sum. The Makefile's sequence targets set it
+    to "1" unless the environment has it (`ONEDNN_TARGETS`)."""
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
 
 
