@@ -197,6 +197,11 @@ CTR_MODELS = {
 }
 
 
+def _host() -> dict:
+    """The machine and the CPU kernels a bench section ran on."""
+    return {"machine": summarize.machine(), "onednn_opts": onednn_opts()}
+
+
 def ctr_data(rows, seed):
     """Fields with planted weights: y ~ Bernoulli(sigmoid(sum_f w_f[x_f]))."""
     rng = np.random.default_rng(seed)
@@ -681,8 +686,7 @@ def bench_sequentials(names, peak) -> dict:
     for run in runs:
         print(f"[bench] sequential {json.dumps(run)}", flush=True)
     return {
-        "machine": summarize.machine(),
-        "onednn_opts": onednn_opts(),
+        **_host(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "optimizer": _OPTIMIZER.value,
@@ -781,8 +785,7 @@ def bench_sequences(names, lengths, rows, epochs, seed, repeats) -> dict:
             runs.append(bench_sequence(name, length, rows, epochs, seed, repeats))
             print(f"[bench] {json.dumps(runs[-1])}", flush=True)
     return {
-        "machine": summarize.machine(),
-        "onednn_opts": onednn_opts(),
+        **_host(),
         "data_path": _SEQUENCE_DATA_PATH.value or "synthetic (small)",
         "jit_compile": _JIT.value.lower(),
         "optimizer": _OPTIMIZER.value,
@@ -1102,8 +1105,7 @@ def bench_task_build(names, config_name=TASK_BUILD_CONFIG) -> dict:
         runs.append(record)
         print(f"[bench] task_build {json.dumps(record)}", flush=True)
     return {
-        "machine": summarize.machine(),
-        "onednn_opts": onednn_opts(),
+        **_host(),
         "config": config_name,
         "runs": runs,
         "skipped": skipped,
@@ -1175,8 +1177,7 @@ def main(argv):
     for run in runs:
         print(f"[bench] {json.dumps(run)}", flush=True)
     out = {
-        "machine": summarize.machine(),
-        "onednn_opts": onednn_opts(),
+        **_host(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "jit_compile": _JIT.value.lower(),

@@ -66,11 +66,12 @@ class NTMMemory(keras.layers.Layer):
       `write_content="key"` writes `add = tanh(k^w)`, the write key squashed as
       the add vector is, so that a slot moves toward the keys that address it
       and keeps them (as the lifelong memory of Kaiser et al. 2017 writes the
-      query into its nearest key): slots become prototypes of users' short-term interests, "the user
-      feature representation in the same slot can reflect the similar interests
-      between users" (Sec. 3.4). "add" is Eq. (12) as written (an add head of
-      its own). Key writes need the key strength too: with beta = 1 the
-      near-uniform weights still write every slot alike (tested).
+      query into its nearest key): slots become prototypes of users' short-term
+      interests, "the user feature representation in the same slot can reflect
+      the similar interests between users" (Sec. 3.4). "add" is Eq. (12) as
+      written (an add head of its own). Key writes need the key strength too:
+      with beta = 1 the near-uniform weights still write every slot alike
+      (tested).
     - What trains what: the read of Eq. (11) reaches the controller and the read
       key; the memory is a state, not a weight, so the erase and add vectors
       (and the write key) learn only through the anchor q of Eq. (18), i.e.
