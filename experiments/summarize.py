@@ -802,6 +802,17 @@ def _check_same_protocol(workdir: str, target: str, seed: str) -> None:
     with open(others[0]) as f:
         collected = json.load(f)
     differences = protocol_differences(collected, new)
+    written = [
+        memory_as_written({"model_config": c.get("model")}) for c in (collected, new)
+    ]
+    if written[0] != written[1]:
+        states = ["as written (Eq. (9), (12))" if w else "fixed" for w in written]
+        raise ValueError(
+            f"{workdir}: its user memory is {states[1]}, and {others[0]} ran with "
+            f"the memory {states[0]}: a row would average the two; delete (git rm) "
+            f"the other seeds of {target} to replace them, or give the run its own "
+            "name (config.name)"
+        )
     if differences:
         raise ValueError(
             f"{workdir}: its run name is that of {target}, whose {others[0]} is "

@@ -199,6 +199,34 @@ def test_collect_refuses_to_mix_two_protocols_under_one_run_name(tmp_path):
     ) == ["eval.num_negatives: 99 vs 100"]
 
 
+def test_collect_refuses_to_mix_memory_as_written_and_fixed_seeds(tmp_path):
+    # Seed 1 ran with the memory of Eq. (9), (12) as written (a config from before
+    # the fix has no write_content); seed 0 reruns with the fixed memory.
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    written = {"model": {"name": "dumn", "slot_dim": 64}}
+    _write_run(runs, "dumn_af", 1, {"test": {"auc": 0.69}})
+    (runs / "dumn_af" / "seed1" / "config.json").write_text(json.dumps(written))
+    assert summarize.collect(str(runs), str(results)) == 1
+    fixed = {
+        "model": {**written["model"], "key_strength": 10.0, "write_content": "key"}
+    }
+    rerun = tmp_path / "rerun"
+    _write_run(rerun, "dumn_af", 0, {"test": {"auc": 0.70}})
+    (rerun / "dumn_af" / "seed0" / "config.json").write_text(json.dumps(fixed))
+    with pytest.raises(ValueError, match="memory is fixed.*as written"):
+        summarize.collect(str(rerun), str(results))
+    assert not (results / "dumn_af" / "seed0.results.json").exists()
+    # With the as-written seed removed, the rerun is collected; a second fixed
+    # seed joins it.
+    (results / "dumn_af" / "seed1.results.json").unlink()
+    (results / "dumn_af" / "seed1.config.json").unlink()
+    assert summarize.collect(str(rerun), str(results)) == 1
+    again = tmp_path / "again"
+    _write_run(again, "dumn_af", 2, {"test": {"auc": 0.71}})
+    (again / "dumn_af" / "seed2" / "config.json").write_text(json.dumps(fixed))
+    assert summarize.collect(str(again), str(results)) == 1
+
+
 def test_paper_on_other_data_gets_its_name_and_no_delta(tmp_path):
     runs = tmp_path / "runs"
     _write_run(runs, "base", 0, {"test": {"auc": 0.7}})
